@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// The `shoal` command. Cluster commands talk to daemons over gRPC; the single-host groups
+// (container, image) act on the local runtime directly, as `ctr` does, and `lab` drives the
+// lab of simulated hosts. Each group is loaded only when used, so that `shoal service ls`
+// never loads the native addon.
+import { Command, CommanderError } from 'commander';
+import { isUserFacing } from './errors.js';
+
+type Registrar = (program: Command) => void;
+
+const groups: Record<string, () => Promise<Registrar>> = {
+  container: async () => (await import('../agent/commands/container.js')).registerContainerCommands,
+  image: async () => (await import('../agent/commands/image.js')).registerImageCommands,
+  lab: async () => (await import('../deploy/lab/commands.js')).registerLabCommands,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('shoal')
+    .description('shoal: a multi-host container orchestrator')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const wanted = argv[2];
+  const load = wanted !== undefined ? groups[wanted] : undefined;
+  if (load) {
+    (await load())(program);
+  } else {
+    for (const name of Object.keys(groups)) program.command(name).description(`${name} commands`);
+  }
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander already printed the message (or the help text for --help / --version)
+    return err.exitCode;
+  }
+  if (isUserFacing(err)) {
+    process.stderr.write(`shoal: ${err.message}\n`);
+    return err.exitCode ?? 1;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (process.env.SHOAL_DEBUG) process.stderr.write(`${e.stack}\n`);
+  process.stderr.write(`shoal: internal error: ${e.message} (set SHOAL_DEBUG=1 for the stack)\n`);
+  return 70;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err) => process.exit(reportError(err)),
+);
