@@ -12,6 +12,7 @@ const groups: Record<string, () => Promise<Registrar>> = {
   container: async () => (await import('../agent/commands/container.js')).registerContainerCommands,
   image: async () => (await import('../agent/commands/image.js')).registerImageCommands,
   lab: async () => (await import('../deploy/lab/commands.js')).registerLabCommands,
+  stack: async () => (await import('./commands/stack.js')).registerStackCommands,
 };
 
 export async function main(argv: string[]): Promise<number> {
