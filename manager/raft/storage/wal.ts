@@ -1,0 +1,234 @@
+// The write-ahead log: append-only segment files with group commit (everything saved while an
+// fdatasync is in flight joins the next one), recovery, snapshot files and segment release.
+import { mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { Entry, HardState, Snapshot, SnapshotMetadata } from '../../../proto/gen/raft.js';
+import { WalClosedError, WalCorruptError } from './errors.js';
+import { syncDir, writeFully } from './fsutil.js';
+import { silentLogger, type StorageLogger } from './logger.js';
+import { encodeRecord, RecordType } from './record.js';
+import { replaySegments, type SegmentName } from './recover.js';
+import { SnapshotStore } from './snapshots.js';
+
+export interface WalOptions {
+  dir: string; // the member's state directory: <dir>/wal and <dir>/snap
+  clusterId: string;
+  nodeId: bigint;
+  segmentBytes?: number; // a segment is cut once it grows past this (default 64 MiB)
+  fsync?: boolean; // default true; false only for tests that measure without the disk
+  logger?: StorageLogger;
+}
+
+export interface RecoveredState {
+  hardState: HardState;
+  snapshot: Snapshot | undefined;
+  entries: Entry[]; // after the snapshot, contiguous
+  fresh: boolean; // the directory held no WAL
+}
+
+const SEGMENT = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+const hex = (n: bigint): string => n.toString(16).padStart(16, '0');
+
+export class Wal {
+  private pending: Buffer[] = [];
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private needSync = false;
+  private flushing = false;
+  private failed: Error | undefined;
+  private closed = false;
+  private hardState: HardState = { term: 0n, vote: 0n, commit: 0n };
+  private lastMark: SnapshotMetadata | undefined;
+  private lastIndex = 0n;
+
+  private constructor(
+    private readonly opts: Required<WalOptions>,
+    private readonly walDir: string,
+    readonly snapshots: SnapshotStore,
+    private segments: SegmentName[],
+    private fh: FileHandle,
+    private offset: number,
+  ) {}
+
+  /** Opens (creating if absent) the state directory and replays it. */
+  static async open(options: WalOptions): Promise<{ wal: Wal; state: RecoveredState }> {
+    const opts: Required<WalOptions> = {
+      segmentBytes: 64 << 20,
+      fsync: true,
+      logger: silentLogger,
+      ...options,
+    };
+    const walDir = `${opts.dir}/wal`;
+    await mkdir(walDir, { recursive: true });
+    const snapshots = new SnapshotStore(`${opts.dir}/snap`, opts.clusterId, opts.logger);
+    await snapshots.init();
+    const id = { clusterId: opts.clusterId, nodeId: opts.nodeId.toString() };
+    let segments = await listSegments(walDir);
+    const fresh = segments.length === 0;
+    const snapshot = await snapshots.loadNewest();
+    const snapIndex = snapshot?.metadata?.index ?? 0n;
+    if (fresh) {
+      const seg = await createSegment(walDir, 0n, snapIndex + 1n, segmentHead(id, undefined, undefined));
+      segments = [seg];
+    }
+    const rp = await replaySegments(segments, id, opts.logger);
+    const entries = afterSnapshot(rp.entries, snapshot, segments);
+    const fh = await open(segments[segments.length - 1]!.file, 'r+');
+    const wal = new Wal(opts, walDir, snapshots, segments, fh, rp.tailOffset);
+    wal.hardState = rp.hardState;
+    wal.lastMark = rp.marks[rp.marks.length - 1];
+    wal.lastIndex = entries.length ? entries[entries.length - 1]!.index : snapIndex;
+    if (snapshot && (!wal.lastMark || wal.lastMark.index < snapIndex)) {
+      opts.logger.info({ index: snapIndex }, 'raft snapshot file newer than the last WAL mark (crash in between); using it');
+    }
+    return { wal, state: { hardState: rp.hardState, snapshot, entries, fresh } };
+  }
+
+  /** Appends a hard state and entries; resolves once written (and fdatasync'ed if `sync`). */
+  save(rec: { hardState?: HardState; entries?: readonly Entry[] }, sync = true): Promise<void> {
+    for (const e of rec.entries ?? []) this.pending.push(encodeRecord(RecordType.Entry, Entry.encode(e).finish()));
+    if (rec.entries?.length) this.lastIndex = rec.entries[rec.entries.length - 1]!.index;
+    if (rec.hardState) {
+      this.hardState = rec.hardState;
+      this.pending.push(encodeRecord(RecordType.HardState, HardState.encode(rec.hardState).finish()));
+    }
+    return this.enqueue(sync);
+  }
+
+  /** Stores the snapshot file durably, then records its mark in the log. */
+  async saveSnapshot(snap: Snapshot): Promise<void> {
+    if (this.closed) throw new WalClosedError();
+    await this.snapshots.save(snap);
+    const md = snap.metadata!;
+    const mark: SnapshotMetadata = { index: md.index, term: md.term, confState: undefined, clusterId: md.clusterId };
+    this.lastMark = mark;
+    if (md.index > this.lastIndex) this.lastIndex = md.index;
+    this.pending.push(encodeRecord(RecordType.SnapshotMark, SnapshotMetadata.encode(mark).finish()));
+    await this.enqueue(true);
+  }
+
+  /** Removes segments holding only entries at or below `index` (covered by a durable snapshot). */
+  async releaseTo(index: bigint): Promise<number> {
+    let removed = 0;
+    while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1n <= index) {
+      await unlink(this.segments[0]!.file);
+      this.segments.shift();
+      removed++;
+    }
+    if (removed) await syncDir(this.walDir);
+    return removed;
+  }
+
+  segmentCount(): number {
+    return this.segments.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.flushing) await new Promise((r) => setImmediate(r));
+    this.closed = true;
+    await this.fh.close();
+  }
+
+  private enqueue(sync: boolean): Promise<void> {
+    if (this.closed) return Promise.reject(new WalClosedError());
+    if (this.failed) return Promise.reject(this.failed);
+    this.needSync ||= sync;
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.flushing) void this.flushLoop();
+    return p;
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.waiters.length) {
+        const data = Buffer.concat(this.pending);
+        const waiters = this.waiters;
+        const sync = this.needSync && this.opts.fsync;
+        this.pending = [];
+        this.waiters = [];
+        this.needSync = false;
+        try {
+          if (data.length) await writeFully(this.fh, data, this.offset);
+          this.offset += data.length;
+          if (sync) await this.fh.datasync();
+          if (this.offset >= this.opts.segmentBytes) await this.cut();
+        } catch (err) {
+          // a failed write or fsync leaves the file in an unknown state: refuse everything after
+          this.failed = err instanceof Error ? err : new Error(String(err));
+          for (const w of [...waiters, ...this.waiters]) w.reject(this.failed);
+          this.waiters = [];
+          return;
+        }
+        for (const w of waiters) w.resolve();
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async cut(): Promise<void> {
+    const prev = this.segments[this.segments.length - 1]!;
+    const id = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId.toString() };
+    const seg = await createSegment(this.walDir, prev.seq + 1n, this.lastIndex + 1n, segmentHead(id, this.hardState, this.lastMark));
+    await this.fh.datasync();
+    await this.fh.close();
+    this.fh = await open(seg.file, 'r+');
+    this.offset = (await this.fh.stat()).size;
+    this.segments.push(seg);
+  }
+}
+
+function segmentHead(id: { clusterId: string; nodeId: string }, hs: HardState | undefined, mark: SnapshotMetadata | undefined): Buffer {
+  // every segment restates identity, hard state and the last mark, so older segments can go
+  const parts = [encodeRecord(RecordType.Meta, Buffer.from(JSON.stringify(id)))];
+  if (hs) parts.push(encodeRecord(RecordType.HardState, HardState.encode(hs).finish()));
+  if (mark) parts.push(encodeRecord(RecordType.SnapshotMark, SnapshotMetadata.encode(mark).finish()));
+  return Buffer.concat(parts);
+}
+
+async function createSegment(dir: string, seq: bigint, firstIndex: bigint, head: Buffer): Promise<SegmentName> {
+  const name = `${hex(seq)}-${hex(firstIndex)}.wal`;
+  const tmp = `${dir}/${name}.tmp`;
+  await writeFile(tmp, head);
+  const fh = await open(tmp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, `${dir}/${name}`);
+  await syncDir(dir);
+  return { file: `${dir}/${name}`, seq, firstIndex };
+}
+
+async function listSegments(dir: string): Promise<SegmentName[]> {
+  const out: SegmentName[] = [];
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.tmp')) {
+      await unlink(`${dir}/${name}`); // a segment whose creation never finished
+      continue;
+    }
+    const m = SEGMENT.exec(name);
+    if (m) out.push({ file: `${dir}/${name}`, seq: BigInt(`0x${m[1]}`), firstIndex: BigInt(`0x${m[2]}`) });
+  }
+  return out.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+}
+
+/** Keeps the entries after the snapshot, dropping them all if they diverge from it. */
+function afterSnapshot(entries: Entry[], snap: Snapshot | undefined, segments: SegmentName[]): Entry[] {
+  const md = snap?.metadata;
+  if (!md) {
+    if (entries.length && entries[0]!.index !== 1n) {
+      throw new WalCorruptError(segments[0]!.file, 0, `log starts at index ${entries[0]!.index} but no snapshot covers the entries before it`);
+    }
+    return entries;
+  }
+  const atSnap = entries.find((e) => e.index === md.index);
+  if (atSnap && atSnap.term !== md.term) return []; // a snapshot from the leader replaced a divergent log
+  const rest = entries.filter((e) => e.index > md.index);
+  if (rest.length && rest[0]!.index !== md.index + 1n) {
+    throw new WalCorruptError(segments[0]!.file, 0, `log resumes at index ${rest[0]!.index} but the newest snapshot ends at ${md.index}`);
+  }
+  return rest;
+}
