@@ -1,0 +1,321 @@
+// A lab: N simulated hosts on one machine. Each host is a network namespace with its own
+// address on a bridge that lives in a "switch" namespace of its own (never the root one, where
+// Docker's FORWARD DROP may eat bridged traffic), a UTS namespace with its own hostname, and its
+// own SHOAL_ROOT / SHOAL_RUN directories. Commands enter a host with nsenter --net --uts only, so
+// they keep the machine's mounts and see the cgroup trees.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_LAB,
+  DEFAULT_SUBNET,
+  checkHostCount,
+  checkLabName,
+  hostAddress,
+  hostName,
+  netnsName,
+  parseSubnet,
+  switchAddress,
+} from './config.js';
+import { LabConflictError, LabNotFoundError, LabUpError } from './errors.js';
+import { addNetns, addUtsNamespace, exists, ipBatch, netnsPath } from './kernel.js';
+import { labLogger } from './log.js';
+import {
+  createState,
+  defaultDirs,
+  labStateDir,
+  listLabNames,
+  readState,
+  record,
+  removeState,
+  saveState,
+  type HostRecord,
+  type LabDirs,
+  type LabState,
+} from './state.js';
+import { teardown, type TeardownReport } from './teardown.js';
+
+export type { LabDirs } from './state.js';
+export type { TeardownReport } from './teardown.js';
+
+export interface LabHost {
+  /** h1 .. hN; also the host's hostname. */
+  readonly name: string;
+  /** The host's address on the lab's underlay. */
+  readonly addr: string;
+  /** Name of its network namespace (`ip -n <netns> ...` works). */
+  readonly netns: string;
+  /** Path of the network namespace file, for nsenter --net= or setns. */
+  readonly netnsPath: string;
+  /** Path of the UTS namespace file, for nsenter --uts=. */
+  readonly utsPath: string;
+  /** SHOAL_ROOT and SHOAL_RUN of this host. */
+  readonly root: string;
+  readonly run: string;
+}
+
+export interface LabUpOptions extends Partial<LabDirs> {
+  name?: string;
+  hosts: number | string;
+  subnet?: string;
+  logger?: Logger;
+}
+
+export interface LabOpenOptions extends Partial<LabDirs> {
+  logger?: Logger;
+}
+
+export interface LabSummary {
+  name: string;
+  subnet: string;
+  status: LabState['status'];
+  createdAt: string;
+  hosts: { name: string; addr: string }[];
+}
+
+export interface ExecOptions {
+  /** Extra environment on top of the caller's and the host's SHOAL_* variables. */
+  env?: Record<string, string>;
+  input?: string;
+  cwd?: string;
+  /** SIGKILL the command after this long (default: no limit). */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export type LabSpawnOptions = Omit<SpawnOptions, 'env' | 'argv0'> & { env?: Record<string, string> };
+
+export class Lab {
+  readonly name: string;
+  readonly subnet: string;
+  readonly switchNetns: string;
+  readonly switchAddr: string;
+  readonly hosts: readonly LabHost[];
+
+  private constructor(
+    private readonly dirs: LabDirs,
+    state: LabState,
+    private readonly log: Logger,
+  ) {
+    this.name = state.name;
+    this.subnet = state.subnet;
+    this.switchNetns = state.switchNetns;
+    this.switchAddr = state.switchAddr;
+    this.hosts = state.hosts.map((h) => Object.freeze({ ...h, netnsPath: netnsPath(h.netns), utsPath: h.uts }));
+  }
+
+  /** Makes a lab; on any failure removes what it made and throws one LabUpError. */
+  static async up(opts: LabUpOptions): Promise<Lab> {
+    const dirs = { ...defaultDirs(), ...pickDirs(opts) };
+    const log = opts.logger ?? labLogger();
+    const name = checkLabName(opts.name ?? DEFAULT_LAB);
+    const subnet = parseSubnet(opts.subnet ?? DEFAULT_SUBNET);
+    const count = checkHostCount(opts.hosts, subnet);
+    const dataRoot = join(dirs.dataDir, name);
+    const utsDir = join(labStateDir(dirs, name), 'uts');
+    const state: LabState = {
+      version: 1,
+      name,
+      subnet: subnet.cidr,
+      switchNetns: netnsName(name, 'sw'),
+      switchAddr: switchAddress(subnet),
+      status: 'creating',
+      createdAt: new Date().toISOString(),
+      hosts: Array.from({ length: count }, (_, i): HostRecord => {
+        const host = hostName(i + 1);
+        return {
+          name: host,
+          addr: hostAddress(subnet, i + 1),
+          netns: netnsName(name, host),
+          uts: join(utsDir, host),
+          root: join(dataRoot, host, 'root'),
+          run: join(dataRoot, host, 'run'),
+        };
+      }),
+      objects: [],
+    };
+    await createState(dirs, state); // throws LabExistsError: nothing of the running lab is touched
+    try {
+      await build(dirs, state, dataRoot, utsDir, subnet.prefix);
+    } catch (err) {
+      const cause = err instanceof Error ? err : new Error(String(err));
+      log.warn({ lab: name, err: cause.message }, 'lab up failed; removing what was made');
+      const report = await teardown(state, log, 0).catch(
+        (e: unknown): TeardownReport => ({ killed: 0, removed: 0, residue: [String(e)] }),
+      );
+      if (report.residue.length === 0) await removeState(dirs, name);
+      else await saveState(dirs, { ...state, status: 'broken' });
+      throw new LabUpError(name, cause, report.residue);
+    }
+    state.status = 'up';
+    await saveState(dirs, state);
+    log.info({ lab: name, hosts: count, subnet: subnet.cidr }, 'lab up');
+    return new Lab(dirs, state, log);
+  }
+
+  /** The lab of that name as its state file records it; LabNotFoundError if there is none. */
+  static async open(name: string = DEFAULT_LAB, opts: LabOpenOptions = {}): Promise<Lab> {
+    const dirs = { ...defaultDirs(), ...pickDirs(opts) };
+    const state = await readState(dirs, checkLabName(name));
+    if (!state) {
+      throw new LabNotFoundError(`no lab named ${name} is up; start one with \`shoal lab up --name ${name} --hosts 2\``);
+    }
+    return new Lab(dirs, state, opts.logger ?? labLogger());
+  }
+
+  static async list(opts: Partial<LabDirs> = {}): Promise<LabSummary[]> {
+    const dirs = { ...defaultDirs(), ...pickDirs(opts) };
+    const labs: LabSummary[] = [];
+    for (const name of await listLabNames(dirs)) {
+      const s = await readState(dirs, name);
+      if (!s) continue;
+      labs.push({
+        name: s.name,
+        subnet: s.subnet,
+        status: s.status,
+        createdAt: s.createdAt,
+        hosts: s.hosts.map((h) => ({ name: h.name, addr: h.addr })),
+      });
+    }
+    return labs;
+  }
+
+  /** Removes the named lab if there is one; doing it twice is fine. */
+  static async down(name: string = DEFAULT_LAB, opts: LabOpenOptions & { graceMs?: number } = {}): Promise<TeardownReport> {
+    const dirs = { ...defaultDirs(), ...pickDirs(opts) };
+    const state = await readState(dirs, checkLabName(name));
+    if (!state) return { killed: 0, removed: 0, residue: [] };
+    const report = await teardown(state, opts.logger ?? labLogger(), opts.graceMs);
+    if (report.residue.length === 0) await removeState(dirs, name);
+    else await saveState(dirs, { ...state, status: 'broken' });
+    return report;
+  }
+
+  down(opts: { graceMs?: number } = {}): Promise<TeardownReport> {
+    return Lab.down(this.name, { ...this.dirs, logger: this.log, ...opts });
+  }
+
+  host(name: string): LabHost {
+    const h = this.hosts.find((x) => x.name === name);
+    if (!h) {
+      throw new LabNotFoundError(
+        `lab ${this.name} has no host ${JSON.stringify(name)}; its hosts are ${this.hosts.map((x) => x.name).join(', ')}`,
+      );
+    }
+    return h;
+  }
+
+  /** The variables every command in a host gets. */
+  env(host: string | LabHost): Record<string, string> {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    return { SHOAL_ROOT: h.root, SHOAL_RUN: h.run, SHOAL_HOST: h.name, SHOAL_ADDR: h.addr, SHOAL_LAB: this.name };
+  }
+
+  /** The argv that runs `argv` inside the host (for callers that spawn it themselves). */
+  command(host: string | LabHost, argv: readonly string[]): string[] {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    return ['nsenter', `--net=${h.netnsPath}`, `--uts=${h.utsPath}`, ...argv];
+  }
+
+  /** Starts a process in the host; its pid is the command's own (nsenter execs it). */
+  spawn(host: string | LabHost, argv: readonly string[], opts: LabSpawnOptions = {}): ChildProcess {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    const full = this.command(h, argv);
+    return spawn(full[0]!, full.slice(1), { ...opts, env: { ...process.env, ...this.env(h), ...opts.env } });
+  }
+
+  /** Runs a command in the host to completion and collects its output; never throws on exit codes. */
+  exec(host: string | LabHost, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const child = this.spawn(host, argv, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    return new Promise((resolve, reject) => {
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, stdout, stderr });
+      });
+      child.stdin!.on('error', () => undefined); // the command may exit without reading
+      child.stdin!.end(opts.input ?? '');
+    });
+  }
+}
+
+function pickDirs(opts: Partial<LabDirs>): Partial<LabDirs> {
+  const out: Partial<LabDirs> = {};
+  if (opts.stateDir) out.stateDir = opts.stateDir;
+  if (opts.dataDir) out.dataDir = opts.dataDir;
+  return out;
+}
+
+/** Makes every object of the lab, recording each one before it exists. */
+async function build(dirs: LabDirs, state: LabState, dataRoot: string, utsDir: string, prefix: number): Promise<void> {
+  const sw = state.switchNetns;
+  for (const ns of [sw, ...state.hosts.map((h) => h.netns)]) {
+    if (await exists(netnsPath(ns))) {
+      throw new LabConflictError(
+        `network namespace ${ns} already exists and is not part of lab ${state.name}; ` +
+          `remove it (ip netns del ${ns}) or pick another --name`,
+      );
+    }
+  }
+  if (await exists(dataRoot)) {
+    throw new LabConflictError(
+      `directory ${dataRoot} already exists (left by an earlier lab?); remove it or pick another --name`,
+    );
+  }
+  await record(dirs, state, { kind: 'dir', path: dataRoot }, { kind: 'dir', path: utsDir });
+  await mkdir(utsDir, { recursive: true });
+  for (const h of state.hosts) {
+    await mkdir(h.root, { recursive: true });
+    await mkdir(h.run, { recursive: true });
+  }
+
+  await record(dirs, state, { kind: 'netns', name: sw });
+  await addNetns(sw);
+  for (const h of state.hosts) {
+    if (await exists(netnsPath(h.netns))) {
+      throw new LabConflictError(`network namespace ${h.netns} appeared while lab ${state.name} was being made`);
+    }
+    await record(dirs, state, { kind: 'netns', name: h.netns }, { kind: 'uts', path: h.uts, host: h.name });
+    await addNetns(h.netns);
+    await addUtsNamespace(h.uts, h.name);
+  }
+
+  // The switch: one bridge, one veth per host whose far end is born inside the host as eth0.
+  await record(dirs, state, ...state.hosts.map((h) => ({ kind: 'link' as const, netns: sw, name: h.name })));
+  await ipBatch(sw, [
+    'link set lo up',
+    'link add br0 type bridge',
+    `addr add ${state.switchAddr}/${prefix} dev br0`,
+    'link set br0 up',
+    ...state.hosts.flatMap((h) => [
+      `link add ${h.name} type veth peer name eth0 netns ${h.netns}`,
+      `link set ${h.name} master br0`,
+      `link set ${h.name} up`,
+    ]),
+  ]);
+  for (const h of state.hosts) {
+    await ipBatch(h.netns, [
+      'link set lo up',
+      `addr add ${h.addr}/${prefix} dev eth0`,
+      'link set eth0 up',
+      // A default route gives daemons that pick their advertise address from it (as swarm
+      // does) the underlay address; the switch forwards nothing, so the lab stays closed.
+      `route add default via ${state.switchAddr}`,
+    ]);
+  }
+}
