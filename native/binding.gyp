@@ -2,10 +2,23 @@
   "targets": [
     {
       "target_name": "shoal_native",
-      "sources": ["src/addon.cc", "src/fsops.cc"],
+      "sources": ["src/addon.cc", "src/fsops.cc", "src/spawn.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall"]
+    },
+    {
+      # The per-container supervisor: a plain single-threaded C program, never linked to Node.
+      # seccomp.c comes from the seccomp engineer; seccomp_temp.c stands in until it exists.
+      "target_name": "shoal-shim",
+      "type": "executable",
+      "sources": [
+        "shim/main.c", "shim/config.c", "shim/util.c", "shim/process.c", "shim/rootfs.c",
+        "shim/logger.c", "shim/run.c", "shim/exec.c",
+        "<!(test -f shim/seccomp.c && echo shim/seccomp.c || echo shim/seccomp_temp.c)"
+      ],
+      "cflags": ["-std=gnu11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["-lseccomp"]
     }
   ]
 }

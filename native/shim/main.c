@@ -1,0 +1,40 @@
+/* shoal-shim: the small single-threaded helper that makes and supervises one container, so
+ * that the multi-threaded Node process never forks. Usage:
+ *   shoal-shim run CONFIG        start a container; prints "ok <pid>" or "error <message>"
+ *   shoal-shim exec CONFIG [FD]  run a process in a running container (errors also to FD) */
+#include "config.h"
+#include "exec.h"
+#include "run.h"
+#include "util.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+  if (argc < 3 || (strcmp(argv[1], "run") && strcmp(argv[1], "exec"))) {
+    fprintf(stderr, "usage: shoal-shim run|exec CONFIG [REPORT_FD]\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  struct shim_config cfg;
+  int is_run = !strcmp(argv[1], "run");
+  int report_fd = argc > 3 ? atoi(argv[3]) : -1;
+  if (config_load(argv[2], &cfg) < 0) {
+    if (is_run) printf("error %s\n", shim_error);
+    else {
+      fprintf(stderr, "shoal-shim: %s\n", shim_error);
+      if (report_fd >= 0) dprintf(report_fd, "error %s\n", shim_error);
+    }
+    return is_run ? 1 : 127;
+  }
+  if (is_run) {
+    if (!cfg.state_dir || !cfg.rootfs || !cfg.upper || !cfg.work || cfg.nlayers == 0) {
+      printf("error config: run needs state, rootfs, upper, work and at least one layer\n");
+      return 1;
+    }
+    fflush(stdout);
+    return run_container(&cfg);
+  }
+  return exec_in_container(&cfg, report_fd);
+}

@@ -1,0 +1,106 @@
+#include "process.h"
+#include "util.h"
+#if __has_include("../shim/seccomp.h")
+#include "../shim/seccomp.h"
+#else
+int shim_seccomp_apply_default(void); /* temporary: seccomp_temp.c until seccomp.h lands */
+#endif
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Docker's default capabilities (moby's oci/caps/defaults.go lists the same set). */
+static const int default_caps[] = {
+  CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
+  CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
+  CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+};
+
+static int is_default_cap(int cap) {
+  for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++)
+    if (default_caps[i] == cap) return 1;
+  return 0;
+}
+
+static const char *env_path(const struct shim_config *c) {
+  for (int i = 0; i < c->nenv; i++)
+    if (!strncmp(c->env[i], "PATH=", 5)) return c->env[i] + 5;
+  return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+static int executable(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int resolve_command(const struct shim_config *c, char *out, size_t cap) {
+  const char *cmd = c->args[0];
+  if (cmd[0] == 0) return fail(0, "empty command");
+  if (strchr(cmd, '/')) {
+    if (!executable(cmd)) {
+      struct stat st;
+      if (stat(cmd, &st) < 0) return fail(0, "command %s not found in the container", cmd);
+      return fail(0, "command %s is not an executable file", cmd);
+    }
+    snprintf(out, cap, "%s", cmd);
+    return 0;
+  }
+  const char *p = env_path(c);
+  while (*p) {
+    const char *colon = strchr(p, ':');
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    if (len > 0 && (size_t)snprintf(out, cap, "%.*s/%s", (int)len, p, cmd) < cap && executable(out)) return 0;
+    p += len + (colon ? 1 : 0);
+  }
+  return fail(0, "command %s not found in $PATH (%s) of the container", cmd, env_path(c));
+}
+
+static int set_caps(uint64_t caps) {
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  for (int i = 0; i < 2; i++) {
+    uint32_t word = (uint32_t)(caps >> (32 * i));
+    data[i].effective = data[i].permitted = data[i].inheritable = word;
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) return fail(1, "capset");
+  return 0;
+}
+
+int finish_and_exec(const struct shim_config *c) {
+  char path[4096];
+  /* Bounding set first: dropping needs CAP_SETPCAP, which we still hold as root. */
+  for (int cap = 0; cap < 64; cap++) {
+    if (is_default_cap(cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+      if (errno == EINVAL) break; /* past the kernel's last capability */
+      return fail(1, "drop capability %d from the bounding set", cap);
+    }
+  }
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return fail(1, "keepcaps");
+  if (setgroups((size_t)c->ngroups, c->groups) < 0) return fail(1, "setgroups");
+  if (setresgid(c->gid, c->gid, c->gid) < 0) return fail(1, "setgid %u", (unsigned)c->gid);
+  if (setresuid(c->uid, c->uid, c->uid) < 0) return fail(1, "setuid %u", (unsigned)c->uid);
+  uint64_t caps = 0;
+  if (c->uid == 0)
+    for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++) caps |= 1ULL << default_caps[i];
+  if (set_caps(caps) < 0) return -1;
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return fail(1, "clear ambient capabilities");
+  if (chdir(c->cwd) < 0) return fail(1, "working directory %s", c->cwd);
+  if (resolve_command(c, path, sizeof path) < 0) return -1;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(1, "no_new_privs");
+  int rc = shim_seccomp_apply_default();
+  if (rc != 0) {
+    errno = rc < 0 ? -rc : rc;
+    return fail(1, "apply the default seccomp profile");
+  }
+  execve(path, c->args, c->env);
+  return fail(1, "exec %s", path);
+}

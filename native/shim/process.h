@@ -1,0 +1,12 @@
+/* The last steps before a container's process runs, shared by `run` and `exec`: user and
+ * groups, Docker's default capability set, no_new_privs, the default seccomp profile, working
+ * directory, and the PATH lookup of the command inside the container's root. */
+#pragma once
+#include "config.h"
+
+/* Finds argv[0] via the container env's PATH; writes the path into out. 0 or -1 (shim_error). */
+int resolve_command(const struct shim_config *c, char *out, size_t cap);
+
+/* Switches credentials, drops capabilities, sets no_new_privs, changes directory and applies
+ * seccomp, then execs. Returns only on failure (-1 with shim_error set). */
+int finish_and_exec(const struct shim_config *c);

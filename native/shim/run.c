@@ -1,0 +1,224 @@
+#include "run.h"
+#include "logger.h"
+#include "process.h"
+#include "rootfs.h"
+#include "util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct pipes { int out[2], err[2], go[2], errp[2]; };
+
+static void reset_signals(void) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+}
+
+/* The container's init, pid 1 of its new namespaces. Never returns. */
+static void child_init(const struct shim_config *c, struct pipes *p, int netfd) {
+  reset_signals();
+  close(p->go[1]);
+  close(p->errp[0]);
+  close(p->out[0]);
+  close(p->err[0]);
+  char go = 0;
+  /* wait until the supervisor has put us in the cgroup: the cgroup namespace must be rooted there */
+  if (read(p->go[0], &go, 1) != 1 || go != 'g') _exit(1);
+  close(p->go[0]);
+  int *bind_fds = calloc((size_t)c->nbinds + 1, sizeof(int));
+  int nullfd = -1;
+  if (unshare(CLONE_NEWCGROUP) < 0) { fail(1, "unshare the cgroup namespace"); goto fail; }
+  if (netfd >= 0 && setns(netfd, CLONE_NEWNET) < 0) { fail(1, "join network namespace %s", c->net); goto fail; }
+  if (!strcmp(c->net, "none") && net_loopback_up() < 0) goto fail;
+  if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0) { fail(1, "set hostname %s", c->hostname); goto fail; }
+  nullfd = open("/dev/null", O_RDWR);
+  if (nullfd < 0) { fail(1, "open /dev/null"); goto fail; }
+  if (rootfs_open_binds(c, bind_fds) < 0) goto fail;
+  if (rootfs_setup(c, bind_fds) < 0) goto fail;
+  if (dup2(nullfd, 0) < 0 || dup2(p->out[1], 1) < 0 || dup2(p->err[1], 2) < 0) { fail(1, "dup2"); goto fail; }
+  finish_and_exec(c);
+fail:
+  write_all(p->errp[1], shim_error, strlen(shim_error));
+  _exit(127);
+}
+
+static void report(int fd, const char *fmt, const char *arg) {
+  char line[1200];
+  int n = snprintf(line, sizeof line, fmt, arg);
+  if (n > 0) write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  close(fd);
+}
+
+static void state_path(char *out, size_t cap, const struct shim_config *c, const char *name) {
+  snprintf(out, cap, "%s/%s", c->state_dir, name);
+}
+
+static int write_pid_file(const struct shim_config *c, const char *name, pid_t pid) {
+  char path[4096], text[32];
+  state_path(path, sizeof path, c, name);
+  snprintf(text, sizeof text, "%d\n", (int)pid);
+  return write_file_atomic(path, text);
+}
+
+static int oom_killed(const struct shim_config *c) {
+  char buf[4096];
+  if (!c->oom_file || read_file(c->oom_file, buf, sizeof buf) < 0) return 0;
+  char *p = strstr(buf, "oom_kill ");
+  return p && atol(p + 9) > 0;
+}
+
+static void record_exit(const struct shim_config *c, int status) {
+  char path[4096], now[64], text[512];
+  format_now(now, sizeof now);
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + sig;
+  snprintf(text, sizeof text, "{\"code\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n",
+           code, sig, oom_killed(c) ? "true" : "false", now);
+  state_path(path, sizeof path, c, "exit.json");
+  write_file_atomic(path, text);
+}
+
+/* Copies output to the log until the container's init has exited and its pipes are drained. */
+static void supervise_loop(const struct shim_config *c, pid_t init, int sfd, struct logger *lg, int out, int err) {
+  struct log_stream streams[2] = { { .name = "stdout", .fd = out }, { .name = "stderr", .fd = err } };
+  fcntl(out, F_SETFL, O_NONBLOCK);
+  fcntl(err, F_SETFL, O_NONBLOCK);
+  int status = 0, exited = 0, drain_polls = 0;
+  while (!exited || streams[0].fd >= 0 || streams[1].fd >= 0) {
+    struct pollfd pfd[3] = { { sfd, POLLIN, 0 }, { streams[0].fd, POLLIN, 0 }, { streams[1].fd, POLLIN, 0 } };
+    /* once init is gone the kernel kills the namespace; give stray writers a bounded time */
+    int rc = poll(pfd, 3, exited ? 100 : -1);
+    if (rc < 0 && errno != EINTR) break;
+    if (exited && rc == 0 && ++drain_polls > 20) break;
+    if (pfd[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {}
+      pid_t w;
+      int st;
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        if (w == init) { status = st; exited = 1; }
+    }
+    for (int i = 0; i < 2; i++)
+      if (streams[i].fd >= 0 && (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) logger_pump(lg, &streams[i]);
+  }
+  for (int i = 0; i < 2; i++)
+    if (streams[i].fd >= 0) logger_pump(lg, &streams[i]);
+  record_exit(c, status);
+}
+
+static int supervise(const struct shim_config *c, int rep) {
+  struct pipes p;
+  char path[4096];
+  if (pipe2(p.out, O_CLOEXEC) || pipe2(p.err, O_CLOEXEC) || pipe2(p.go, O_CLOEXEC) || pipe2(p.errp, O_CLOEXEC)) {
+    fail(1, "pipe");
+    report(rep, "error %s\n", shim_error);
+    return 1;
+  }
+  if (write_pid_file(c, "shim.pid", getpid()) < 0) { report(rep, "error %s\n", shim_error); return 1; }
+  int netfd = -1;
+  if (strcmp(c->net, "none") && strcmp(c->net, "host")) {
+    netfd = open(c->net, O_RDONLY | O_CLOEXEC);
+    if (netfd < 0) {
+      fail(1, "network namespace %s", c->net);
+      report(rep, "error %s\n", shim_error);
+      return 1;
+    }
+  }
+  struct logger lg;
+  state_path(path, sizeof path, c, "container.log");
+  if (logger_open(&lg, c->log_path ? c->log_path : path, c->log_max, c->log_files) < 0) {
+    report(rep, "error %s\n", shim_error);
+    return 1;
+  }
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  if (!strcmp(c->net, "none")) flags |= CLONE_NEWNET;
+  /* a fork-like clone: this process is single-threaded, so the child may run any code */
+  pid_t init = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+  if (init < 0) { fail(1, "clone the container's namespaces"); report(rep, "error %s\n", shim_error); return 1; }
+  if (init == 0) child_init(c, &p, netfd);
+  close(p.go[0]);
+  close(p.errp[1]);
+  close(p.out[1]);
+  close(p.err[1]);
+  if (netfd >= 0) close(netfd);
+  char pidtext[32];
+  snprintf(pidtext, sizeof pidtext, "%d", (int)init);
+  for (int i = 0; i < c->nprocs; i++) {
+    if (write_file(c->procs[i], pidtext) < 0) {
+      kill(init, SIGKILL);
+      waitpid(init, NULL, 0);
+      report(rep, "error join cgroup: %s\n", shim_error);
+      return 1;
+    }
+  }
+  if (write_all(p.go[1], "g", 1) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", "start signal"); return 1; }
+  close(p.go[1]);
+  char msg[1024];
+  ssize_t n, got = 0;
+  while ((n = read(p.errp[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) got += n;
+  close(p.errp[0]);
+  if (got > 0) {
+    msg[got] = 0;
+    waitpid(init, NULL, 0);
+    report(rep, "error %s\n", msg);
+    return 1;
+  }
+  if (write_pid_file(c, "init.pid", init) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", shim_error); return 1; }
+  report(rep, "ok %s\n", pidtext);
+  supervise_loop(c, init, sfd, &lg, p.out[0], p.err[0]);
+  return 0;
+}
+
+int run_container(const struct shim_config *c) {
+  int rep[2];
+  if (pipe2(rep, O_CLOEXEC) < 0) { printf("error pipe: %s\n", strerror(errno)); return 1; }
+  pid_t sup = fork();
+  if (sup < 0) { printf("error fork: %s\n", strerror(errno)); return 1; }
+  if (sup > 0) {
+    close(rep[1]);
+    char buf[1200];
+    ssize_t n, got = 0;
+    while ((n = read(rep[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
+      if (n > 0) got += n;
+    buf[got] = 0;
+    if (got == 0) snprintf(buf, sizeof buf, "error the shim's supervisor died before the container started\n");
+    write_all(1, buf, strlen(buf));
+    return strncmp(buf, "ok ", 3) == 0 ? 0 : 1;
+  }
+  close(rep[0]);
+  /* the supervisor: own session, no terminal, nothing of the caller's kept open */
+  setsid();
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  int nullfd = open("/dev/null", O_RDWR);
+  if (nullfd >= 0) {
+    dup2(nullfd, 0);
+    dup2(nullfd, 1);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/shim.log", c->state_dir);
+    int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+    dup2(logfd >= 0 ? logfd : nullfd, 2);
+    if (logfd > 2) close(logfd);
+    if (nullfd > 2) close(nullfd);
+  }
+  _exit(supervise(c, rep[1]));
+}

@@ -1,0 +1,94 @@
+// spawnShim(path, args) -> Promise<{ status, stdout }>: posix_spawn (vfork + exec, no copy of
+// Node's address space) of a short-lived helper whose stdout is collected and whose exit is
+// reaped on a libuv pool thread, so the event loop never blocks. Used for `shoal-shim run`,
+// which prints one line and exits while its daemonized supervisor lives on.
+#include "spawn.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <string>
+#include <vector>
+
+extern char **environ;
+
+namespace {
+
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, std::vector<std::string> argv)
+      : Napi::AsyncWorker(env), argv_(std::move(argv)), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0) return SetError(std::string("pipe: ") + strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    std::vector<char *> argv;
+    for (auto &a : argv_) argv.push_back(const_cast<char *>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (rc != 0) {
+      close(out[0]);
+      return SetError("spawn " + argv_[0] + ": " + strerror(rc));
+    }
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(out[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      stdout_.append(buf, static_cast<size_t>(n));
+    }
+    close(out[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object res = Napi::Object::New(env);
+    res.Set("status", Napi::Number::New(env, status_));
+    res.Set("stdout", Napi::String::New(env, stdout_));
+    deferred_.Resolve(res);
+  }
+
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::vector<std::string> argv_;
+  Napi::Promise::Deferred deferred_;
+  std::string stdout_;
+  int status_ = -1;
+};
+
+Napi::Value SpawnShim(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "spawnShim(path: string, args: string[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<std::string> argv{info[0].As<Napi::String>().Utf8Value()};
+  Napi::Array args = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < args.Length(); i++) argv.push_back(args.Get(i).ToString().Utf8Value());
+  auto *w = new SpawnWorker(env, std::move(argv));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace
+
+void InitSpawn(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawnShim", Napi::Function::New(env, SpawnShim, "spawnShim"));
+}
