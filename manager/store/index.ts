@@ -1,0 +1,8 @@
+// The manager's replicated object store: import from here.
+export { MemoryStore, type MemoryStoreOptions, type WatchOptions } from './memory-store.js';
+export { cloneObject } from './actions.js';
+export { slotKey, type IndexName } from './table.js';
+export type { ReadTable, ReadTx, WriteTable, WriteTx } from './tx.js';
+export { Watcher, type EventFilter } from './watch.js';
+export * from './errors.js';
+export * from './types.js';

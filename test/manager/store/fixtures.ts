@@ -1,0 +1,77 @@
+// Builders of cluster objects for the manager's component tests.
+import { Node, NodeAvailability, NodeRole, NodeStatus_State, Service, Task, TaskState, TaskStatus } from '../../../proto/gen/types.js';
+import type { ReadonlyDeep } from '../../../manager/store/index.js';
+
+export interface NodeOpts {
+  hostname?: string;
+  role?: NodeRole;
+  availability?: NodeAvailability;
+  state?: NodeStatus_State;
+  labels?: Record<string, string>;
+  cpus?: number;
+  memoryMiB?: number;
+}
+
+export function makeNode(id: string, o: NodeOpts = {}): Node {
+  return Node.fromPartial({
+    id,
+    spec: {
+      annotations: { name: '', labels: o.labels ?? {} },
+      desiredRole: o.role ?? NodeRole.WORKER,
+      availability: o.availability ?? NodeAvailability.ACTIVE,
+    },
+    role: o.role ?? NodeRole.WORKER,
+    description: {
+      hostname: o.hostname ?? id,
+      platform: { architecture: 'x86_64', os: 'linux' },
+      resources: { nanoCpus: BigInt(Math.round((o.cpus ?? 4) * 1e9)), memoryBytes: BigInt(o.memoryMiB ?? 8192) * 1024n * 1024n },
+    },
+    status: { state: o.state ?? NodeStatus_State.READY, addr: '127.0.0.1' },
+  });
+}
+
+export interface ServiceOpts {
+  replicas?: number;
+  global?: boolean;
+  constraints?: string[];
+  spreadOver?: string[];
+  maxReplicas?: number;
+  reserveCpus?: number;
+  reserveMemoryMiB?: number;
+  hostPorts?: number[];
+  restart?: 'any' | 'on-failure' | 'none';
+}
+
+export function makeService(id: string, name: string, o: ServiceOpts = {}): Service {
+  return Service.fromPartial({
+    id,
+    specVersion: 1n,
+    spec: {
+      annotations: { name },
+      task: {
+        container: { image: 'busybox:latest', args: ['sleep', '1000'] },
+        resources: {
+          reservations: {
+            nanoCpus: BigInt(Math.round((o.reserveCpus ?? 0) * 1e9)),
+            memoryBytes: BigInt(o.reserveMemoryMiB ?? 0) * 1024n * 1024n,
+          },
+        },
+        restart: { condition: o.restart === 'none' ? 2 : o.restart === 'on-failure' ? 1 : 0 },
+        placement: {
+          constraints: o.constraints ?? [],
+          preferences: (o.spreadOver ?? []).map((d) => ({ preference: { $case: 'spread' as const, value: { spreadDescriptor: d } } })),
+          maxReplicas: o.maxReplicas ?? 0,
+        },
+      },
+      mode: o.global ? { $case: 'global', value: {} } : { $case: 'replicated', value: { replicas: o.replicas ?? 1 } },
+      endpoint: {
+        ports: (o.hostPorts ?? []).map((p) => ({ targetPort: 80, publishedPort: p, publishMode: 1 })),
+      },
+    },
+  });
+}
+
+/** A copy of a stored task with a new observed state. */
+export function withState(t: ReadonlyDeep<Task>, state: TaskState, extra: Partial<TaskStatus> = {}): ReadonlyDeep<Task> {
+  return { ...t, status: TaskStatus.fromPartial({ ...extra, state }) };
+}
