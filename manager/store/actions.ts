@@ -19,7 +19,7 @@ export function changesToActions(changes: readonly Change[], nowMs: bigint): Sto
     if (!c.base && !c.obj) continue; // created and removed in the same transaction
     const expectedVersion = c.base?.meta?.version ?? 0n;
     if (!c.obj) {
-      out.push({ kind: StoreActionKind.ACTION_REMOVE, expectedVersion, target: target(c.kind, MESSAGES[c.kind].fromPartial({ id: c.id })) });
+      out.push({ kind: StoreActionKind.ACTION_REMOVE, expectedVersion, target: target(c.kind, (MESSAGES[c.kind] as { fromPartial(o: { id: string }): StoreObject }).fromPartial({ id: c.id })) });
       continue;
     }
     // The version is filled in when the proposal is applied (it is the Raft index).

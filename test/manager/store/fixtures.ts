@@ -43,7 +43,7 @@ export interface ServiceOpts {
 }
 
 export function makeService(id: string, name: string, o: ServiceOpts = {}): Service {
-  return Service.fromPartial({
+  const svc = Service.fromPartial({
     id,
     specVersion: 1n,
     spec: {
@@ -63,12 +63,13 @@ export function makeService(id: string, name: string, o: ServiceOpts = {}): Serv
           maxReplicas: o.maxReplicas ?? 0,
         },
       },
-      mode: o.global ? { $case: 'global', value: {} } : { $case: 'replicated', value: { replicas: o.replicas ?? 1 } },
       endpoint: {
         ports: (o.hostPorts ?? []).map((p) => ({ targetPort: 80, publishedPort: p, publishMode: 1 })),
       },
     },
   });
+  svc.spec!.mode = o.global ? { $case: 'global', value: {} } : { $case: 'replicated', value: { replicas: o.replicas ?? 1 } };
+  return svc;
 }
 
 /** A copy of a stored task with a new observed state. */
