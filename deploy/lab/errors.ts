@@ -40,6 +40,8 @@ export class LabUpError extends LabUserError {
     lab: string,
     cause: Error,
     readonly residue: readonly string[],
+    /** How many recorded objects the rollback removed. */
+    readonly rolledBack = 0,
   ) {
     super(
       residue.length === 0

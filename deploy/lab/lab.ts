@@ -146,13 +146,13 @@ export class Lab {
       await build(dirs, state, dataRoot, utsDir, subnet.prefix);
     } catch (err) {
       const cause = err instanceof Error ? err : new Error(String(err));
-      log.warn({ lab: name, err: cause.message }, 'lab up failed; removing what was made');
+      log.info({ lab: name, err: cause.message }, 'lab up failed; removing what was made');
       const report = await teardown(state, log, 0).catch(
         (e: unknown): TeardownReport => ({ killed: 0, removed: 0, residue: [String(e)] }),
       );
       if (report.residue.length === 0) await removeState(dirs, name);
       else await saveState(dirs, { ...state, status: 'broken' });
-      throw new LabUpError(name, cause, report.residue);
+      throw new LabUpError(name, cause, report.residue, report.removed);
     }
     state.status = 'up';
     await saveState(dirs, state);
@@ -287,8 +287,11 @@ async function build(dirs: LabDirs, state: LabState, dataRoot: string, utsDir: s
   await record(dirs, state, { kind: 'netns', name: sw });
   await addNetns(sw);
   for (const h of state.hosts) {
-    if (await exists(netnsPath(h.netns))) {
-      throw new LabConflictError(`network namespace ${h.netns} appeared while lab ${state.name} was being made`);
+    // Checked again just before recording: an object that exists now is someone else's.
+    for (const path of [netnsPath(h.netns), h.uts]) {
+      if (await exists(path)) {
+        throw new LabConflictError(`${path} appeared while lab ${state.name} was being made; it is not the lab's`);
+      }
     }
     await record(dirs, state, { kind: 'netns', name: h.netns }, { kind: 'uts', path: h.uts, host: h.name });
     await addNetns(h.netns);

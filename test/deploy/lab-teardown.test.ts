@@ -1,0 +1,134 @@
+// `down` and failed `up` remove exactly what the lab made: processes, namespaces, mounts,
+// directories; and bad input is refused before anything is made.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Lab } from '../../deploy/lab/lab.js';
+import { LabConfigError, LabUpError } from '../../deploy/lab/errors.js';
+import { alive, netnsNames, residueOf, tempDirs } from './lab-helpers.js';
+
+const dirs = tempDirs('down');
+const made: string[] = []; // every lab name used here, for the safety net below
+
+afterAll(async () => {
+  try {
+    for (const name of made) await Lab.down(name, { ...dirs, graceMs: 0 });
+    for (const name of made) expect(residueOf(name, dirs)).toEqual([]);
+  } finally {
+    dirs.cleanup();
+  }
+});
+
+function use(name: string): string {
+  made.push(name);
+  return name;
+}
+
+describe('lab down', () => {
+  it('stops every process in the hosts and leaves nothing, twice', async () => {
+    const name = use('shoaltl-down');
+    const lab = await Lab.up({ name, hosts: 2, ...dirs });
+    // One process ignores SIGTERM; its child is started in the background so that, once the
+    // parent dies, the child is re-parented and only tracking finds it.
+    const stubborn = lab.spawn('h1', ['sh', '-c', 'trap "" TERM; sleep 600 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const plain = lab.spawn('h2', ['sleep', '600'], { stdio: 'ignore' });
+    const childPid = await new Promise<number>((resolve) => stubborn.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    expect(alive(stubborn.pid!)).toBe(true);
+    expect(alive(childPid)).toBe(true);
+    expect(alive(plain.pid!)).toBe(true);
+    const hostDirs = lab.hosts.map((h) => h.root);
+
+    const report = await lab.down({ graceMs: 300 });
+    expect(report.residue).toEqual([]);
+    expect(report.killed).toBeGreaterThanOrEqual(3);
+    expect(alive(stubborn.pid!)).toBe(false);
+    expect(alive(childPid)).toBe(false);
+    expect(alive(plain.pid!)).toBe(false);
+    expect(residueOf(name, dirs)).toEqual([]);
+    for (const d of hostDirs) expect(existsSync(d)).toBe(false);
+    expect(await Lab.list(dirs)).toEqual([]);
+
+    const second = await Lab.down(name, dirs);
+    expect(second).toEqual({ killed: 0, removed: 0, residue: [] });
+  });
+
+  it('removes the shoal cgroups its processes were in', async () => {
+    const name = use('shoaltl-cg');
+    const lab = await Lab.up({ name, hosts: 1, ...dirs });
+    const cg = `/sys/fs/cgroup/pids/shoaltl-cg-${process.pid}`;
+    mkdirSync(cg);
+    try {
+      const p = lab.spawn('h1', ['sh', '-c', `echo $$ > ${cg}/cgroup.procs && exec sleep 600`], { stdio: 'ignore' });
+      for (let i = 0; i < 200 && readFileSync(`${cg}/cgroup.procs`, 'utf8').trim() === ''; i++) await sleep(10);
+      expect(readFileSync(`${cg}/cgroup.procs`, 'utf8').trim()).toBe(String(p.pid));
+      await lab.down({ graceMs: 0 });
+      expect(alive(p.pid!)).toBe(false);
+      expect(existsSync(cg)).toBe(false);
+    } finally {
+      if (existsSync(cg)) rmdirSync(cg);
+    }
+  });
+
+  it('removes mounts a host left under its directories', async () => {
+    const name = use('shoaltl-mnt');
+    const lab = await Lab.up({ name, hosts: 1, ...dirs });
+    const target = join(lab.hosts[0]!.run, 'ctr', 'rootfs');
+    const r = await lab.exec('h1', ['sh', '-c', `mkdir -p ${target} && mount -t tmpfs shoaltl-mnt ${target} && touch ${target}/x`]);
+    expect(r.code, r.stderr).toBe(0);
+    await lab.down();
+    expect(residueOf(name, dirs)).toEqual([]);
+  });
+});
+
+describe('lab up failures', () => {
+  it('refuses bad host counts, subnets and names before making anything', async () => {
+    const name = use('shoaltl-bad');
+    for (const hosts of [0, 300, 'abc', '-1', '2.5', '']) {
+      await expect(Lab.up({ name, hosts, ...dirs })).rejects.toThrow(LabConfigError);
+    }
+    await expect(Lab.up({ name, hosts: 'abc', ...dirs })).rejects.toThrow(/--hosts "abc": give a whole number from 1 to 250/);
+    await expect(Lab.up({ name, hosts: 9, subnet: '10.1.2.0/29', ...dirs })).rejects.toThrow(/from 1 to 5 \(what fits in 10.1.2.0\/29\)/);
+    await expect(Lab.up({ name, hosts: 2, subnet: '10.1.2.3/24', ...dirs })).rejects.toThrow(/did you mean --subnet 10.1.2.0\/24/);
+    await expect(Lab.up({ name, hosts: 2, subnet: '8.8.8.0/24', ...dirs })).rejects.toThrow(LabConfigError);
+    await expect(Lab.up({ name, hosts: 2, subnet: 'banana', ...dirs })).rejects.toThrow(LabConfigError);
+    await expect(Lab.up({ name: 'Bad/Name', hosts: 2, ...dirs })).rejects.toThrow(LabConfigError);
+    expect(residueOf(name, dirs)).toEqual([]);
+    expect(existsSync(dirs.stateDir) ? await Lab.list(dirs) : []).toEqual([]);
+  });
+
+  it('refuses a name whose namespace is taken by someone else, and leaves theirs alone', async () => {
+    const name = use('shoaltl-taken');
+    const foreign = `shoal-${name}-h2`;
+    execFileSync('ip', ['netns', 'add', foreign]);
+    try {
+      const err = await Lab.up({ name, hosts: 3, ...dirs }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LabUpError);
+      expect((err as Error).message).toMatch(/network namespace shoal-shoaltl-taken-h2 already exists .*ip netns del/);
+      expect(netnsNames()).toContain(foreign);
+      expect(residueOf(name, dirs).filter((r) => !r.includes(foreign))).toEqual([]);
+    } finally {
+      spawnSync('ip', ['netns', 'del', foreign]);
+    }
+    expect(residueOf(name, dirs)).toEqual([]);
+  });
+
+  it('rolls back a failure halfway through (after namespaces, mounts and directories exist)', async () => {
+    const name = use('shoaltl-half');
+    // h2's UTS namespace file is occupied by a directory: up fails after the switch, h1 and
+    // h2's netns and h1's UTS mount are made.
+    mkdirSync(join(dirs.stateDir, name, 'uts', 'h2'), { recursive: true });
+    const err = await Lab.up({ name, hosts: 3, ...dirs }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LabUpError);
+    expect((err as Error).message).toMatch(/lab up --name shoaltl-half failed and was rolled back: .*uts\/h2 appeared/);
+    // 2 directories, the switch, h1's netns and UTS mount, h2's netns: it really was halfway
+    expect((err as LabUpError).rolledBack).toBe(5);
+    expect(residueOf(name, dirs)).toEqual([]);
+    // and the name is free again
+    const lab = await Lab.up({ name, hosts: 3, ...dirs });
+    expect(lab.hosts.length).toBe(3);
+    await lab.down();
+    expect(residueOf(name, dirs)).toEqual([]);
+  });
+});
