@@ -2,7 +2,7 @@
 // the matching manager. See README.md for the hybrid-mode choice.
 import { pino, type Logger } from 'pino';
 import { detectLayout, type CgroupLayout } from './detect.js';
-import { readMachineTopology } from './limits.js';
+import { readMachineTopology, type MachineTopology } from './limits.js';
 import type { CgroupManager } from './types.js';
 import { V1Manager } from './v1.js';
 import { V2Manager } from './v2.js';
@@ -10,8 +10,10 @@ import { V2Manager } from './v2.js';
 export type { Cgroup, CgroupLimits, CgroupManager, CgroupStats } from './types.js';
 export { CgroupBusyError, CgroupLimitError, CgroupNameError, CgroupUnsupportedError } from './errors.js';
 export { CgroupFileError } from './fsio.js';
-export { validateLimits, sharesToWeight, blkioToIoWeight, readMachineTopology, type MachineTopology } from './limits.js';
-export { layoutFrom, type CgroupLayout } from './detect.js';
+export { validateLimits, sharesToWeight, blkioToIoWeight, readMachineTopology } from './limits.js';
+export type { MachineTopology };
+export { layoutFrom, detectLayout } from './detect.js';
+export type { CgroupLayout };
 
 export interface DetectOptions {
   /** Only cgroup mounts at or below this directory count (default: all mounts). Giving a
@@ -23,15 +25,13 @@ export interface DetectOptions {
   procCgroupsPath?: string;
 }
 
-export function managerFor(layout: CgroupLayout, logger?: Logger): CgroupManager {
+/** The manager for a known layout; `machine` overrides the CPUs and memory nodes limits are checked against. */
+export function managerFor(layout: CgroupLayout, logger?: Logger, machine: MachineTopology = readMachineTopology()): CgroupManager {
   const log = (logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'cgroups' });
-  const machine = readMachineTopology();
   if (layout.version === 'v2') return new V2Manager(layout.unified!, machine, log);
   return new V1Manager(layout, machine, log);
 }
 
 export function detectCgroups(opts: DetectOptions = {}): CgroupManager {
-  const layout = detectLayout(opts);
-  const mgr = managerFor(layout, opts.logger);
-  return mgr;
+  return managerFor(detectLayout(opts), opts.logger);
 }
