@@ -1,0 +1,78 @@
+// The CLI's error handling end to end, through the real entry point: whatever the user gets
+// wrong, the answer is one line on stderr, a non-zero exit code and no stack trace.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const base = mkdtempSync(join(tmpdir(), 'shoaltl-cli-'));
+const notADir = join(base, 'file');
+writeFileSync(notADir, 'not a directory\n');
+
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+function shoal(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync('npx', ['tsx', 'cli/main.ts', ...args], {
+    cwd: join(import.meta.dirname, '../..'),
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      SHOAL_DEBUG: '',
+      SHOAL_LAB_STATE_DIR: join(base, 'state'),
+      SHOAL_LAB_DATA_DIR: join(base, 'data'),
+      ...env,
+    },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectOneLineError(r: ReturnType<typeof shoal>, pattern: RegExp): void {
+  expect(r.code, r.stderr).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('shoal CLI errors', () => {
+  it('unknown command', () => {
+    expectOneLineError(shoal(['bogus']), /unknown command 'bogus'/);
+  });
+
+  it('unknown subcommand', () => {
+    expectOneLineError(shoal(['lab', 'bogus']), /unknown command 'bogus'/);
+  });
+
+  it('unknown option', () => {
+    expectOneLineError(shoal(['lab', 'up', '--hosts', '2', '--bogus']), /unknown option '--bogus'/);
+  });
+
+  it('missing required option and argument', () => {
+    expectOneLineError(shoal(['lab', 'up']), /required option '--hosts <n>'/);
+    expectOneLineError(shoal(['lab', 'exec']), /missing required argument 'host'/);
+  });
+
+  it('bad option values name the input and the fix', () => {
+    expectOneLineError(shoal(['lab', 'up', '--hosts', 'banana']), /^shoal: --hosts "banana": give a whole number from 1 to 250$/);
+    expectOneLineError(shoal(['lab', 'up', '--hosts', '300']), /^shoal: --hosts "300": give a whole number from 1 to 250$/);
+    expectOneLineError(shoal(['lab', 'up', '--hosts', '2', '--subnet', '10.0.0.1/8']), /did you mean --subnet 10\.0\.0\.0\/8\?/);
+    expectOneLineError(shoal(['lab', 'ls', '--format', 'xml']), /argument 'xml' is invalid\. Allowed choices are table, json/);
+  });
+
+  it('a lab that does not exist', () => {
+    expectOneLineError(shoal(['lab', 'exec', '--name', 'shoaltl-none', 'h1', 'true']), /^shoal: no lab named shoaltl-none is up; start one with/);
+  });
+
+  it('an internal failure: one line with a hint, exit 70, the stack only on request', () => {
+    const r = shoal(['lab', 'ls'], { SHOAL_LAB_STATE_DIR: join(notADir, 'state') });
+    expectOneLineError(r, /^shoal: internal error: .*ENOTDIR.*set SHOAL_DEBUG=1 for the stack\)$/);
+    expect(r.code).toBe(70);
+    const debug = shoal(['lab', 'ls'], { SHOAL_LAB_STATE_DIR: join(notADir, 'state'), SHOAL_DEBUG: '1' });
+    expect(debug.code).toBe(70);
+    expect(debug.stderr).toMatch(/^\s+at /m);
+  });
+});
