@@ -1,0 +1,15 @@
+// The image store's public surface: the store, its data types and its user-facing errors.
+export { ImageStore, type ImageStoreOptions } from './store.js';
+export type { ImageConfig, ImageRecord, ResolvedImage } from './types.js';
+export {
+  AmbiguousImageError,
+  DigestMismatchError,
+  ImageArchiveError,
+  ImageConflictError,
+  ImageNotFoundError,
+  ImageStoreCorruptError,
+  InvalidReferenceError,
+  UnsafeLayerError,
+  UnsupportedCompressionError,
+} from './errors.js';
+export { normalizeReference, parseReference } from './reference.js';

@@ -1,0 +1,74 @@
+// Drives tar-stream's extractor over a byte stream, one entry at a time, while hashing exactly
+// the bytes it was fed (a layer's diff id is the sha256 of its uncompressed tar, padding
+// included). Any failure destroys both sides so no file handle or pending read is left behind.
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { ImageArchiveError } from './errors.js';
+import { patchTarStreamPax, type PaxHeaders } from './tar-headers.js';
+
+export type EntryHandler = (header: PaxHeaders, body: AsyncIterable<Buffer>) => Promise<void>;
+
+export interface TarReadResult {
+  /** sha256:... of every byte read */
+  digest: string;
+  bytes: number;
+}
+
+export async function readTar(input: Readable, source: string, onEntry: EntryHandler): Promise<TarReadResult> {
+  patchTarStreamPax();
+  const extract = tar.extract();
+  const hash = createHash('sha256');
+  let bytes = 0;
+
+  const feeding = (async () => {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (!extract.write(chunk)) await drainedOrClosed(extract);
+      if (extract.destroyed) return;
+    }
+    extract.end(undefined); // streamx types want an argument; undefined writes nothing
+  })().catch((err: unknown) => {
+    extract.destroy(err as Error);
+    throw err;
+  });
+  feeding.catch(() => {}); // observed below; avoid an unhandled rejection in the meantime
+
+  try {
+    for await (const entry of extract) {
+      await onEntry(entry.header as PaxHeaders, entry as unknown as AsyncIterable<Buffer>);
+      entry.resume(); // skip whatever the handler did not read
+    }
+    await feeding;
+  } catch (err) {
+    input.destroy();
+    if (!extract.destroyed) extract.destroy(new Error('aborted'));
+    await feeding.catch(() => {});
+    if (err instanceof Error && 'userError' in err) throw err;
+    throw new ImageArchiveError(source, describeTarError(err));
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, bytes };
+}
+
+function drainedOrClosed(stream: tar.Extract): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
+
+function describeTarError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/unexpected end of (data|file)/i.test(msg)) return 'it is truncated (unexpected end of data)';
+  if (/invalid tar header/i.test(msg)) return 'it is not a tar archive or is corrupt (bad tar header checksum)';
+  if (/incorrect header check|invalid (block type|distance|stored block)|unknown compression/i.test(msg)) {
+    return `its gzip data is corrupt (${msg})`;
+  }
+  return msg;
+}
