@@ -167,6 +167,12 @@ export class Lab {
     if (!state) {
       throw new LabNotFoundError(`no lab named ${name} is up; start one with \`shoal lab up --name ${name} --hosts 2\``);
     }
+    if (state.status !== 'up') {
+      throw new LabNotFoundError(
+        `lab ${name} is not usable (${state.status}: its up failed or is still running); ` +
+          `remove it with \`shoal lab down --name ${name}\``,
+      );
+    }
     return new Lab(dirs, state, opts.logger ?? labLogger());
   }
 
