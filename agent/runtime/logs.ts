@@ -1,0 +1,111 @@
+// Reading a container's JSON-lines log: rotated files oldest first, then the live one; with
+// `follow`, keeps reading (surviving rotation) until the container has exited and the log is
+// drained.
+import { createReadStream, type ReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { files } from './state.js';
+import type { LogEntry } from './types.js';
+
+export interface LogReadOptions {
+  follow?: boolean;
+  signal?: AbortSignal;
+  /** resolves true once no more output can come (the container has exited) */
+  finished: () => Promise<boolean>;
+}
+
+function parse(line: string): LogEntry | null {
+  try {
+    const v = JSON.parse(line) as LogEntry;
+    return typeof v.text === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+async function* linesOf(stream: ReadStream): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    rest += chunk.toString('utf8');
+    const parts = rest.split('\n');
+    rest = parts.pop() ?? '';
+    yield* parts;
+  }
+  if (rest) yield rest;
+}
+
+async function inode(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).ino;
+  } catch {
+    return null;
+  }
+}
+
+export async function* readLogs(dir: string, maxFiles: number, opts: LogReadOptions): AsyncGenerator<LogEntry> {
+  const live = join(dir, files.log);
+  for (let i = maxFiles - 1; i >= 1; i--) {
+    if ((await inode(`${live}.${i}`)) === null) continue;
+    for await (const l of linesOf(createReadStream(`${live}.${i}`))) {
+      const e = parse(l);
+      if (e) yield e;
+    }
+  }
+  if (!opts.follow) {
+    if ((await inode(live)) === null) return;
+    for await (const l of linesOf(createReadStream(live))) {
+      const e = parse(l);
+      if (e) yield e;
+    }
+    return;
+  }
+  yield* follow(live, opts);
+}
+
+/** Tails the live file by offset; when it is replaced (rotation) finishes the old one first. */
+async function* follow(live: string, opts: LogReadOptions): AsyncGenerator<LogEntry> {
+  let fh = await open(live, 'r').catch(() => null);
+  let ino = fh ? (await fh.stat()).ino : null;
+  let pos = 0;
+  let rest = '';
+  const buf = Buffer.alloc(64 * 1024);
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) return;
+      let progressed = false;
+      if (fh) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead > 0) {
+          progressed = true;
+          pos += bytesRead;
+          rest += buf.subarray(0, bytesRead).toString('utf8');
+          const parts = rest.split('\n');
+          rest = parts.pop() ?? '';
+          for (const l of parts) {
+            const e = parse(l);
+            if (e) yield e;
+          }
+        }
+      }
+      if (progressed) continue;
+      const nowIno = await inode(live);
+      if (nowIno !== null && nowIno !== ino) {
+        await fh?.close();
+        fh = await open(live, 'r').catch(() => null);
+        ino = nowIno;
+        pos = 0;
+        rest = '';
+        continue;
+      }
+      if (await opts.finished()) {
+        // one last read: output written just before the exit record
+        if (fh && (await fh.stat()).size > pos) continue;
+        return;
+      }
+      await sleep(100, undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+  } finally {
+    await fh?.close();
+  }
+}

@@ -1,0 +1,285 @@
+// ContainerRuntime: the lifecycle of containers on this host (create, start, wait, stop, kill,
+// remove, exec, stats, logs, adopt). Each container is supervised by its own shoal-shim
+// process, so this object keeps no state of its own: everything is re-read from the state
+// directory, and a new process (a restarted agent, another CLI call) sees the same containers.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino, type Logger } from 'pino';
+import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from './cgroups/index.js';
+import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
+import { readLogs } from './logs.js';
+import { NameRegistry } from './names.js';
+import { execShim, runShim, writeExecConfig, writeRunConfig } from './shim.js';
+import { describe, files, processStartTime, readRecord, shimAlive, writeJsonAtomic, type ContainerRecord } from './state.js';
+import { resolveUser } from './user.js';
+import { validateSpec } from './validate.js';
+import { waitForExit } from './wait.js';
+import type { ContainerInfo, ContainerSpec, ExecResult, ExecSpec, ExitStatus, LogEntry } from './types.js';
+
+export interface RuntimeOptions {
+  /** One directory per container lives here (default $SHOAL_RUN/containers, /run/shoal/containers). */
+  stateDir?: string;
+  /** Containers' cgroups are `<cgroupParent>/<id>` (default "shoal"). */
+  cgroupParent?: string;
+  cgroups?: CgroupManager;
+  logger?: Logger;
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export class ContainerRuntime {
+  readonly stateDir: string;
+  private readonly cgroupParent: string;
+  private readonly cgroups: CgroupManager;
+  private readonly log: Logger;
+  private readonly names: NameRegistry;
+
+  constructor(opts: RuntimeOptions = {}) {
+    this.stateDir = opts.stateDir ?? join(process.env.SHOAL_RUN ?? '/run/shoal', 'containers');
+    this.cgroupParent = opts.cgroupParent ?? 'shoal';
+    this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'runtime' });
+    this.cgroups = opts.cgroups ?? detectCgroups({ logger: this.log });
+    this.names = new NameRegistry(this.stateDir);
+  }
+
+  private dir(id: string): string {
+    return join(this.stateDir, id);
+  }
+
+  async create(spec: ContainerSpec): Promise<ContainerInfo> {
+    validateSpec(spec);
+    const id = randomBytes(32).toString('hex');
+    const name = spec.name ?? id.slice(0, 12);
+    const dir = this.dir(id);
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      await mkdir(this.stateDir, { recursive: true });
+      await this.names.reserve(name, id, (other) => existsSync(this.dir(other)));
+      undo.push(() => this.names.release(name, id));
+      await mkdir(dir);
+      undo.push(() => rm(dir, { recursive: true, force: true }));
+      await Promise.all([files.rootfs, files.upper, files.work].map((d) => mkdir(join(dir, d))));
+      const cgroupName = `${this.cgroupParent}/${id}`;
+      const cg = await this.cgroups.create(cgroupName, spec.limits ?? {});
+      undo.push(() => cg.remove());
+      const rec: ContainerRecord = { id, name, createdAt: new Date().toISOString(), cgroup: cgroupName, spec };
+      await writeJsonAtomic(join(dir, files.record), rec);
+      this.log.info({ container: id, name }, 'container created');
+      return await describe(dir, rec);
+    } catch (err) {
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async start(ref: string): Promise<ContainerInfo> {
+    const { dir, rec } = await this.record(ref);
+    const info = await describe(dir, rec);
+    if (info.state !== 'created') throw new ContainerStateError(`container ${rec.name} is ${info.state}: only a created container can start (create a new one)`);
+    const spec = rec.spec;
+    const creds = await resolveUser(spec.user, spec.rootfs.layers, spec.groups);
+    const cg = await this.cgroup(rec);
+    const configPath = join(dir, files.shimConfig);
+    const net = spec.network ?? 'none';
+    await writeRunConfig(configPath, {
+      id: rec.id,
+      dir,
+      rootfs: join(dir, files.rootfs),
+      upper: join(dir, files.upper),
+      work: join(dir, files.work),
+      layers: spec.rootfs.layers,
+      readOnly: spec.readOnly ?? false,
+      hostname: spec.hostname ?? rec.id.slice(0, 12),
+      net: typeof net === 'object' ? net.path : net,
+      oomFile: oomFile(cg),
+      mounts: spec.mounts ?? [],
+      logMaxBytes: spec.log?.maxBytes ?? 10 * 1024 * 1024,
+      logMaxFiles: spec.log?.maxFiles ?? 3,
+      args: spec.args,
+      env: this.containerEnv(rec),
+      cwd: spec.cwd ?? '/',
+      creds,
+      procs: cg.procsFiles(),
+    });
+    const outcome = await runShim(configPath);
+    await unlink(configPath).catch(() => undefined);
+    if (!outcome.ok) {
+      await Promise.all([files.shimPid, files.initPid].map((f) => unlink(join(dir, f)).catch(() => undefined)));
+      this.log.warn({ container: rec.id, reason: outcome.reason }, 'container failed to start');
+      throw new ContainerStartError(rec.name, outcome.reason);
+    }
+    rec.startedAt = new Date().toISOString();
+    rec.pid = outcome.pid;
+    rec.pidStart = processStartTime(outcome.pid) ?? 'exited';
+    await writeJsonAtomic(join(dir, files.record), rec);
+    this.log.info({ container: rec.id, pid: outcome.pid }, 'container started');
+    return describe(dir, rec);
+  }
+
+  /** create + start; a container that fails to start is removed again. */
+  async run(spec: ContainerSpec): Promise<ContainerInfo> {
+    const info = await this.create(spec);
+    try {
+      return await this.start(info.id);
+    } catch (err) {
+      await this.remove(info.id, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async wait(ref: string, signal?: AbortSignal): Promise<ExitStatus> {
+    const { dir } = await this.record(ref);
+    return waitForExit(dir, signal);
+  }
+
+  async kill(ref: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const { rec, info } = await this.running(ref);
+    try {
+      process.kill(info.pid!, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+    this.log.info({ container: rec.id, signal }, 'container signalled');
+  }
+
+  /** Sends `signal`, waits up to graceMs, then SIGKILLs every process in the cgroup. */
+  async stop(ref: string, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitStatus | null> {
+    const { dir, rec } = await this.record(ref);
+    const info = await describe(dir, rec);
+    if (info.state !== 'running') return info.exit;
+    const ac = new AbortController();
+    const exited = waitForExit(dir, ac.signal);
+    exited.catch(() => undefined);
+    try {
+      process.kill(info.pid!, opts.signal ?? 'SIGTERM');
+    } catch {
+      // already gone: the wait below returns at once
+    }
+    const graceMs = opts.graceMs ?? 10_000;
+    const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs, true)]);
+    if (timedOut) {
+      this.log.info({ container: rec.id, graceMs }, 'grace period over: killing every process of the container');
+      const cg = this.cgroups.open(rec.cgroup);
+      if (cg) await cg.killAll('SIGKILL');
+      else process.kill(info.pid!, 'SIGKILL');
+    }
+    return exited;
+  }
+
+  /** Removes the container and everything it owns: state files, rw layer, cgroup, name. */
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const { dir, rec } = await this.record(ref);
+    const info = await describe(dir, rec);
+    if (info.state === 'running') {
+      if (!opts.force) throw new ContainerStateError(`container ${rec.name} is running: stop it first or remove it with --force`);
+      await this.stop(rec.id, { signal: 'SIGKILL', graceMs: 5_000 });
+    }
+    // the supervisor exits right after recording the exit; do not delete files under it
+    for (let i = 0; i < 100 && (await shimAlive(dir)); i++) await sleep(20);
+    await this.cgroups.open(rec.cgroup)?.remove();
+    await rm(dir, { recursive: true, force: true });
+    await this.names.release(rec.name, rec.id);
+    this.log.info({ container: rec.id }, 'container removed');
+  }
+
+  async exec(ref: string, spec: ExecSpec): Promise<ExecResult> {
+    const { dir, rec, info } = await this.running(ref);
+    if (!spec.args.length || !spec.args[0]) throw new ContainerSpecError('exec needs a command');
+    const creds = await resolveUser(spec.user ?? rec.spec.user, rec.spec.rootfs.layers, rec.spec.groups);
+    const env = mergeEnv(this.containerEnv(rec), spec.env ?? []);
+    const cg = await this.cgroup(rec);
+    const configPath = join(dir, `exec-${randomBytes(6).toString('hex')}.conf`);
+    await writeExecConfig(configPath, info.pid!, { args: spec.args, env, cwd: spec.cwd ?? rec.spec.cwd ?? '/', creds, procs: cg.procsFiles() });
+    try {
+      const out = await execShim(configPath, spec.stdio ?? 'pipe');
+      if (out.error !== null) throw new ContainerStartError(rec.name, `exec ${spec.args[0]}: ${out.error}`);
+      return { code: out.code, stdout: out.stdout, stderr: out.stderr };
+    } finally {
+      await unlink(configPath).catch(() => undefined);
+    }
+  }
+
+  async stats(ref: string): Promise<CgroupStats> {
+    const { rec } = await this.record(ref);
+    const cg = this.cgroups.open(rec.cgroup);
+    if (!cg) throw new ContainerStateError(`container ${rec.name} has no cgroup (it was removed)`);
+    return cg.stats();
+  }
+
+  async inspect(ref: string): Promise<ContainerInfo> {
+    const { dir, rec } = await this.record(ref);
+    return describe(dir, rec);
+  }
+
+  async list(): Promise<ContainerInfo[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.stateDir);
+    } catch {
+      return [];
+    }
+    const out: ContainerInfo[] = [];
+    for (const id of entries.filter((e) => /^[0-9a-f]{64}$/.test(e))) {
+      const rec = await readRecord(this.dir(id));
+      if (rec) out.push(await describe(this.dir(id), rec));
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Finds the containers that kept running while no runtime watched them (agent restart). */
+  async adopt(): Promise<ContainerInfo[]> {
+    const running = (await this.list()).filter((c) => c.state === 'running');
+    for (const c of running) this.log.info({ container: c.id, pid: c.pid }, 'adopted running container');
+    return running;
+  }
+
+  logs(ref: string, opts: { follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogEntry> {
+    const self = this;
+    return (async function* () {
+      const { dir, rec } = await self.record(ref);
+      const finished = async (): Promise<boolean> => (await describe(dir, rec)).state !== 'running';
+      yield* readLogs(dir, rec.spec.log?.maxFiles ?? 3, { ...opts, finished });
+    })();
+  }
+
+  private async record(ref: string): Promise<{ dir: string; rec: ContainerRecord }> {
+    const id = await this.names.resolve(ref);
+    const dir = this.dir(id);
+    const rec = await readRecord(dir);
+    if (!rec) throw new ContainerStateError(`container ${ref} has no readable state in ${dir}`);
+    return { dir, rec };
+  }
+
+  private async running(ref: string): Promise<{ dir: string; rec: ContainerRecord; info: ContainerInfo }> {
+    const { dir, rec } = await this.record(ref);
+    const info = await describe(dir, rec);
+    if (info.state !== 'running' || info.pid === null) throw new ContainerStateError(`container ${rec.name} is not running (${info.state})`);
+    return { dir, rec, info };
+  }
+
+  private async cgroup(rec: ContainerRecord): Promise<Cgroup> {
+    return this.cgroups.open(rec.cgroup) ?? (await this.cgroups.create(rec.cgroup, rec.spec.limits ?? {}));
+  }
+
+  private containerEnv(rec: ContainerRecord): string[] {
+    const base = [DEFAULT_PATH, `HOSTNAME=${rec.spec.hostname ?? rec.id.slice(0, 12)}`];
+    return mergeEnv(base, rec.spec.env ?? []);
+  }
+}
+
+/** Later entries override earlier ones with the same key. */
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const m = new Map<string, string>();
+  for (const e of [...base, ...extra]) m.set(e.slice(0, e.indexOf('=')), e);
+  return [...m.values()];
+}
+
+/** The file whose "oom_kill N" line counts OOM kills in this cgroup (v1 or v2). */
+function oomFile(cg: Cgroup): string | null {
+  for (const p of cg.paths) if (existsSync(join(p, 'memory.oom_control'))) return join(p, 'memory.oom_control');
+  for (const p of cg.paths) if (existsSync(join(p, 'memory.events'))) return join(p, 'memory.events');
+  return null;
+}

@@ -1,0 +1,157 @@
+// Talks to native/shim (shoal-shim): writes its NUL-separated config file and starts it. `run`
+// goes through the addon's posix_spawn (no fork of Node, reaped off the event loop); `exec`
+// uses child_process because its stdio is the caller's.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Credentials } from './user.js';
+import type { MountSpec } from './types.js';
+
+export interface ShimProcessConfig {
+  args: string[];
+  env: string[];
+  cwd: string;
+  creds: Credentials;
+  /** cgroup.procs files the process is written into */
+  procs: string[];
+}
+
+export interface ShimRunConfig extends ShimProcessConfig {
+  id: string;
+  dir: string;
+  rootfs: string;
+  upper: string;
+  work: string;
+  layers: string[];
+  readOnly: boolean;
+  hostname: string;
+  net: string;
+  oomFile: string | null;
+  mounts: MountSpec[];
+  logMaxBytes: number;
+  logMaxFiles: number;
+}
+
+interface NativeSpawn {
+  spawnShim(path: string, args: string[]): Promise<{ status: number; stdout: string }>;
+}
+
+function findUp(rel: string): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, rel);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+let shimPath: string | undefined;
+export function shimBinary(): string {
+  shimPath ??= process.env.SHOAL_SHIM ?? findUp('native/build/Release/shoal-shim') ?? '';
+  if (!shimPath) throw new Error('shoal-shim not found: build it with `npm run build:native`');
+  return shimPath;
+}
+
+let native: NativeSpawn | null | undefined;
+function nativeSpawn(): NativeSpawn | null {
+  if (native !== undefined) return native;
+  const addon = findUp('native/build/Release/shoal_native.node');
+  const mod = addon ? (createRequire(import.meta.url)(addon) as Partial<NativeSpawn>) : null;
+  native = mod && typeof mod.spawnShim === 'function' ? (mod as NativeSpawn) : null;
+  return native;
+}
+
+function encode(entries: string[][]): Buffer {
+  return Buffer.from(entries.map((e) => e.join('\0') + '\0').join(''));
+}
+
+function processEntries(c: ShimProcessConfig): string[][] {
+  const e: string[][] = [];
+  for (const a of c.args) e.push(['arg', a]);
+  for (const v of c.env) e.push(['env', v]);
+  e.push(['cwd', c.cwd], ['uid', String(c.creds.uid)], ['gid', String(c.creds.gid)]);
+  for (const g of c.creds.groups) e.push(['group', String(g)]);
+  for (const p of c.procs) e.push(['procs', p]);
+  return e;
+}
+
+export async function writeRunConfig(path: string, c: ShimRunConfig): Promise<void> {
+  const e: string[][] = [
+    ['id', c.id], ['state', c.dir], ['rootfs', c.rootfs], ['upper', c.upper], ['work', c.work],
+    ['hostname', c.hostname], ['net', c.net],
+    ['logmax', String(c.logMaxBytes)], ['logfiles', String(c.logMaxFiles)],
+  ];
+  for (const l of c.layers) e.push(['layer', l]);
+  if (c.readOnly) e.push(['readonly']);
+  if (c.oomFile) e.push(['oom', c.oomFile]);
+  for (const m of c.mounts) {
+    if (m.type === 'bind') e.push(['bind', m.source, m.target, m.readOnly ? 'ro' : 'rw']);
+    else e.push(['tmpfs', m.target, m.options ?? 'noexec,nosuid,nodev']);
+  }
+  await writeFile(path, encode([...e, ...processEntries(c)]), { mode: 0o600 });
+}
+
+export async function writeExecConfig(path: string, pid: number, c: ShimProcessConfig): Promise<void> {
+  await writeFile(path, encode([['pid', String(pid)], ...processEntries(c)]), { mode: 0o600 });
+}
+
+export type RunOutcome = { ok: true; pid: number } | { ok: false; reason: string };
+
+/** Starts `shoal-shim run CONFIG`; resolves once the container's process has exec'd or failed. */
+export async function runShim(configPath: string): Promise<RunOutcome> {
+  const bin = shimBinary();
+  const n = nativeSpawn();
+  const { stdout } = n ? await n.spawnShim(bin, ['run', configPath]) : await spawnCollect(bin, ['run', configPath]);
+  const line = stdout.trim();
+  const m = /^ok (\d+)$/.exec(line);
+  if (m) return { ok: true, pid: Number(m[1]) };
+  return { ok: false, reason: line.replace(/^error /, '') || 'the shim exited without a report' };
+}
+
+function spawnCollect(bin: string, args: string[]): Promise<{ status: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? 1, stdout: out }));
+  });
+}
+
+export interface ExecOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** set when the shim failed before the command ran */
+  error: string | null;
+}
+
+/** Runs `shoal-shim exec CONFIG 3`; fd 3 carries a pre-exec failure, stdio is passed or piped. */
+export function execShim(configPath: string, stdio: 'inherit' | 'pipe'): Promise<ExecOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(shimBinary(), ['exec', configPath, '3'], {
+      stdio: stdio === 'inherit' ? ['inherit', 'inherit', 'inherit', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let report = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (report += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const r = report.trim();
+      resolve({
+        code: code ?? 128 + (signal ? 15 : 0),
+        stdout: out,
+        stderr: err,
+        error: r.startsWith('error ') ? r.slice(6) : null,
+      });
+    });
+  });
+}

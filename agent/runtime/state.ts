@@ -1,0 +1,122 @@
+// The on-disk record of each container, under <stateDir>/<id>/. The shim writes shim.pid,
+// init.pid, container.log* and exit.json; we write container.json. Any process can rebuild the
+// whole picture from these files, which is what adoption after an agent restart relies on.
+import { readFileSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { constants } from 'node:os';
+import type { ContainerInfo, ContainerSpec, ContainerState, ExitStatus } from './types.js';
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  cgroup: string;
+  spec: ContainerSpec;
+  startedAt?: string;
+  pid?: number;
+  /** /proc/PID/stat start time of the init, so a recycled pid is never mistaken for it */
+  pidStart?: string;
+}
+
+export const files = {
+  record: 'container.json',
+  exit: 'exit.json',
+  shimPid: 'shim.pid',
+  initPid: 'init.pid',
+  log: 'container.log',
+  shimConfig: 'shim.conf',
+  rootfs: 'rootfs',
+  upper: 'upper',
+  work: 'work',
+} as const;
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n');
+  await rename(`${path}.tmp`, path);
+}
+
+export async function readRecord(dir: string): Promise<ContainerRecord | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, files.record), 'utf8')) as ContainerRecord;
+  } catch {
+    return null;
+  }
+}
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, num]) => [num, name as NodeJS.Signals]),
+);
+
+export async function readExit(dir: string): Promise<ExitStatus | null> {
+  let raw: { code: number; signal: number; oomKilled: boolean; finishedAt: string };
+  try {
+    raw = JSON.parse(await readFile(join(dir, files.exit), 'utf8')) as typeof raw;
+  } catch {
+    return null;
+  }
+  return {
+    code: raw.code,
+    signal: raw.signal ? (signalNames.get(raw.signal) ?? null) : null,
+    oomKilled: raw.oomKilled,
+    finishedAt: raw.finishedAt,
+  };
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks), or null if there is no such process. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export async function readPidFile(dir: string, name: string): Promise<number | null> {
+  try {
+    const n = Number((await readFile(join(dir, name), 'utf8')).trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+export function initAlive(rec: ContainerRecord): boolean {
+  return rec.pid !== undefined && rec.pidStart !== undefined && processStartTime(rec.pid) === rec.pidStart;
+}
+
+export async function shimAlive(dir: string): Promise<boolean> {
+  const pid = await readPidFile(dir, files.shimPid);
+  if (pid === null) return false;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes('shoal-shim') && cmd.includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+/** The container as a caller sees it, derived from the files alone. */
+export async function describe(dir: string, rec: ContainerRecord): Promise<ContainerInfo> {
+  const exit = await readExit(dir);
+  let state: ContainerState = 'created';
+  if (exit) state = 'exited';
+  else if (rec.pid !== undefined) state = initAlive(rec) || (await shimAlive(dir)) ? 'running' : 'exited';
+  return {
+    id: rec.id,
+    name: rec.name,
+    state,
+    pid: state === 'running' ? (rec.pid ?? null) : null,
+    createdAt: rec.createdAt,
+    startedAt: rec.startedAt ?? null,
+    exit: exit ?? (state === 'exited' ? lostExit() : null),
+    cgroup: rec.cgroup,
+    spec: rec.spec,
+  };
+}
+
+/** A container whose supervisor died without recording the exit (e.g. it was SIGKILLed). */
+export function lostExit(): ExitStatus {
+  return { code: 255, signal: null, oomKilled: false, finishedAt: new Date().toISOString() };
+}

@@ -1,0 +1,87 @@
+// The runtime's public data types: what a caller asks for (ContainerSpec, ExecSpec) and what it
+// gets back (ContainerInfo, ExitStatus, LogEntry).
+import type { CgroupLimits } from './cgroups/index.js';
+
+export type { CgroupLimits };
+
+/** A bind mount of a host path, or a fresh tmpfs, at `target` inside the container. */
+export type MountSpec =
+  | { type: 'bind'; source: string; target: string; readOnly?: boolean }
+  | { type: 'tmpfs'; target: string; /** Docker-style, e.g. "size=64m,mode=1777,noexec" */ options?: string };
+
+/** 'none': a new network namespace with only lo up; 'host': the host's; path: join that netns. */
+export type NetworkMode = 'none' | 'host' | { path: string };
+
+export interface LogOptions {
+  /** Rotate container.log once it would pass this size (default 10 MiB). */
+  maxBytes?: number;
+  /** Files kept in all, the live one included (default 3). */
+  maxFiles?: number;
+}
+
+export interface ContainerSpec {
+  /** Unique among this runtime's containers; default: the first 12 hex digits of the id. */
+  name?: string;
+  /** Image layer directories, LOWEST first; a per-container upper dir is added on top. */
+  rootfs: { layers: string[] };
+  args: string[];
+  /** KEY=VALUE entries; PATH defaults to the usual system directories. */
+  env?: string[];
+  cwd?: string;
+  /** "uid", "uid:gid", "name" or "name:group" (names looked up in the image's /etc files). */
+  user?: string;
+  /** Extra supplementary group ids. */
+  groups?: number[];
+  hostname?: string;
+  mounts?: MountSpec[];
+  readOnly?: boolean;
+  network?: NetworkMode;
+  limits?: CgroupLimits;
+  log?: LogOptions;
+  labels?: Record<string, string>;
+}
+
+export interface ExitStatus {
+  /** Exit code, or 128 + signal number when killed by a signal. */
+  code: number;
+  signal: NodeJS.Signals | null;
+  oomKilled: boolean;
+  finishedAt: string;
+}
+
+export type ContainerState = 'created' | 'running' | 'exited';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  state: ContainerState;
+  /** The container's init process as seen from the host, while running. */
+  pid: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  exit: ExitStatus | null;
+  cgroup: string;
+  spec: ContainerSpec;
+}
+
+export interface ExecSpec {
+  args: string[];
+  /** Added to (and overriding) the container's environment. */
+  env?: string[];
+  cwd?: string;
+  user?: string;
+  /** 'inherit' passes this process's stdio through; 'pipe' collects output (default). */
+  stdio?: 'inherit' | 'pipe';
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface LogEntry {
+  time: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
