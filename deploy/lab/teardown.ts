@@ -3,6 +3,7 @@
 // lab's directories, then links, namespaces and directories, newest first.
 import { readFile, rm, rmdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { containerCgroups, removeContainerCgroups } from './containers.js';
 import { deleteNetns, exists, ipBatch, mustRun, netnsPath, unmount } from './kernel.js';
 import { nsInode, stopLabProcesses } from './procs.js';
 import type { LabObject, LabState } from './state.js';
@@ -28,6 +29,7 @@ export async function teardown(state: LabState, log: Logger, graceMs = 2000): Pr
   const stopped = await stopLabProcesses(inodes, graceMs);
   if (stopped.pids.length > 0) log.info({ lab: state.name, pids: stopped.pids }, 'stopped lab processes');
   await removeShoalCgroups(stopped.cgroups, log);
+  await removeContainerCgroups(await containerCgroups(state.hosts.map((h) => h.run)), log);
 
   const dirs = state.objects.filter((o): o is Extract<LabObject, { kind: 'dir' }> => o.kind === 'dir');
   await unmountUnder(dirs.map((d) => d.path), residue);

@@ -1,9 +1,9 @@
 // `down` and failed `up` remove exactly what the lab made: processes, namespaces, mounts,
 // directories; and bad input is refused before anything is made.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../deploy/lab/lab.js';
 import { LabConfigError, LabUpError } from '../../deploy/lab/errors.js';
@@ -68,6 +68,25 @@ describe('lab down', () => {
       expect(existsSync(cg)).toBe(false);
     } finally {
       if (existsSync(cg)) rmdirSync(cg);
+    }
+  });
+
+  it('removes the cgroups of containers that exited in a host but were never removed', async () => {
+    const name = use('shoaltl-ctr');
+    const lab = await Lab.up({ name, hosts: 1, ...dirs });
+    const cgName = `shoaltl-ctr-${process.pid}/c1`;
+    const made = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory'].map((h) => join(h, cgName));
+    try {
+      for (const d of made) mkdirSync(d, { recursive: true });
+      // the runtime's record (agent/runtime/state.ts) of an exited container
+      const recordDir = join(lab.hosts[0]!.run, 'containers', 'c1');
+      mkdirSync(recordDir, { recursive: true });
+      writeFileSync(join(recordDir, 'container.json'), JSON.stringify({ id: 'c1', cgroup: cgName }));
+      await lab.down({ graceMs: 0 });
+      for (const d of made) expect(existsSync(d)).toBe(false);
+      expect(residueOf(name, dirs)).toEqual([]);
+    } finally {
+      for (const d of made) for (const p of [d, dirname(d)]) if (existsSync(p)) rmdirSync(p);
     }
   });
 
