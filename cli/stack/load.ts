@@ -1,0 +1,73 @@
+// loadStack: read, parse, interpolate, cast, validate and canonicalise each file, merge them in
+// order, then normalise into a StackSpec. Every stage collects all its problems and throws
+// one StackFileError; nothing is returned from input that has any error.
+import { resolve } from 'node:path';
+import { canonicalize } from './canonical.js';
+import { castTypedValues } from './cast.js';
+import { warnClusterIgnoredKeys } from './cluster-keys.js';
+import { FileContext } from './context.js';
+import { ProblemList, StackFileError, type StackWarning } from './errors.js';
+import type { Environment } from './interpolate.js';
+import { interpolateTree } from './interpolate-tree.js';
+import { defaultLimits, type StackLimits } from './limits.js';
+import { mergeFiles } from './merge.js';
+import type { StackSpec } from './model.js';
+import { normalizeStack } from './normalize-stack.js';
+import { readStackText } from './source.js';
+import { PositionIndex, type PlainMap } from './tree.js';
+import { validateSchema } from './validate.js';
+import { parseStackYaml } from './yaml-tree.js';
+
+export interface LoadStackOptions {
+  /** -c FILE, merged in order (later files override earlier ones). */
+  files: string[];
+  /** Variables for ${...} interpolation and bare environment keys (usually process.env). */
+  env: Environment;
+  /** Base for relative paths (bind mounts, env_file, secret and config files). */
+  workingDir: string;
+  /** Checked against service names: `<stack>_<service>` must fit in 63 characters. */
+  stackName?: string;
+  limits?: Partial<StackLimits>;
+}
+
+export interface LoadedStack {
+  stack: StackSpec;
+  warnings: StackWarning[];
+}
+
+export function loadStack(opts: LoadStackOptions): LoadedStack {
+  if (opts.files.length === 0) throw new StackFileError([{ file: '<none>', path: '', message: 'no stack file given: pass -c FILE' }]);
+  const limits = { ...defaultLimits, ...opts.limits };
+  const texts = opts.files.map((f) => ({ file: f, text: readStackText(resolve(opts.workingDir, f), limits) }));
+  return loadStackTexts({ ...opts, texts, limits });
+}
+
+/** The same pipeline from text already in memory (tests, stdin). */
+export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: { file: string; text: string }[] }): LoadedStack {
+  const limits = { ...defaultLimits, ...opts.limits };
+  const warnings: StackWarning[] = [];
+  const trees: PlainMap[] = [];
+  const merged = new PositionIndex();
+  for (const { file, text } of opts.texts) {
+    const parsed = parseStackYaml(file, text, limits);
+    const problems = new ProblemList();
+    const ctx = new FileContext(file, parsed.positions, problems, warnings, opts.workingDir, opts.env);
+    interpolateTree(parsed.root, ctx);
+    problems.throwIfAny();
+    castTypedValues(parsed.root);
+    for (const p of validateSchema(parsed.root, file, parsed.positions)) problems.add(p);
+    problems.throwIfAny();
+    warnClusterIgnoredKeys(parsed.root, ctx);
+    canonicalize(parsed.root, ctx);
+    problems.throwIfAny();
+    trees.push(parsed.root);
+    merged.absorb(parsed.positions);
+  }
+  const root = mergeFiles(trees);
+  const problems = new ProblemList();
+  const last = opts.texts[opts.texts.length - 1]!.file;
+  const ctx = new FileContext(last, merged, problems, warnings, opts.workingDir, opts.env);
+  const stack = normalizeStack(root, opts.stackName ?? '', ctx);
+  problems.throwIfAny();
+  return { stack, warnings };
+}

@@ -1,0 +1,81 @@
+// Service volumes: short syntax ("[SOURCE:]TARGET[:MODE]") and long syntax, into one long
+// form. A source that starts with /, . or ~ is a bind mount; anything else names a volume.
+import { isAbsolute, resolve } from 'node:path';
+import { isMap, newMap, type Plain, type PlainMap } from './tree.js';
+import type { Environment } from './interpolate.js';
+
+export interface MountResult { mount?: PlainMap; errors: string[] }
+
+const propagations = new Set(['rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave']);
+const ignoredModes = new Set(['rw', 'z', 'Z', 'consistent', 'cached', 'delegated']);
+
+export function resolveHostPath(p: string, workingDir: string, env: Environment): string {
+  if (p === '~' || p.startsWith('~/')) return resolve(env.HOME ?? '/root', p.slice(2));
+  return isAbsolute(p) ? p : resolve(workingDir, p);
+}
+
+function isPathLike(s: string): boolean {
+  return s.startsWith('/') || s.startsWith('.') || s.startsWith('~');
+}
+
+export function parseMountEntry(entry: Plain, workingDir: string, env: Environment): MountResult {
+  if (isMap(entry)) return parseLong(entry, workingDir, env);
+  if (typeof entry !== 'string') return { errors: ['a volume is a string like "data:/var/lib/data" or a mapping with type, source, target'] };
+  const parts = entry.split(':');
+  if (parts.length > 3 || entry === '') return { errors: [`invalid volume "${entry}": use [SOURCE:]TARGET[:MODE], e.g. "data:/var/lib/data:ro"`] };
+  const out = newMap();
+  let modes: string[] = [];
+  if (parts.length === 1) {
+    out.type = 'volume';
+    out.target = parts[0]!;
+  } else {
+    const [source, target, mode] = parts as [string, string, string | undefined];
+    out.type = isPathLike(source) ? 'bind' : 'volume';
+    out.source = out.type === 'bind' ? resolveHostPath(source, workingDir, env) : source;
+    out.target = target;
+    modes = mode ? mode.split(',') : [];
+  }
+  const errors: string[] = [];
+  if (!String(out.target).startsWith('/')) errors.push(`volume target "${String(out.target)}" in "${entry}" is not an absolute path: the path inside the container starts with /`);
+  out.read_only = false;
+  for (const m of modes) {
+    if (m === 'ro') out.read_only = true;
+    else if (m === 'nocopy' && out.type === 'volume') out.volume = Object.assign(newMap(), { nocopy: true });
+    else if (propagations.has(m) && out.type === 'bind') out.bind = Object.assign(newMap(), { propagation: m });
+    else if (!ignoredModes.has(m)) errors.push(`unknown volume option "${m}" in "${entry}": use ro, rw, nocopy or a bind propagation`);
+  }
+  return errors.length ? { errors } : { mount: out, errors };
+}
+
+function parseLong(m: PlainMap, workingDir: string, env: Environment): MountResult {
+  const out = newMap();
+  for (const k of Object.keys(m)) if (!k.startsWith('x-')) out[k] = m[k]!;
+  const source = typeof m.source === 'string' ? m.source : undefined;
+  const type = typeof m.type === 'string' ? m.type : source && isPathLike(source) ? 'bind' : 'volume';
+  out.type = type;
+  const errors: string[] = [];
+  if (typeof m.target !== 'string' || !m.target.startsWith('/')) errors.push(`volume target ${JSON.stringify(m.target ?? null)} is not an absolute path`);
+  if (type === 'bind') {
+    if (!source) errors.push('a bind mount needs `source:`, the path on the host');
+    else out.source = resolveHostPath(source, workingDir, env);
+  }
+  if (type === 'tmpfs' && source) errors.push('a tmpfs mount takes no `source:`');
+  out.read_only = m.read_only === true;
+  return errors.length ? { errors } : { mount: out, errors };
+}
+
+/** The `tmpfs:` service key ("/run" or "/run:size=64m,mode=1777") as tmpfs mounts. */
+export function parseTmpfsEntry(entry: string): MountResult {
+  const [target, opts] = entry.split(/:(.*)/s) as [string, string | undefined];
+  if (!target.startsWith('/')) return { errors: [`tmpfs target "${target}" is not an absolute path`] };
+  const out = Object.assign(newMap(), { type: 'tmpfs', target, read_only: false }) as PlainMap;
+  const tmpfs = newMap();
+  for (const opt of (opts ?? '').split(',').filter(Boolean)) {
+    const [k, v] = opt.split('=') as [string, string | undefined];
+    if (k === 'size' && v) tmpfs.size = v;
+    else if (k === 'mode' && v && /^[0-7]+$/.test(v)) tmpfs.mode = parseInt(v, 8);
+    else return { errors: [`unknown tmpfs option "${opt}" in "${entry}": use size= or mode=`] };
+  }
+  if (Object.keys(tmpfs).length) out.tmpfs = tmpfs;
+  return { mount: out, errors: [] };
+}

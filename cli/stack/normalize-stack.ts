@@ -1,0 +1,112 @@
+// The merged canonical tree -> StackSpec: top-level objects, every service, names, and the
+// cross references between them (a service naming an undeclared network is an error).
+import type { FileObjectSpec, NetworkSpec, StackSpec, VolumeSpec } from './model.js';
+import { normalizeService } from './normalize-service.js';
+import { strings } from './normalize-deploy.js';
+import { checkMode } from './units.js';
+import { isMap, newMap, type Plain, type PlainMap } from './tree.js';
+import type { FileContext } from './context.js';
+
+const serviceName = /^[a-zA-Z0-9._-]+$/;
+
+function entries(v: Plain | undefined): [string, PlainMap][] {
+  if (!isMap(v)) return [];
+  return Object.keys(v).filter((k) => !k.startsWith('x-')).map((k) => [k, isMap(v[k]) ? (v[k] as PlainMap) : newMap()]);
+}
+
+function external(v: Plain | undefined): { external: boolean; name?: string } {
+  if (v === true) return { external: true };
+  if (isMap(v)) return typeof v.name === 'string' ? { external: true, name: v.name } : { external: true };
+  return { external: false };
+}
+
+export function normalizeStack(root: PlainMap, stackName: string, ctx: FileContext): StackSpec {
+  const spec: StackSpec = { services: {}, networks: {}, volumes: {}, secrets: {}, configs: {} };
+  for (const [name, n] of entries(root.networks)) {
+    const ext = external(n.external);
+    const net: NetworkSpec = {
+      external: ext.external,
+      driver: typeof n.driver === 'string' ? n.driver : 'overlay',
+      driverOpts: strings(n.driver_opts),
+      attachable: n.attachable === true,
+      internal: n.internal === true,
+      enableIpv6: n.enable_ipv6 === true,
+      labels: strings(n.labels),
+    };
+    const nm = typeof n.name === 'string' ? n.name : ext.name;
+    if (nm !== undefined) net.name = nm;
+    if (isMap(n.ipam)) {
+      net.ipam = {
+        config: Array.isArray(n.ipam.config)
+          ? n.ipam.config.filter(isMap).map((c) => {
+            const o: { subnet?: string; ipRange?: string; gateway?: string } = {};
+            if (typeof c.subnet === 'string') o.subnet = c.subnet;
+            if (typeof c.ip_range === 'string') o.ipRange = c.ip_range;
+            if (typeof c.gateway === 'string') o.gateway = c.gateway;
+            return o;
+          })
+          : [],
+      };
+      if (typeof n.ipam.driver === 'string') net.ipam.driver = n.ipam.driver;
+    }
+    spec.networks[name] = net;
+  }
+  for (const [name, v] of entries(root.volumes)) {
+    const ext = external(v.external);
+    const vol: VolumeSpec = { external: ext.external, driver: typeof v.driver === 'string' ? v.driver : 'local', driverOpts: strings(v.driver_opts), labels: strings(v.labels) };
+    const nm = typeof v.name === 'string' ? v.name : ext.name;
+    if (nm !== undefined) vol.name = nm;
+    spec.volumes[name] = vol;
+  }
+  for (const section of ['secrets', 'configs'] as const) {
+    for (const [name, s] of entries(root[section])) {
+      const ext = external(s.external);
+      const obj: FileObjectSpec = { external: ext.external, labels: strings(s.labels) };
+      const nm = typeof s.name === 'string' ? s.name : ext.name;
+      if (nm !== undefined) obj.name = nm;
+      if (typeof s.file === 'string') obj.file = s.file;
+      if (typeof s.template_driver === 'string') obj.templateDriver = s.template_driver;
+      if (obj.external === (obj.file !== undefined)) {
+        ctx.error([section, name], obj.external
+          ? '`external` and `file` exclude each other: keep one'
+          : `${section.slice(0, -1)} ${name} needs \`file:\` (a path) or \`external: true\` (created with shoal ${section.slice(0, -1)} create)`, 'key');
+      }
+      spec[section][name] = obj;
+    }
+  }
+  const prefix = stackName ? `${stackName}_` : '';
+  for (const [name, svc] of entries(root.services)) {
+    const path = ['services', name];
+    if (!serviceName.test(name)) {
+      ctx.error(path, `invalid service name "${name}": use letters, digits, ".", "_" and "-" only`, 'key');
+    } else if (prefix.length + name.length > 63) {
+      ctx.error(path, `service name "${prefix}${name}" is ${prefix.length + name.length} characters: the stack name, "_" and the service name must fit in 63`, 'key');
+    }
+    const s = normalizeService(svc, path, ctx);
+    checkReferences(s, name, spec, ctx);
+    spec.services[name] = s;
+  }
+  return spec;
+}
+
+function checkReferences(s: StackSpec['services'][string], name: string, spec: StackSpec, ctx: FileContext): void {
+  const path = ['services', name];
+  for (const net of Object.keys(s.networks)) {
+    if (net === 'default' && !spec.networks.default) continue;
+    if (!spec.networks[net]) ctx.error([...path, 'networks', net], `network "${net}" is not declared: add it under the top-level \`networks:\``, 'key');
+  }
+  s.mounts.forEach((m, i) => {
+    if (m.type === 'volume' && m.source !== undefined && !spec.volumes[m.source]) {
+      ctx.error([...path, 'volumes', i], `volume "${m.source}" is not declared: add it under the top-level \`volumes:\`, or write a path starting with / or ./ for a bind mount`);
+    }
+  });
+  for (const section of ['secrets', 'configs'] as const) {
+    s[section].forEach((r, i) => {
+      if (!spec[section][r.source]) {
+        ctx.error([...path, section, i], `${section.slice(0, -1)} "${r.source}" is not declared: add it under the top-level \`${section}:\``);
+      }
+      const m = checkMode(r.mode);
+      if (!m.ok) ctx.error([...path, section, i, 'mode'], m.message);
+    });
+  }
+}
