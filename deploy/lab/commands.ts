@@ -19,7 +19,13 @@ export function registerLabCommands(program: Command): void {
     .addOption(nameOption())
     .option('--subnet <cidr>', 'underlay subnet, private to this machine', DEFAULT_SUBNET)
     .action(async (opts: { hosts: string; name: string; subnet: string }) => {
-      const l = await Lab.up({ name: opts.name, hosts: opts.hosts, subnet: opts.subnet });
+      // Ctrl-C during up rolls back instead of leaving a half-made lab.
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      const l = await Lab.up({ name: opts.name, hosts: opts.hosts, subnet: opts.subnet, signal: abort.signal }).finally(
+        () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal),
+      );
       process.stdout.write(`lab ${l.name} is up (${l.subnet}, switch ${l.switchAddr}):\n`);
       for (const h of l.hosts) process.stdout.write(`  ${h.name}  ${h.addr}  SHOAL_ROOT=${h.root}\n`);
       process.stdout.write(`run commands with: shoal lab exec --name ${l.name} h1 -- CMD...\n`);

@@ -60,6 +60,8 @@ export interface LabUpOptions extends Partial<LabDirs> {
   hosts: number | string;
   subnet?: string;
   logger?: Logger;
+  /** Aborting stops `up` between steps and rolls back what it made (the CLI wires SIGINT here). */
+  signal?: AbortSignal;
 }
 
 export interface LabOpenOptions extends Partial<LabDirs> {
@@ -143,7 +145,7 @@ export class Lab {
     };
     await createState(dirs, state); // throws LabExistsError: nothing of the running lab is touched
     try {
-      await build(dirs, state, dataRoot, utsDir, subnet.prefix);
+      await build(dirs, state, dataRoot, utsDir, subnet.prefix, opts.signal);
     } catch (err) {
       const cause = err instanceof Error ? err : new Error(String(err));
       log.info({ lab: name, err: cause.message }, 'lab up failed; removing what was made');
@@ -268,7 +270,17 @@ function pickDirs(opts: Partial<LabDirs>): Partial<LabDirs> {
 }
 
 /** Makes every object of the lab, recording each one before it exists. */
-async function build(dirs: LabDirs, state: LabState, dataRoot: string, utsDir: string, prefix: number): Promise<void> {
+async function build(
+  dirs: LabDirs,
+  state: LabState,
+  dataRoot: string,
+  utsDir: string,
+  prefix: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const checkpoint = () => {
+    if (signal?.aborted) throw new Error('interrupted');
+  };
   const sw = state.switchNetns;
   for (const ns of [sw, ...state.hosts.map((h) => h.netns)]) {
     if (await exists(netnsPath(ns))) {
@@ -293,6 +305,7 @@ async function build(dirs: LabDirs, state: LabState, dataRoot: string, utsDir: s
   await record(dirs, state, { kind: 'netns', name: sw });
   await addNetns(sw);
   for (const h of state.hosts) {
+    checkpoint();
     // Checked again just before recording: an object that exists now is someone else's.
     for (const path of [netnsPath(h.netns), h.uts]) {
       if (await exists(path)) {
@@ -304,6 +317,7 @@ async function build(dirs: LabDirs, state: LabState, dataRoot: string, utsDir: s
     await addUtsNamespace(h.uts, h.name);
   }
 
+  checkpoint();
   // The switch: one bridge, one veth per host whose far end is born inside the host as eth0.
   await record(dirs, state, ...state.hosts.map((h) => ({ kind: 'link' as const, netns: sw, name: h.name })));
   await ipBatch(sw, [
@@ -318,6 +332,7 @@ async function build(dirs: LabDirs, state: LabState, dataRoot: string, utsDir: s
     ]),
   ]);
   for (const h of state.hosts) {
+    checkpoint();
     await ipBatch(h.netns, [
       'link set lo up',
       `addr add ${h.addr}/${prefix} dev eth0`,

@@ -133,6 +133,15 @@ describe('lab up failures', () => {
     expect(residueOf(name, dirs)).toEqual([]);
   });
 
+  it('rolls back when aborted (what Ctrl-C does in the CLI)', async () => {
+    const name = use('shoaltl-abort');
+    const err = await Lab.up({ name, hosts: 2, signal: AbortSignal.abort(), ...dirs }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LabUpError);
+    expect((err as Error).message).toMatch(/rolled back: interrupted/);
+    expect((err as LabUpError).rolledBack).toBe(3); // two directories and the switch netns
+    expect(residueOf(name, dirs)).toEqual([]);
+  });
+
   it('rolls back a failure halfway through (after namespaces, mounts and directories exist)', async () => {
     const name = use('shoaltl-half');
     // h2's UTS namespace file is occupied by a directory: up fails after the switch, h1 and
