@@ -41,9 +41,9 @@ bash deploy/install-deps.sh
 step "building the busybox test image into $OUT"
 mkdir -p "$OUT"
 npx tsx deploy/images/build.ts --out "$OUT" busybox
-IMAGE_TAR=$(ls -1 "$OUT"/busybox*.tar 2>/dev/null | head -n 1 || true)
-if [ -z "$IMAGE_TAR" ]; then
-  echo "shoal demo: the image builder wrote no busybox*.tar into $OUT" >&2
+IMAGE_TAR=$OUT/busybox.oci.tar
+if [ ! -f "$IMAGE_TAR" ]; then
+  echo "shoal demo: the image builder wrote no $IMAGE_TAR" >&2
   exit 1
 fi
 
