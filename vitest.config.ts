@@ -13,5 +13,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
     reporters: ['default'],
+    globalSetup: ['test/setup/images.ts'],
   },
 });
