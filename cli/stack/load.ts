@@ -1,7 +1,6 @@
 // loadStack: read, parse, interpolate, cast, validate and canonicalise each file, merge them in
 // order, then normalise into a StackSpec. Every stage collects all its problems and throws
 // one StackFileError; nothing is returned from input that has any error.
-import { resolve } from 'node:path';
 import { canonicalize } from './canonical.js';
 import { castTypedValues } from './cast.js';
 import { warnClusterIgnoredKeys } from './cluster-keys.js';
@@ -19,11 +18,12 @@ import { validateSchema } from './validate.js';
 import { parseStackYaml } from './yaml-tree.js';
 
 export interface LoadStackOptions {
-  /** -c FILE, merged in order (later files override earlier ones). */
+  /** -c FILE, merged in order (later files override earlier ones); relative to the process's cwd. */
   files: string[];
   /** Variables for ${...} interpolation and bare environment keys (usually process.env). */
   env: Environment;
-  /** Base for relative paths (bind mounts, env_file, secret and config files). */
+  /** Base for relative paths inside the files (bind mounts, env_file, secret and config files):
+   *  `docker stack deploy` uses the directory of the first file. */
   workingDir: string;
   /** Checked against service names: `<stack>_<service>` must fit in 63 characters. */
   stackName?: string;
@@ -38,7 +38,7 @@ export interface LoadedStack {
 export function loadStack(opts: LoadStackOptions): LoadedStack {
   if (opts.files.length === 0) throw new StackFileError([{ file: '<none>', path: '', message: 'no stack file given: pass -c FILE' }]);
   const limits = { ...defaultLimits, ...opts.limits };
-  const texts = opts.files.map((f) => ({ file: f, text: readStackText(resolve(opts.workingDir, f), limits) }));
+  const texts = opts.files.map((f) => ({ file: f, text: readStackText(f, limits) }));
   return loadStackTexts({ ...opts, texts, limits });
 }
 

@@ -35,6 +35,7 @@ export function normalizeDeploy(svc: PlainMap, path: KeyPath, ctx: FileContext):
   const isJob = mode.endsWith('-job');
   const spec: DeploySpec = {
     mode,
+    ...(global ? {} : { replicas: typeof d.replicas === 'number' ? d.replicas : 1 }),
     labels: strings(d.labels),
     endpointMode: d.endpoint_mode === 'dnsrr' ? 'dnsrr' : 'vip',
     placement: {
@@ -58,7 +59,6 @@ export function normalizeDeploy(svc: PlainMap, path: KeyPath, ctx: FileContext):
     updateConfig: updateConfig(d.update_config, [...dp, 'update_config'], ctx),
     rollbackConfig: updateConfig(d.rollback_config, [...dp, 'rollback_config'], ctx),
   };
-  if (!global) spec.replicas = typeof d.replicas === 'number' ? d.replicas : 1;
   if (typeof placement.max_replicas_per_node === 'number') spec.placement.maxReplicasPerNode = placement.max_replicas_per_node;
   dropUndefined(spec.resources.limits);
   dropUndefined(spec.resources.reservations);
