@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NotLeaderError, ProposalTooLargeError } from '../../../manager/raft/index.js';
+import { NodeStoppedError } from '../../../manager/raft/node/index.js';
+import { Cluster, until } from './process/cluster.js';
+
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.destroy();
+  cluster = undefined;
+});
+
+async function three(extra = {}): Promise<Cluster> {
+  cluster = new Cluster(extra);
+  await cluster.init(3);
+  const founders = cluster.founders(3);
+  await Promise.all([1n, 2n, 3n].map((id) => cluster!.start(id, founders)));
+  return cluster;
+}
+
+const same = (c: Cluster, n: number) => () => c.running().every((m) => m.sm.items.length === n);
+
+describe('RaftNode over gRPC with real WALs', () => {
+  it('elects a leader, replicates in order, rejects followers and oversize proposals', async () => {
+    const c = await three({ maxProposalBytes: 4096 });
+    const l = await c.leader();
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => l.node!.propose(Buffer.from(`v${i}`))));
+    expect(new Set(results).size).toBe(100);
+    expect(Math.max(...results)).toBe(100);
+    await until(same(c, 100), 'all members applied 100');
+    for (const m of c.running()) expect(m.sm.items).toEqual(l.sm.items);
+    const f = c.running().find((m) => m !== l)!;
+    const err = await f.node!.propose(Buffer.from('x')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotLeaderError);
+    expect((err as NotLeaderError).leader).toBe(l.id);
+    await expect(l.node!.propose(Buffer.alloc(10_000))).rejects.toBeInstanceOf(ProposalTooLargeError);
+    await expect(l.node!.propose(Buffer.from('poison'))).rejects.toThrow(/poison/);
+    await l.node!.readIndex();
+    await f.node!.readIndex();
+    expect(f.sm.items.length).toBeGreaterThanOrEqual(100);
+  });
+
+  it('restarts a stopped member from its WAL and catches it up', async () => {
+    const c = await three();
+    let l = await c.leader();
+    for (let i = 0; i < 20; i++) await l.node!.propose(Buffer.from(`a${i}`));
+    const f = c.running().find((m) => m !== l)!;
+    await c.stop(f.id);
+    await expect(async () => f.node!.propose(Buffer.from('late'))).rejects.toThrow();
+    for (let i = 0; i < 20; i++) await l.node!.propose(Buffer.from(`b${i}`));
+    await c.start(f.id, c.founders(3));
+    await until(same(c, 40), 'restarted member caught up');
+    expect(f.sm.items).toEqual(l.sm.items);
+    // the leader itself restarts: a new one takes over and nothing is lost
+    await c.stop(l.id);
+    await c.start(l.id, c.founders(3));
+    l = await c.leader();
+    await l.node!.propose(Buffer.from('after'));
+    await until(same(c, 41), 'all 41');
+    for (const m of c.running()) expect(m.sm.items).toEqual(l.sm.items);
+  });
+
+  it('sends a snapshot to a member that fell behind the compacted log', async () => {
+    const c = await three({ snapshotEvery: 50, snapshotKeepEntries: 10 });
+    const l = await c.leader();
+    const f = c.running().find((m) => m !== l)!;
+    await c.stop(f.id);
+    for (let i = 0; i < 300; i++) await l.node!.propose(Buffer.from(`s${i}`));
+    await c.start(f.id, c.founders(3));
+    await until(same(c, 300), 'lagging member caught up by snapshot');
+    expect(f.sm.items).toEqual(l.sm.items);
+    expect(f.sm.restores).toBeGreaterThanOrEqual(2); // boot + the leader's snapshot
+  });
+
+  it('adds a learner, promotes it, transfers leadership to it, and removes a member', async () => {
+    const c = await three();
+    const l = await c.leader();
+    for (let i = 0; i < 10; i++) await l.node!.propose(Buffer.from(`m${i}`));
+    const m4 = c.members.get(4n)!;
+    await c.start(4n, c.founders(4), { join: true });
+    const cs = await l.node!.addMember(4n, m4.addr, { learner: true });
+    expect(cs.learners).toContain(4n);
+    await until(() => m4.sm.items.length === 10, 'learner caught up');
+    const cs2 = await l.node!.promote(4n);
+    expect(cs2.voters).toContain(4n);
+    await l.node!.transferLeadership(4n);
+    const l2 = await c.leader();
+    expect(l2.id).toBe(4n);
+    await l2.node!.propose(Buffer.from('from-4'));
+    const victim = [1n, 2n, 3n].find((id) => id !== l.id)!;
+    const cs3 = await l2.node!.removeMember(victim);
+    expect(cs3.voters).not.toContain(victim);
+    await c.stop(victim);
+    await l2.node!.propose(Buffer.from('after-removal'));
+    await until(same(c, 12), 'remaining members applied');
+    expect(m4.node!.status().members.has(victim)).toBe(false);
+  });
+
+  it('rejects requests after stop', async () => {
+    const c = await three();
+    const l = await c.leader();
+    const node = l.node!;
+    const inFlight = node.propose(Buffer.from('racing the stop')).catch((e: unknown) => e);
+    await c.stop(l.id);
+    const first = await inFlight;
+    expect(first === 1 || first instanceof NodeStoppedError).toBe(true);
+    await expect(node.propose(Buffer.from('x'))).rejects.toBeInstanceOf(NodeStoppedError);
+    await expect(node.readIndex()).rejects.toBeInstanceOf(NodeStoppedError);
+  });
+});
