@@ -15,6 +15,8 @@ export class Inbound {
   ) {}
 
   /** Why `m` must not reach the core, or undefined if it may. */
+  stopping = false;
+
   refusal(m: Message): string | undefined {
     if (m.clusterId !== this.o.clusterId) return `message from cluster ${JSON.stringify(m.clusterId)}, this is ${JSON.stringify(this.o.clusterId)}`;
     if (m.to !== this.o.id) return `message for member ${m.to} delivered to member ${this.o.id}`;
@@ -36,6 +38,7 @@ export class Inbound {
       if (done) return;
       this.batches++;
       for (const m of batch.messages) {
+        if (this.stopping) return;
         const why = this.refusal(m);
         if (why) {
           // end the stream: the sender sees the reason and backs off

@@ -69,6 +69,7 @@ export class GrpcRaftTransport {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.inbound.stopping = true; // peers vanish below: their last messages are not strangers
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
     const server = this.server;

@@ -1,0 +1,416 @@
+// RaftNode: the driver around the pure core. It owns the ticker, the WAL and the transport, and
+// runs one loop: take a Ready, persist it (one fsync for everything batched into it), send its
+// messages, apply what is committed, advance. Callers get promises settled by what gets applied.
+import { randomInt } from 'node:crypto';
+import { ConfChange, ConfChangeType, type ConfState, type Entry, EntryType, type Message, type Snapshot } from '../../../proto/gen/raft.js';
+import { NotLeaderError, ProposalDroppedError, RawNode, type MemoryLogStorage, type Ready } from '../index.js';
+import type { Wal } from '../storage/index.js';
+import { GrpcRaftTransport } from '../transport/index.js';
+import { boot } from './boot.js';
+import { confContext, decodeNodeSnapshot, encodeNodeSnapshot, unwrapProposal, wrapProposal } from './envelope.js';
+import { NodeStoppedError, RaftTimeoutError } from './errors.js';
+import { NODE_DEFAULTS, type NodeLogger, type RaftNodeOptions, type StateMachine } from './options.js';
+import { Pending } from './pending.js';
+
+const silent: NodeLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface NodeStatus {
+  id: bigint;
+  term: bigint;
+  leader: bigint;
+  role: string;
+  commit: bigint;
+  applied: bigint;
+  members: Map<bigint, string>;
+  confState: ConfState | undefined;
+  address: string;
+}
+
+export type LeaderListener = (leader: bigint, term: bigint) => void;
+
+export class RaftNode<R> {
+  private readonly sm: StateMachine<R>;
+  private readonly cfg: typeof NODE_DEFAULTS;
+  private readonly log: NodeLogger;
+  private readonly proposals = new Pending<R>();
+  private readonly confs = new Pending<ConfState>();
+  private readonly reads = new Pending<void>();
+  private readonly readAt = new Map<bigint, bigint>(); // read seq -> index to reach
+  private readonly ownAt = new Map<bigint, bigint>(); // log index -> our proposal seq there
+  private readonly listeners = new Set<LeaderListener>();
+  private ticker: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private leader = 0n;
+  private applied: bigint;
+  private snapIndex: bigint;
+  address = '';
+
+  private constructor(
+    private readonly o: RaftNodeOptions<R>,
+    private readonly rn: RawNode,
+    private readonly storage: MemoryLogStorage,
+    private readonly wal: Wal,
+    private readonly transport: GrpcRaftTransport,
+    private readonly members: Map<bigint, string>,
+    private confState: ConfState | undefined,
+    applied: bigint,
+    cfg: typeof NODE_DEFAULTS,
+    log: NodeLogger,
+  ) {
+    this.sm = o.stateMachine;
+    this.cfg = cfg;
+    this.log = log;
+    this.applied = applied;
+    this.snapIndex = applied;
+  }
+
+  /** Recovers (or bootstraps) the member in `o.dir`, starts serving and ticking. */
+  static async start<R>(o: RaftNodeOptions<R>): Promise<RaftNode<R>> {
+    const cfg = { ...NODE_DEFAULTS, ...definedOnly(o) } as typeof NODE_DEFAULTS;
+    const log = o.logger ?? silent;
+    const b = await boot(o, cfg.fsync, cfg.segmentBytes, log);
+    let node: RaftNode<R> | undefined;
+    const transport = new GrpcRaftTransport({
+      id: o.id,
+      clusterId: o.clusterId,
+      listen: o.listen,
+      handler: (m) => node?.receive(m),
+      onUnreachable: (id) => node?.rn.reportUnreachable(id),
+      onSnapshotStatus: (id, ok) => {
+        node?.rn.reportSnapshot(id, ok);
+        node?.kick();
+      },
+      serverCredentials: o.serverCredentials,
+      channelCredentials: o.channelCredentials,
+      logger: log,
+    });
+    const rn = new RawNode({
+      id: o.id,
+      clusterId: o.clusterId,
+      storage: b.storage,
+      electionTicks: cfg.electionTicks,
+      heartbeatTicks: cfg.heartbeatTicks,
+      random: o.random ?? (() => randomInt(1 << 30) / (1 << 30)),
+      preVote: cfg.preVote,
+      checkQuorum: cfg.checkQuorum,
+      maxSizePerMsg: cfg.maxSizePerMsg,
+      maxInflightMsgs: cfg.maxInflightMsgs,
+      maxProposalBytes: cfg.maxProposalBytes,
+      readOnly: cfg.readOnly,
+      applied: b.applied,
+      forwardProposals: cfg.forwardProposals,
+      logger: log,
+    });
+    node = new RaftNode(o, rn, b.storage, b.wal, transport, b.members, b.confState, b.applied, cfg, log);
+    for (const [id, addr] of b.members) transport.addPeer(id, addr);
+    try {
+      node.address = await transport.start();
+    } catch (err) {
+      await transport.stop();
+      await b.wal.close();
+      throw err;
+    }
+    node.loopDone = node.run().catch((err: unknown) => node!.fatal(err));
+    node.ticker = setInterval(() => {
+      node!.rn.tick();
+      node!.kick();
+    }, cfg.tickMs);
+    log.info({ id: o.id.toString(), address: node.address, applied: b.applied.toString() }, 'raft node started');
+    return node;
+  }
+
+  /** Proposes `data`; resolves with the state machine's result once applied on this member. */
+  async propose(data: Uint8Array): Promise<R> {
+    this.assertRunning();
+    const seq = this.proposals.next();
+    const done = this.proposals.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('proposal', this.cfg.requestTimeoutMs));
+    try {
+      this.rn.propose(wrapProposal(this.o.id, seq, data));
+    } catch (err) {
+      this.proposals.reject(seq, err as Error);
+    }
+    this.kick();
+    return done;
+  }
+
+  /** Linearizable read barrier: resolves once this member has applied everything committed before the call. */
+  async readIndex(): Promise<void> {
+    this.assertRunning();
+    if (this.leader === 0n) throw new NotLeaderError(0n);
+    const seq = this.reads.next();
+    const done = this.reads.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('read index', this.cfg.requestTimeoutMs));
+    const ctx = Buffer.allocUnsafe(8);
+    ctx.writeBigUInt64BE(seq);
+    try {
+      this.rn.readIndex(ctx);
+    } catch (err) {
+      this.reads.reject(seq, err as Error);
+    }
+    this.kick();
+    return done;
+  }
+
+  async addMember(id: bigint, addr: string, opts: { learner?: boolean } = {}): Promise<ConfState> {
+    this.transport.addPeer(id, addr); // so the leader can start replicating as soon as it commits
+    return this.changeMembers(opts.learner ? ConfChangeType.CONF_ADD_LEARNER : ConfChangeType.CONF_ADD_VOTER, id, addr);
+  }
+
+  async promote(id: bigint): Promise<ConfState> {
+    return this.changeMembers(ConfChangeType.CONF_ADD_VOTER, id, this.members.get(id));
+  }
+
+  async removeMember(id: bigint): Promise<ConfState> {
+    return this.changeMembers(ConfChangeType.CONF_REMOVE, id, undefined);
+  }
+
+  /** Asks the leader to hand over to `to`; resolves when `to` leads. */
+  async transferLeadership(to: bigint): Promise<void> {
+    this.assertRunning();
+    if (this.leader === to) return;
+    const ms = this.cfg.requestTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        clearInterval(retry);
+        off();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => finish(new RaftTimeoutError(`leadership transfer to ${to}`, ms)), ms);
+      const off = this.onLeaderChange((leader) => {
+        if (leader === to) finish();
+      });
+      const ask = (): void => {
+        try {
+          this.rn.transferLeader(to);
+          this.kick();
+        } catch (err) {
+          finish(err as Error);
+        }
+      };
+      // the core abandons a transfer after an election timeout (e.g. the transferee had not yet
+      // applied its own promotion): ask again until the deadline
+      const retry = setInterval(ask, this.cfg.tickMs * this.cfg.electionTicks * 2);
+      ask();
+    });
+  }
+
+  /** Calls `cb(leader, term)` on every change of the known leader (0n: none); returns an unsubscribe. */
+  onLeaderChange(cb: LeaderListener): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  status(): NodeStatus {
+    const s = this.rn.status();
+    return {
+      id: s.id, term: s.term, leader: s.leader, role: s.role, commit: s.commit, applied: this.applied,
+      members: new Map(this.members), confState: this.confState, address: this.address,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    this.kick();
+    await this.loopDone;
+    await this.transport.stop();
+    await this.wal.close().catch(() => {});
+    const err = new NodeStoppedError();
+    this.proposals.rejectAll(err);
+    this.confs.rejectAll(err);
+    this.reads.rejectAll(err);
+    this.log.info({ id: this.o.id.toString() }, 'raft node stopped');
+  }
+
+  private async changeMembers(type: ConfChangeType, id: bigint, addr: string | undefined): Promise<ConfState> {
+    this.assertRunning();
+    const seq = this.confs.next();
+    const done = this.confs.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('membership change', this.cfg.requestTimeoutMs));
+    const context = Buffer.from(JSON.stringify({ addr, proposer: this.o.id.toString(), seq: seq.toString() }));
+    try {
+      this.rn.proposeConfChange({ changes: [{ type, nodeId: id }], context });
+    } catch (err) {
+      this.confs.reject(seq, err as Error);
+    }
+    this.kick();
+    return done;
+  }
+
+  private receive(m: Message): void {
+    if (this.stopped) return;
+    try {
+      this.rn.step(m);
+    } catch (err) {
+      this.log.warn({ from: m.from.toString(), type: m.type, err: (err as Error).message }, 'raft message refused');
+    }
+    this.kick();
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new NodeStoppedError();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      if (!this.rn.hasReady()) {
+        await new Promise<void>((r) => (this.wake = r));
+        continue;
+      }
+      const rd = this.rn.ready();
+      if (rd.softState && rd.softState.leader !== this.leader) this.leaderChanged(rd.softState.leader);
+      if (rd.snapshot?.metadata && rd.snapshot.metadata.index > 0n) await this.installSnapshot(rd.snapshot);
+      if (rd.entries.length || rd.hardState) {
+        this.noteOwn(rd.entries);
+        await this.wal.save({ entries: rd.entries, hardState: rd.hardState }, rd.mustSync);
+        this.storage.append(rd.entries);
+        if (rd.hardState) this.storage.setHardState(rd.hardState);
+      }
+      this.transport.send(rd.messages);
+      this.applyCommitted(rd);
+      this.rn.advance(rd);
+      if (this.applied - this.snapIndex >= BigInt(this.cfg.snapshotEvery)) await this.takeSnapshot();
+    }
+  }
+
+  private leaderChanged(leader: bigint): void {
+    this.leader = leader;
+    const term = this.rn.status().term;
+    this.log.info({ id: this.o.id.toString(), leader: leader.toString(), term: term.toString() }, 'raft leader changed');
+    for (const cb of [...this.listeners]) {
+      try {
+        cb(leader, term);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'raft leader listener threw');
+      }
+    }
+  }
+
+  /** Remembers where our proposals landed, so one overwritten by a new leader fails fast. */
+  private noteOwn(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      this.ownAt.delete(e.index);
+      if (e.type !== EntryType.ENTRY_NORMAL) continue;
+      const p = unwrapProposal(e.data);
+      if (p && p.proposer === this.o.id && this.proposals.has(p.seq)) this.ownAt.set(e.index, p.seq);
+    }
+  }
+
+  private applyCommitted(rd: Ready): void {
+    for (const rs of rd.readStates) {
+      if (rs.context.length === 8) this.readAt.set(Buffer.from(rs.context).readBigUInt64BE(0), rs.index);
+    }
+    for (const e of rd.committedEntries) {
+      if (e.index <= this.applied) continue; // already reflected by a restored snapshot
+      const waiting = this.ownAt.get(e.index);
+      this.ownAt.delete(e.index);
+      if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(e);
+      else this.applyNormal(e, waiting);
+      this.applied = e.index;
+    }
+    for (const [seq, index] of this.readAt) {
+      if (!this.reads.has(seq)) this.readAt.delete(seq);
+      else if (index <= this.applied) {
+        this.readAt.delete(seq);
+        this.reads.resolve(seq, undefined);
+      }
+    }
+  }
+
+  private applyNormal(e: Entry, waiting: bigint | undefined): void {
+    const p = unwrapProposal(e.data);
+    const ours = p && p.proposer === this.o.id;
+    if (waiting !== undefined && !(ours && p.seq === waiting)) {
+      this.proposals.reject(waiting, new ProposalDroppedError(`entry ${e.index} was overwritten by a new leader`));
+    }
+    if (!p) return; // a leader's no-op
+    let result: R;
+    try {
+      result = this.sm.apply(p.data, e);
+    } catch (err) {
+      // the state machine must be deterministic: the same entry fails the same way everywhere
+      this.log.warn({ index: e.index.toString(), err: (err as Error).message }, 'raft state machine refused an entry');
+      if (ours) this.proposals.reject(p.seq, err as Error);
+      return;
+    }
+    if (ours) this.proposals.resolve(p.seq, result);
+  }
+
+  private applyConfChange(e: Entry): void {
+    const cc = ConfChange.decode(e.data);
+    const ctx = confContext(cc);
+    try {
+      this.confState = this.rn.applyConfChange(cc);
+    } catch (err) {
+      this.log.warn({ index: e.index.toString(), err: (err as Error).message }, 'raft conf change not applied');
+      if (ctx.proposer === this.o.id.toString() && ctx.seq) this.confs.reject(BigInt(ctx.seq), err as Error);
+      return;
+    }
+    for (const ch of cc.changes) {
+      if (ch.type === ConfChangeType.CONF_REMOVE) {
+        this.members.delete(ch.nodeId);
+        if (ch.nodeId !== this.o.id) this.transport.removePeer(ch.nodeId);
+      } else if (ctx.addr) {
+        this.members.set(ch.nodeId, ctx.addr);
+        this.transport.addPeer(ch.nodeId, ctx.addr);
+      }
+    }
+    this.log.info({ index: e.index.toString(), confState: describe(this.confState) }, 'raft membership changed');
+    if (ctx.proposer === this.o.id.toString() && ctx.seq) this.confs.resolve(BigInt(ctx.seq), this.confState!);
+  }
+
+  private async installSnapshot(snap: Snapshot): Promise<void> {
+    await this.wal.saveSnapshot(snap);
+    this.storage.applySnapshot(snap);
+    const { members, sm } = decodeNodeSnapshot(snap.data);
+    this.sm.restore(sm);
+    for (const [id, addr] of members) {
+      this.members.set(id, addr);
+      this.transport.addPeer(id, addr);
+    }
+    this.confState = snap.metadata!.confState;
+    this.applied = snap.metadata!.index;
+    this.snapIndex = this.applied;
+    this.log.info({ index: this.applied.toString() }, 'raft snapshot installed from the leader');
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const data = encodeNodeSnapshot(this.members, this.sm.snapshot());
+    const snap = this.storage.createSnapshot(this.applied, this.confState, data, this.o.clusterId);
+    await this.wal.saveSnapshot(snap);
+    this.snapIndex = this.applied;
+    const compactTo = this.applied - BigInt(this.cfg.snapshotKeepEntries);
+    if (compactTo >= this.storage.firstIndex()) {
+      this.storage.compact(compactTo);
+      await this.wal.releaseTo(compactTo);
+    }
+    this.log.info({ index: this.applied.toString(), compactedTo: compactTo.toString() }, 'raft snapshot taken');
+  }
+
+  private fatal(err: unknown): void {
+    // a failed fsync or a broken invariant: continuing could acknowledge what is not durable
+    this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'raft node failed; stopping');
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.proposals.rejectAll(e);
+    this.confs.rejectAll(e);
+    this.reads.rejectAll(e);
+    void this.stop();
+  }
+}
+
+function describe(cs: ConfState | undefined): object {
+  return { voters: (cs?.voters ?? []).map(String), learners: (cs?.learners ?? []).map(String) };
+}
+
+function definedOnly(o: object): object {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
