@@ -1,0 +1,47 @@
+// `down` with real containers in a host (the runtime of agent/runtime, the busybox test image):
+// a running one and an exited one that was never removed; nothing of either may be left.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildTestImage } from '../../deploy/images/build.js';
+import { Lab } from '../../deploy/lab/lab.js';
+import { alive, mountPoints, residueOf, tempDirs } from './lab-helpers.js';
+
+const NAME = 'shoaltl-ctr';
+const dirs = tempDirs('ctr');
+
+afterAll(async () => {
+  try {
+    await Lab.down(NAME, { ...dirs, graceMs: 0 });
+    expect(residueOf(NAME, dirs)).toEqual([]);
+  } finally {
+    dirs.cleanup();
+  }
+});
+
+/** Every directory of that cgroup name in any hierarchy. */
+function cgroupDirs(name: string): string[] {
+  const roots = readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((e) => e.isDirectory());
+  return roots.map((r) => join('/sys/fs/cgroup', r.name, name)).filter((d) => existsSync(d));
+}
+
+describe('lab down with containers in a host', () => {
+  it('stops running containers and removes their cgroups, and those of exited ones', async () => {
+    const image = await buildTestImage('busybox', join(dirs.base, 'images'));
+    const lab = await Lab.up({ name: NAME, hosts: 1, ...dirs });
+    const fixture = join(import.meta.dirname, 'fixtures', 'host-containers.ts');
+    const r = await lab.exec('h1', ['npx', 'tsx', fixture, image.path], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { pid: number; cgroups: string[]; exitCode: number };
+    expect(out.exitCode).toBe(0);
+    expect(alive(out.pid)).toBe(true);
+    for (const cg of out.cgroups) expect(cgroupDirs(cg).length).toBeGreaterThan(0);
+
+    const report = await lab.down({ graceMs: 500 });
+    expect(report.residue).toEqual([]);
+    expect(alive(out.pid)).toBe(false);
+    for (const cg of out.cgroups) expect(cgroupDirs(cg)).toEqual([]);
+    expect(mountPoints().filter((m) => m.startsWith(dirs.base))).toEqual([]);
+    expect(residueOf(NAME, dirs)).toEqual([]);
+  });
+});
