@@ -4,7 +4,8 @@
 #                           container with limits from the busybox test image on each host
 #   ./deploy/demo.sh down   remove the lab and the demo's image files
 # Environment: SHOAL_DEMO_LAB (lab name, default demo), SHOAL_DEMO_DIR (image output,
-# default /var/lib/shoal-demo).
+# default /var/lib/shoal-demo), SHOAL_DEMO_SKIP_INSTALL=1 (skip install-deps.sh: the test suite
+# has already run it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -35,8 +36,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-step "installing dependencies and building (deploy/install-deps.sh)"
-bash deploy/install-deps.sh
+if [ "${SHOAL_DEMO_SKIP_INSTALL:-}" != 1 ]; then
+  step "installing dependencies and building (deploy/install-deps.sh)"
+  bash deploy/install-deps.sh
+fi
 
 step "building the busybox test image into $OUT"
 mkdir -p "$OUT"
