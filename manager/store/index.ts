@@ -6,3 +6,5 @@ export type { ReadTable, ReadTx, WriteTable, WriteTx } from './tx.js';
 export { Watcher, type EventFilter } from './watch.js';
 export * from './errors.js';
 export * from './types.js';
+export { newObjectId } from './ids.js';
+export { ReconcileLoop, type ReconcileHooks } from './reconcile-loop.js';

@@ -1,0 +1,88 @@
+// One pass over one global service: one live task on every node that is ready, active and
+// matches the constraints; tasks leave nodes that are drained, down, removed or no longer match.
+import { TaskState, type Node, type Task } from '../../../proto/gen/types.js';
+import { matchesConstraints, parseConstraints, type Constraint } from '../../scheduler/constraints.js';
+import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
+import { SETTLED_DESIRED_STATE, type ReconcileOutcome, type RestartDelays } from '../replicated/reconcile.js';
+import {
+  byAge,
+  hasFinished,
+  isRunnable,
+  newTask,
+  nodeKeepsTasks,
+  nodeTakesNewTasks,
+  restartAllowed,
+  restartDelayMs,
+  withDesiredState,
+} from '../tasks.js';
+
+type RO<T> = ReadonlyDeep<T>;
+
+export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, delays: RestartDelays): ReconcileOutcome {
+  const out: ReconcileOutcome = { created: 0, shutDown: 0, wakeAt: [] };
+  const service = tx.services.get(serviceId);
+  const tasks = tx.tasks.find('service', serviceId);
+  const stop = (t: RO<Task>, desired: TaskState): void => {
+    tx.tasks.update(withDesiredState(t, desired));
+    out.shutDown++;
+  };
+  if (!service || service.spec?.mode?.$case !== 'global') {
+    if (!service) for (const t of tasks) if (t.desiredState < TaskState.REMOVE) stop(t, TaskState.REMOVE);
+    return out;
+  }
+  let constraints: Constraint[] | undefined;
+  try {
+    constraints = parseConstraints(service.spec.task?.placement?.constraints ?? []);
+  } catch {
+    constraints = undefined; // refused by the control API; here it simply matches no node
+  }
+  const matches = (n: RO<Node>): boolean => constraints !== undefined && matchesConstraints(constraints, n);
+
+  const byNode = new Map<string, RO<Task>[]>();
+  for (const t of tasks) {
+    const list = byNode.get(t.nodeId);
+    if (list) list.push(t);
+    else byNode.set(t.nodeId, [t]);
+  }
+  // Tasks on nodes that no longer exist.
+  for (const [nodeId, list] of byNode) {
+    if (tx.nodes.get(nodeId)) continue;
+    for (const t of list) if (isRunnable(t)) stop(t, TaskState.SHUTDOWN);
+  }
+  for (const node of tx.nodes.all()) {
+    const keep = nodeKeepsTasks(node) && matches(node);
+    const list = (byNode.get(node.id) ?? []).sort(byAge);
+    const alive: RO<Task>[] = [];
+    let settled = false;
+    const key = slotKey(serviceId, 0, node.id);
+    for (const t of list) {
+      if (t.desiredState === SETTLED_DESIRED_STATE) settled = true;
+      if (!isRunnable(t)) continue;
+      if (!keep) {
+        stop(t, TaskState.SHUTDOWN);
+      } else if (hasFinished(t)) {
+        if (restartAllowed(t)) {
+          stop(t, TaskState.SHUTDOWN);
+          const delay = restartDelayMs(t);
+          if (delay > 0) delays.set(key, nowMs + delay);
+        } else {
+          stop(t, SETTLED_DESIRED_STATE);
+          settled = true;
+        }
+      } else {
+        alive.push(t);
+      }
+    }
+    while (alive.length > 1) stop(alive.shift()!, TaskState.SHUTDOWN);
+    if (alive.length > 0 || settled || !keep || !nodeTakesNewTasks(node)) continue;
+    const due = delays.get(key);
+    if (due !== undefined && due > nowMs) {
+      out.wakeAt.push(due);
+      continue;
+    }
+    delays.delete(key);
+    tx.tasks.create(newTask(service, 0, node.id, nowMs));
+    out.created++;
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+// Keeps every replicated service at its replica count: creates tasks in slots, shuts down the
+// highest slots on scale-down, and replaces tasks that died or whose node went down or drained.
+import type { Clock, TimerHandle } from '../../clock.js';
+import type { MemoryStore, ObjectEvent, ReadTx } from '../../store/index.js';
+import { WatchingComponent, type ComponentOptions } from '../component.js';
+import { diedWhileRunnable, isReplicated, isRunnable, nodeKeepsTasks } from '../tasks.js';
+import { reconcileReplicated, type RestartDelays } from './reconcile.js';
+
+/** Services reconciled per transaction, so one proposal stays a reasonable size. */
+const SERVICES_PER_TX = 50;
+
+export class ReplicatedOrchestrator extends WatchingComponent {
+  private readonly dirtyServices = new Set<string>();
+  private readonly delays: RestartDelays = new Map();
+  private readonly timers = new Map<number, TimerHandle>();
+
+  constructor(store: MemoryStore, clock: Clock, opts: ComponentOptions = {}) {
+    super(store, clock, 'orchestrator/replicated', opts);
+  }
+
+  load(tx: ReadTx): void {
+    for (const s of tx.services.all()) if (isReplicated(s)) this.dirtyServices.add(s.id);
+  }
+
+  event(e: ObjectEvent): void {
+    switch (e.kind) {
+      case 'service':
+        if (isReplicated(e.object) || isReplicated(e.old)) this.dirtyServices.add(e.object.id);
+        break;
+      case 'task':
+        if ((e.type === 'update' && diedWhileRunnable(e.object)) || (e.type === 'remove' && isRunnable(e.object))) {
+          this.dirtyServices.add(e.object.serviceId);
+        }
+        break;
+      case 'node': {
+        const lost = e.type === 'remove' || !nodeKeepsTasks(e.object);
+        if (!lost || (e.type === 'update' && !nodeKeepsTasks(e.old))) break;
+        this.store.view((tx) => {
+          for (const t of tx.tasks.find('node', e.object.id)) if (isRunnable(t)) this.dirtyServices.add(t.serviceId);
+        });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  dirty(): boolean {
+    return this.dirtyServices.size > 0;
+  }
+
+  async flush(): Promise<void> {
+    const ids = [...this.dirtyServices];
+    this.dirtyServices.clear();
+    for (let i = 0; i < ids.length; i += SERVICES_PER_TX) {
+      const batch = ids.slice(i, i + SERVICES_PER_TX);
+      try {
+        const now = this.clock.now();
+        const wakeAt = await this.store.update((tx) => {
+          const due: number[] = [];
+          for (const id of batch) {
+            const svc = tx.services.get(id);
+            if (svc && !isReplicated(svc)) continue;
+            const r = reconcileReplicated(tx, id, now, this.delays);
+            due.push(...r.wakeAt);
+            if (r.created || r.shutDown) this.log.info({ serviceId: id, created: r.created, shutDown: r.shutDown }, 'reconciled service');
+          }
+          return due;
+        });
+        for (const at of wakeAt) this.wakeAtTime(at);
+      } catch (err) {
+        for (const id of ids.slice(i)) this.dirtyServices.add(id);
+        throw err;
+      }
+    }
+  }
+
+  private wakeAtTime(at: number): void {
+    if (this.timers.has(at)) return;
+    const h = this.clock.setTimeout(() => {
+      this.timers.delete(at);
+      for (const key of this.delays.keys()) this.dirtyServices.add(key.slice(0, key.indexOf('\u0000')));
+      this.wake();
+    }, at - this.clock.now());
+    this.timers.set(at, h);
+  }
+
+  protected override stopped(): void {
+    for (const h of this.timers.values()) h.cancel();
+    this.timers.clear();
+  }
+}
+

@@ -1,0 +1,135 @@
+// One pass over one replicated service inside a write transaction: replace dead tasks and tasks
+// on lost or drained nodes in their slot, then grow or shrink to the wanted number of slots.
+import { TaskState, type Task } from '../../../proto/gen/types.js';
+import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
+import {
+  byAge,
+  hasFinished,
+  isRunnable,
+  newTask,
+  nodeKeepsTasks,
+  restartAllowed,
+  restartDelayMs,
+  withDesiredState,
+} from '../tasks.js';
+
+type RO<T> = ReadonlyDeep<T>;
+
+export interface ReconcileOutcome {
+  created: number;
+  shutDown: number;
+  /** Times (ms) at which delayed restarts fall due: the caller wakes the orchestrator then. */
+  wakeAt: number[];
+}
+
+/** Slot keys of failed tasks waiting out their restart delay, and when they may restart. */
+export type RestartDelays = Map<string, number>;
+
+interface SlotState {
+  slot: number;
+  /** Runnable tasks that are healthy where they are. */
+  alive: RO<Task>[];
+  /** Finished under a policy that forbids restart: the slot stays as it is. */
+  settled: RO<Task>[];
+  /** The slot needs a new task (now or after its restart delay). */
+  replace: boolean;
+}
+
+/** Desired state for a task that ended and will not be restarted: the slot is done, not free. */
+export const SETTLED_DESIRED_STATE = TaskState.COMPLETE;
+
+export function reconcileReplicated(
+  tx: WriteTx,
+  serviceId: string,
+  nowMs: number,
+  delays: RestartDelays,
+): ReconcileOutcome {
+  const out: ReconcileOutcome = { created: 0, shutDown: 0, wakeAt: [] };
+  const service = tx.services.get(serviceId);
+  const tasks = tx.tasks.find('service', serviceId);
+  if (!service || service.spec?.mode?.$case !== 'replicated') {
+    // Removed (or no longer replicated): every task goes; the reaper deletes them once stopped.
+    for (const t of tasks) {
+      if (t.desiredState < TaskState.REMOVE && !service) tx.tasks.update(withDesiredState(t, TaskState.REMOVE));
+    }
+    for (const k of [...delays.keys()]) if (k.startsWith(`${serviceId}\u0000`)) delays.delete(k);
+    return out;
+  }
+  const replicas = service.spec.mode.value.replicas;
+  const slots = new Map<number, SlotState>();
+  const bySlot = new Map<number, RO<Task>[]>();
+  for (const t of tasks) {
+    const list = bySlot.get(t.slot);
+    if (list) list.push(t);
+    else bySlot.set(t.slot, [t]);
+  }
+  for (const [slot, list] of bySlot) {
+    const st: SlotState = { slot, alive: [], settled: [], replace: false };
+    list.sort(byAge);
+    for (const t of list) {
+      if (t.desiredState === SETTLED_DESIRED_STATE) st.settled = [t];
+      if (!isRunnable(t)) continue;
+      if (hasFinished(t)) {
+        if (restartAllowed(t)) {
+          shutDown(tx, t, TaskState.SHUTDOWN, out);
+          const delay = restartDelayMs(t);
+          if (delay > 0) delays.set(slotKey(serviceId, slot), nowMs + delay);
+          st.replace = true;
+        } else {
+          shutDown(tx, t, SETTLED_DESIRED_STATE, out);
+          st.settled = [t];
+        }
+      } else if (t.nodeId && !nodeKeepsTasks(tx.nodes.get(t.nodeId))) {
+        // Moved away without waiting: the task did not fail, its node went.
+        shutDown(tx, t, TaskState.SHUTDOWN, out);
+        st.replace = true;
+      } else {
+        st.alive.push(t);
+      }
+    }
+    // Two live tasks in one slot (e.g. after a partition healed): keep the newest.
+    while (st.alive.length > 1) shutDown(tx, st.alive.shift()!, TaskState.SHUTDOWN, out);
+    if (st.alive.length > 0 || st.settled.length > 0) st.replace = false;
+    if (st.alive.length > 0 || st.settled.length > 0 || st.replace || delays.has(slotKey(serviceId, slot))) slots.set(slot, st);
+  }
+
+  // Scale down: the highest slots go first.
+  const inUse = [...slots.values()].sort((a, b) => a.slot - b.slot);
+  while (inUse.length > replicas) {
+    const st = inUse.pop()!;
+    for (const t of [...st.alive, ...st.settled]) {
+      if (t.desiredState !== TaskState.SHUTDOWN) shutDown(tx, t, TaskState.SHUTDOWN, out);
+    }
+    delays.delete(slotKey(serviceId, st.slot));
+    slots.delete(st.slot);
+  }
+
+  // Refill slots whose task went, once any restart delay has passed.
+  for (const st of inUse) {
+    if (st.alive.length > 0 || st.settled.length > 0) continue;
+    const key = slotKey(serviceId, st.slot);
+    const due = delays.get(key);
+    if (due !== undefined && due > nowMs) {
+      out.wakeAt.push(due);
+      continue;
+    }
+    delays.delete(key);
+    tx.tasks.create(newTask(service, st.slot, '', nowMs));
+    out.created++;
+  }
+
+  // Scale up into the lowest free slot numbers.
+  let missing = replicas - inUse.length;
+  for (let slot = 1; missing > 0; slot++) {
+    if (slots.has(slot)) continue;
+    tx.tasks.create(newTask(service, slot, '', nowMs));
+    out.created++;
+    missing--;
+  }
+  return out;
+}
+
+function shutDown(tx: WriteTx, t: RO<Task>, desired: TaskState, out: ReconcileOutcome): void {
+  tx.tasks.update(withDesiredState(t, desired));
+  out.shutDown++;
+}

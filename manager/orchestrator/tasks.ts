@@ -1,0 +1,104 @@
+// What both orchestrators and the task reaper agree on about tasks: how a new one is made, which
+// ones still count, and when a dead one may be restarted.
+import {
+  Node,
+  NodeAvailability,
+  NodeStatus_State,
+  RestartPolicy_Condition,
+  Service,
+  Task,
+  TaskState,
+  TaskStatus,
+} from '../../proto/gen/types.js';
+import { newObjectId, type ReadonlyDeep } from '../store/index.js';
+
+type RO<T> = ReadonlyDeep<T>;
+
+/**
+ * The state new tasks start in. Swarm has an allocator move NEW to PENDING once networks are
+ * allocated; until shoal's allocator exists, tasks are created ready to schedule.
+ */
+export const INITIAL_TASK_STATE = TaskState.PENDING;
+
+/** Docker's default pause before a failed task is replaced. */
+export const DEFAULT_RESTART_DELAY_MS = 5_000;
+
+/** Tasks kept per slot (the current one included) when the cluster object does not say. */
+export const DEFAULT_TASK_HISTORY = 5;
+
+export function newTask(service: RO<Service>, slot: number, nodeId: string, nowMs: number): RO<Task> {
+  const spec = service.spec;
+  return {
+    ...Task.fromPartial({}),
+    id: newObjectId(),
+    serviceId: service.id,
+    serviceName: spec?.annotations?.name ?? '',
+    slot,
+    nodeId,
+    spec: spec?.task,
+    specVersion: service.specVersion,
+    desiredState: TaskState.RUNNING,
+    status: { ...TaskStatus.fromPartial({}), state: INITIAL_TASK_STATE, timestampMs: BigInt(nowMs), message: 'created' },
+    endpoint: spec?.endpoint ? { spec: spec.endpoint, ports: [], virtualIps: [] } : undefined,
+  };
+}
+
+/** A copy of a task told to move to another desired state. */
+export function withDesiredState(t: RO<Task>, desiredState: TaskState): RO<Task> {
+  return { ...t, desiredState };
+}
+
+/** Still meant to run (or to be prepared): desired state not past RUNNING. */
+export function isRunnable(t: RO<Task>): boolean {
+  return t.desiredState <= TaskState.RUNNING;
+}
+
+/** The task has stopped, whatever the reason. */
+export function hasFinished(t: RO<Task>): boolean {
+  return (t.status?.state ?? TaskState.NEW) > TaskState.RUNNING;
+}
+
+/** A runnable task that died and needs the restart policy's verdict. */
+export function diedWhileRunnable(t: RO<Task>): boolean {
+  return isRunnable(t) && hasFinished(t);
+}
+
+export function restartAllowed(t: RO<Task>): boolean {
+  const condition = t.spec?.restart?.condition ?? RestartPolicy_Condition.ANY;
+  if (condition === RestartPolicy_Condition.NONE) return false;
+  if (condition === RestartPolicy_Condition.ON_FAILURE) return t.status?.state !== TaskState.COMPLETE;
+  return true;
+}
+
+export function restartDelayMs(t: RO<Task>): number {
+  const d = t.spec?.restart?.delay;
+  return d ? Number(d.nanos / 1_000_000n) : DEFAULT_RESTART_DELAY_MS;
+}
+
+/** A node whose tasks may stay where they are: known, not down, not drained. */
+export function nodeKeepsTasks(node: RO<Node> | undefined): boolean {
+  return !!node && node.status?.state !== NodeStatus_State.DOWN && node.spec?.availability !== NodeAvailability.DRAIN;
+}
+
+/** A node that may be given new tasks: ready and active. */
+export function nodeTakesNewTasks(node: RO<Node> | undefined): boolean {
+  return !!node && node.status?.state === NodeStatus_State.READY && (node.spec?.availability ?? NodeAvailability.ACTIVE) === NodeAvailability.ACTIVE;
+}
+
+/** Oldest first: by creation time, then by the index that last wrote it. */
+export function byAge(a: RO<Task>, b: RO<Task>): number {
+  const ca = a.meta?.createdAtMs ?? 0n;
+  const cb = b.meta?.createdAtMs ?? 0n;
+  if (ca !== cb) return ca < cb ? -1 : 1;
+  const va = a.meta?.version ?? 0n;
+  const vb = b.meta?.version ?? 0n;
+  return va < vb ? -1 : va > vb ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export function isReplicated(s: RO<Service> | undefined): boolean {
+  return s?.spec?.mode?.$case === 'replicated';
+}
+
+export function isGlobal(s: RO<Service> | undefined): boolean {
+  return s?.spec?.mode?.$case === 'global';
+}

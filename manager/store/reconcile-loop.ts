@@ -1,0 +1,93 @@
+// The loop every watch-driven manager component shares: read the state once, then follow the
+// store's events, marking work as dirty, and do the work once the queue is drained (so a burst
+// of proposals costs one pass). Timers of the component can wake it between events.
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { SequenceConflictError } from './errors.js';
+import type { MemoryStore } from './memory-store.js';
+import type { ReadTx } from './tx.js';
+import type { ObjectEvent, StoreEvent } from './types.js';
+
+export interface ReconcileHooks {
+  /** Reads the whole state; called at start and after a snapshot restore. */
+  load(tx: ReadTx): void;
+  /** Notes what an applied change makes dirty. Must not write. */
+  event(e: ObjectEvent): void;
+  /** Whether flush() has work. */
+  dirty(): boolean;
+  /** Does the dirty work; on failure it must leave the work marked dirty. */
+  flush(): Promise<void>;
+}
+
+const WAKE = Symbol('wake');
+const RETRY_MS = [50, 200, 1000, 2000];
+
+export class ReconcileLoop {
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly clock: Clock,
+    private readonly hooks: ReconcileHooks,
+    private readonly log: Logger,
+  ) {}
+
+  /** Makes a running loop call flush() soon (e.g. when a component's timer fires). */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const [, watcher] = this.store.viewAndWatch((tx) => this.hooks.load(tx), { signal });
+    let next: Promise<IteratorResult<StoreEvent>> | undefined;
+    let failures = 0;
+    try {
+      while (!signal.aborted) {
+        for (let e = watcher.poll(); e; e = watcher.poll()) this.handle(e);
+        if (this.hooks.dirty()) {
+          try {
+            await this.hooks.flush();
+            failures = 0;
+          } catch (err) {
+            if (signal.aborted) break;
+            // A conflict means someone else wrote first: re-reading is the fix, at once.
+            if (!(err instanceof SequenceConflictError)) {
+              this.log.warn({ err }, 'reconcile pass failed; retrying');
+              await this.clock.sleep(RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!, signal).catch(() => undefined);
+            }
+            failures++;
+          }
+          continue;
+        }
+        if (this.woken) {
+          this.woken = false;
+          continue;
+        }
+        next ??= watcher.next();
+        const wake = new Promise<typeof WAKE>((r) => (this.wakeUp = () => r(WAKE)));
+        const r = await Promise.race([next, wake]);
+        this.wakeUp = undefined;
+        if (r === WAKE) {
+          this.woken = false;
+          continue;
+        }
+        next = undefined;
+        if (r.done) break;
+        this.handle(r.value);
+      }
+    } finally {
+      watcher.close();
+    }
+  }
+
+  private handle(e: StoreEvent): void {
+    if (e.type === 'commit') return;
+    if (e.type === 'reset') {
+      this.store.view((tx) => this.hooks.load(tx));
+      return;
+    }
+    this.hooks.event(e);
+  }
+}
