@@ -13,3 +13,4 @@ export {
   UnsupportedCompressionError,
 } from './errors.js';
 export { normalizeReference, parseReference } from './reference.js';
+export { defaultShoalRoot, imageStoreRoot } from './paths.js';

@@ -1,0 +1,177 @@
+// `shoal image ...`: the local image store, used directly as `ctr images` does (no daemon).
+import { Command } from 'commander';
+import { UsageError } from '../../cli/errors.js';
+import { isUserFacing } from '../../cli/errors.js';
+import { ImageStore, imageStoreRoot, defaultShoalRoot, type ImageConfig, type ImageRecord } from '../images/index.js';
+
+interface RootOpt {
+  root?: string;
+}
+
+const ROOT_HELP = 'shoal data root; images live in DIR/images (default $SHOAL_ROOT or /var/lib/shoal)';
+
+function storeFor(opts: RootOpt): ImageStore {
+  return new ImageStore({ root: imageStoreRoot(opts.root ?? defaultShoalRoot()) });
+}
+
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+export function registerImageCommands(program: Command): void {
+  const image = program.command('image').description('manage images in the local store');
+
+  image
+    .command('load')
+    .description('load images from an OCI image-layout or `docker save` tarball (plain or gzip)')
+    .requiredOption('-i, --input <file>', 'archive to read')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (opts: RootOpt & { input: string }) => {
+      const records = await storeFor(opts).load(opts.input);
+      for (const r of records) {
+        if (r.refs.length === 0) out(`Loaded image ID: ${r.id}`);
+        for (const ref of r.refs) out(`Loaded image: ${ref}`);
+      }
+    });
+
+  image
+    .command('import')
+    .description('import a rootfs tarball as a one-layer image')
+    .argument('<file>', 'tarball of a root filesystem (plain or gzip)')
+    .argument('<ref>', 'name for the image, e.g. myroot:1')
+    .option('--entrypoint <json>', 'entrypoint, as a JSON array')
+    .option('--cmd <json>', 'default command, as a JSON array')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [] as string[])
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('-u, --user <user>', 'user[:group] the container runs as')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (file: string, ref: string, opts: RootOpt & ImportFlags) => {
+      const rec = await storeFor(opts).importRootfs(file, ref, importConfig(opts));
+      out(rec.id);
+    });
+
+  image
+    .command('ls')
+    .description('list images')
+    .option('--format <format>', '"table" or "json"', 'table')
+    .option('-q, --quiet', 'only image ids')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (opts: RootOpt & { format: string; quiet?: boolean }) => {
+      if (opts.format !== 'table' && opts.format !== 'json') {
+        throw new UsageError(`--format "${opts.format}" is not known: use "table" or "json"`);
+      }
+      const images = await storeFor(opts).list();
+      if (opts.quiet) for (const i of images) out(i.id.slice(7, 19));
+      else if (opts.format === 'json') out(JSON.stringify(images));
+      else printTable(images);
+    });
+
+  image
+    .command('inspect')
+    .description('show images as JSON')
+    .argument('<ref...>', 'image references or ids')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (refs: string[], opts: RootOpt) => {
+      const store = storeFor(opts);
+      const found: ImageRecord[] = [];
+      for (const ref of refs) found.push(await store.inspect(ref));
+      out(JSON.stringify(found, null, 2));
+    });
+
+  image
+    .command('rm')
+    .description('remove image references, and images left without one')
+    .argument('<ref...>', 'image references or ids')
+    .option('-f, --force', 'remove an image by id even if several refs name it')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (refs: string[], opts: RootOpt & { force?: boolean }) => {
+      const store = storeFor(opts);
+      for (const ref of refs) {
+        try {
+          const before = await store.inspect(ref);
+          await store.remove(ref, { force: opts.force });
+          const after = await store.inspect(before.id).catch(() => undefined);
+          for (const r of before.refs) if (!after?.refs.includes(r)) out(`Untagged: ${r}`);
+          if (!after) out(`Deleted: ${before.id}`);
+        } catch (err) {
+          // keep going with the other refs, as `docker rmi` does, and fail at the end
+          if (!isUserFacing(err)) throw err;
+          process.stderr.write(`shoal: ${err.message}\n`);
+          process.exitCode = 1;
+        }
+      }
+    });
+
+  image
+    .command('prune')
+    .description('remove untagged images and every layer and blob no image uses')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (opts: RootOpt) => {
+      const r = await storeFor(opts).prune();
+      out(`Removed ${r.removedImages} images and ${r.removedLayers} layers, reclaimed ${humanSize(r.reclaimedBytes)}`);
+    });
+}
+
+interface ImportFlags {
+  entrypoint?: string;
+  cmd?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function jsonArgv(flag: string, value: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not JSON: write it as an array, e.g. ${flag} '["sh","-c","echo hi"]'`);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === 'string')) {
+    throw new UsageError(`${flag} must be a JSON array of strings, e.g. ${flag} '["sh"]'`);
+  }
+  return parsed as string[];
+}
+
+function importConfig(f: ImportFlags): Partial<ImageConfig> {
+  const c: Partial<ImageConfig> = {};
+  if (f.entrypoint !== undefined) c.entrypoint = jsonArgv('--entrypoint', f.entrypoint);
+  if (f.cmd !== undefined) c.cmd = jsonArgv('--cmd', f.cmd);
+  for (const e of f.env) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env "${e}" must look like KEY=VALUE`);
+  if (f.env.length) c.env = f.env;
+  if (f.workdir !== undefined) {
+    if (!f.workdir.startsWith('/')) throw new UsageError(`--workdir "${f.workdir}" must be an absolute path`);
+    c.workingDir = f.workdir;
+  }
+  if (f.user !== undefined) c.user = f.user;
+  return c;
+}
+
+function printTable(images: ImageRecord[]): void {
+  const rows: string[][] = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+  for (const img of images) {
+    const short = img.id.slice(7, 19);
+    const names = img.refs.length ? img.refs : ['<none>:<none>'];
+    for (const ref of names) {
+      const at = ref.lastIndexOf(':');
+      rows.push([ref.slice(0, at), ref.slice(at + 1), short, img.created ?? '', humanSize(img.size)]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd());
+}
+
+function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)}${units[u]}`;
+}
