@@ -1,0 +1,12 @@
+/* The default seccomp profile of shoal containers. */
+#ifndef SHOAL_SHIM_SECCOMP_H
+#define SHOAL_SHIM_SECCOMP_H
+
+/* Installs the default profile in the calling (single-threaded) process: syscalls that reach
+ * past the container's namespaces fail with EPERM, clone3 with ENOSYS (so libc falls back to
+ * clone, whose flags the filter can see), and syscalls of other ABIs (32-bit x86 on x86_64,
+ * arm32 on aarch64, x32) fail with EPERM. It does not set no_new_privs itself: the caller must
+ * have set it, or still hold CAP_SYS_ADMIN. Returns 0, or -errno. */
+int shim_seccomp_apply_default(void);
+
+#endif
