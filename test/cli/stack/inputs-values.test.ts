@@ -1,0 +1,194 @@
+// /work/shared/stack-inputs.md, "Types and values", "Keys" and "Interpolation": each line as
+// a case, either an error naming file, line, column and key path, or the accepted value.
+import { describe, expect, it } from 'vitest';
+import { expectProblem, load, loadError, svc } from './helpers.js';
+
+describe('types and values', () => {
+  it.each([
+    ['"three"', /expected a whole number, got "three"/],
+    ['-1', /must be at least 0; got -1/],
+    ['1.5', /expected a whole number, got 1.5/],
+  ])('replicas: %s is an error at its line and column', (value, message) => {
+    const err = loadError(svc(`    deploy:\n      replicas: ${value}\n`));
+    expectProblem(err, { path: 'services.web.deploy.replicas', line: 5, column: 17, message });
+    expect(err.message).toMatch(/^stack\.yml:5:17: services\.web\.deploy\.replicas: /);
+  });
+
+  it('replicas: ${N:-3} is 3 (types are checked after interpolation)', () => {
+    expect(load(svc('    deploy:\n      replicas: ${N:-3}\n')).stack.services.web!.deploy.replicas).toBe(3);
+    expect(load(svc('    deploy:\n      replicas: ${N:-3}\n'), { N: '7' }).stack.services.web!.deploy.replicas).toBe(7);
+    expectProblem(loadError(svc('    deploy:\n      replicas: ${N}\n'), { N: 'x' }), { path: 'services.web.deploy.replicas', message: /whole number, got "x"/ });
+  });
+
+  it.each([
+    ['memory: -512M', 'memory', /invalid size "-512M"/],
+    ['cpus: "abc"', 'cpus', /invalid cpus "abc"/],
+    ['memory: 99999999T', 'memory', /too large/],
+    ['cpus: 0', 'cpus', /positive number/],
+  ])('%s is an error', (line, key, message) => {
+    const err = loadError(svc(`    deploy:\n      resources:\n        limits:\n          ${line}\n`));
+    expectProblem(err, { path: `services.web.deploy.resources.limits.${key}`, line: 7, column: 11 + key.length + 2, message });
+  });
+
+  it('sizes and cpus are bytes and nano-CPUs', () => {
+    const { stack } = load(svc('    deploy:\n      resources:\n        limits: {memory: 1.5G, cpus: "0.5", pids: 100}\n        reservations: {memory: 512m, cpus: 2}\n'));
+    expect(stack.services.web!.deploy.resources).toEqual({
+      limits: { memoryBytes: 1.5 * 1024 ** 3, nanoCpus: 500_000_000, pids: 100 },
+      reservations: { memoryBytes: 512 * 1024 ** 2, nanoCpus: 2_000_000_000 },
+    });
+    expect(load(svc('    tmpfs: /run:size=100k\n')).stack.services.web!.mounts[0]).toMatchObject({ type: 'tmpfs', sizeBytes: 102_400 });
+  });
+
+  it.each([['1m30s', 90_000], ['500ms', 500], ['2h', 7_200_000], ['1.5s', 1500], ['0', 0]])('duration %s is %d ms', (d, ms) => {
+    expect(load(svc(`    stop_grace_period: ${d}\n`)).stack.services.web!.stopGracePeriodMs).toBe(ms);
+  });
+
+  it.each(['10 parsecs', '10', '1x', 'ms'])('duration "%s" is an error naming the units', (d) => {
+    expectProblem(loadError(svc(`    stop_grace_period: ${d}\n`)), { path: 'services.web.stop_grace_period', line: 4, column: 24, message: /invalid duration .*(units h, m, s, ms|add a unit, e\.g\. 10s)/ });
+  });
+
+  it('mode: 0440 on a secret or config is octal (288), quoted or not', () => {
+    const text = svc('    secrets:\n      - {source: s, mode: 0440, uid: "100"}\n    configs:\n      - {source: c, mode: "0640"}\n',
+      'secrets:\n  s: {file: ./s.txt}\nconfigs:\n  c: {file: /etc/c.conf}\n');
+    const web = load(text).stack.services.web!;
+    expect(web.secrets).toEqual([{ source: 's', target: 's', uid: '100', gid: '0', mode: 288 }]);
+    expect(web.configs).toEqual([{ source: 'c', target: '/c', uid: '0', gid: '0', mode: 0o640 }]);
+    expect(load(text).stack.secrets.s!.file).toBe('/srv/app/s.txt');
+    expectProblem(loadError(text.replace('0440', '99999')), { path: 'services.web.secrets[0].mode', message: /invalid file mode/ });
+  });
+
+  it('version: 3.10 (a float in YAML) is accepted and ignored', () => {
+    expect(Object.keys(load(`version: 3.10\n${svc('')}`).stack.services)).toEqual(['web']);
+    expect(Object.keys(load(`version: "2"\n${svc('')}`).stack.services)).toEqual(['web']);
+  });
+
+  it('environment values true, 1 and empty (taken from the caller)', () => {
+    const env = load(svc('    environment:\n      FOO: true\n      BAR: 1\n      QUX:\n      NOPE:\n'), { QUX: 'from-caller' }).stack.services.web!.environment;
+    expect(env).toEqual({ FOO: 'true', BAR: '1', QUX: 'from-caller' });
+    const list = load(svc('    environment:\n      - A=1\n      - QUX\n      - B=x=y\n'), { QUX: 'q' }).stack.services.web!.environment;
+    expect(list).toEqual({ A: '1', QUX: 'q', B: 'x=y' });
+  });
+
+  it('service names: the character set, and <stack>_<service> within 63 characters', () => {
+    expectProblem(loadError('services:\n  "web app":\n    image: x\n'), { path: 'services.web app', line: 2, column: 3, message: /invalid service name "web app"/ });
+    const long = 'a'.repeat(60);
+    expect(Object.keys(load(`services:\n  ${long}:\n    image: x\n`).stack.services)).toEqual([long]);
+    expectProblem(loadError(`services:\n  ${long}:\n    image: x\n`, {}, 'prod'), { line: 2, column: 3, message: /"prod_a+" is 65 characters/ });
+    expect(Object.keys(load('services:\n  a.b_c-1:\n    image: x\n', {}, 'prod').stack.services)).toEqual(['a.b_c-1']);
+  });
+});
+
+describe('keys', () => {
+  it('servcies at top level names the likely key', () => {
+    const err = loadError('version: "3.8"\nservcies:\n  web:\n    image: x\n');
+    expectProblem(err, { path: 'servcies', line: 2, column: 1, message: /unknown key `servcies`: did you mean `services`\?/ });
+    expectProblem(err, { message: /missing required key `services`/ });
+  });
+
+  it('deploy: {replica: 2} names the path and the likely key', () => {
+    expectProblem(loadError(svc('    deploy: {replica: 2}\n')), { path: 'services.web.deploy.replica', line: 4, column: 14, message: /did you mean `replicas`/ });
+  });
+
+  it('a deploy key at the service level says where it belongs', () => {
+    expectProblem(loadError(svc('    replicas: 2\n')), { path: 'services.web.replicas', line: 4, column: 5, message: /use `deploy.replicas`/ });
+    expectProblem(loadError(svc('    mem_limit: 1g\n')), { message: /use `deploy.resources.limits.memory`/ });
+  });
+
+  it('x-anything is accepted at any level', () => {
+    const text = 'x-top: {a: 1}\nservices:\n  x-not-a-service: 1\n  web:\n    image: x\n    x-note: hi\n    deploy:\n      x-d: 1\n      placement: {x-p: [1]}\n    ports:\n      - {target: 80, x-port: 1}\nnetworks:\n  x-n: 1\n  net: {x-y: 2}\n';
+    const { stack } = load(text);
+    expect(Object.keys(stack.services)).toEqual(['web']);
+    expect(Object.keys(stack.networks)).toEqual(['net']);
+  });
+
+  it('developer-only keys are accepted with a warning naming each key', () => {
+    const text = svc([
+      '    build: {context: ., target: dev}', '    depends_on: {db: {condition: service_healthy}}', '    container_name: web1',
+      '    links: [db]', '    network_mode: host', '    privileged: true', '    restart: on-failure:3', '',
+    ].join('\n'), '  db:\n    image: postgres\n    depends_on: [web]\n');
+    const { stack, warnings } = load(text);
+    const keys = warnings.map((w) => w.path);
+    for (const k of ['build', 'depends_on', 'container_name', 'links', 'network_mode', 'privileged', 'restart']) {
+      expect(keys).toContain(`services.web.${k}`);
+    }
+    expect(keys).toContain('services.db.depends_on');
+    expect(warnings.find((w) => w.path === 'services.web.build')).toMatchObject({ line: 4, column: 5, message: expect.stringMatching(/ignored in cluster mode/) });
+    // restart is the fallback restart policy
+    expect(stack.services.web!.deploy.restartPolicy).toMatchObject({ condition: 'on-failure', maxAttempts: 3 });
+    expect(load(svc('    restart: "no"\n')).stack.services.web!.deploy.restartPolicy.condition).toBe('none');
+    const explicit = load(svc('    restart: always\n    deploy: {restart_policy: {condition: none}}\n')).stack.services.web!;
+    expect(explicit.deploy.restartPolicy.condition).toBe('none');
+  });
+
+  it('mode: global with replicas: 3 is an error', () => {
+    expectProblem(loadError(svc('    deploy:\n      mode: global\n      replicas: 3\n')), { path: 'services.web.deploy.replicas', line: 6, column: 7, message: /mode global runs one task on every eligible node/ });
+    expect(load(svc('    deploy: {mode: global}\n')).stack.services.web!.deploy.replicas).toBeUndefined();
+    expect(load(svc('    deploy: {mode: replicated-job, replicas: 4}\n')).stack.services.web!.deploy).toMatchObject({ mode: 'replicated-job', replicas: 4, restartPolicy: { condition: 'on-failure' } });
+  });
+
+  it('healthcheck with both test and disable: true is an error', () => {
+    expectProblem(loadError(svc('    healthcheck:\n      test: ["CMD", "true"]\n      disable: true\n')), { path: 'services.web.healthcheck.disable', line: 6, column: 7, message: /both `test` and `disable: true`/ });
+    expect(load(svc('    healthcheck: {disable: true}\n')).stack.services.web!.healthcheck).toEqual({ test: ['NONE'] });
+    expect(load(svc('    healthcheck: {test: curl -f localhost, interval: 5s, retries: 3, start_period: 1m}\n')).stack.services.web!.healthcheck)
+      .toEqual({ test: ['CMD-SHELL', 'curl -f localhost'], intervalMs: 5000, retries: 3, startPeriodMs: 60_000 });
+  });
+
+  it.each([
+    ['networks: [back]', 'services.web.networks.back', /network "back" is not declared/],
+    ['volumes: ["data:/d"]', 'services.web.volumes[0]', /volume "data" is not declared/],
+    ['secrets: [pw]', 'services.web.secrets[0]', /secret "pw" is not declared/],
+    ['configs: [{source: conf, target: /etc/c}]', 'services.web.configs[0]', /config "conf" is not declared/],
+  ])('%s without a top-level declaration is an error', (line, path, message) => {
+    expectProblem(loadError(svc(`    ${line}\n`)), { path, line: 4, message });
+  });
+
+  it('declared references, and the implicit default network', () => {
+    const { stack } = load(svc('    networks: {back: {aliases: [api]}}\n    volumes: ["data:/d:ro", "./site:/site", {type: tmpfs, target: /tmp}]\n',
+      'networks:\n  back:\n    driver: overlay\n    attachable: true\nvolumes:\n  data:\n'));
+    expect(stack.services.web!.networks).toEqual({ back: { aliases: ['api'] } });
+    expect(stack.services.web!.mounts).toEqual([
+      { type: 'volume', source: 'data', target: '/d', readOnly: true, noCopy: false },
+      { type: 'bind', source: '/srv/app/site', target: '/site', readOnly: false },
+      { type: 'tmpfs', target: '/tmp', readOnly: false },
+    ]);
+    expect(load(svc('')).stack.services.web!.networks).toEqual({ default: { aliases: [] } });
+  });
+
+  it('a secret needs file or external', () => {
+    expectProblem(loadError(svc('', 'secrets:\n  pw: {name: x}\n')), { path: 'secrets.pw', line: 5, column: 3, message: /needs `file:`.*or `external: true`/ });
+  });
+});
+
+describe('interpolation', () => {
+  it('${DOMAIN?Variable not set} with DOMAIN unset quotes the message', () => {
+    const err = loadError(svc('    labels:\n      - traefik.rule=Host(`${DOMAIN?Variable not set}`)\n'));
+    expectProblem(err, { path: 'services.web.labels[0]', line: 5, column: 9, message: /required variable DOMAIN is unset: Variable not set/ });
+    expect(load(svc('    labels:\n      - rule=${DOMAIN?x}\n'), { DOMAIN: 'a.org' }).stack.services.web!.labels).toEqual({ rule: 'a.org' });
+    expectProblem(loadError(svc('    hostname: ${H:?must be set}\n'), { H: '' }), { message: /H is empty: must be set/ });
+  });
+
+  it('an unterminated ${FOO is an error; $$ is a literal $', () => {
+    expectProblem(loadError(svc('    hostname: ${FOO\n')), { path: 'services.web.hostname', line: 4, column: 15, message: /unterminated "\$\{"/ });
+    expect(load(svc("    command: echo '$$HOME' $${X}\n")).stack.services.web!.command).toEqual(['echo', '$HOME', '${X}']);
+    expectProblem(loadError(svc('    command: echo $1\n')), { message: /write "\$\$" for a literal "\$"/ });
+  });
+
+  it('${VERSION-v4.1-3.0.2} keeps a default with dashes whole', () => {
+    expect(load('services:\n  web:\n    image: app:${VERSION-v4.1-3.0.2}\n').stack.services.web!.image).toBe('app:v4.1-3.0.2');
+    expect(load('services:\n  web:\n    image: app:${VERSION-v4.1-3.0.2}\n', { VERSION: '' }).stack.services.web!.image).toBe('app:');
+    expect(load('services:\n  web:\n    image: app:${VERSION:-v4.1-3.0.2}\n', { VERSION: '' }).stack.services.web!.image).toBe('app:v4.1-3.0.2');
+    expect(load('services:\n  web:\n    image: ${REG:+$REG/}app:${TAG:-${DEF:-1}}\n', { REG: 'r.io' }).stack.services.web!.image).toBe('r.io/app:1');
+  });
+
+  it('{{.Node.ID}} and {{.Task.Slot}} pass through untouched', () => {
+    const web = load(svc('    hostname: "{{.Node.Hostname}}-{{.Task.Slot}}"\n    environment: ["NODE_ID={{.Node.ID}}"]\n')).stack.services.web!;
+    expect(web.hostname).toBe('{{.Node.Hostname}}-{{.Task.Slot}}');
+    expect(web.environment).toEqual({ NODE_ID: '{{.Node.ID}}' });
+  });
+
+  it('an unset variable without a default is empty, with a warning', () => {
+    const { stack, warnings } = load(svc('    user: ${APP_USER}\n'));
+    expect(stack.services.web!.user).toBe('');
+    expect(warnings).toContainEqual(expect.objectContaining({ path: 'services.web.user', line: 4, message: expect.stringMatching(/APP_USER is not set/) }));
+  });
+});
