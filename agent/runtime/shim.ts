@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Credentials } from './user.js';
 import type { MountSpec } from './types.js';
@@ -144,14 +145,21 @@ export function execShim(configPath: string, stdio: 'inherit' | 'pipe'): Promise
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (report += d.toString()));
     child.on('error', reject);
-    child.on('close', (code, signal) => {
+    let settled = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (settled) return;
+      settled = true;
+      // background processes of the command may keep our pipes open: stop reading them
+      for (const s of [child.stdout, child.stderr, child.stdio[3]]) s?.destroy();
       const r = report.trim();
       resolve({
-        code: code ?? 128 + (signal ? 15 : 0),
+        code: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0),
         stdout: out,
         stderr: err,
         error: r.startsWith('error ') ? r.slice(6) : null,
       });
-    });
+    };
+    child.on('close', finish);
+    child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 200));
   });
 }

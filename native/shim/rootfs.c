@@ -156,7 +156,7 @@ static int mount_binds(const struct shim_config *c, const int *fds) {
 
 /* Splits Docker-style tmpfs options ("ro,noexec,size=64m") into mount flags and fs data. */
 static int mount_tmpfs(const struct tmpfs_mount *t) {
-  unsigned long flags = MS_NOSUID | MS_NODEV;
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC; /* Docker's defaults; "exec" etc. undo them */
   char data[1024] = "", opts[1024];
   snprintf(opts, sizeof opts, "%s", t->opts);
   for (char *save = NULL, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
