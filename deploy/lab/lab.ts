@@ -4,7 +4,6 @@
 // own SHOAL_ROOT / SHOAL_RUN directories. Commands enter a host with nsenter --net --uts only, so
 // they keep the machine's mounts and see the cgroup trees.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -18,8 +17,9 @@ import {
   parseSubnet,
   switchAddress,
 } from './config.js';
-import { LabConflictError, LabNotFoundError, LabUpError } from './errors.js';
-import { addNetns, addUtsNamespace, exists, ipBatch, netnsPath } from './kernel.js';
+import { build } from './build.js';
+import { LabNotFoundError, LabUpError } from './errors.js';
+import { netnsPath } from './kernel.js';
 import { labLogger } from './log.js';
 import {
   createState,
@@ -27,7 +27,6 @@ import {
   labStateDir,
   listLabNames,
   readState,
-  record,
   removeState,
   saveState,
   type HostRecord,
@@ -267,79 +266,4 @@ function pickDirs(opts: Partial<LabDirs>): Partial<LabDirs> {
   if (opts.stateDir) out.stateDir = opts.stateDir;
   if (opts.dataDir) out.dataDir = opts.dataDir;
   return out;
-}
-
-/** Makes every object of the lab, recording each one before it exists. */
-async function build(
-  dirs: LabDirs,
-  state: LabState,
-  dataRoot: string,
-  utsDir: string,
-  prefix: number,
-  signal?: AbortSignal,
-): Promise<void> {
-  const checkpoint = () => {
-    if (signal?.aborted) throw new Error('interrupted');
-  };
-  const sw = state.switchNetns;
-  for (const ns of [sw, ...state.hosts.map((h) => h.netns)]) {
-    if (await exists(netnsPath(ns))) {
-      throw new LabConflictError(
-        `network namespace ${ns} already exists and is not part of lab ${state.name}; ` +
-          `remove it (ip netns del ${ns}) or pick another --name`,
-      );
-    }
-  }
-  if (await exists(dataRoot)) {
-    throw new LabConflictError(
-      `directory ${dataRoot} already exists (left by an earlier lab?); remove it or pick another --name`,
-    );
-  }
-  await record(dirs, state, { kind: 'dir', path: dataRoot }, { kind: 'dir', path: utsDir });
-  await mkdir(utsDir, { recursive: true });
-  for (const h of state.hosts) {
-    await mkdir(h.root, { recursive: true });
-    await mkdir(h.run, { recursive: true });
-  }
-
-  await record(dirs, state, { kind: 'netns', name: sw });
-  await addNetns(sw);
-  for (const h of state.hosts) {
-    checkpoint();
-    // Checked again just before recording: an object that exists now is someone else's.
-    for (const path of [netnsPath(h.netns), h.uts]) {
-      if (await exists(path)) {
-        throw new LabConflictError(`${path} appeared while lab ${state.name} was being made; it is not the lab's`);
-      }
-    }
-    await record(dirs, state, { kind: 'netns', name: h.netns }, { kind: 'uts', path: h.uts, host: h.name });
-    await addNetns(h.netns);
-    await addUtsNamespace(h.uts, h.name);
-  }
-
-  checkpoint();
-  // The switch: one bridge, one veth per host whose far end is born inside the host as eth0.
-  await record(dirs, state, ...state.hosts.map((h) => ({ kind: 'link' as const, netns: sw, name: h.name })));
-  await ipBatch(sw, [
-    'link set lo up',
-    'link add br0 type bridge',
-    `addr add ${state.switchAddr}/${prefix} dev br0`,
-    'link set br0 up',
-    ...state.hosts.flatMap((h) => [
-      `link add ${h.name} type veth peer name eth0 netns ${h.netns}`,
-      `link set ${h.name} master br0`,
-      `link set ${h.name} up`,
-    ]),
-  ]);
-  for (const h of state.hosts) {
-    checkpoint();
-    await ipBatch(h.netns, [
-      'link set lo up',
-      `addr add ${h.addr}/${prefix} dev eth0`,
-      'link set eth0 up',
-      // A default route gives daemons that pick their advertise address from it (as swarm
-      // does) the underlay address; the switch forwards nothing, so the lab stays closed.
-      `route add default via ${state.switchAddr}`,
-    ]);
-  }
 }
