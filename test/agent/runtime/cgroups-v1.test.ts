@@ -173,8 +173,10 @@ describe.skipIf(layout.version !== 'v1')('cgroup v1', () => {
     const cores = Number(u1 - u0) / Number(t1 - t0);
     expect(cores).toBeGreaterThan(0.05);
     expect(cores).toBeLessThan(0.8); // loose: 0.5 plus scheduler slack, far below the 2 unthrottled
+    // On a busy machine the pair may get under half a core anyway; when it got near the quota
+    // the kernel must have throttled it.
     const throttled = /nr_throttled (\d+)/.exec(read(cg.paths.find((p) => existsSync(join(p, 'cpu.cfs_quota_us')))!, 'cpu.stat'));
-    expect(Number(throttled![1])).toBeGreaterThan(0);
+    if (cores > 0.45) expect(Number(throttled![1])).toBeGreaterThan(0);
   });
 
   it('reports moving stats', async () => {
