@@ -239,7 +239,7 @@ export class Lab {
   }
 
   /** Runs a command in the host to completion and collects its output; never throws on exit codes. */
-  exec(host: string | LabHost, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(host: string | LabHost, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const child = this.spawn(host, argv, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     return new Promise((resolve, reject) => {
       let stdout = '';

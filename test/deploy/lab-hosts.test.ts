@@ -104,6 +104,7 @@ describe('lab of 3 hosts', () => {
   it('names unknown hosts and labs in its errors', async () => {
     expect(() => lab.host('h4')).toThrow(LabNotFoundError);
     expect(() => lab.host('h4')).toThrow(/no host "h4"; its hosts are h1, h2, h3/);
+    await expect(lab.exec('h4', ['true'])).rejects.toThrow(LabNotFoundError);
     await expect(Lab.open('shoaltl-nope', dirs)).rejects.toThrow(/no lab named shoaltl-nope/);
   });
 });
