@@ -44,8 +44,9 @@ export interface Cgroup {
   addProcess(pid: number): Promise<void>;
   /** Processes (thread-group leaders) now in the cgroup. */
   pids(): Promise<number[]>;
-  /** Signal every process (default SIGKILL) while frozen, then wait until the cgroup is empty. */
-  killAll(signal?: NodeJS.Signals): Promise<void>;
+  /** Signal every process (default SIGKILL) while frozen, then wait until the cgroup is empty;
+   * throws CgroupBusyError if processes remain after `timeoutMs` (default 10 s). */
+  killAll(signal?: NodeJS.Signals, timeoutMs?: number): Promise<void>;
   stats(): Promise<CgroupStats>;
   oomKilled(): Promise<boolean>;
   /** Remove the cgroup and the parents create() made that nobody else uses; idempotent. */
