@@ -69,5 +69,8 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
   const ctx = new FileContext(last, merged, problems, warnings, opts.workingDir, opts.env);
   const stack = normalizeStack(root, opts.stackName ?? '', ctx);
   problems.throwIfAny();
+  // Warnings are found stage by stage; show them in the order of the files and their lines.
+  const order = new Map(opts.texts.map((t, i) => [t.file, i]));
+  warnings.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return { stack, warnings };
 }

@@ -49,6 +49,9 @@ export function normalizeStack(root: PlainMap, stackName: string, ctx: FileConte
       };
       if (typeof n.ipam.driver === 'string') net.ipam.driver = n.ipam.driver;
     }
+    if (!net.external && (net.driver === 'bridge' || net.driver === 'host')) {
+      ctx.warn(['networks', name, 'driver'], `driver ${net.driver} is local to one host: tasks on different nodes will not reach each other; use overlay`);
+    }
     spec.networks[name] = net;
   }
   for (const [name, v] of entries(root.volumes)) {
