@@ -112,3 +112,20 @@ export function matchesConstraints(cs: readonly Constraint[], node: ReadonlyDeep
   for (const c of cs) if (!matchesConstraint(c, node)) return false;
   return true;
 }
+
+/** A placement preference "spread=node.labels.zone": tasks are spread over the field's values. */
+export interface SpreadDescriptor {
+  readonly text: string;
+  readonly field: ConstraintField;
+}
+
+export function parseSpreadDescriptor(text: string): SpreadDescriptor {
+  const key = text.trim().replace(/^spread=/i, '');
+  if (!key) throw new ConstraintError(text, 'a spread preference needs a field, e.g. node.labels.zone');
+  return { text, field: parseField(text, key) };
+}
+
+/** The value a node has for a spread descriptor ('' when it lacks the label: its own group). */
+export function spreadValue(d: SpreadDescriptor, node: ReadonlyDeep<Node>): string {
+  return fieldValue(d.field, node) ?? '';
+}

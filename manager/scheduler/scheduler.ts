@@ -1,0 +1,180 @@
+// Assigns PENDING tasks to nodes. It keeps its own picture of every node (capacity and what
+// assigned tasks use) from store events, places pending tasks group by group (tasks of one
+// service and spec version share one pass), and commits the assignments in batched
+// transactions. A task that fits nowhere stays PENDING with the reason in its status.
+import { TaskState, type Task } from '../../proto/gen/types.js';
+import type { Clock } from '../clock.js';
+import { WatchingComponent, type ComponentOptions } from '../orchestrator/component.js';
+import type { MemoryStore, ObjectEvent, ReadonlyDeep, ReadTx, WriteTx } from '../store/index.js';
+import { requirementsOf, type Requirements } from './filters.js';
+import { holdsResources, NodeInfo, usageOf } from './node-info.js';
+import { placeGroup, placeOnNode, type GroupPlacement } from './placement.js';
+
+type RO<T> = ReadonlyDeep<T>;
+
+export interface SchedulerOptions extends ComponentOptions {
+  /** Tasks per committed transaction (default 1000). */
+  batchSize?: number;
+}
+
+export const ASSIGNED_MESSAGE = 'scheduler assigned task to node';
+export const PENDING_MESSAGE = 'pending task scheduling';
+
+export function isPending(t: RO<Task>): boolean {
+  return t.status?.state === TaskState.PENDING && t.desiredState <= TaskState.RUNNING;
+}
+
+interface Decision {
+  readonly task: RO<Task>;
+  readonly nodeId?: string;
+  readonly reason?: string;
+}
+
+export class Scheduler extends WatchingComponent {
+  private readonly nodes = new Map<string, NodeInfo>();
+  /** Which node each resource-holding task is counted on. */
+  private readonly placedOn = new Map<string, string>();
+  private readonly pending = new Map<string, RO<Task>>();
+  private needsPass = false;
+  private readonly batchSize: number;
+
+  constructor(store: MemoryStore, clock: Clock, opts: SchedulerOptions = {}) {
+    super(store, clock, 'scheduler', opts);
+    this.batchSize = opts.batchSize ?? 1000;
+  }
+
+  load(tx: ReadTx): void {
+    this.nodes.clear();
+    this.placedOn.clear();
+    this.pending.clear();
+    for (const n of tx.nodes.all()) this.nodes.set(n.id, new NodeInfo(n));
+    for (const t of tx.tasks.all()) this.trackTask(t);
+    this.needsPass = this.pending.size > 0;
+  }
+
+  event(e: ObjectEvent): void {
+    if (e.kind === 'node') {
+      if (e.type === 'remove') this.nodes.delete(e.object.id);
+      else {
+        const info = this.nodes.get(e.object.id);
+        if (info) info.node = e.object;
+        else this.nodes.set(e.object.id, new NodeInfo(e.object));
+      }
+      if (this.pending.size > 0) this.needsPass = true;
+      return;
+    }
+    if (e.kind !== 'task') return;
+    const freed = this.untrack(e.object.id);
+    this.pending.delete(e.object.id);
+    if (e.type !== 'remove') this.trackTask(e.object);
+    if (this.pending.has(e.object.id) || (freed && this.pending.size > 0)) this.needsPass = true;
+  }
+
+  private trackTask(t: RO<Task>): void {
+    if (isPending(t)) this.pending.set(t.id, t);
+    if (!holdsResources(t)) return;
+    const info = this.nodes.get(t.nodeId);
+    if (!info) return;
+    info.add(t.id, usageOf(t));
+    this.placedOn.set(t.id, t.nodeId);
+  }
+
+  /** Forgets where a task was counted; true if it held resources. */
+  private untrack(taskId: string): boolean {
+    const nodeId = this.placedOn.get(taskId);
+    if (nodeId === undefined) return false;
+    this.placedOn.delete(taskId);
+    this.nodes.get(nodeId)?.remove(taskId);
+    return true;
+  }
+
+  dirty(): boolean {
+    return this.needsPass;
+  }
+
+  async flush(): Promise<void> {
+    this.needsPass = false;
+    const decisions = this.decide();
+    if (decisions.length === 0) return;
+    const now = BigInt(this.clock.now());
+    let placed = 0;
+    for (let i = 0; i < decisions.length; i += this.batchSize) {
+      const batch = decisions.slice(i, i + this.batchSize);
+      try {
+        const skipped = await this.store.update((tx) => commitBatch(tx, batch, now));
+        for (const d of skipped) if (d.nodeId && this.placedOn.get(d.task.id) === d.nodeId) this.untrack(d.task.id);
+        placed += batch.filter((d) => d.nodeId).length - skipped.filter((d) => d.nodeId).length;
+      } catch (err) {
+        // Nothing of this batch or later ones was written: take back what was counted.
+        for (const d of decisions.slice(i)) if (d.nodeId) this.untrack(d.task.id);
+        this.needsPass = true;
+        throw err;
+      }
+    }
+    const unplaced = decisions.length - decisions.filter((d) => d.nodeId).length;
+    this.log.debug({ placed, unplaced }, 'scheduling pass');
+  }
+
+  /** Places every pending task in memory; NodeInfos count the placements at once. */
+  private decide(): Decision[] {
+    const groups = new Map<string, RO<Task>[]>();
+    const preset: RO<Task>[] = [];
+    for (const t of this.pending.values()) {
+      if (t.nodeId) {
+        preset.push(t);
+        continue;
+      }
+      const key = `${t.serviceId}\u0000${t.specVersion}`;
+      const g = groups.get(key);
+      if (g) g.push(t);
+      else groups.set(key, [t]);
+    }
+    const out: Decision[] = [];
+    const nodes = [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const record = (tasks: readonly RO<Task>[], p: GroupPlacement): void => {
+      const byId = new Map(tasks.map((t) => [t.id, t]));
+      for (const [taskId, nodeId] of p.assigned) {
+        this.placedOn.set(taskId, nodeId);
+        out.push({ task: byId.get(taskId)!, nodeId });
+      }
+      for (const id of p.unplaced) {
+        const t = byId.get(id)!;
+        if (t.status?.err !== p.reason) out.push({ task: t, reason: p.reason });
+      }
+    };
+    for (const t of preset) record([t], placeOnNode(t.id, requirementsOf(t), this.nodes.get(t.nodeId)));
+    for (const tasks of groups.values()) {
+      // Slots in order, so that a service's first replicas land first.
+      tasks.sort((a, b) => a.slot - b.slot || (a.id < b.id ? -1 : 1));
+      const req: Requirements = requirementsOf(tasks[0]!);
+      record(
+        tasks,
+        placeGroup(
+          tasks.map((t) => t.id),
+          req,
+          nodes,
+        ),
+      );
+    }
+    return out;
+  }
+}
+
+/** Writes one batch; returns the decisions it had to skip because the task moved on meanwhile. */
+function commitBatch(tx: WriteTx, batch: readonly Decision[], now: bigint): Decision[] {
+  const skipped: Decision[] = [];
+  for (const d of batch) {
+    const cur = tx.tasks.get(d.task.id);
+    if (!cur || !isPending(cur) || (cur.meta?.version ?? 0n) !== (d.task.meta?.version ?? 0n)) {
+      skipped.push(d);
+      continue;
+    }
+    const status = cur.status!;
+    if (d.nodeId) {
+      tx.tasks.update({ ...cur, nodeId: d.nodeId, status: { ...status, state: TaskState.ASSIGNED, message: ASSIGNED_MESSAGE, err: '', timestampMs: now } });
+    } else {
+      tx.tasks.update({ ...cur, status: { ...status, message: PENDING_MESSAGE, err: d.reason ?? '', timestampMs: now } });
+    }
+  }
+  return skipped;
+}
