@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from './cgroups/index.js';
+import { cgroupMountsFor } from './cgroup-view.js';
 import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
 import { readLogs } from './logs.js';
 import { NameRegistry } from './names.js';
@@ -96,6 +97,7 @@ export class ContainerRuntime {
       net: typeof net === 'object' ? net.path : net,
       oomFile: oomFile(cg),
       mounts: spec.mounts ?? [],
+      cgroupMounts: cgroupMountsFor(cg.paths),
       logMaxBytes: spec.log?.maxBytes ?? 10 * 1024 * 1024,
       logMaxFiles: spec.log?.maxFiles ?? 3,
       args: spec.args,

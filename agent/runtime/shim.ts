@@ -32,6 +32,8 @@ export interface ShimRunConfig extends ShimProcessConfig {
   net: string;
   oomFile: string | null;
   mounts: MountSpec[];
+  /** hierarchies shown read-only under /sys/fs/cgroup: dir ('' = the mount itself), fstype, options */
+  cgroupMounts: { dir: string; fstype: string; options: string }[];
   logMaxBytes: number;
   logMaxFiles: number;
 }
@@ -90,6 +92,7 @@ export async function writeRunConfig(path: string, c: ShimRunConfig): Promise<vo
   for (const l of c.layers) e.push(['layer', l]);
   if (c.readOnly) e.push(['readonly']);
   if (c.oomFile) e.push(['oom', c.oomFile]);
+  for (const m of c.cgroupMounts) e.push(['cgroupfs', m.dir, m.fstype, m.options]);
   for (const m of c.mounts) {
     if (m.type === 'bind') e.push(['bind', m.source, m.target, m.readOnly ? 'ro' : 'rw']);
     else e.push(['tmpfs', m.target, m.options ?? 'noexec,nosuid,nodev']);

@@ -39,6 +39,8 @@ export interface ContainerSpec {
   limits?: CgroupLimits;
   log?: LogOptions;
   labels?: Record<string, string>;
+  /** The image the layers came from, for display and for the image store's garbage collector. */
+  image?: { ref: string; id: string };
 }
 
 export interface ExitStatus {

@@ -52,7 +52,7 @@ int config_load(const char *path, struct shim_config *c) {
   while (p < end) {
     const char *key = p;
     p += strlen(p) + 1;
-    int want = strcmp(key, "bind") == 0 ? 3 : strcmp(key, "tmpfs") == 0 ? 2 : strcmp(key, "readonly") == 0 ? 0 : 1;
+    int want = strcmp(key, "bind") == 0 || strcmp(key, "cgroupfs") == 0 ? 3 : strcmp(key, "tmpfs") == 0 ? 2 : strcmp(key, "readonly") == 0 ? 0 : 1;
     for (int i = 0; i < want; i++) {
       if (p >= end) return fail(0, "config: key %s lacks a value", key);
       tok[i] = p;
@@ -90,6 +90,11 @@ int config_load(const char *path, struct shim_config *c) {
       c->tmpfs = push(c->tmpfs, &c->ntmpfs, sizeof *c->tmpfs);
       c->tmpfs[c->ntmpfs - 1].dst = tok[0];
       c->tmpfs[c->ntmpfs - 1].opts = tok[1];
+    }
+    else if (!strcmp(key, "cgroupfs")) {
+      c->cgmounts = push(c->cgmounts, &c->ncgmounts, sizeof *c->cgmounts);
+      struct cgroup_mount *m = &c->cgmounts[c->ncgmounts - 1];
+      m->dir = tok[0]; m->fstype = tok[1]; m->opts = tok[2];
     }
     else if (!strcmp(key, "log")) c->log_path = v;
     else if (!strcmp(key, "logmax")) { if (parse_long(v, &c->log_max)) return fail(0, "config: bad logmax %s", v); }

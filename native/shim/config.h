@@ -1,12 +1,15 @@
 /* The shim's input: a file of NUL-terminated tokens written by agent/runtime/shim-config.ts.
  * Each entry is a key followed by its values (most keys take one value; "bind" takes three:
- * source, destination, "ro"|"rw"; "tmpfs" takes two: destination, mount options). Repeated
+ * source, destination, "ro"|"rw"; "tmpfs" takes two: destination, mount options; "cgroupfs" takes three: dir,
+ * fstype, options). Repeated
  * keys (layer, arg, env, group, procs, bind, tmpfs, mask) accumulate in order. */
 #pragma once
 #include <sys/types.h>
 
 struct bind_mount { const char *src, *dst; int ro; };
 struct tmpfs_mount { const char *dst, *opts; };
+/* A cgroup hierarchy shown read-only at /sys/fs/cgroup/<dir> (dir "" = /sys/fs/cgroup itself). */
+struct cgroup_mount { const char *dir, *fstype, *opts; };
 
 struct shim_config {
   const char *id, *state_dir, *rootfs, *upper, *work;
@@ -22,6 +25,7 @@ struct shim_config {
   const char *oom_file;                       /* memory.events (v2) or memory.oom_control (v1) */
   struct bind_mount *binds; int nbinds;
   struct tmpfs_mount *tmpfs; int ntmpfs;
+  struct cgroup_mount *cgmounts; int ncgmounts;
   const char *log_path; long long log_max; int log_files;
   pid_t target_pid;                           /* exec mode: the container's init */
 };

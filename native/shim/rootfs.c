@@ -177,6 +177,22 @@ static int mount_tmpfs(const struct tmpfs_mount *t) {
   return do_mount("tmpfs", t->dst, "tmpfs", flags, data);
 }
 
+/* The container's own cgroups, read-only: the cgroup namespace roots each mount at them. */
+static int mount_cgroups(const struct shim_config *c) {
+  const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (c->ncgmounts == 0) return 0;
+  if (c->ncgmounts == 1 && c->cgmounts[0].dir[0] == 0)
+    return do_mount("cgroup", "/sys/fs/cgroup", c->cgmounts[0].fstype, ro, c->cgmounts[0].opts);
+  if (do_mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k") < 0) return -1;
+  char path[512];
+  for (int i = 0; i < c->ncgmounts; i++) {
+    snprintf(path, sizeof path, "/sys/fs/cgroup/%s", c->cgmounts[i].dir);
+    if (mkdir(path, 0555) < 0 && errno != EEXIST) return fail(1, "mkdir %s", path);
+    if (do_mount("cgroup", path, c->cgmounts[i].fstype, ro, c->cgmounts[i].opts) < 0) return -1;
+  }
+  return do_mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755,size=64k");
+}
+
 int rootfs_setup(const struct shim_config *c, const int *bind_fds) {
   /* keep every mount below out of the host's namespace, both ways */
   if (do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
@@ -187,6 +203,7 @@ int rootfs_setup(const struct shim_config *c, const int *bind_fds) {
   if (setup_dev() < 0) return -1;
   if (mkdir_p("/sys", 0555) < 0) return -1;
   if (do_mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return -1;
+  if (mount_cgroups(c) < 0) return -1;
   if (mount_binds(c, bind_fds) < 0) return -1;
   for (int i = 0; i < c->ntmpfs; i++)
     if (mount_tmpfs(&c->tmpfs[i]) < 0) return -1;
