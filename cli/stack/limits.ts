@@ -15,5 +15,5 @@ export const defaultLimits: StackLimits = {
   maxFileBytes: 2 * 1024 * 1024,
   maxScalarChars: 1024 * 1024,
   maxDepth: 64,
-  maxExpandedNodes: 250_000,
+  maxExpandedNodes: 100_000,
 };

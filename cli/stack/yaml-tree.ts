@@ -2,7 +2,7 @@
 // ourselves (rather than doc.toJS()) to expand aliases and merge keys under a budget of
 // expanded nodes, which bounds a billion-laughs document without capping honest alias use.
 import {
-  parseAllDocuments, LineCounter, isAlias, isMap, isSeq, isScalar, isPair,
+  parseAllDocuments, LineCounter, isAlias, isMap, isSeq, isScalar, isPair, visit,
   type Document, type Node, type ScalarTag, type YAMLMap,
 } from 'yaml';
 import { ProblemList, StackFileError } from './errors.js';
@@ -77,6 +77,9 @@ function yamlMessage(code: string, message: string): string {
 class Converter {
   private nodes = 0;
   private exhausted = false;
+  /** Anchor name -> definitions in document order. yaml's Alias.resolve walks the whole
+   *  document per call, which would make alias-heavy files quadratic. */
+  private anchors: Map<string, { offset: number; node: Node }[]> | undefined;
 
   constructor(
     private readonly file: string,
@@ -86,6 +89,24 @@ class Converter {
     private readonly positions: PositionIndex,
     private readonly problems: ProblemList,
   ) {}
+
+  /** The latest anchor of that name defined before the alias, as YAML resolves them. */
+  private anchorFor(name: string, offset: number): Node | undefined {
+    if (!this.anchors) {
+      this.anchors = new Map();
+      const anchors = this.anchors;
+      visit(this.doc, (_key, n) => {
+        if ((isScalar(n) || isMap(n) || isSeq(n)) && n.anchor) {
+          const list = anchors.get(n.anchor) ?? [];
+          list.push({ offset: n.range?.[0] ?? 0, node: n });
+          anchors.set(n.anchor, list);
+        }
+      });
+    }
+    let found: Node | undefined;
+    for (const a of this.anchors.get(name) ?? []) if (a.offset < offset) found = a.node;
+    return found;
+  }
 
   private pos(offset: number | undefined) {
     const { line, col } = this.lines.linePos(offset ?? 0);
@@ -110,7 +131,7 @@ class Converter {
     }
     if (node === null || node === undefined) return null;
     if (isAlias(node)) {
-      const target = node.resolve(this.doc);
+      const target = this.anchorFor(node.source, node.range?.[0] ?? 0);
       if (!target) return this.fail(node.range?.[0], path, `unknown alias *${node.source}: define the anchor &${node.source} before using it`);
       return this.convert(target, path, depth + 1);
     }

@@ -1,0 +1,135 @@
+// Property-based tests: whatever bytes, text or document arrives, the loader returns a stack or
+// throws its own StackFileError; it never throws anything else, never hangs, and stays within
+// bounded memory. Inputs are random and mutated real-world fixtures.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { loadStackTexts } from '../../../cli/stack/load.js';
+import { decodeStackBytes } from '../../../cli/stack/source.js';
+import { StackFileError } from '../../../cli/stack/errors.js';
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const sources = readdirSync(fixtures).filter((f) => f.endsWith('.yml')).sort().map((f) => readFileSync(join(fixtures, f), 'utf8'));
+const env = { DOMAIN: 'example.org', ADMIN_USER: 'a', HASHED_PASSWORD: 'h', N: '3' };
+/** A hang detector, not a speed goal: the slowest legitimate case here takes well under a second. */
+const HANG_MS = 10_000;
+
+function outcome(texts: string[]): 'ok' | 'error' {
+  const t0 = performance.now();
+  try {
+    loadStackTexts({ texts: texts.map((text, i) => ({ file: `f${i}.yml`, text })), env, workingDir: '/stack' });
+    return 'ok';
+  } catch (err) {
+    if (!(err instanceof StackFileError)) throw err;
+    expect(err.problems.length).toBeGreaterThan(0);
+    for (const p of err.problems) expect(typeof p.message).toBe('string');
+    return 'error';
+  } finally {
+    expect(performance.now() - t0).toBeLessThan(HANG_MS);
+  }
+}
+
+const mutation = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.constantFrom(':', '- ', '  ', '\t', '{', '[', ']', '}', '&a ', '*a', '<<: *a\n', '${', '$$', '"', "'", '\n', '#', '!!binary ', '---\n', 'x-', '0440', '-1', '1.5G', '10 parsecs', '~', 'null', '\u0000', '\ufeff') }),
+  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 20 }) }),
+  fc.record({ kind: fc.constant('dupLine' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('indent' as const), at: fc.nat(), by: fc.integer({ min: -4, max: 4 }) }),
+);
+type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+function mutate(src: string, muts: Mutation[]): string {
+  let s = src;
+  for (const m of muts) {
+    const at = s.length === 0 ? 0 : m.at % s.length;
+    if (m.kind === 'flip') {
+      const b = Buffer.from(s, 'utf8');
+      if (b.length > 0) b[m.at % b.length] = m.byte;
+      s = b.toString('utf8');
+    } else if (m.kind === 'insert') s = s.slice(0, at) + m.text + s.slice(at);
+    else if (m.kind === 'delete') s = s.slice(0, at) + s.slice(at + m.len);
+    else {
+      const lines = s.split('\n');
+      const i = m.at % Math.max(1, lines.length);
+      if (m.kind === 'dupLine') lines.splice(i, 0, lines[i] ?? '');
+      else lines[i] = m.by >= 0 ? ' '.repeat(m.by) + (lines[i] ?? '') : (lines[i] ?? '').replace(new RegExp(`^ {0,${-m.by}}`), '');
+      s = lines.join('\n');
+    }
+  }
+  return s;
+}
+
+describe('the loader under random input', () => {
+  it('mutated real-world files: a stack or a StackFileError, nothing else', () => {
+    fc.assert(fc.property(fc.constantFrom(...sources), fc.array(mutation, { minLength: 1, maxLength: 6 }), (src, muts) => {
+      outcome([mutate(src, muts)]);
+    }), { numRuns: 400 });
+  });
+
+  it('random bytes through the decoder and the loader', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+      let text: string;
+      try {
+        text = decodeStackBytes('r.yml', bytes);
+      } catch (err) {
+        expect(err).toBeInstanceOf(StackFileError);
+        return;
+      }
+      outcome([text]);
+    }), { numRuns: 300 });
+  });
+
+  it('random YAML-looking text', () => {
+    const token = fc.constantFrom('services:', '\n', '  ', 'web:', 'image: x', '- ', ': ', '{', '}', '[', ']', ',', '&a', '*a', '<<:', '"', "'", '${A', '}', '$$', '#', '---', '...', '|', '>', '!!str', '?', 'deploy:', 'replicas:', '3', 'ports:', '"80:80"', 'x-y:');
+    fc.assert(fc.property(fc.array(token, { maxLength: 60 }), (tokens) => {
+      outcome([tokens.join('')]);
+    }), { numRuns: 400 });
+  });
+
+  it('random documents shaped like stacks, with values of every type in known places', () => {
+    const scalar = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null),
+      fc.constantFrom('1.5G', '-1', '0440', '80:80', '3001-3005', '1m30s', '${N}', 'global', 'host', 'ro', '/data', './x:/y', 'a=b'));
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, scalar, fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(fc.constantFrom(...keys), tie('v'), { maxKeys: 4 })),
+    })).v;
+    const service = fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 8 });
+    const doc = fc.record({
+      services: fc.dictionary(fc.constantFrom('web', 'db', 'x-ext', 'a b'), service, { maxKeys: 3 }),
+      networks: fc.option(fc.dictionary(fc.constantFrom('front', 'back', 'default'), fc.oneof(fc.constant(null), fc.dictionary(fc.constantFrom('external', 'driver', 'name', 'attachable'), scalar))), { nil: undefined }),
+      volumes: fc.option(fc.dictionary(fc.constantFrom('data', 'db-data'), fc.constant(null)), { nil: undefined }),
+    }, { requiredKeys: ['services'] });
+    fc.assert(fc.property(doc, fc.option(doc, { nil: undefined }), (base, override) => {
+      const texts = [stringify(base)];
+      if (override) texts.push(stringify(override));
+      outcome(texts);
+    }), { numRuns: 400 });
+  });
+
+  it('alias bombs of any shape fail fast in bounded memory', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 2, max: 12 }), fc.boolean(), (width, depth, viaMerge) => {
+      const lines = [`x-l0: &l0 [${Array(width).fill('"lol"').join(', ')}]`];
+      for (let i = 1; i <= depth; i++) {
+        lines.push(viaMerge
+          ? `x-l${i}: &l${i} {${Array.from({ length: width }, (_, k) => `k${k}: *l${i - 1}`).join(', ')}}`
+          : `x-l${i}: &l${i} [${Array(width).fill(`*l${i - 1}`).join(', ')}]`);
+      }
+      const text = `${lines.join('\n')}\nservices:\n  web:\n    image: x\n    labels: {a: "1"}\n    x-bomb: *l${depth}\n    command: *l${Math.min(depth, 1)}\n`;
+      const before = process.memoryUsage().heapUsed;
+      const r = outcome([text]);
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(768 * 1024 * 1024);
+      if (width ** depth > 1_000_000) expect(r).toBe('error');
+    }), { numRuns: 60 });
+  });
+});
+
+const keys = [
+  'image', 'command', 'entrypoint', 'environment', 'env_file', 'labels', 'deploy', 'user', 'working_dir', 'hostname',
+  'read_only', 'init', 'stop_signal', 'stop_grace_period', 'healthcheck', 'volumes', 'tmpfs', 'cap_add', 'sysctls',
+  'ulimits', 'secrets', 'configs', 'ports', 'networks', 'mode', 'replicas', 'placement', 'resources', 'limits',
+  'memory', 'cpus', 'restart_policy', 'update_config', 'condition', 'delay', 'target', 'published', 'protocol',
+  'source', 'type', 'test', 'disable', 'interval', 'retries', 'constraints', 'build', 'restart', 'depends_on', 'x-a',
+  'external', 'soft', 'hard', 'uid', 'mode', 'nocopy', 'aliases', 'order', 'parallelism', 'max_replicas_per_node',
+];
