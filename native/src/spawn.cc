@@ -30,6 +30,9 @@ class SpawnWorker : public Napi::AsyncWorker {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    // Node marks its own stderr close-on-exec; dup2 onto itself clears that (glibc >= 2.29)
+    // so the helper's diagnostics still reach our stderr
+    posix_spawn_file_actions_adddup2(&fa, 2, 2);
     std::vector<char *> argv;
     for (auto &a : argv_) argv.push_back(const_cast<char *>(a.c_str()));
     argv.push_back(nullptr);

@@ -1,0 +1,132 @@
+// `npm run bench -- container-start [RUNS]`: create+start+wait of /bin/true in a busybox rootfs
+// (all namespaces, overlay rootfs, memory+pids limits) through ContainerRuntime in this warm
+// process, interleaved run by run with `crun run` and `runc run` of an equivalent OCI bundle.
+// As in shared/anchors/runtime/bench-runtime.sh, everything runs in a private mount namespace
+// with /sys/fs/cgroup/unified unmounted (crun 1.8 refuses this host's hybrid layout), so all
+// three see the same pure-v1 host. crun/runc are started with the addon's posix_spawn, the
+// same path shoal uses for its shim, so no contender pays Node's child_process overhead.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+
+const MiB = 1024 * 1024;
+
+export default async function main(args: string[]): Promise<void> {
+  if (process.env.SHOAL_BENCH_INNER !== '1') return reexecInPrivateMountNs(args);
+  const runs = Number(args[0] ?? 40);
+  const warmup = 3;
+  const { ContainerRuntime } = await import('../../agent/runtime/index.js');
+  const { detectCgroups } = await import('../../agent/runtime/cgroups/index.js');
+  const addon = createRequire(import.meta.url)(
+    fileURLToPath(new URL('../../native/build/Release/shoal_native.node', import.meta.url)),
+  ) as { spawnShim(path: string, args: string[]): Promise<{ status: number; stdout: string }> };
+
+  const root = mkdtempSync(join(tmpdir(), 'shoalrt-bench-'));
+  const layer = join(root, 'layer');
+  mkdirSync(join(layer, 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(layer, 'bin/busybox'));
+  execFileSync('chmod', ['755', join(layer, 'bin/busybox')]);
+  for (const a of ['sh', 'true']) symlinkSync('busybox', join(layer, 'bin', a));
+  // crun/runc get the same layer as an overlay mounted once up front (as the anchor does)
+  const ovl = join(root, 'ovl');
+  for (const d of ['upper', 'work', 'merged']) mkdirSync(join(ovl, d), { recursive: true });
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${layer},upperdir=${ovl}/upper,workdir=${ovl}/work`, `${ovl}/merged`]);
+  const bundle = join(root, 'bundle');
+  mkdirSync(bundle);
+  execFileSync('crun', ['spec'], { cwd: bundle });
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+    process: { terminal: boolean; args: string[] };
+    root: { path: string; readonly: boolean };
+    linux: { resources: Record<string, unknown>; namespaces: { type: string }[] };
+  };
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/true'];
+  spec.root = { path: `${ovl}/merged`, readonly: false };
+  spec.linux.resources.memory = { limit: 64 * MiB };
+  spec.linux.resources.pids = { limit: 64 };
+  spec.linux.namespaces.push({ type: 'cgroup' });
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+
+  const logger = pino({ level: 'warn' });
+  const cgroupParent = `shoalrt-bench-${process.pid}`;
+  const cgroups = detectCgroups({ logger });
+  const rt = new ContainerRuntime({ stateDir: join(root, 'state'), cgroupParent, cgroups, logger });
+  const ocis = { crun: join(root, 'crun-state'), runc: join(root, 'runc-state') };
+
+  const samples: Record<string, number[]> = { shoal: [], shoal_rm: [], crun: [], runc: [], create: [], start: [], wait: [] };
+  const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+  const shoalOnce = async (record: boolean): Promise<void> => {
+    const t0 = now();
+    const c = await rt.create({ rootfs: { layers: [layer] }, args: ['/bin/true'], limits: { memoryBytes: 64 * MiB, pidsMax: 64 } });
+    const t1 = now();
+    await rt.start(c.id);
+    const t2 = now();
+    const exit = await rt.wait(c.id);
+    const t3 = now();
+    if (exit.code !== 0) throw new Error(`shoal container exited ${exit.code}`);
+    await rt.remove(c.id);
+    const t4 = now();
+    if (!record) return;
+    samples.shoal!.push(t3 - t0);
+    samples.shoal_rm!.push(t4 - t0);
+    samples.create!.push(t1 - t0);
+    samples.start!.push(t2 - t1);
+    samples.wait!.push(t3 - t2);
+  };
+  const ociOnce = async (tool: 'crun' | 'runc', record: boolean): Promise<void> => {
+    const t0 = now();
+    const r = await addon.spawnShim(tool === "crun" ? "/usr/bin/crun" : "/usr/sbin/runc", ['--root', ocis[tool], 'run', '--bundle', bundle, `shoalrt-bench-${tool}`]);
+    const t1 = now();
+    if (r.status !== 0) throw new Error(`${tool} run failed with status ${r.status}: ${r.stdout}`);
+    if (record) samples[tool]!.push(t1 - t0);
+  };
+  const contenders = [(rec: boolean) => shoalOnce(rec), (rec: boolean) => ociOnce('crun', rec), (rec: boolean) => ociOnce('runc', rec)];
+  try {
+    for (let i = 0; i < warmup + runs; i++) {
+      // rotate the order each run so that background noise hits every contender alike
+      for (let k = 0; k < contenders.length; k++) await contenders[(i + k) % contenders.length]!(i >= warmup);
+    }
+  } finally {
+    for (const c of await rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
+    await cgroups.open(cgroupParent)?.remove().catch(() => undefined);
+    spawnSync('umount', [`${ovl}/merged`]);
+    rmSync(root, { recursive: true, force: true });
+  }
+  const pct = (xs: number[], p: number): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return Math.round(s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]! * 100) / 100;
+  };
+  for (const [k, v] of Object.entries(samples)) console.log(`${k.padEnd(9)} p50 ${pct(v, 0.5)} ms  p90 ${pct(v, 0.9)} ms  (n=${v.length})`);
+  console.log(
+    JSON.stringify({
+      bench: 'container-start',
+      runs,
+      shoal_p50_ms: pct(samples.shoal!, 0.5),
+      shoal_p90_ms: pct(samples.shoal!, 0.9),
+      crun_p50_ms: pct(samples.crun!, 0.5),
+      crun_p90_ms: pct(samples.crun!, 0.9),
+      runc_p50_ms: pct(samples.runc!, 0.5),
+      runc_p90_ms: pct(samples.runc!, 0.9),
+      ratio_vs_crun: Math.round((pct(samples.shoal!, 0.5) / pct(samples.crun!, 0.5)) * 100) / 100,
+      shoal_with_rm_p50_ms: pct(samples.shoal_rm!, 0.5),
+      shoal_create_p50_ms: pct(samples.create!, 0.5),
+      shoal_start_p50_ms: pct(samples.start!, 0.5),
+      shoal_wait_p50_ms: pct(samples.wait!, 0.5),
+    }),
+  );
+}
+
+/** Runs this benchmark again inside `unshare --mount` with the cgroup2 mount of the hybrid layout removed. */
+function reexecInPrivateMountNs(args: string[]): void {
+  const runner = fileURLToPath(new URL('./run.ts', import.meta.url));
+  const inner = `umount /sys/fs/cgroup/unified 2>/dev/null; exec "${process.execPath}" --import tsx "${runner}" container-start "$@"`;
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', inner, 'sh', ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, SHOAL_BENCH_INNER: '1' },
+  });
+  if (r.status !== 0) throw new Error(`benchmark failed (status ${r.status})`);
+}
