@@ -1,0 +1,93 @@
+// `shoal image ...` as a user runs it: a real process per command, with --root in a temp dir.
+// Checks exit codes, output, and that every error is one line without a stack trace.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testImagePath } from '../../helpers/images.js';
+import { makeTar, tempDir } from './fixtures.js';
+
+const REPO = resolve(import.meta.dirname, '..', '..', '..');
+let dir: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('cli'));
+});
+afterAll(async () => cleanup());
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function shoal(...args: string[]): Promise<Run> {
+  return new Promise((res, rej) => {
+    const child = spawn(join(REPO, 'node_modules/.bin/tsx'), ['cli/main.ts', 'image', ...args, '--root', dir], {
+      cwd: REPO,
+      env: { ...process.env, SHOAL_DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', rej);
+    child.on('close', (code) => res({ code, stdout, stderr }));
+  });
+}
+
+function expectOneLineError(r: Run, pattern: RegExp): void {
+  expect(r.code, r.stderr).not.toBe(0);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('shoal image CLI', () => {
+  it('load, ls, inspect, import, rm and prune', async () => {
+    const load = await shoal('load', '-i', testImagePath('busybox'));
+    expect(load).toMatchObject({ code: 0, stdout: 'Loaded image: busybox:latest\n' });
+
+    const ls = await shoal('ls', '--format', 'json');
+    expect(ls.code).toBe(0);
+    const images = JSON.parse(ls.stdout) as Array<{ id: string; refs: string[] }>;
+    expect(images.map((i) => i.refs)).toEqual([['busybox:latest']]);
+
+    const table = await shoal('ls');
+    expect(table.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    expect(table.stdout).toContain(`busybox      latest   ${images[0]!.id.slice(7, 19)}`);
+
+    const inspect = await shoal('inspect', 'busybox');
+    expect(inspect.code).toBe(0);
+    expect((JSON.parse(inspect.stdout) as Array<{ config: { cmd: string[] } }>)[0]!.config.cmd).toEqual(['sh']);
+
+    const rootfs = join(dir, 'rootfs.tar');
+    writeFileSync(rootfs, await makeTar([{ name: 'hello', data: 'hi' }]));
+    const imp = await shoal('import', rootfs, 'myroot:2', '--cmd', '["/hello"]', '-e', 'A=1');
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+
+    const rm = await shoal('rm', 'busybox', 'myroot:2');
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toMatch(/^Untagged: busybox:latest\nDeleted: sha256:[0-9a-f]{64}\nUntagged: myroot:2\nDeleted: sha256:/);
+
+    const prune = await shoal('prune');
+    expect(prune.code).toBe(0);
+    expect(prune.stdout).toMatch(/^Removed 0 images and 2 layers, reclaimed \d+(\.\d+)?MB\n$/);
+    expect((await shoal('ls', '-q')).stdout).toBe('');
+  });
+
+  it('bad input: one clear line and a non-zero exit', async () => {
+    expectOneLineError(await shoal('rm', 'nope'), /^shoal: image "nope" not found: load it with/);
+    expectOneLineError(await shoal('inspect', 'Bad:Ref!'), /^shoal: invalid image reference "Bad:Ref!"/);
+    const garbage = join(dir, 'garbage.tar');
+    writeFileSync(garbage, 'not a tar'.repeat(100));
+    expectOneLineError(await shoal('load', '-i', garbage), /^shoal: cannot read image archive .*garbage\.tar: it is not a tar archive/);
+    expectOneLineError(await shoal('load', '-i', join(dir, 'missing.tar')), /missing\.tar: no such file/);
+    expectOneLineError(await shoal('ls', '--format', 'yaml'), /--format "yaml" is not known/);
+    expectOneLineError(await shoal('import', garbage, 'x:1', '--cmd', 'sh -c'), /--cmd "sh -c" is not JSON/);
+    expectOneLineError(await shoal('load'), /required option '-i, --input <file>'/);
+  });
+});
