@@ -3,14 +3,14 @@
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { MemoryStore, ObjectEvent, ReadTx } from '../../store/index.js';
 import { WatchingComponent, type ComponentOptions } from '../component.js';
-import type { RestartDelays } from '../replicated/reconcile.js';
+import { RestartTracker } from '../restarts.js';
 import { diedWhileRunnable, isGlobal, isRunnable } from '../tasks.js';
 import { reconcileGlobal } from './reconcile.js';
 
 export class GlobalOrchestrator extends WatchingComponent {
   private readonly globalServices = new Set<string>();
   private readonly dirtyServices = new Set<string>();
-  private readonly delays: RestartDelays = new Map();
+  private readonly restarts = new RestartTracker();
   private readonly timers = new Map<number, TimerHandle>();
 
   constructor(store: MemoryStore, clock: Clock, opts: ComponentOptions = {}) {
@@ -59,7 +59,7 @@ export class GlobalOrchestrator extends WatchingComponent {
       const wakeAt = await this.store.update((tx) => {
         const due: number[] = [];
         for (const id of ids) {
-          const r = reconcileGlobal(tx, id, now, this.delays);
+          const r = reconcileGlobal(tx, id, now, this.restarts);
           due.push(...r.wakeAt);
           if (r.created || r.shutDown) this.log.info({ serviceId: id, created: r.created, shutDown: r.shutDown }, 'reconciled global service');
         }

@@ -3,22 +3,13 @@
 import { TaskState, type Node, type Task } from '../../../proto/gen/types.js';
 import { matchesConstraints, parseConstraints, type Constraint } from '../../scheduler/constraints.js';
 import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
-import { SETTLED_DESIRED_STATE, type ReconcileOutcome, type RestartDelays } from '../replicated/reconcile.js';
-import {
-  byAge,
-  hasFinished,
-  isRunnable,
-  newTask,
-  nodeKeepsTasks,
-  nodeTakesNewTasks,
-  restartAllowed,
-  restartDelayMs,
-  withDesiredState,
-} from '../tasks.js';
+import { SETTLED_DESIRED_STATE, type ReconcileOutcome } from '../replicated/reconcile.js';
+import type { RestartTracker } from '../restarts.js';
+import { byAge, hasFinished, isRunnable, newTask, nodeKeepsTasks, nodeTakesNewTasks, withDesiredState } from '../tasks.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
-export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, delays: RestartDelays): ReconcileOutcome {
+export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, restarts: RestartTracker): ReconcileOutcome {
   const out: ReconcileOutcome = { created: 0, shutDown: 0, wakeAt: [] };
   const service = tx.services.get(serviceId);
   const tasks = tx.tasks.find('service', serviceId);
@@ -28,6 +19,7 @@ export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, d
   };
   if (!service || service.spec?.mode?.$case !== 'global') {
     if (!service) for (const t of tasks) if (t.desiredState < TaskState.REMOVE) stop(t, TaskState.REMOVE);
+    restarts.forgetService(serviceId);
     return out;
   }
   let constraints: Constraint[] | undefined;
@@ -61,10 +53,8 @@ export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, d
       if (!keep) {
         stop(t, TaskState.SHUTDOWN);
       } else if (hasFinished(t)) {
-        if (restartAllowed(t)) {
+        if (restarts.onDeath(key, t, nowMs) === 'restart') {
           stop(t, TaskState.SHUTDOWN);
-          const delay = restartDelayMs(t);
-          if (delay > 0) delays.set(key, nowMs + delay);
         } else {
           stop(t, SETTLED_DESIRED_STATE);
           settled = true;
@@ -75,12 +65,12 @@ export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, d
     }
     while (alive.length > 1) stop(alive.shift()!, TaskState.SHUTDOWN);
     if (alive.length > 0 || settled || !keep || !nodeTakesNewTasks(node)) continue;
-    const due = delays.get(key);
+    const due = restarts.dueAt(key);
     if (due !== undefined && due > nowMs) {
       out.wakeAt.push(due);
       continue;
     }
-    delays.delete(key);
+    restarts.done(key);
     tx.tasks.create(newTask(service, 0, node.id, nowMs));
     out.created++;
   }

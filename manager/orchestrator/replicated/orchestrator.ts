@@ -4,14 +4,15 @@ import type { Clock, TimerHandle } from '../../clock.js';
 import type { MemoryStore, ObjectEvent, ReadTx } from '../../store/index.js';
 import { WatchingComponent, type ComponentOptions } from '../component.js';
 import { diedWhileRunnable, isReplicated, isRunnable, nodeKeepsTasks } from '../tasks.js';
-import { reconcileReplicated, type RestartDelays } from './reconcile.js';
+import { RestartTracker } from '../restarts.js';
+import { reconcileReplicated } from './reconcile.js';
 
 /** Services reconciled per transaction, so one proposal stays a reasonable size. */
 const SERVICES_PER_TX = 50;
 
 export class ReplicatedOrchestrator extends WatchingComponent {
   private readonly dirtyServices = new Set<string>();
-  private readonly delays: RestartDelays = new Map();
+  private readonly restarts = new RestartTracker();
   private readonly timers = new Map<number, TimerHandle>();
 
   constructor(store: MemoryStore, clock: Clock, opts: ComponentOptions = {}) {
@@ -61,7 +62,7 @@ export class ReplicatedOrchestrator extends WatchingComponent {
           for (const id of batch) {
             const svc = tx.services.get(id);
             if (svc && !isReplicated(svc)) continue;
-            const r = reconcileReplicated(tx, id, now, this.delays);
+            const r = reconcileReplicated(tx, id, now, this.restarts);
             due.push(...r.wakeAt);
             if (r.created || r.shutDown) this.log.info({ serviceId: id, created: r.created, shutDown: r.shutDown }, 'reconciled service');
           }
@@ -79,7 +80,7 @@ export class ReplicatedOrchestrator extends WatchingComponent {
     if (this.timers.has(at)) return;
     const h = this.clock.setTimeout(() => {
       this.timers.delete(at);
-      for (const key of this.delays.keys()) this.dirtyServices.add(key.slice(0, key.indexOf('\u0000')));
+      for (const id of this.restarts.waitingServices()) this.dirtyServices.add(id);
       this.wake();
     }, at - this.clock.now());
     this.timers.set(at, h);

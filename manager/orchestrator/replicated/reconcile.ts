@@ -2,16 +2,8 @@
 // on lost or drained nodes in their slot, then grow or shrink to the wanted number of slots.
 import { TaskState, type Task } from '../../../proto/gen/types.js';
 import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
-import {
-  byAge,
-  hasFinished,
-  isRunnable,
-  newTask,
-  nodeKeepsTasks,
-  restartAllowed,
-  restartDelayMs,
-  withDesiredState,
-} from '../tasks.js';
+import type { RestartTracker } from '../restarts.js';
+import { byAge, hasFinished, isRunnable, newTask, nodeKeepsTasks, withDesiredState } from '../tasks.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
@@ -22,8 +14,6 @@ export interface ReconcileOutcome {
   wakeAt: number[];
 }
 
-/** Slot keys of failed tasks waiting out their restart delay, and when they may restart. */
-export type RestartDelays = Map<string, number>;
 
 interface SlotState {
   slot: number;
@@ -42,7 +32,7 @@ export function reconcileReplicated(
   tx: WriteTx,
   serviceId: string,
   nowMs: number,
-  delays: RestartDelays,
+  restarts: RestartTracker,
 ): ReconcileOutcome {
   const out: ReconcileOutcome = { created: 0, shutDown: 0, wakeAt: [] };
   const service = tx.services.get(serviceId);
@@ -52,7 +42,7 @@ export function reconcileReplicated(
     for (const t of tasks) {
       if (t.desiredState < TaskState.REMOVE && !service) tx.tasks.update(withDesiredState(t, TaskState.REMOVE));
     }
-    for (const k of [...delays.keys()]) if (k.startsWith(`${serviceId}\u0000`)) delays.delete(k);
+    restarts.forgetService(serviceId);
     return out;
   }
   const replicas = service.spec.mode.value.replicas;
@@ -70,10 +60,8 @@ export function reconcileReplicated(
       if (t.desiredState === SETTLED_DESIRED_STATE) st.settled = [t];
       if (!isRunnable(t)) continue;
       if (hasFinished(t)) {
-        if (restartAllowed(t)) {
+        if (restarts.onDeath(slotKey(serviceId, slot), t, nowMs) === 'restart') {
           shutDown(tx, t, TaskState.SHUTDOWN, out);
-          const delay = restartDelayMs(t);
-          if (delay > 0) delays.set(slotKey(serviceId, slot), nowMs + delay);
           st.replace = true;
         } else {
           shutDown(tx, t, SETTLED_DESIRED_STATE, out);
@@ -90,7 +78,7 @@ export function reconcileReplicated(
     // Two live tasks in one slot (e.g. after a partition healed): keep the newest.
     while (st.alive.length > 1) shutDown(tx, st.alive.shift()!, TaskState.SHUTDOWN, out);
     if (st.alive.length > 0 || st.settled.length > 0) st.replace = false;
-    if (st.alive.length > 0 || st.settled.length > 0 || st.replace || delays.has(slotKey(serviceId, slot))) slots.set(slot, st);
+    if (st.alive.length > 0 || st.settled.length > 0 || st.replace || restarts.dueAt(slotKey(serviceId, slot)) !== undefined) slots.set(slot, st);
   }
 
   // Scale down: the highest slots go first.
@@ -100,7 +88,7 @@ export function reconcileReplicated(
     for (const t of [...st.alive, ...st.settled]) {
       if (t.desiredState !== TaskState.SHUTDOWN) shutDown(tx, t, TaskState.SHUTDOWN, out);
     }
-    delays.delete(slotKey(serviceId, st.slot));
+    restarts.done(slotKey(serviceId, st.slot));
     slots.delete(st.slot);
   }
 
@@ -108,12 +96,12 @@ export function reconcileReplicated(
   for (const st of inUse) {
     if (st.alive.length > 0 || st.settled.length > 0) continue;
     const key = slotKey(serviceId, st.slot);
-    const due = delays.get(key);
+    const due = restarts.dueAt(key);
     if (due !== undefined && due > nowMs) {
       out.wakeAt.push(due);
       continue;
     }
-    delays.delete(key);
+    restarts.done(key);
     tx.tasks.create(newTask(service, st.slot, '', nowMs));
     out.created++;
   }

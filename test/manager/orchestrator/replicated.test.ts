@@ -105,6 +105,24 @@ describe('replicated orchestrator', () => {
     );
   });
 
+  it('gives up on a slot after max attempts restarts', async () => {
+    const svc = makeService('s1', 'flaky', { replicas: 1 });
+    svc.spec!.task!.restart = { condition: 0, delay: { nanos: 1_000_000_000n }, maxAttempts: 2, window: undefined };
+    await h.store.update((tx) => tx.services.create(svc));
+    h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await h.until(`attempt ${attempt} live`, () => h.tasks('s1', live).length === 1);
+      await assignTo(h, 'n1');
+      const t = h.tasks('s1', live)[0]!;
+      await h.store.update((tx) => tx.tasks.update(withState(tx.tasks.get(t.id)!, TaskState.FAILED)));
+      await h.until('seen', (tx) => tx.tasks.get(t.id)!.desiredState > TaskState.RUNNING);
+      await h.clock.advance(1_000);
+    }
+    await h.quiesce();
+    expect(h.tasks('s1').map((t) => t.desiredState)).toEqual([TaskState.SHUTDOWN, TaskState.SHUTDOWN, TaskState.COMPLETE]);
+    expect(h.tasks('s1', live)).toEqual([]);
+  });
+
   it('moves tasks off a node that goes down or is drained, at once', async () => {
     await h.store.update((tx) => {
       tx.nodes.create(makeNode('n1'));

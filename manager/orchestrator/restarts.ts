@@ -1,0 +1,54 @@
+// The restart policy's memory: when a slot's failed task may be replaced (delay) and how often
+// it was already (max attempts within a window). Kept in the leader's memory, as Swarm does: a
+// new leader starts counting afresh.
+import type { Task } from '../../proto/gen/types.js';
+import type { ReadonlyDeep } from '../store/index.js';
+import { restartAllowed, restartDelayMs } from './tasks.js';
+
+export type DeathVerdict = 'restart' | 'settle';
+
+export class RestartTracker {
+  private readonly due = new Map<string, number>();
+  private readonly attempts = new Map<string, number[]>();
+
+  /** Decides about a task that died while meant to run, recording the restart if there is one. */
+  onDeath(slot: string, t: ReadonlyDeep<Task>, nowMs: number): DeathVerdict {
+    if (!restartAllowed(t)) return 'settle';
+    const policy = t.spec?.restart;
+    const max = policy?.maxAttempts ?? 0;
+    if (max > 0) {
+      const windowMs = policy?.window ? Number(policy.window.nanos / 1_000_000n) : 0;
+      let times = this.attempts.get(slot) ?? [];
+      if (windowMs > 0) times = times.filter((at) => at > nowMs - windowMs);
+      if (times.length >= max) {
+        this.attempts.set(slot, times);
+        return 'settle';
+      }
+      this.attempts.set(slot, [...times, nowMs]);
+    }
+    const delay = restartDelayMs(t);
+    if (delay > 0) this.due.set(slot, nowMs + delay);
+    return 'restart';
+  }
+
+  /** When a waiting slot may get its new task, or undefined if it does not wait. */
+  dueAt(slot: string): number | undefined {
+    return this.due.get(slot);
+  }
+
+  /** The slot got its task or went away: stop waiting. */
+  done(slot: string): void {
+    this.due.delete(slot);
+  }
+
+  /** Forgets everything about a service (removed). */
+  forgetService(serviceId: string): void {
+    const prefix = `${serviceId}\u0000`;
+    for (const m of [this.due, this.attempts]) for (const k of [...m.keys()]) if (k.startsWith(prefix)) m.delete(k);
+  }
+
+  /** Services with a slot waiting out a delay. */
+  waitingServices(): Set<string> {
+    return new Set([...this.due.keys()].map((k) => k.slice(0, k.indexOf('\u0000'))));
+  }
+}
