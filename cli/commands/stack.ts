@@ -2,6 +2,7 @@
 // stack files exactly as `deploy` will and prints the result.
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import { loadStack } from '../stack/load.js';
 import { renderStack, renderWarning } from '../stack/render.js';
 
@@ -14,10 +15,11 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('config')
     .description('print the fully resolved stack file (interpolated, merged, normalised)')
-    .requiredOption('-c, --compose-file <file>', 'Compose file; repeat to merge overrides in order', collect, [])
+    .option('-c, --compose-file <file>', 'Compose file (required); repeat to merge overrides in order', collect, [])
     .option('--stack-name <name>', 'check service names against this stack name (63-character limit)')
     .action((opts: { composeFile: string[]; stackName?: string }) => {
       const files = opts.composeFile;
+      if (files.length === 0) throw new UsageError('stack config needs a stack file: pass -c FILE (repeat -c to merge overrides)');
       const { stack: spec, warnings } = loadStack({
         files,
         env: process.env,

@@ -38,11 +38,9 @@ export class StackFileError extends Error implements UserFacingError {
 
   constructor(problems: readonly StackProblem[]) {
     const list = problems.length > 0 ? problems : [{ file: '<stack>', path: '', message: 'invalid stack file' }];
-    super(
-      list.length === 1
-        ? formatProblem(list[0]!)
-        : `${list.length} problems in the stack file:\n  ${list.map(formatProblem).join('\n  ')}`,
-    );
+    const shown = list.slice(0, 10).map(formatProblem);
+    if (list.length > 10) shown.push(`... and ${list.length - 10} more`);
+    super(list.length === 1 ? shown[0]! : `${list.length} problems in the stack file:\n  ${shown.join('\n  ')}`);
     this.name = 'StackFileError';
     this.problems = list;
   }
@@ -63,6 +61,12 @@ export class ProblemList {
   }
   get size(): number { return this.items.length; }
   throwIfAny(): void {
-    if (this.items.length > 0) throw new StackFileError(this.items);
+    if (this.items.length === 0) return;
+    // Report in reading order, whatever order the checks ran in (stable for equal places).
+    const fileOrder = new Map<string, number>();
+    for (const p of this.items) if (!fileOrder.has(p.file)) fileOrder.set(p.file, fileOrder.size);
+    const sorted = [...this.items].sort((a, b) =>
+      fileOrder.get(a.file)! - fileOrder.get(b.file)! || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+    throw new StackFileError(sorted);
   }
 }
