@@ -144,8 +144,8 @@ export async function makePath(
   created: string[],
   onDir?: (dir: string, parent: string) => Promise<void>,
 ): Promise<string> {
-  // A concurrent remove() of another container may delete a shared parent between our
-  // mkdirs (ENOENT); walking the path again recreates it.
+  // A concurrent remove() of another container may delete a shared parent between our mkdirs
+  // (ENOENT) or while we read its files (ENODEV); walking the path again recreates it.
   for (let attempt = 0; ; attempt++) {
     try {
       let dir = mount;
@@ -157,7 +157,8 @@ export async function makePath(
       }
       return dir;
     } catch (err) {
-      if (attempt >= 3 || errCode(err) !== 'ENOENT') throw err;
+      const code = errCode(err);
+      if (attempt >= 10 || (code !== 'ENOENT' && code !== 'ENODEV')) throw err;
     }
   }
 }
