@@ -45,7 +45,8 @@ export async function readTar(input: Readable, source: string, onEntry: EntryHan
     input.destroy();
     if (!extract.destroyed) extract.destroy(new Error('aborted'));
     await feeding.catch(() => {});
-    if (err instanceof Error && 'userError' in err) throw err;
+    // our own typed errors and system errors (ENOSPC, EACCES...) are not the archive's fault
+    if (err instanceof Error && ('userError' in err || 'syscall' in err)) throw err;
     throw new ImageArchiveError(source, describeTarError(err));
   }
   return { digest: `sha256:${hash.digest('hex')}`, bytes };

@@ -65,9 +65,7 @@ export async function unpackLayer(input: Readable, dest: string, source: string,
         break;
       }
       case 'file':
-      case 'contiguous-file':
-      case null:
-      case undefined: {
+      case 'contiguous-file': {
         if (parts.length === 0) throw new UnsafeLayerError(source, header.name, 'is a file in place of the layer root');
         await replaceExisting(target, known);
         // O_EXCL|O_NOFOLLOW: never write through anything that appeared at this path meanwhile.
@@ -115,6 +113,7 @@ export async function unpackLayer(input: Readable, dest: string, source: string,
         break;
       }
       default:
+        // tar-stream reports types it does not know (GNU sparse, volume labels) as null
         logger?.warn({ source, entry: header.name, type: header.type }, 'skipping layer entry of unsupported type');
         return;
     }
