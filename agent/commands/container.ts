@@ -24,7 +24,7 @@ function withRoots(cmd: Command): Command {
 
 function runtimeFor(o: Roots): ContainerRuntime {
   const run = o.run ?? (process.env.SHOAL_RUN || '/run/shoal');
-  return new ContainerRuntime({ stateDir: join(run, 'containers'), logger: pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'error' }, pino.destination(2)) });
+  return new ContainerRuntime({ stateDir: join(run, 'containers'), cgroupParent: process.env.SHOAL_CGROUP_PARENT || 'shoal', logger: pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'error' }, pino.destination(2)) });
 }
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
