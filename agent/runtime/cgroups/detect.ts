@@ -71,7 +71,7 @@ function isUnder(path: string, root: string): boolean {
 }
 
 /**
- * Decides the layout. Any v1 hierarchy carrying one of our controllers makes it v1 (hybrid if a
+ * Decides the layout. v1 hierarchies carrying memory, cpu or pids make it v1 (hybrid if a
  * cgroup2 mount exists too, which then only serves membership, freeze and kill); otherwise a
  * cgroup2 mount makes it v2. Only mounts at or below `root` count.
  */
@@ -91,8 +91,11 @@ export function layoutFrom(mountinfo: string, procCgroups: string | null, root?:
       v1.set(c, m.mountPoint);
     }
   }
-  if (v1.size > 0) return { version: 'v1', hybrid: unified !== null, v1, unified };
-  if (unified !== null) return { version: 'v2', hybrid: false, v1, unified };
+  // A v2 host may still carry a stray v1 mount of a minor controller (cpuset for some legacy
+  // tool): only the main resource controllers make the host v1.
+  const mainV1 = v1.has('memory') || v1.has('cpu') || v1.has('pids');
+  if (mainV1 || (v1.size > 0 && unified === null)) return { version: 'v1', hybrid: unified !== null, v1, unified };
+  if (unified !== null) return { version: 'v2', hybrid: false, v1: new Map(), unified };
   throw new CgroupUnsupportedError(
     `no cgroup hierarchy is mounted${root ? ` under ${root}` : ''}: mount cgroup2 at /sys/fs/cgroup ` +
       `(or the v1 controllers below it) before starting the agent`,

@@ -56,6 +56,12 @@ describe('layoutFrom', () => {
     expect(l.v1.get('cpuset')).toBe('/sys/fs/cgroup/cpuset');
   });
 
+  it('stays v2 when only a minor controller is also mounted as v1', () => {
+    const stray = V2_HOST + '50 26 0:40 / /run/legacy-cpuset rw - cgroup cgroup rw,cpuset\n';
+    expect(layoutFrom(stray, null)).toMatchObject({ version: 'v2', unified: '/sys/fs/cgroup' });
+    expect(layoutFrom('50 26 0:40 / /run/legacy-cpuset rw - cgroup cgroup rw,cpuset\n', null).version).toBe('v1');
+  });
+
   it('restricted to the unified mount, a hybrid host looks like v2', () => {
     const l = layoutFrom(HYBRID_HOST, null, '/sys/fs/cgroup/unified');
     expect(l).toMatchObject({ version: 'v2', unified: '/sys/fs/cgroup/unified' });
