@@ -71,7 +71,8 @@ function handleProposal(r: Raft, m: Message): void {
   let pendingConf = r.pendingConfIndex;
   for (let i = 0; i < m.entries.length; i++) {
     const e = m.entries[i]!;
-    if (e.type !== EntryType.ENTRY_CONF_CHANGE) { ents.push(e); continue; }
+    // Copies: appendEntry stamps term and index, and the message may be shared (or redelivered).
+    if (e.type !== EntryType.ENTRY_CONF_CHANGE) { ents.push({ ...e }); continue; }
     const refusal = confChangeRefusal(r, e, pendingConf);
     if (refusal !== undefined) {
       if (local) throw new ConfChangeError(refusal);
@@ -80,7 +81,7 @@ function handleProposal(r: Raft, m: Message): void {
       continue;
     }
     pendingConf = r.log.lastIndex() + BigInt(i) + 1n;
-    ents.push(e);
+    ents.push({ ...e });
   }
   r.pendingConfIndex = pendingConf;
   r.appendEntry(ents);
