@@ -1,10 +1,6 @@
 #include "process.h"
 #include "util.h"
-#if __has_include("../shim/seccomp.h")
-#include "../shim/seccomp.h"
-#else
-int shim_seccomp_apply_default(void); /* temporary: seccomp_temp.c until seccomp.h lands */
-#endif
+#include "seccomp.h"
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
