@@ -1,8 +1,9 @@
 // A watcher's queue of store events. Applying a proposal pushes synchronously, so a reader that
 // registers a watch right after a view() misses nothing in between.
-import type { StoreEvent } from './types.js';
+import type { ObjectEvent, StoreEvent } from './types.js';
 
-export type EventFilter = (event: StoreEvent) => boolean;
+/** Chooses object events; commit and reset markers are always delivered. */
+export type EventFilter = (event: ObjectEvent) => boolean;
 
 export class Watcher implements AsyncIterable<StoreEvent> {
   private queue: StoreEvent[] = [];

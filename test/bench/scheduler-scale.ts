@@ -56,7 +56,7 @@ export default async function main(args: string[]): Promise<void> {
 
   let assigned = 0;
   const done = new Promise<void>((resolve) => {
-    const w = store.watch({ filter: (e) => e.type !== 'commit' && e.type !== 'reset' && e.kind === 'task' });
+    const w = store.watch({ filter: (e) => e.kind === 'task' });
     void (async () => {
       for await (const e of w) {
         if (e.type === 'update' && e.kind === 'task' && e.object.status?.state === ASSIGNED && e.old?.status?.state !== ASSIGNED) {

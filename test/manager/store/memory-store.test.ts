@@ -142,7 +142,7 @@ describe('MemoryStore', () => {
   it('delivers events per object in commit order, each proposal followed by its commit marker', async () => {
     const store = new MemoryStore();
     const w = store.watch();
-    const tasksOnly = store.watch({ filter: (e) => e.type !== 'commit' && e.type !== 'reset' && e.kind === 'task' });
+    const tasksOnly = store.watch({ filter: (e) => e.kind === 'task' });
     await store.update((tx) => {
       tx.nodes.create(makeNode('n1'));
       tx.tasks.create(task('t1', 's1', 1));
