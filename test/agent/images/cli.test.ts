@@ -1,7 +1,7 @@
 // `shoal image ...` as a user runs it: a real process per command, with --root in a temp dir.
 // Checks exit codes, output, and that every error is one line without a stack trace.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testImagePath } from '../../helpers/images.js';
@@ -77,6 +77,16 @@ describe('shoal image CLI', () => {
     expect(prune.code).toBe(0);
     expect(prune.stdout).toMatch(/^Removed 0 images and 2 layers, reclaimed \d+(\.\d+)?MB\n$/);
     expect((await shoal('ls', '-q')).stdout).toBe('');
+  });
+
+  it('two processes loading the same image at once share one copy of each layer', async () => {
+    const [a, b] = await Promise.all([shoal('load', '-i', testImagePath('redis')), shoal('load', '-i', testImagePath('redis'))]);
+    expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
+    expect(readdirSync(join(dir, 'images', 'layers'))).toHaveLength(2);
+    expect(readdirSync(join(dir, 'images', 'tmp'))).toEqual([]);
+    expect((await shoal('rm', 'redis')).code).toBe(0);
+    expect((await shoal('prune')).code).toBe(0);
+    expect(readdirSync(join(dir, 'images', 'layers'))).toEqual([]);
   });
 
   it('bad input: one clear line and a non-zero exit', async () => {

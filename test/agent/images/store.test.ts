@@ -106,6 +106,30 @@ describe('loading', () => {
     expect((await store.inspect(img!.id.slice(7, 15))).id).toBe(img!.id);
   });
 
+  it('follows a nested image index to the linux/amd64 manifest', async () => {
+    const layer = await makeTar([{ name: 'multi', data: 'arch' }]);
+    const p = await write(
+      'multiarch.tar',
+      await ociArchive({ layers: [layer] }, (files) => {
+        const index = JSON.parse(files.get('index.json')!.toString()) as { manifests: Array<Record<string, unknown>> };
+        const amd64 = { ...index.manifests[0]!, platform: { os: 'linux', architecture: 'amd64' } };
+        const arm64 = { ...amd64, digest: digest('not in the archive'), platform: { os: 'linux', architecture: 'arm64' } };
+        const nested = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [arm64, amd64] }));
+        files.set(`blobs/sha256/${digest(nested).slice(7)}`, nested);
+        const top = {
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          digest: digest(nested),
+          size: nested.length,
+          annotations: { 'io.containerd.image.name': 'docker.io/library/multi:arch' },
+        };
+        files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [top] })));
+      }),
+    );
+    const [img] = await store.load(p);
+    expect(img!.refs).toEqual(['multi:arch']);
+    expect(img!.layers).toEqual([digest(layer)]);
+  });
+
   it('reads uncompressed layer blobs in OCI archives', async () => {
     const layer = await makeTar([{ name: 'plain', data: 'p' }]);
     const [img] = await store.load(await write('plain.tar', await ociArchive({ layers: [layer], names: ['plain:1'], compress: (l) => l })));
