@@ -56,29 +56,35 @@ export abstract class CgroupBase implements Cgroup {
 
   async killAll(signal: NodeJS.Signals = 'SIGKILL', timeoutMs = DEFAULT_KILL_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    // A catchable signal reaches each process once: some programs treat a second SIGTERM or
+    // SIGINT as "quit now, skip the cleanup". SIGKILL is simply repeated.
+    const signalled = new Set<number>();
     for (;;) {
-      if ((await this.pids()).length === 0) return;
+      const left = await this.pids();
+      if (left.length === 0) return;
       if (Date.now() >= deadline) {
-        throw new CgroupBusyError(
-          `cgroup ${this.name} still has processes ${(await this.pids()).join(',')} ${timeoutMs} ms after ${signal}`,
-        );
+        throw new CgroupBusyError(`cgroup ${this.name} still has processes ${left.join(',')} ${timeoutMs} ms after ${signal}`);
       }
-      await this.signalAll(signal);
+      await this.signalAll(signal, signal === 'SIGKILL' ? null : signalled);
       await this.waitEmpty(Math.min(500, Math.max(0, deadline - Date.now())));
     }
   }
 
-  private async signalAll(signal: NodeJS.Signals): Promise<void> {
+  private async signalAll(signal: NodeJS.Signals, skip: Set<number> | null): Promise<void> {
     const kill = signal === 'SIGKILL' ? this.killFile() : null;
     if (kill !== null) {
       // cgroup.kill reaches every member atomically, even one that is forking right now.
       await writeControl(kill, '1');
       if (await this.waitEmpty(100)) return;
     }
+    // Nothing new to signal: do not pause a graceful shutdown with another freeze.
+    if (skip !== null && (await this.pids()).every((pid) => skip.has(pid))) return;
     // Frozen tasks cannot fork, so the pid list read while frozen is complete.
     await this.freeze();
     try {
       for (const pid of await this.pids()) {
+        if (skip?.has(pid)) continue;
+        skip?.add(pid);
         try {
           process.kill(pid, signal);
         } catch (err) {
