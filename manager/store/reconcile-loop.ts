@@ -52,8 +52,9 @@ export class ReconcileLoop {
             failures = 0;
           } catch (err) {
             if (signal.aborted) break;
-            // A conflict means someone else wrote first: re-reading is the fix, at once.
-            if (!(err instanceof SequenceConflictError)) {
+            // A conflict means someone else wrote first: re-reading is the fix, at once (but
+            // not forever in a tight loop).
+            if (!(err instanceof SequenceConflictError) || failures >= 3) {
               this.log.warn({ err }, 'reconcile pass failed; retrying');
               await this.clock.sleep(RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!, signal).catch(() => undefined);
             }

@@ -1,11 +1,13 @@
 // `npm run bench -- scheduler-scale [nodes] [services] [replicas]`: the manager's store,
-// replicated orchestrator and scheduler in one process place 100 services x 1,000 replicas on
+// orchestrators, task reaper and scheduler in one process place 100 services x 1,000 replicas on
 // 1,000 nodes. Agents are simulated in-store (nodes are written as READY); the dispatcher and
 // its gRPC sessions are not part of this measurement yet.
 import { pino } from 'pino';
 import { Node, NodeRole, NodeStatus_State, Service } from '../../proto/gen/types.js';
 import { RealClock } from '../../manager/clock.js';
+import { GlobalOrchestrator } from '../../manager/orchestrator/global/orchestrator.js';
 import { ReplicatedOrchestrator } from '../../manager/orchestrator/replicated/orchestrator.js';
+import { TaskReaper } from '../../manager/orchestrator/task-reaper.js';
 import { Scheduler } from '../../manager/scheduler/scheduler.js';
 import { MemoryStore } from '../../manager/store/index.js';
 
@@ -52,7 +54,9 @@ export default async function main(args: string[]): Promise<void> {
   const ac = new AbortController();
   const orchestrator = new ReplicatedOrchestrator(store, clock, { logger });
   const scheduler = new Scheduler(store, clock, { logger });
-  const runs = [orchestrator.run(ac.signal), scheduler.run(ac.signal)];
+  // The global orchestrator and the reaper run as on a real leader, though they have little to do.
+  const others = [new GlobalOrchestrator(store, clock, { logger }), new TaskReaper(store, clock, { logger })];
+  const runs = [orchestrator.run(ac.signal), scheduler.run(ac.signal), ...others.map((c) => c.run(ac.signal))];
 
   let assigned = 0;
   const done = new Promise<void>((resolve) => {
