@@ -64,6 +64,16 @@ export function entryTimes(header: PaxHeaders): { atime: number; mtime: number }
   return { atime: Number.isFinite(atime) ? atime : 0, mtime: Number.isFinite(mtime) ? mtime : 0 };
 }
 
+/** Owner ids, from PAX when the octal header fields were too small for them. */
+export function entryOwner(header: PaxHeaders): { uid: number; gid: number } {
+  const pax = paxOf(header);
+  const pick = (paxValue: string | undefined, field: number | undefined): number => {
+    const n = paxValue !== undefined ? Number.parseInt(paxValue, 10) : field;
+    return n !== undefined && Number.isInteger(n) && n >= 0 ? n : 0;
+  };
+  return { uid: pick(pax?.uid, header.uid), gid: pick(pax?.gid, header.gid) };
+}
+
 /** Encodes xattrs for tar-stream's pack (which writes pax values verbatim as strings). */
 export function xattrPax(xattrs: Record<string, string>): Record<string, string> {
   const pax: Record<string, string> = {};

@@ -17,7 +17,8 @@ export interface TarReadResult {
 
 export async function readTar(input: Readable, source: string, onEntry: EntryHandler): Promise<TarReadResult> {
   patchTarStreamPax();
-  const extract = tar.extract();
+  // v7 tars (no ustar magic) still carry a checksum, which tar-stream verifies either way
+  const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   const hash = createHash('sha256');
   let bytes = 0;
 

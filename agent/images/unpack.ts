@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { UnsafeLayerError } from './errors.js';
 import { ensureParentDirs, entryComponents, existingLinkTarget } from './layer-paths.js';
 import { fsOps } from './native.js';
-import { entryTimes, entryXattrs, type PaxHeaders } from './tar-headers.js';
+import { entryOwner, entryTimes, entryXattrs, type PaxHeaders } from './tar-headers.js';
 import { readTar } from './tar-reader.js';
 
 const WHITEOUT = '.wh.';
@@ -50,8 +50,7 @@ export async function unpackLayer(input: Readable, dest: string, source: string,
     }
     const target = parts.length === 0 ? dest : await ensureParentDirs(dest, parts, header.name, source, known);
     const mode = (header.mode ?? 0o644) & 0o7777;
-    const uid = header.uid ?? 0;
-    const gid = header.gid ?? 0;
+    const { uid, gid } = entryOwner(header);
     const { atime, mtime } = entryTimes(header);
     switch (header.type) {
       case 'directory': {
