@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from './cgroups/index.js';
 import { cgroupMountsFor } from './cgroup-view.js';
+import { createDeviceCgroup, devicesMount, removeDeviceCgroup } from './devices.js';
 import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
 import { readLogs } from './logs.js';
 import { NameRegistry } from './names.js';
@@ -37,6 +38,7 @@ export class ContainerRuntime {
   private readonly cgroups: CgroupManager;
   private readonly log: Logger;
   private readonly names: NameRegistry;
+  private readonly devices: string | null;
 
   constructor(opts: RuntimeOptions = {}) {
     this.stateDir = opts.stateDir ?? join(process.env.SHOAL_RUN ?? '/run/shoal', 'containers');
@@ -44,6 +46,8 @@ export class ContainerRuntime {
     this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'runtime' });
     this.cgroups = opts.cgroups ?? detectCgroups({ logger: this.log });
     this.names = new NameRegistry(this.stateDir);
+    this.devices = devicesMount();
+    if (!this.devices) this.log.warn('no v1 devices controller: device access inside containers is not restricted on this host');
   }
 
   private dir(id: string): string {
@@ -67,6 +71,10 @@ export class ContainerRuntime {
       const cg = await this.cgroups.create(cgroupName, spec.limits ?? {});
       undo.push(() => cg.remove());
       const rec: ContainerRecord = { id, name, createdAt: new Date().toISOString(), cgroup: cgroupName, spec };
+      if (this.devices) {
+        rec.devicesCgroup = await createDeviceCgroup(this.devices, cgroupName);
+        undo.push(() => removeDeviceCgroup(rec.devicesCgroup!));
+      }
       await writeJsonAtomic(join(dir, files.record), rec);
       this.log.info({ container: id, name }, 'container created');
       return await describe(dir, rec);
@@ -97,14 +105,14 @@ export class ContainerRuntime {
       net: typeof net === 'object' ? net.path : net,
       oomFile: oomFile(cg),
       mounts: spec.mounts ?? [],
-      cgroupMounts: cgroupMountsFor(cg.paths),
+      cgroupMounts: cgroupMountsFor(cgroupPaths(cg, rec)),
       logMaxBytes: spec.log?.maxBytes ?? 10 * 1024 * 1024,
       logMaxFiles: spec.log?.maxFiles ?? 3,
       args: spec.args,
       env: this.containerEnv(rec),
       cwd: spec.cwd ?? '/',
       creds,
-      procs: cg.procsFiles(),
+      procs: procsFiles(cg, rec),
     });
     const outcome = await runShim(configPath);
     await unlink(configPath).catch(() => undefined);
@@ -182,6 +190,7 @@ export class ContainerRuntime {
     // the supervisor exits right after recording the exit; do not delete files under it
     for (let i = 0; i < 100 && (await shimAlive(dir)); i++) await sleep(20);
     await this.cgroups.open(rec.cgroup)?.remove();
+    if (rec.devicesCgroup) await removeDeviceCgroup(rec.devicesCgroup);
     await rm(dir, { recursive: true, force: true });
     await this.names.release(rec.name, rec.id);
     this.log.info({ container: rec.id }, 'container removed');
@@ -194,7 +203,7 @@ export class ContainerRuntime {
     const env = mergeEnv(this.containerEnv(rec), spec.env ?? []);
     const cg = await this.cgroup(rec);
     const configPath = join(dir, `exec-${randomBytes(6).toString('hex')}.conf`);
-    await writeExecConfig(configPath, info.pid!, { args: spec.args, env, cwd: spec.cwd ?? rec.spec.cwd ?? '/', creds, procs: cg.procsFiles() });
+    await writeExecConfig(configPath, info.pid!, { args: spec.args, env, cwd: spec.cwd ?? rec.spec.cwd ?? '/', creds, procs: procsFiles(cg, rec) });
     try {
       const out = await execShim(configPath, spec.stdio ?? 'pipe');
       if (out.error !== null) throw new ContainerStartError(rec.name, `exec ${spec.args[0]}: ${out.error}`);
@@ -277,6 +286,14 @@ function mergeEnv(base: string[], extra: string[]): string[] {
   const m = new Map<string, string>();
   for (const e of [...base, ...extra]) m.set(e.slice(0, e.indexOf('=')), e);
   return [...m.values()];
+}
+
+function cgroupPaths(cg: Cgroup, rec: ContainerRecord): string[] {
+  return rec.devicesCgroup ? [...cg.paths, rec.devicesCgroup] : cg.paths;
+}
+
+function procsFiles(cg: Cgroup, rec: ContainerRecord): string[] {
+  return cgroupPaths(cg, rec).map((p) => join(p, 'cgroup.procs'));
 }
 
 /** The file whose "oom_kill N" line counts OOM kills in this cgroup (v1 or v2). */

@@ -12,6 +12,8 @@ export interface ContainerRecord {
   name: string;
   createdAt: string;
   cgroup: string;
+  /** v1 devices cgroup directory, when the host has that controller */
+  devicesCgroup?: string;
   spec: ContainerSpec;
   startedAt?: string;
   pid?: number;

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '../../../agent/runtime/index.js';
 import { collect, leftoverCgroups, makeFixture, type Fixture } from './helpers.js';
+import { devicesMount } from '../../../agent/runtime/devices.js';
 
 let fx: Fixture;
 beforeAll(() => {
@@ -71,6 +72,13 @@ describe('container hardening', () => {
     }
     expect(r.out).toMatch(/ptmx -> pts\/ptmx/);
     expect(r.code).toBe(0);
+  });
+
+  it.skipIf(devicesMount() === null)('may create device nodes but not open them beyond the standard set (v1 devices cgroup)', async () => {
+    // /dev/fuse (10:229) opens for any root process that has a node for it, unless the cgroup says no
+    const r = await sh('mknod /tmp/shoalrt-fuse c 10 229 && echo made; (exec 3</tmp/shoalrt-fuse) && echo opened; head -c 1 /dev/zero | wc -c');
+    expect(r.out).toBe('made\n1\n');
+    expect(r.err).toMatch(/Operation not permitted/);
   });
 
   it('read-only rootfs refuses writes except on tmpfs mounts', async () => {
