@@ -3,7 +3,8 @@
 // cgroup2 mount, where membership, cpu.stat, cgroup.freeze and cgroup.kill still work and
 // limits must be refused clearly.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -96,10 +97,15 @@ describe.skipIf(unified === null)('cgroup v2', () => {
 
   it('killAll gives up with a typed error when a process outlives the signal', async () => {
     const cg = await create('stubborn');
-    await runIn(cg, "trap '' TERM; sleep 300 & wait; wait; wait");
-    await expect(cg.killAll('SIGTERM', 800)).rejects.toThrow(/still has processes/);
+    const log = join(mkdtempSync(join(tmpdir(), 'shoalcg-term-')), 'terms');
+    // The shell counts the SIGTERMs it gets and keeps running; its short sleeps die and are
+    // replaced, so killAll sees new processes every round.
+    await runIn(cg, `trap 'echo term >> ${log}' TERM; while :; do sleep 0.05; done`);
+    await expect(cg.killAll('SIGTERM', 1500)).rejects.toThrow(/still has processes/);
+    expect(readFileSync(log, 'utf8')).toBe('term\n'); // one SIGTERM, never a second
     await cg.killAll();
     expect(await cg.pids()).toEqual([]);
+    rmSync(join(log, '..'), { recursive: true, force: true });
   });
 
   it.skipIf(available.has('memory'))('refuses limits whose controller this hierarchy lacks, leaving nothing', async () => {
