@@ -4,6 +4,9 @@
 import { isMap, type Plain, type PlainMap } from './tree.js';
 
 type Cast = (s: string) => Plain;
+/** Numbers where Compose wants a string (`user: 1000`, `uid: 100`) become that string. */
+type NumberCast = (n: number) => Plain;
+const numberToString: NumberCast = (n) => String(n);
 
 const toInt: Cast = (s) => (/^[+-]?\d+$/.test(s.trim()) ? Number(s.trim()) : s);
 const toMode: Cast = (s) => {
@@ -57,21 +60,31 @@ const casts: [string, Cast][] = [
   ['configs.*.external', toBool],
 ];
 
+const numberCasts: [string, NumberCast][] = [
+  ['services.*.user', numberToString],
+  ['services.*.secrets.#.uid', numberToString],
+  ['services.*.secrets.#.gid', numberToString],
+  ['services.*.configs.#.uid', numberToString],
+  ['services.*.configs.#.gid', numberToString],
+];
+
 const patterns = casts.map(([p, f]) => [p.split('.'), f] as const);
+const numberPatterns = numberCasts.map(([p, f]) => [p.split('.'), f] as const);
 
 /** Casts string values at typed paths, in place. */
 export function castTypedValues(root: PlainMap): void {
-  for (const [segs, f] of patterns) apply(root, segs, 0, f);
+  for (const [segs, f] of patterns) apply(root, segs, 0, (v) => (typeof v === 'string' ? f(v) : v));
+  for (const [segs, f] of numberPatterns) apply(root, segs, 0, (v) => (typeof v === 'number' ? f(v) : v));
 }
 
-function apply(node: Plain, segs: readonly string[], i: number, f: Cast): void {
+function apply(node: Plain, segs: readonly string[], i: number, f: (v: Plain) => Plain): void {
   const seg = segs[i]!;
   const last = i === segs.length - 1;
   const visit = (container: PlainMap | Plain[], key: string | number) => {
     const v = (container as Record<string | number, Plain>)[key];
     if (v === undefined) return;
     if (last) {
-      if (typeof v === 'string') (container as Record<string | number, Plain>)[key] = f(v);
+      (container as Record<string | number, Plain>)[key] = f(v);
     } else {
       apply(v, segs, i + 1, f);
     }

@@ -28,5 +28,11 @@ export function warnClusterIgnoredKeys(root: PlainMap, ctx: FileContext): void {
       const text = key === 'restart' ? `\`restart\` is ${why}` : `\`${key}\` is ignored in cluster mode: ${why}`;
       ctx.warn(['services', name, key], text, 'key');
     }
+    const reservations = isMap(svc.deploy) && isMap(svc.deploy.resources) ? svc.deploy.resources.reservations : undefined;
+    for (const key of ['generic_resources', 'devices']) {
+      if (isMap(reservations) && hasKey(reservations, key)) {
+        ctx.warn(['services', name, 'deploy', 'resources', 'reservations', key], `\`${key}\` is not supported yet: the reservation is ignored`, 'key');
+      }
+    }
   }
 }

@@ -38,33 +38,38 @@ export interface LoadedStack {
 export function loadStack(opts: LoadStackOptions): LoadedStack {
   if (opts.files.length === 0) throw new StackFileError([{ file: '<none>', path: '', message: 'no stack file given: pass -c FILE' }]);
   const limits = { ...defaultLimits, ...opts.limits };
-  const texts = opts.files.map((f) => ({ file: f, text: readStackText(f, limits) }));
+  const texts: { file: string; text: string }[] = [];
+  const unreadable = new ProblemList();
+  for (const file of opts.files) {
+    try {
+      texts.push({ file, text: readStackText(file, limits) });
+    } catch (err) {
+      if (!(err instanceof StackFileError)) throw err;
+      for (const p of err.problems) unreadable.add(p);
+    }
+  }
+  unreadable.throwIfAny();
   return loadStackTexts({ ...opts, texts, limits });
 }
 
 /** The same pipeline from text already in memory (tests, stdin). */
 export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: { file: string; text: string }[] }): LoadedStack {
+  if (opts.texts.length === 0) throw new StackFileError([{ file: '<none>', path: '', message: 'no stack file given: pass -c FILE' }]);
   const limits = { ...defaultLimits, ...opts.limits };
   const warnings: StackWarning[] = [];
   const trees: PlainMap[] = [];
   const merged = new PositionIndex();
-  for (const { file, text } of opts.texts) {
-    const parsed = parseStackYaml(file, text, limits);
-    const problems = new ProblemList();
-    const ctx = new FileContext(file, parsed.positions, problems, warnings, opts.workingDir, opts.env);
-    interpolateTree(parsed.root, ctx);
-    problems.throwIfAny();
-    castTypedValues(parsed.root);
-    for (const p of validateSchema(parsed.root, file, parsed.positions)) problems.add(p);
-    problems.throwIfAny();
-    warnClusterIgnoredKeys(parsed.root, ctx);
-    canonicalize(parsed.root, ctx);
-    problems.throwIfAny();
-    trees.push(parsed.root);
-    merged.absorb(parsed.positions);
-  }
-  const root = mergeFiles(trees);
+  // Every file goes through its own stages even when an earlier file failed, so that one run
+  // reports the problems of all files; a file stops at the first stage that finds problems.
   const problems = new ProblemList();
+  for (const { file, text } of opts.texts) {
+    const tree = prepareFile(file, text, limits, problems, warnings, opts);
+    if (!tree) continue;
+    trees.push(tree.root);
+    merged.absorb(tree.positions);
+  }
+  problems.throwIfAny();
+  const root = mergeFiles(trees);
   const last = opts.texts[opts.texts.length - 1]!.file;
   const ctx = new FileContext(last, merged, problems, warnings, opts.workingDir, opts.env);
   const stack = normalizeStack(root, opts.stackName ?? '', ctx);
@@ -73,4 +78,37 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
   const order = new Map(opts.texts.map((t, i) => [t.file, i]));
   warnings.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return { stack, warnings };
+}
+
+/** Parse, interpolate, cast, validate and canonicalise one file; undefined if it has problems. */
+function prepareFile(
+  file: string, text: string, limits: StackLimits, problems: ProblemList, warnings: StackWarning[],
+  opts: { workingDir: string; env: Environment },
+): { root: PlainMap; positions: PositionIndex } | undefined {
+  let parsed;
+  try {
+    parsed = parseStackYaml(file, text, limits);
+  } catch (err) {
+    if (!(err instanceof StackFileError)) throw err;
+    for (const p of err.problems) problems.add(p);
+    return undefined;
+  }
+  const before = problems.size;
+  const ctx = new FileContext(file, parsed.positions, problems, warnings, opts.workingDir, opts.env);
+  const stages: (() => void)[] = [
+    () => interpolateTree(parsed.root, ctx),
+    () => {
+      castTypedValues(parsed.root);
+      for (const p of validateSchema(parsed.root, file, parsed.positions)) problems.add(p);
+    },
+    () => {
+      warnClusterIgnoredKeys(parsed.root, ctx);
+      canonicalize(parsed.root, ctx);
+    },
+  ];
+  for (const stage of stages) {
+    stage();
+    if (problems.size > before) return undefined;
+  }
+  return parsed;
 }

@@ -25,6 +25,7 @@ export interface ServiceSpec {
   user?: string;
   workingDir?: string;
   hostname?: string;
+  domainname?: string;
   readOnly: boolean;
   init?: boolean;
   tty: boolean;
@@ -45,6 +46,9 @@ export interface ServiceSpec {
   extraHosts: Record<string, string>;
   dns: string[];
   dnsSearch: string[];
+  dnsOptions: string[];
+  /** Supplementary groups of the container's process, names or ids. */
+  groupAdd: string[];
   logging?: { driver?: string; options: Record<string, string> };
   deploy: DeploySpec;
 }

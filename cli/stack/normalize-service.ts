@@ -32,6 +32,8 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
     extraHosts: strings(svc.extra_hosts),
     dns: list('dns'),
     dnsSearch: list('dns_search'),
+    dnsOptions: list('dns_opt'),
+    groupAdd: list('group_add'),
     deploy: normalizeDeploy(svc, path, ctx),
   };
   const command = words(svc.command, [...path, 'command'], ctx);
@@ -41,6 +43,7 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
   if (str('user') !== undefined) spec.user = str('user');
   if (str('working_dir') !== undefined) spec.workingDir = str('working_dir');
   if (str('hostname') !== undefined) spec.hostname = str('hostname');
+  if (str('domainname') !== undefined) spec.domainname = str('domainname');
   if (typeof svc.init === 'boolean') spec.init = svc.init;
   if (str('stop_signal') !== undefined) spec.stopSignal = str('stop_signal');
   const grace = unit(ctx, [...path, 'stop_grace_period'], svc.stop_grace_period, parseDuration);

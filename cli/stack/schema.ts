@@ -109,7 +109,7 @@ export const clusterIgnoredServiceKeys = [
   'restart', 'cgroup_parent', 'cgroup', 'devices', 'security_opt', 'userns_mode', 'pid', 'ipc',
   'shm_size', 'mac_address', 'expose', 'profiles', 'platform', 'pull_policy', 'oom_score_adj',
   'oom_kill_disable', 'volumes_from', 'runtime', 'storage_opt', 'blkio_config', 'device_cgroup_rules',
-  'gpus', 'develop', 'attach', 'annotations', 'credential_spec', 'uts',
+  'gpus', 'develop', 'attach', 'annotations', 'credential_spec', 'uts', 'isolation',
 ] as const;
 
 const ignored: Record<string, Schema> = Object.fromEntries(
@@ -145,7 +145,6 @@ const service = obj({
   dns: stringOrList, dns_search: stringOrList, dns_opt: stringList,
   logging: obj({ driver: str, options: { type: ['object', 'null'], additionalProperties: scalarValue } }),
   group_add: { type: 'array', items: strOrNum },
-  isolation: str,
   ...ignored,
 });
 
