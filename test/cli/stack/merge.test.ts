@@ -87,7 +87,7 @@ describe('merging -c files', () => {
     const err = mergeError('services:\n  web:\n    image: x\n    deploy: {replica: 1}\n', 'services:\n  web:\n    ports: ["99999:80"]\n', 'services: [\n');
     expect(err.problems.map((p) => p.file)).toEqual(['f1.yml', 'f2.yml', 'f3.yml']);
     expect(err.problems[0]).toMatchObject({ line: 4, column: 14, path: 'services.web.deploy.replica' });
-    expect(err.problems[1]).toMatchObject({ line: 3, column: 12, path: 'services.web.ports[0]' });
+    expect(err.problems[1]).toMatchObject({ line: 3, column: 13, path: 'services.web.ports[0]' });
   });
 
   it('a cross-file conflict points at the file that introduced it', () => {
