@@ -210,6 +210,10 @@ describe.skipIf(layout.version !== 'v1')('cgroup v1', () => {
       for (let i = 0; i < 300 && (await cg.pids()).length < 7; i++) await sleep(10);
       const pids = await cg.pids();
       expect(pids.length).toBeGreaterThanOrEqual(7);
+      // Every process of the tree is in the v1 hierarchies and, on a hybrid host, the unified one.
+      const membership = readFileSync(`/proc/${pids[pids.length - 1]}/cgroup`, 'utf8');
+      expect(membership).toContain(`:memory:/${PREFIX}/tree-${signal}`);
+      if (layout.unified) expect(membership).toContain(`0::/${PREFIX}/tree-${signal}`);
       await cg.killAll(signal);
       expect(await cg.pids()).toEqual([]);
       expect(await exited(top)).toBe(signal);

@@ -1,7 +1,8 @@
 /* Seccomp probe: tries syscalls the default profile must refuse and ones it must allow, and
  * prints one "name result" line each (result: OK or the errno name). Run as "probe plain"
  * (no filter: shows the call works, or fails for another reason, with full capabilities) and
- * "probe filtered" (no_new_privs + shim_seccomp_apply_default first). Every attempt is chosen
+ * "probe filtered" (no_new_privs + shim_seccomp_apply_default first); "probe exec CMD..." runs a
+ * real program under the profile. Every attempt is chosen
  * to leave no trace on the host even when it succeeds. */
 #define _GNU_SOURCE
 #include "../../../native/shim/seccomp.h"
@@ -68,6 +69,12 @@ static void try_ia32_getpid(void) {
 }
 
 int main(int argc, char **argv) {
+  /* "probe exec CMD ARGS...": apply the profile as the shim does, then run a real program. */
+  if (argc > 2 && strcmp(argv[1], "exec") == 0) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || shim_seccomp_apply_default() != 0) return 92;
+    execvp(argv[2], argv + 2);
+    return 93;
+  }
   int filtered = argc > 1 && strcmp(argv[1], "filtered") == 0;
   if (filtered) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 90;

@@ -76,4 +76,17 @@ describe('default seccomp profile', () => {
     expect(plain.get(name)).toBe('OK');
     expect(filtered.get(name)).toBe('OK');
   });
+
+  it('lets ordinary programs run under it: a shell pipeline and Node', () => {
+    const probe = join(dir, 'probe');
+    const sh = execFileSync(probe, ['exec', 'sh', '-c', 'ls / >/dev/null && grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status | sort'], { encoding: 'utf8' });
+    expect(sh).toMatch(/NoNewPrivs:\s+1/);
+    expect(sh).toMatch(/Seccomp:\s+2/); // mode 2 = filter
+    const node = execFileSync(
+      probe,
+      ['exec', process.execPath, '-e', "const fs = require('fs'); fs.writeFileSync(process.argv[1], 'x'); setTimeout(() => console.log(fs.readFileSync(process.argv[1], 'utf8') + 'ok'), 10)", join(dir, 'node-out')],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(node.trim()).toBe('xok');
+  });
 });
