@@ -8,3 +8,4 @@ export * from './errors.js';
 export * from './types.js';
 export { newObjectId } from './ids.js';
 export { ReconcileLoop, type ReconcileHooks } from './reconcile-loop.js';
+export { applyTaskStatus, type StatusOutcome } from './task-status.js';

@@ -12,9 +12,31 @@ export interface Runnable {
   run(signal?: AbortSignal): Promise<void>;
 }
 
+export interface HarnessOptions {
+  /** Commit proposals a turn of the event loop later, as a Raft log would, instead of at once. */
+  asyncLog?: boolean;
+}
+
 export class Harness {
   readonly clock = new FakeClock();
-  readonly store = new MemoryStore({ clock: this.clock });
+  readonly store: MemoryStore;
+  private index = 0n;
+
+  constructor(opts: HarnessOptions = {}) {
+    const proposer = opts.asyncLog
+      ? {
+          propose: (data: Uint8Array): Promise<{ index: bigint }> =>
+            new Promise((resolve) =>
+              setImmediate(() => {
+                const index = ++this.index;
+                this.store.applyCommitted(data, index);
+                resolve({ index });
+              }),
+            ),
+        }
+      : undefined;
+    this.store = new MemoryStore({ clock: this.clock, proposer });
+  }
   private readonly ac = new AbortController();
   private readonly running: Promise<void>[] = [];
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeStatus_State, TaskState } from '../../../proto/gen/types.js';
+import { GlobalOrchestrator } from '../../../manager/orchestrator/global/orchestrator.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { ConstraintError, parseConstraints } from '../../../manager/scheduler/constraints.js';
 import { Scheduler } from '../../../manager/scheduler/scheduler.js';
@@ -31,6 +32,27 @@ describe('scheduler', () => {
     for (const t of h.tasks('s1')) perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
     expect([...perNode.values()].sort()).toEqual([6, 6, 6, 7]);
     expect(h.tasks('s1')[0]!.status?.message).toBe('scheduler assigned task to node');
+  });
+
+  it('converges the same way when commits arrive later, as from a Raft log', async () => {
+    await h.close();
+    h = new Harness({ asyncLog: true });
+    await h.store.update((tx) => {
+      for (const id of ['n1', 'n2']) tx.nodes.create(makeNode(id));
+      tx.services.create(makeService('s1', 'web', { replicas: 9 }));
+      tx.services.create(makeService('g', 'agent', { global: true }));
+    });
+    h.start(
+      new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }),
+      new GlobalOrchestrator(h.store, h.clock, { logger: quiet }),
+      new Scheduler(h.store, h.clock, { logger: quiet, batchSize: 4 }),
+    );
+    await h.until('all assigned', (tx) => tx.tasks.all().length === 11 && tx.tasks.all().every((t) => t.status?.state === TaskState.ASSIGNED));
+    await h.store.update((tx) => tx.nodes.create(makeNode('n3')));
+    await h.until('global task on n3', () => h.tasks('g', (t) => t.nodeId === 'n3' && t.status?.state === TaskState.ASSIGNED).length === 1);
+    await h.quiesce();
+    expect(h.tasks('s1').length).toBe(9);
+    expect(h.tasks('g').length).toBe(3);
   });
 
   it('with the orchestrator, moves the tasks of a node that goes down to the others', async () => {
