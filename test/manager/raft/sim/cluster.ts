@@ -100,7 +100,9 @@ export class Simulation {
 
   private config(id: bigint, storage: SimStorage, applied?: bigint): RaftConfig {
     return {
-      id, clusterId: CLUSTER, storage: storage.written, electionTicks: 10, heartbeatTicks: 1,
+      id, clusterId: CLUSTER, storage: storage.written, heartbeatTicks: 1,
+      // Raft's liveness needs the round trip well below the election timeout (§5.6).
+      electionTicks: 5 * this.p.maxDelay + 5,
       random: mulberry32(this.rng.int(2 ** 31)), preVote: this.p.preVote, checkQuorum: this.p.checkQuorum,
       maxSizePerMsg: this.p.maxSize, maxInflightMsgs: this.p.maxInflight, maxProposalBytes: 4096,
       readOnly: 'safe', applied,
@@ -214,6 +216,7 @@ export class Simulation {
     if (!rn || n.removed || !rn.hasReady()) return;
     const rd = rn.ready();
     const r = rn.raft;
+    if (rd.softState) this.log(`${n.id} is ${rd.softState.role} in term ${r.term} (leader ${rd.softState.leader})`);
     if (r.role === 'leader') {
       if (n.leaderTerm !== r.term) {
         this.stats.leaders++;
@@ -458,7 +461,18 @@ export class Simulation {
   }
 
   dumpTrace(): string {
-    return this.trace.slice(-60).join('\n');
+    return this.trace.slice(-60).join('\n') + '\n--- members ---\n' + this.describe();
+  }
+
+  describe(): string {
+    return [...this.nodes.values()].map((n) => {
+      if (n.removed) return `${n.id}: removed`;
+      if (!n.rn) return `${n.id}: down`;
+      const st = n.rn.status();
+      const cs = st.config;
+      return `${n.id}: ${st.role} term=${st.term} lead=${st.leader} commit=${st.commit} applied=${n.applied} last=${st.lastIndex} lastTerm=${n.rn.raft.log.lastTerm()} voters=(${cs.voters})${cs.votersOutgoing.length ? `&&(${cs.votersOutgoing})` : ''} learners=(${cs.learners}) elapsed=${n.rn.raft.electionElapsed}/${n.rn.raft.randomizedElectionTimeout}` +
+        (st.progress ? ' ' + [...st.progress].map(([id, p]) => `${id}:${p.state}:${p.match}/${p.next}`).join(' ') : '');
+    }).join('\n');
   }
 
   /** For debugging a failing seed: messages in flight. */
