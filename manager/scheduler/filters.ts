@@ -14,11 +14,14 @@ export interface Requirements {
   readonly invalid?: string;
   readonly maxReplicas: number;
   readonly spread: readonly SpreadDescriptor[];
+  /** Platforms the image runs on ("os/arch"); empty means any. */
+  readonly platforms: readonly { os: string; arch: string }[];
 }
 
 export function requirementsOf(t: ReadonlyDeep<Task>): Requirements {
   const placement = t.spec?.placement;
-  const base = { usage: usageOf(t), maxReplicas: placement?.maxReplicas ?? 0 };
+  const platforms = (placement?.platforms ?? []).map((p) => ({ os: p.os.toLowerCase(), arch: normalizeArch(p.architecture) }));
+  const base = { usage: usageOf(t), maxReplicas: placement?.maxReplicas ?? 0, platforms };
   try {
     const constraints = parseConstraints(placement?.constraints ?? []);
     const spread: SpreadDescriptor[] = [];
@@ -31,11 +34,26 @@ export function requirementsOf(t: ReadonlyDeep<Task>): Requirements {
   }
 }
 
-export type FilterId = 'unavailable' | 'constraints' | 'cpu' | 'memory' | 'ports' | 'max-replicas';
+// Docker and Go spell architectures differently; compare one spelling.
+function normalizeArch(a: string): string {
+  const l = a.toLowerCase();
+  return ({ x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm' } as Record<string, string>)[l] ?? l;
+}
+
+function platformMatches(info: NodeInfo, req: Requirements): boolean {
+  if (req.platforms.length === 0) return true;
+  const p = info.node.description?.platform;
+  const os = (p?.os ?? '').toLowerCase();
+  const arch = normalizeArch(p?.architecture ?? '');
+  return req.platforms.some((w) => (!w.os || w.os === os) && (!w.arch || w.arch === arch));
+}
+
+export type FilterId = 'unavailable' | 'platform' | 'constraints' | 'cpu' | 'memory' | 'ports' | 'max-replicas';
 
 /** Filters that depend only on the node and the task's spec, not on what is placed. */
 export function staticFailure(info: NodeInfo, req: Requirements): FilterId | undefined {
   if (!nodeTakesNewTasks(info.node)) return 'unavailable';
+  if (!platformMatches(info, req)) return 'platform';
   if (!matchesConstraints(req.constraints, info.node)) return 'constraints';
   return undefined;
 }
@@ -54,7 +72,7 @@ export function firstFailure(info: NodeInfo, req: Requirements): FilterId | unde
   return staticFailure(info, req) ?? dynamicFailure(info, req);
 }
 
-const ORDER: readonly FilterId[] = ['unavailable', 'constraints', 'cpu', 'memory', 'ports', 'max-replicas'];
+const ORDER: readonly FilterId[] = ['unavailable', 'platform', 'constraints', 'cpu', 'memory', 'ports', 'max-replicas'];
 
 function phrase(f: FilterId, n: number, req: Requirements): string {
   const nodes = n === 1 ? '1 node' : `${n} nodes`;
@@ -62,6 +80,8 @@ function phrase(f: FilterId, n: number, req: Requirements): string {
   switch (f) {
     case 'unavailable':
       return `${nodes} not available for new tasks`;
+    case 'platform':
+      return `${nodes} ${has} a platform the image does not support (${req.platforms.map((p) => `${p.os}/${p.arch}`).join(', ')})`;
     case 'constraints':
       return `${nodes} ${n === 1 ? 'does' : 'do'} not satisfy the placement constraints`;
     case 'cpu':

@@ -10,6 +10,8 @@ export interface NodeOpts {
   labels?: Record<string, string>;
   cpus?: number;
   memoryMiB?: number;
+  /** "os/arch", default linux/x86_64. */
+  platform?: string;
 }
 
 export function makeNode(id: string, o: NodeOpts = {}): Node {
@@ -23,7 +25,7 @@ export function makeNode(id: string, o: NodeOpts = {}): Node {
     role: o.role ?? NodeRole.WORKER,
     description: {
       hostname: o.hostname ?? id,
-      platform: { architecture: 'x86_64', os: 'linux' },
+      platform: { os: (o.platform ?? 'linux/x86_64').split('/')[0]!, architecture: (o.platform ?? 'linux/x86_64').split('/')[1]! },
       resources: { nanoCpus: BigInt(Math.round((o.cpus ?? 4) * 1e9)), memoryBytes: BigInt(o.memoryMiB ?? 8192) * 1024n * 1024n },
     },
     status: { state: o.state ?? NodeStatus_State.READY, addr: '127.0.0.1' },
@@ -40,6 +42,8 @@ export interface ServiceOpts {
   reserveMemoryMiB?: number;
   hostPorts?: number[];
   restart?: 'any' | 'on-failure' | 'none';
+  /** "os/arch" pairs the image supports. */
+  platforms?: string[];
 }
 
 export function makeService(id: string, name: string, o: ServiceOpts = {}): Service {
@@ -61,6 +65,7 @@ export function makeService(id: string, name: string, o: ServiceOpts = {}): Serv
           constraints: o.constraints ?? [],
           preferences: (o.spreadOver ?? []).map((d) => ({ preference: { $case: 'spread' as const, value: { spreadDescriptor: d } } })),
           maxReplicas: o.maxReplicas ?? 0,
+          platforms: (o.platforms ?? []).map((p) => ({ os: p.split('/')[0]!, architecture: p.split('/')[1] ?? '' })),
         },
       },
       endpoint: {
