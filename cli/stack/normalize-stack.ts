@@ -49,6 +49,7 @@ export function normalizeStack(root: PlainMap, stackName: string, ctx: FileConte
       };
       if (typeof n.ipam.driver === 'string') net.ipam.driver = n.ipam.driver;
     }
+    conflictsWithExternal(ctx, ['networks', name], n, ['driver', 'driver_opts', 'ipam', 'internal', 'attachable', 'enable_ipv6']);
     if (!net.external && (net.driver === 'bridge' || net.driver === 'host')) {
       ctx.warn(['networks', name, 'driver'], `driver ${net.driver} is local to one host: tasks on different nodes will not reach each other; use overlay`);
     }
@@ -56,6 +57,7 @@ export function normalizeStack(root: PlainMap, stackName: string, ctx: FileConte
   }
   for (const [name, v] of entries(root.volumes)) {
     const ext = external(v.external);
+    conflictsWithExternal(ctx, ['volumes', name], v, ['driver', 'driver_opts']);
     const vol: VolumeSpec = { external: ext.external, driver: typeof v.driver === 'string' ? v.driver : 'local', driverOpts: strings(v.driver_opts), labels: strings(v.labels) };
     const nm = typeof v.name === 'string' ? v.name : ext.name;
     if (nm !== undefined) vol.name = nm;
@@ -87,9 +89,46 @@ export function normalizeStack(root: PlainMap, stackName: string, ctx: FileConte
     }
     const s = normalizeService(svc, path, ctx);
     checkReferences(s, name, spec, ctx);
+    checkMountTargets(s, name, ctx);
     spec.services[name] = s;
   }
+  checkPublishedPorts(spec, ctx);
   return spec;
+}
+
+/** Docker refuses an external object that also says how to create it. */
+function conflictsWithExternal(ctx: FileContext, path: string[], obj: PlainMap, keys: string[]): void {
+  if (obj.external === undefined || obj.external === false) return;
+  for (const k of keys) {
+    if (obj[k] !== undefined) ctx.error([...path, k], `\`${k}\` cannot be used with \`external\`: an external object already exists; remove one of them`, 'key');
+  }
+}
+
+function checkMountTargets(s: StackSpec['services'][string], name: string, ctx: FileContext): void {
+  const seen = new Set<string>();
+  s.mounts.forEach((m, i) => {
+    const t = m.target.replace(/\/+$/, '') || '/';
+    if (seen.has(t)) ctx.error(['services', name, 'volumes', i], `two mounts target ${t}: keep one per container path`);
+    seen.add(t);
+  });
+}
+
+/** An ingress port is published on every node, so two publications cannot share it. Host-mode
+ *  ports are checked by the scheduler, per node. */
+function checkPublishedPorts(spec: StackSpec, ctx: FileContext): void {
+  const owner = new Map<string, string>();
+  for (const [name, s] of Object.entries(spec.services)) {
+    for (const p of s.ports) {
+      if (p.published === undefined || p.mode !== 'ingress') continue;
+      const key = `${p.published}/${p.protocol}`;
+      const other = owner.get(key);
+      if (other !== undefined) {
+        const who = other === name ? `twice by service ${name}` : `by services ${other} and ${name}`;
+        ctx.error(['services', name, 'ports'], `port ${key} is published ${who}: pick another published port`, 'key');
+      }
+      owner.set(key, name);
+    }
+  }
 }
 
 function checkReferences(s: StackSpec['services'][string], name: string, spec: StackSpec, ctx: FileContext): void {

@@ -8,7 +8,8 @@ type Schema = Record<string, unknown>;
 const extensions = { '^x-': {} };
 const str: Schema = { type: 'string' };
 const bool: Schema = { type: 'boolean' };
-const count: Schema = { type: 'integer', minimum: 0 };
+/** Counts (replicas, retries, pids...): the cluster stores them as 32-bit values. */
+const count: Schema = { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 };
 const strOrNum: Schema = { type: ['string', 'number'] };
 const duration: Schema = { type: ['string', 'number'] };
 const stringList: Schema = { type: 'array', items: str };

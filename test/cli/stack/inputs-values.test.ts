@@ -154,6 +154,24 @@ describe('keys', () => {
     expect(load(svc('')).stack.services.web!.networks).toEqual({ default: { aliases: [] } });
   });
 
+  it('two ingress publications of one port, or two mounts on one path, are errors', () => {
+    expectProblem(loadError(svc('    ports: ["80:80"]\n', '  api:\n    image: api\n    ports: ["80:8080", "81:8080/udp"]\n')),
+      { path: 'services.api.ports', line: 7, column: 5, message: /port 80\/tcp is published by services web and api/ });
+    expectProblem(loadError(svc('    ports: ["80:80", "80:81"]\n')), { message: /published twice by service web/ });
+    expect(load(svc('    ports: ["80:80", "80:80/udp", {target: 90, published: 90, mode: host}]\n', '  api:\n    image: api\n    ports: [{target: 90, published: 90, mode: host}]\n')).stack.services.api!.ports).toHaveLength(1);
+    expectProblem(loadError(svc('    volumes: ["/a:/data", "/b:/data/"]\n')), { path: 'services.web.volumes[1]', message: /two mounts target \/data/ });
+  });
+
+  it('an external network or volume cannot also say how to create it', () => {
+    expectProblem(loadError(svc('', 'networks:\n  n:\n    external: true\n    driver: overlay\n')), { path: 'networks.n.driver', line: 7, column: 5, message: /cannot be used with `external`/ });
+    expect(load(svc('', 'networks:\n  n:\n    external: true\n    name: shared\n')).stack.networks.n).toMatchObject({ external: true, name: 'shared' });
+    expect(load(svc('', 'networks:\n  n:\n    external: {name: legacy}\n')).stack.networks.n).toMatchObject({ external: true, name: 'legacy' });
+  });
+
+  it('counts above 2^31-1 are refused', () => {
+    expectProblem(loadError(svc('    deploy: {replicas: 99999999999}\n')), { path: 'services.web.deploy.replicas', message: /at most 2147483647/ });
+  });
+
   it('a secret needs file or external', () => {
     expectProblem(loadError(svc('', 'secrets:\n  pw: {name: x}\n')), { path: 'secrets.pw', line: 5, column: 3, message: /needs `file:`.*or `external: true`/ });
   });
