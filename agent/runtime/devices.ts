@@ -3,8 +3,7 @@
 // does) but opening any other device fails with EPERM, so CAP_MKNOD cannot reach host disks.
 // The cgroup layer does not manage this controller, so the runtime does, beside it. On a v2
 // host this needs a BPF device program, which is not written yet (the runtime logs that once).
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const ALLOWED = [
@@ -37,15 +36,16 @@ export async function createDeviceCgroup(mount: string, name: string): Promise<s
   const dir = join(mount, name);
   for (let attempt = 0; ; attempt++) {
     try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'devices.deny'), 'a');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'devices.deny'), 'a');
       break;
     } catch (err) {
       // another container's removal may take the shared parent away mid-way: try again
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
     }
   }
-  for (const rule of ALLOWED) await writeFile(join(dir, 'devices.allow'), rule);
+  // one rule per write is what the kernel accepts; these are in-memory files, so stay synchronous
+  for (const rule of ALLOWED) writeFileSync(join(dir, 'devices.allow'), rule);
   return dir;
 }
 
@@ -53,11 +53,15 @@ export async function createDeviceCgroup(mount: string, name: string): Promise<s
 export async function removeDeviceCgroup(dir: string): Promise<void> {
   for (let i = 0; i < 50 && existsSync(dir); i++) {
     try {
-      await rmdir(dir);
+      rmdirSync(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EBUSY') throw err;
-      await new Promise((r) => setTimeout(r, 20)); // tasks of the container still exiting
+      await new Promise((r) => setTimeout(r, 5)); // tasks of the container still exiting
     }
   }
-  await rmdir(dirname(dir)).catch(() => undefined); // shared parent: fails while others use it
+  try {
+    rmdirSync(dirname(dir)); // the shared parent: fails while other containers use it
+  } catch {
+    // still in use
+  }
 }

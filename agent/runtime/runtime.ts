@@ -3,8 +3,8 @@
 // process, so this object keeps no state of its own: everything is re-read from the state
 // directory, and a new process (a restarted agent, another CLI call) sees the same containers.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, unlink } from 'node:fs/promises';
+import { existsSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
@@ -61,20 +61,20 @@ export class ContainerRuntime {
     const dir = this.dir(id);
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      await mkdir(this.stateDir, { recursive: true });
+      mkdirSync(this.stateDir, { recursive: true });
       await this.names.reserve(name, id, (other) => existsSync(this.dir(other)));
       undo.push(() => this.names.release(name, id));
-      await mkdir(dir);
-      undo.push(() => rm(dir, { recursive: true, force: true }));
-      await Promise.all([files.rootfs, files.upper, files.work].map((d) => mkdir(join(dir, d))));
+      mkdirSync(dir);
+      undo.push(async () => rmSync(dir, { recursive: true, force: true }));
+      for (const d of [files.rootfs, files.upper, files.work]) mkdirSync(join(dir, d));
       const cgroupName = `${this.cgroupParent}/${id}`;
-      const cg = await this.cgroups.create(cgroupName, spec.limits ?? {});
-      undo.push(() => cg.remove());
       const rec: ContainerRecord = { id, name, createdAt: new Date().toISOString(), cgroup: cgroupName, spec };
       if (this.devices) {
         rec.devicesCgroup = await createDeviceCgroup(this.devices, cgroupName);
         undo.push(() => removeDeviceCgroup(rec.devicesCgroup!));
       }
+      const cg = await this.cgroups.create(cgroupName, spec.limits ?? {});
+      undo.push(() => cg.remove());
       await writeJsonAtomic(join(dir, files.record), rec);
       this.log.info({ container: id, name }, 'container created');
       return await describe(dir, rec);
@@ -115,9 +115,9 @@ export class ContainerRuntime {
       procs: procsFiles(cg, rec),
     });
     const outcome = await runShim(configPath);
-    await unlink(configPath).catch(() => undefined);
+    unlinkQuiet(configPath);
     if (!outcome.ok) {
-      await Promise.all([files.shimPid, files.initPid].map((f) => unlink(join(dir, f)).catch(() => undefined)));
+      for (const f of [files.shimPid, files.initPid]) unlinkQuiet(join(dir, f));
       this.log.warn({ container: rec.id, reason: outcome.reason }, 'container failed to start');
       throw new ContainerStartError(rec.name, outcome.reason);
     }
@@ -187,11 +187,11 @@ export class ContainerRuntime {
       if (!opts.force) throw new ContainerStateError(`container ${rec.name} is running: stop it first or remove it with --force`);
       await this.stop(rec.id, { signal: 'SIGKILL', graceMs: 5_000 });
     }
-    // the supervisor exits right after recording the exit; do not delete files under it
-    for (let i = 0; i < 100 && (await shimAlive(dir)); i++) await sleep(20);
+    // exit.json is the supervisor's last write; without it, let a live one finish first
+    for (let i = 0; i < 1000 && !existsSync(join(dir, files.exit)) && (await shimAlive(dir)); i++) await sleep(2);
     await this.cgroups.open(rec.cgroup)?.remove();
     if (rec.devicesCgroup) await removeDeviceCgroup(rec.devicesCgroup);
-    await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
     await this.names.release(rec.name, rec.id);
     this.log.info({ container: rec.id }, 'container removed');
   }
@@ -209,7 +209,7 @@ export class ContainerRuntime {
       if (out.error !== null) throw new ContainerStartError(rec.name, `exec ${spec.args[0]}: ${out.error}`);
       return { code: out.code, stdout: out.stdout, stderr: out.stderr };
     } finally {
-      await unlink(configPath).catch(() => undefined);
+      unlinkQuiet(configPath);
     }
   }
 
@@ -278,6 +278,14 @@ export class ContainerRuntime {
   private containerEnv(rec: ContainerRecord): string[] {
     const base = [DEFAULT_PATH, `HOSTNAME=${rec.spec.hostname ?? rec.id.slice(0, 12)}`];
     return mergeEnv(base, rec.spec.env ?? []);
+  }
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }
 

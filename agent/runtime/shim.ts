@@ -2,8 +2,7 @@
 // goes through the addon's posix_spawn (no fork of Node, reaped off the event loop); `exec`
 // uses child_process because its stdio is the caller's.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
@@ -97,11 +96,11 @@ export async function writeRunConfig(path: string, c: ShimRunConfig): Promise<vo
     if (m.type === 'bind') e.push(['bind', m.source, m.target, m.readOnly ? 'ro' : 'rw']);
     else e.push(['tmpfs', m.target, m.options ?? 'noexec,nosuid,nodev']);
   }
-  await writeFile(path, encode([...e, ...processEntries(c)]), { mode: 0o600 });
+  writeFileSync(path, encode([...e, ...processEntries(c)]), { mode: 0o600 });
 }
 
 export async function writeExecConfig(path: string, pid: number, c: ShimProcessConfig): Promise<void> {
-  await writeFile(path, encode([['pid', String(pid)], ...processEntries(c)]), { mode: 0o600 });
+  writeFileSync(path, encode([['pid', String(pid)], ...processEntries(c)]), { mode: 0o600 });
 }
 
 export type RunOutcome = { ok: true; pid: number } | { ok: false; reason: string };
