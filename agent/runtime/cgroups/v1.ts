@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CgroupBase, checkName, makePath, rollback } from './cgroup.js';
 import type { CgroupLayout, V1Controller } from './detect.js';
-import { CgroupUnsupportedError } from './errors.js';
+import { keepSupported, writePlan } from './apply.js';
 import { fileExists, parseKeyed, readControl, readOptional, writeControl } from './fsio.js';
-import { planV1, validateLimits, type ControlWrite, type MachineTopology } from './limits.js';
+import { planV1, validateLimits, type MachineTopology } from './limits.js';
 import type { Cgroup, CgroupLimits, CgroupManager, CgroupStats } from './types.js';
 
 // The kernel reports "no limit" as PAGE_COUNTER_MAX pages in bytes, just under 2^63.
@@ -115,32 +115,15 @@ export class V1Manager implements CgroupManager {
     return new V1Cgroup(name, dirs, unified !== null && fileExists(unified) ? unified : null, [], this.log);
   }
 
-  /** Drops writes whose file this host lacks (logging why), and fails on missing controllers. */
-  private resolve(plan: ControlWrite[], dirs: Map<V1Controller, string>): { path: string; value: string }[] {
-    const out: { path: string; value: string }[] = [];
-    for (const w of plan) {
-      const dir = dirs.get(w.controller as V1Controller);
-      if (dir === undefined) {
-        if (w.skipWarning) {
-          this.log.warn({ controller: w.controller }, w.skipWarning);
-          continue;
-        }
-        throw new CgroupUnsupportedError(
-          `the v1 ${w.controller} controller is not mounted on this host, so ${w.candidates[0]!.file} cannot be set: mount it under /sys/fs/cgroup or drop that limit`,
-        );
-      }
-      const hit = w.candidates.find((c) => fileExists(join(dir, c.file)));
-      if (hit) out.push({ path: join(dir, hit.file), value: hit.value });
-      else if (w.skipWarning) this.log.warn({ controller: w.controller }, w.skipWarning);
-      else throw new CgroupUnsupportedError(`${join(dir, w.candidates[0]!.file)} does not exist on this kernel`);
-    }
-    return out;
-  }
-
   async create(name: string, limits: CgroupLimits): Promise<Cgroup> {
     const segments = checkName(name);
     validateLimits(limits, this.machine);
-    const plan = planV1(limits);
+    const plan = keepSupported(
+      planV1(limits),
+      (c) => this.layout.v1.has(c as V1Controller),
+      (w) => `the v1 ${w.controller} controller is not mounted on this host, so ${w.candidates[0]!.file} cannot be set: mount it under /sys/fs/cgroup or drop that limit`,
+      this.log,
+    );
     const created: string[] = [];
     try {
       for (const mount of this.mounts()) {
@@ -149,7 +132,7 @@ export class V1Manager implements CgroupManager {
       }
       if (this.layout.unified !== null) await makePath(this.layout.unified, segments, created);
       const { dirs, unified } = this.leafDirs(segments);
-      for (const { path, value } of this.resolve(plan, dirs)) await writeControl(path, value);
+      await writePlan(plan, (c) => dirs.get(c as V1Controller)!, this.log);
       this.log.debug({ cgroup: name, limits }, 'cgroup created');
       return new V1Cgroup(name, dirs, unified, created, this.log);
     } catch (err) {

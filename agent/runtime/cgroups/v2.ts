@@ -2,6 +2,7 @@
 // cgroup.subtree_control (top down) before the leaf gets their files.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { keepSupported, writePlan } from './apply.js';
 import { CgroupBase, checkName, makePath, rollback } from './cgroup.js';
 import { CgroupUnsupportedError } from './errors.js';
 import { CgroupFileError, errCode, fileExists, parseKeyed, readControl, readOptional, writeControl } from './fsio.js';
@@ -78,18 +79,15 @@ export class V2Manager implements CgroupManager {
     const segments = checkName(name);
     validateLimits(limits, this.machine);
     const available = new Set((await readControl(join(this.mount, 'cgroup.controllers'))).split(/\s+/).filter(Boolean));
-    const plan = planV2(limits).filter((w) => {
-      if (available.has(w.controller)) return true;
-      if (w.skipWarning) {
-        this.log.warn({ controller: w.controller }, w.skipWarning);
-        return false;
-      }
-      throw new CgroupUnsupportedError(
+    const plan = keepSupported(
+      planV2(limits),
+      (c) => available.has(c),
+      (w) =>
         `the cgroup2 hierarchy at ${this.mount} does not offer the ${w.controller} controller ` +
-          `(it has: ${[...available].join(' ') || 'none'}), so ${w.candidates[0]!.file} cannot be set: ` +
-          `free the controller from any v1 mount or drop that limit`,
-      );
-    });
+        `(it has: ${[...available].join(' ') || 'none'}), so ${w.candidates[0]!.file} cannot be set: ` +
+        `free the controller from any v1 mount or drop that limit`,
+      this.log,
+    );
     const enable = new Set([...plan.map((w) => w.controller), ...ACCOUNTING_CONTROLLERS.filter((c) => available.has(c))]);
 
     const created: string[] = [];
@@ -100,12 +98,7 @@ export class V2Manager implements CgroupManager {
         await enableControllers(dir, enable);
         dir = join(dir, seg);
       }
-      for (const w of plan) {
-        const hit = w.candidates.find((c) => fileExists(join(leaf, c.file)));
-        if (hit) await writeControl(join(leaf, hit.file), hit.value);
-        else if (w.skipWarning) this.log.warn({ controller: w.controller }, w.skipWarning);
-        else throw new CgroupUnsupportedError(`${join(leaf, w.candidates[0]!.file)} does not exist on this kernel`);
-      }
+      await writePlan(plan, () => leaf, this.log);
       this.log.debug({ cgroup: name, limits }, 'cgroup created');
       return new V2Cgroup(name, leaf, created, this.log);
     } catch (err) {
