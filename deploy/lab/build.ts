@@ -31,7 +31,13 @@ export async function build(
       `directory ${dataRoot} already exists (left by an earlier lab?); remove it or pick another --name`,
     );
   }
-  await record(dirs, state, { kind: 'dir', path: dataRoot }, { kind: 'dir', path: utsDir });
+  await record(
+    dirs,
+    state,
+    { kind: 'dir', path: dataRoot },
+    { kind: 'dir', path: utsDir },
+    ...state.hosts.map((h) => ({ kind: 'cgroup' as const, name: h.cgroupParent })),
+  );
   await mkdir(utsDir, { recursive: true });
   for (const h of state.hosts) {
     await mkdir(h.root, { recursive: true });

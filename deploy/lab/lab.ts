@@ -52,6 +52,8 @@ export interface LabHost {
   /** SHOAL_ROOT and SHOAL_RUN of this host. */
   readonly root: string;
   readonly run: string;
+  /** SHOAL_CGROUP_PARENT: the host's containers get cgroups `<parent>/<id>`, removed by down. */
+  readonly cgroupParent: string;
 }
 
 export interface LabUpOptions extends Partial<LabDirs> {
@@ -136,6 +138,7 @@ export class Lab {
           addr: hostAddress(subnet, i + 1),
           netns: netnsName(name, host),
           uts: join(utsDir, host),
+          cgroupParent: netnsName(name, host),
           root: join(dataRoot, host, 'root'),
           run: join(dataRoot, host, 'run'),
         };
@@ -222,7 +225,14 @@ export class Lab {
   /** The variables every command in a host gets. */
   env(host: string | LabHost): Record<string, string> {
     const h = typeof host === 'string' ? this.host(host) : host;
-    return { SHOAL_ROOT: h.root, SHOAL_RUN: h.run, SHOAL_HOST: h.name, SHOAL_ADDR: h.addr, SHOAL_LAB: this.name };
+    return {
+      SHOAL_ROOT: h.root,
+      SHOAL_RUN: h.run,
+      SHOAL_HOST: h.name,
+      SHOAL_ADDR: h.addr,
+      SHOAL_LAB: this.name,
+      SHOAL_CGROUP_PARENT: h.cgroupParent,
+    };
   }
 
   /** The argv that runs `argv` inside the host (for callers that spawn it themselves). */

@@ -8,7 +8,9 @@ export type LabObject =
   | { kind: 'dir'; path: string }
   | { kind: 'netns'; name: string }
   | { kind: 'uts'; path: string; host: string }
-  | { kind: 'link'; netns: string; name: string };
+  | { kind: 'link'; netns: string; name: string }
+  /** A cgroup parent handed to a host's runtime (SHOAL_CGROUP_PARENT); made by the runtime. */
+  | { kind: 'cgroup'; name: string };
 
 export interface HostRecord {
   name: string;
@@ -17,6 +19,8 @@ export interface HostRecord {
   uts: string;
   root: string;
   run: string;
+  /** SHOAL_CGROUP_PARENT of the host: its containers' cgroups go under it. */
+  cgroupParent: string;
 }
 
 export interface LabState {

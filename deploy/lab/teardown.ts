@@ -3,7 +3,7 @@
 // lab's directories, then links, namespaces and directories, newest first.
 import { readFile, rm, rmdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { containerCgroups, removeContainerCgroups } from './containers.js';
+import { containerCgroups, removeCgroupTree, removeContainerCgroups } from './containers.js';
 import { deleteNetns, exists, ipBatch, mustRun, netnsPath, unmount } from './kernel.js';
 import { nsInode, stopLabProcesses } from './procs.js';
 import type { LabObject, LabState } from './state.js';
@@ -47,7 +47,7 @@ export async function teardown(state: LabState, log: Logger, graceMs = 2000): Pr
   let removed = 0;
   for (const obj of [...state.objects].reverse()) {
     try {
-      await removeObject(obj);
+      await removeObject(obj, log);
       removed++;
     } catch (err) {
       residue.push(`${describe(obj)}: ${(err as Error).message}`);
@@ -57,10 +57,12 @@ export async function teardown(state: LabState, log: Logger, graceMs = 2000): Pr
   return { killed: stopped.pids.length, removed, residue };
 }
 
-async function removeObject(obj: LabObject): Promise<void> {
+async function removeObject(obj: LabObject, log: Logger): Promise<void> {
   switch (obj.kind) {
     case 'link':
       return; // removed in the batch above, or with its namespace
+    case 'cgroup':
+      return removeCgroupTree(obj.name, log);
     case 'netns':
       return deleteNetns(obj.name);
     case 'uts':
@@ -86,6 +88,8 @@ export function describe(obj: LabObject): string {
       return `uts namespace mount ${obj.path}`;
     case 'link':
       return `link ${obj.name} in ${obj.netns}`;
+    case 'cgroup':
+      return `cgroup tree ${obj.name}`;
   }
 }
 

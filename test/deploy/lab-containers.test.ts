@@ -9,6 +9,7 @@ import { alive, mountPoints, residueOf, tempDirs } from './lab-helpers.js';
 
 const NAME = 'shoaltl-ctr';
 const dirs = tempDirs('ctr');
+const repo = join(import.meta.dirname, '../..');
 
 afterAll(async () => {
   try {
@@ -37,10 +38,19 @@ describe('lab down with containers in a host', () => {
     expect(alive(out.pid)).toBe(true);
     for (const cg of out.cgroups) expect(cgroupDirs(cg).length).toBeGreaterThan(0);
 
+    // `shoal container run -d` in the host: its cgroup goes under the host's SHOAL_CGROUP_PARENT
+    const run = await lab.exec('h1', ['npx', 'tsx', join(repo, 'cli/main.ts'), 'container', 'run', '-d', '--memory', '32m', 'busybox', 'sleep', '600'], { cwd: repo, timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const id = run.stdout.trim().split('\n').at(-1)!;
+    const parent = lab.hosts[0]!.cgroupParent;
+    expect(parent).toBe(`shoal-${NAME}-h1`);
+    expect(cgroupDirs(`${parent}/${id}`).length).toBeGreaterThan(0);
+
     const report = await lab.down({ graceMs: 500 });
     expect(report.residue).toEqual([]);
     expect(alive(out.pid)).toBe(false);
     for (const cg of out.cgroups) expect(cgroupDirs(cg)).toEqual([]);
+    expect(cgroupDirs(parent)).toEqual([]);
     expect(mountPoints().filter((m) => m.startsWith(dirs.base))).toEqual([]);
     expect(residueOf(NAME, dirs)).toEqual([]);
   });
