@@ -138,7 +138,7 @@ describe('lab up failures', () => {
     const err = await Lab.up({ name, hosts: 2, signal: AbortSignal.abort(), ...dirs }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LabUpError);
     expect((err as Error).message).toMatch(/rolled back: interrupted/);
-    expect((err as LabUpError).rolledBack).toBe(3); // two directories and the switch netns
+    expect((err as LabUpError).rolledBack).toBe(5); // two directories, two hosts' cgroup parents, the switch netns
     expect(residueOf(name, dirs)).toEqual([]);
   });
 
@@ -150,8 +150,9 @@ describe('lab up failures', () => {
     const err = await Lab.up({ name, hosts: 3, ...dirs }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LabUpError);
     expect((err as Error).message).toMatch(/lab up --name shoaltl-half failed and was rolled back: .*uts\/h2 appeared/);
-    // 2 directories, the switch, h1's netns and UTS mount, h2's netns: it really was halfway
-    expect((err as LabUpError).rolledBack).toBe(5);
+    // 2 directories, 3 cgroup parents, the switch, h1's netns and UTS mount, h2's netns:
+    // it really was halfway
+    expect((err as LabUpError).rolledBack).toBe(8);
     expect(residueOf(name, dirs)).toEqual([]);
     // and the name is free again
     const lab = await Lab.up({ name, hosts: 3, ...dirs });
