@@ -120,9 +120,10 @@ export async function unpackLayer(input: Readable, dest: string, source: string,
   };
 
   const { digest } = await readTar(input, source, handle);
-  // Directory mtimes last, deepest first: creating children changed them.
+  // Directory mtimes last, deepest first: creating children changed them. lutimes, because a
+  // later entry may have replaced the directory with a symlink pointing anywhere.
   dirTimes.sort((a, b) => b.depth - a.depth);
-  for (const d of dirTimes) await utimes(d.path, d.atime, d.mtime);
+  for (const d of dirTimes) await lutimes(d.path, d.atime, d.mtime);
   return { diffId: digest, size, entries };
 }
 

@@ -1,7 +1,7 @@
 // Property: whatever a layer tar contains (random names with "..", absolute paths, symlinks and
 // hard links aimed outside), unpacking it either succeeds or refuses, and never touches a file
 // outside the layer directory.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -32,7 +32,7 @@ describe('layer unpacking never escapes', () => {
     const linkTarget = fc.oneof(name, fc.constantFrom('..', '../..', '/', outside, victim, '../outside', 'a'));
     const single: fc.Arbitrary<FixtureEntry[]> = fc.oneof(
       fc.record({ name, type: fc.constant('file' as const), data: fc.constant('pwned') }),
-      fc.record({ name, type: fc.constant('directory' as const) }),
+      fc.record({ name, type: fc.constant('directory' as const), mode: fc.constant(0o700), uid: fc.constant(4242) }),
       fc.record({ name, type: fc.constant('symlink' as const), linkname: linkTarget }),
       fc.record({ name, type: fc.constant('link' as const), linkname: linkTarget }),
     ).map((e) => [e]);
@@ -50,7 +50,14 @@ describe('layer unpacking never escapes', () => {
         { name: via, type: 'link', linkname: `${at}/victim` },
         { name: via, data: 'pwned' },
       ]);
-    const layers = fc.array(fc.oneof(single, planted, stolen), { minLength: 1, maxLength: 5 }).map((groups) => groups.flat());
+    // a directory replaced by a link after the fact: its deferred metadata must not follow it
+    const replaced: fc.Arbitrary<FixtureEntry[]> = fc
+      .tuple(relPath, linkTarget)
+      .map(([at, target]) => [
+        { name: at, type: 'directory', mode: 0o700, uid: 4242, mtime: new Date(5_000_000) },
+        { name: at, type: 'symlink', linkname: target },
+      ]);
+    const layers = fc.array(fc.oneof(single, planted, stolen, replaced), { minLength: 1, maxLength: 5 }).map((groups) => groups.flat());
     let run = 0;
     await fc.assert(
       fc.asyncProperty(layers, async (entries) => {
@@ -60,6 +67,9 @@ describe('layer unpacking never escapes', () => {
         mkdirSync(layer);
         mkdirSync(outside);
         writeFileSync(victim, 'orig');
+        chmodSync(victim, 0o600);
+        utimesSync(victim, 1000, 1000);
+        utimesSync(outside, 1000, 1000);
         try {
           await unpackLayer(Readable.from(await makeTar(entries)), layer, `fuzz run ${run++}`);
         } catch (err) {
@@ -68,7 +78,10 @@ describe('layer unpacking never escapes', () => {
         expect(readdirSync(base).sort()).toEqual(['layer', 'outside']);
         expect(readdirSync(outside)).toEqual(['victim']);
         expect(readFileSync(victim, 'utf8')).toBe('orig');
-        expect(lstatSync(victim).nlink).toBe(1);
+        const st = lstatSync(victim);
+        expect([st.nlink, st.mode & 0o7777, st.uid, st.mtimeMs]).toEqual([1, 0o600, 0, 1_000_000]);
+        const od = lstatSync(outside);
+        expect([od.mode & 0o7777, od.uid, od.mtimeMs]).toEqual([0o755, 0, 1_000_000]);
       }),
       { numRuns: 300, seed: 20261125 },
     );

@@ -1,6 +1,6 @@
 // Hostile layers: every way out of the layer directory is refused with UnsafeLayerError, nothing
 // is written outside, and no half-unpacked layer, temp dir, blob or image record stays behind.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -107,6 +107,20 @@ describe('unsafe layers are refused', () => {
       ],
       /through the symlink "escape"/,
     );
+  });
+
+  it('a directory replaced by a symlink keeps its deferred mtime to itself', async () => {
+    utimesSync(outside, 1000, 1000);
+    const file = join(dir, 'ok.tar');
+    writeFileSync(
+      file,
+      await makeTar([
+        { name: 'd', type: 'directory', mtime: new Date(5_000_000) },
+        { name: 'd', type: 'symlink', linkname: outside },
+      ]),
+    );
+    await store.importRootfs(file, 'fine:1');
+    expect(statSync(outside).mtimeMs).toBe(1_000_000);
   });
 
   it('replacing a planted symlink with a file writes the file, not through the link', async () => {
