@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: shoal-shim run|exec CONFIG [REPORT_FD]\n");
     return 2;
   }
+  trace_init();
   signal(SIGPIPE, SIG_IGN);
   struct shim_config cfg;
   int is_run = !strcmp(argv[1], "run");

@@ -92,7 +92,9 @@ int finish_and_exec(const struct shim_config *c) {
   if (chdir(c->cwd) < 0) return fail(1, "working directory %s", c->cwd);
   if (resolve_command(c, path, sizeof path) < 0) return -1;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(1, "no_new_privs");
+  trace("init: credentials set");
   int rc = shim_seccomp_apply_default();
+  trace("init: seccomp applied");
   if (rc != 0) {
     errno = rc < 0 ? -rc : rc;
     return fail(1, "apply the default seccomp profile");

@@ -197,17 +197,23 @@ int rootfs_setup(const struct shim_config *c, const int *bind_fds) {
   /* keep every mount below out of the host's namespace, both ways */
   if (do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
   if (mount_overlay(c) < 0) return -1;
+  trace("init: overlay mounted");
   if (pivot(c->rootfs) < 0) return -1;
+  trace("init: pivoted");
   if (mkdir_p("/proc", 0555) < 0) return -1;
   if (do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return -1;
   if (setup_dev() < 0) return -1;
+  trace("init: /proc and /dev ready");
   if (mkdir_p("/sys", 0555) < 0) return -1;
   if (do_mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return -1;
   if (mount_cgroups(c) < 0) return -1;
+  trace("init: /sys and cgroups mounted");
   if (mount_binds(c, bind_fds) < 0) return -1;
   for (int i = 0; i < c->ntmpfs; i++)
     if (mount_tmpfs(&c->tmpfs[i]) < 0) return -1;
+  trace("init: user mounts done");
   if (mask_paths() < 0) return -1;
+  trace("init: paths masked");
   if (c->readonly && do_mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) return -1;
   return 0;
 }

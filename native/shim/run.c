@@ -37,6 +37,7 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd) 
   /* wait until the supervisor has put us in the cgroup: the cgroup namespace must be rooted there */
   if (read(p->go[0], &go, 1) != 1 || go != 'g') _exit(1);
   close(p->go[0]);
+  trace("init: in cgroup");
   int *bind_fds = calloc((size_t)c->nbinds + 1, sizeof(int));
   int nullfd = -1;
   if (unshare(CLONE_NEWCGROUP) < 0) { fail(1, "unshare the cgroup namespace"); goto fail; }
@@ -46,7 +47,9 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd) 
   nullfd = open("/dev/null", O_RDWR);
   if (nullfd < 0) { fail(1, "open /dev/null"); goto fail; }
   if (rootfs_open_binds(c, bind_fds) < 0) goto fail;
+  trace("init: namespaces set");
   if (rootfs_setup(c, bind_fds) < 0) goto fail;
+  trace("init: rootfs ready");
   if (dup2(nullfd, 0) < 0 || dup2(p->out[1], 1) < 0 || dup2(p->err[1], 2) < 0) { fail(1, "dup2"); goto fail; }
   finish_and_exec(c);
 fail:
@@ -115,7 +118,9 @@ static void supervise_loop(const struct shim_config *c, pid_t init, int sfd, str
   }
   for (int i = 0; i < 2; i++)
     if (streams[i].fd >= 0) logger_pump(lg, &streams[i]);
+  trace("supervisor: init exited");
   record_exit(c, status);
+  trace("supervisor: exit recorded");
 }
 
 static int supervise(const struct shim_config *c, int rep) {
@@ -126,6 +131,7 @@ static int supervise(const struct shim_config *c, int rep) {
     report(rep, "error %s\n", shim_error);
     return 1;
   }
+  trace("supervisor: start");
   if (write_pid_file(c, "shim.pid", getpid()) < 0) { report(rep, "error %s\n", shim_error); return 1; }
   int netfd = -1;
   if (strcmp(c->net, "none") && strcmp(c->net, "host")) {
@@ -150,6 +156,7 @@ static int supervise(const struct shim_config *c, int rep) {
   long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
   if (!strcmp(c->net, "none")) flags |= CLONE_NEWNET;
   /* a fork-like clone: this process is single-threaded, so the child may run any code */
+  trace("supervisor: clone");
   pid_t init = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
   if (init < 0) { fail(1, "clone the container's namespaces"); report(rep, "error %s\n", shim_error); return 1; }
   if (init == 0) child_init(c, &p, netfd);
@@ -168,6 +175,7 @@ static int supervise(const struct shim_config *c, int rep) {
       return 1;
     }
   }
+  trace("supervisor: cgroups joined");
   if (write_all(p.go[1], "g", 1) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", "start signal"); return 1; }
   close(p.go[1]);
   char msg[1024];
@@ -182,6 +190,7 @@ static int supervise(const struct shim_config *c, int rep) {
     return 1;
   }
   if (write_pid_file(c, "init.pid", init) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", shim_error); return 1; }
+  trace("supervisor: exec done");
   report(rep, "ok %s\n", pidtext);
   supervise_loop(c, init, sfd, &lg, p.out[0], p.err[0]);
   return 0;

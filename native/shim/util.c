@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -100,4 +101,22 @@ void format_now(char *buf, size_t cap) {
   gmtime_r(&ts.tv_sec, &tm);
   size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf + n, cap - n, ".%09ldZ", ts.tv_nsec);
+}
+
+static int tracing;
+static struct timespec trace_t0;
+
+void trace_init(void) {
+  tracing = getenv("SHOAL_SHIM_TRACE") != NULL;
+  clock_gettime(CLOCK_MONOTONIC, &trace_t0);
+}
+
+void trace(const char *phase) {
+  if (!tracing) return;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  long us = (t.tv_sec - trace_t0.tv_sec) * 1000000L + (t.tv_nsec - trace_t0.tv_nsec) / 1000L;
+  char line[160];
+  int n = snprintf(line, sizeof line, "trace %d %s %ld\n", (int)getpid(), phase, us);
+  if (n > 0) write_all(2, line, (size_t)n);
 }

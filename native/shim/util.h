@@ -29,3 +29,8 @@ int mkdir_p(const char *path, mode_t mode);
 
 /* Current wall-clock time as RFC 3339 with nanoseconds, UTC, into buf (>= 40 bytes). */
 void format_now(char *buf, size_t cap);
+
+/* With SHOAL_SHIM_TRACE set, writes "trace <pid> <phase> <microseconds since start>" to stderr
+ * (the supervisor's stderr is shim.log): where a container start spends its time. */
+void trace_init(void);
+void trace(const char *phase);
