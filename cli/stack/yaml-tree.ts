@@ -39,7 +39,8 @@ export function parseStackYaml(file: string, text: string, limits: StackLimits):
     // Unknown tags are reported by the converter below, which knows the key path.
     for (const e of [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')]) {
       const { line, col } = at(e.pos[0]);
-      problems.add({ file, line, column: col, path: '', message: yamlMessage(e.code, e.message) });
+      const path = pathAtOffset(doc.contents, e.pos[0]);
+      problems.add({ file, line, column: col, path: showPath(path), message: yamlMessage(e.code, e.message, path) });
     }
   }
   problems.throwIfAny();
@@ -63,10 +64,35 @@ export function parseStackYaml(file: string, text: string, limits: StackLimits):
   return { file, root, positions };
 }
 
-function yamlMessage(code: string, message: string): string {
+/** The key path of the innermost mapping entry or list item whose source contains `offset`. */
+function pathAtOffset(node: unknown, offset: number, depth = 0): (string | number)[] {
+  const inside = (n: unknown) => {
+    const r = (n as Node | null)?.range;
+    return r !== undefined && r !== null && offset >= r[0] && offset <= r[2];
+  };
+  if (depth > 100) return [];
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (key === undefined) continue;
+      if (inside(pair.key)) return [key];
+      if (inside(pair.value)) return [key, ...pathAtOffset(pair.value, offset, depth + 1)];
+    }
+  } else if (isSeq(node)) {
+    for (let i = 0; i < node.items.length; i++) {
+      if (inside(node.items[i])) return [i, ...pathAtOffset(node.items[i], offset, depth + 1)];
+    }
+  }
+  return [];
+}
+
+function yamlMessage(code: string, message: string, path: KeyPath): string {
   const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '');
   switch (code) {
-    case 'DUPLICATE_KEY': return `duplicate key: ${first}; keep one of them`;
+    case 'DUPLICATE_KEY': {
+      const key = path[path.length - 1];
+      return key === undefined ? 'duplicate key in one mapping: keep one of them' : `duplicate key \`${String(key)}\`: keep one of them`;
+    }
     case 'TAB_AS_INDENT': return 'a tab is used for indentation: YAML indents with spaces only';
     case 'TAG_RESOLVE_FAILED': return `${first}: stack files take plain YAML values, remove the tag`;
     case 'RESOURCE_EXHAUSTION': return 'the document nests too deeply';

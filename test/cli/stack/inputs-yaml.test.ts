@@ -58,7 +58,7 @@ describe('ports', () => {
 
 describe('YAML itself', () => {
   it('duplicate keys in one mapping are an error', () => {
-    expectProblem(loadError('services:\n  web:\n    image: a\n    image: b\n'), { line: 4, column: 5, message: /duplicate key/ });
+    expectProblem(loadError('services:\n  web:\n    image: a\n    image: b\n'), { path: 'services.web.image', line: 4, column: 5, message: /duplicate key `image`: keep one of them/ });
   });
 
   it('a tab used for indentation is an error with line and column', () => {
