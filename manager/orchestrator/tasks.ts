@@ -95,10 +95,14 @@ export function byAge(a: RO<Task>, b: RO<Task>): number {
   return va < vb ? -1 : va > vb ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** Replicated services and replicated jobs (the replicated orchestrator's). */
 export function isReplicated(s: RO<Service> | undefined): boolean {
-  return s?.spec?.mode?.$case === 'replicated';
+  const mode = s?.spec?.mode?.$case;
+  return mode === 'replicated' || mode === 'replicatedJob';
 }
 
+/** Global services and global jobs (the global orchestrator's). */
 export function isGlobal(s: RO<Service> | undefined): boolean {
-  return s?.spec?.mode?.$case === 'global';
+  const mode = s?.spec?.mode?.$case;
+  return mode === 'global' || mode === 'globalJob';
 }

@@ -17,14 +17,15 @@ export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, r
     tx.tasks.update(withDesiredState(t, desired));
     out.shutDown++;
   };
-  if (!service || service.spec?.mode?.$case !== 'global') {
+  const mode = service?.spec?.mode?.$case;
+  if (!service || (mode !== 'global' && mode !== 'globalJob')) {
     if (!service) for (const t of tasks) if (t.desiredState < TaskState.REMOVE) stop(t, TaskState.REMOVE);
     restarts.forgetService(serviceId);
     return out;
   }
   let constraints: Constraint[] | undefined;
   try {
-    constraints = parseConstraints(service.spec.task?.placement?.constraints ?? []);
+    constraints = parseConstraints(service.spec?.task?.placement?.constraints ?? []);
   } catch {
     constraints = undefined; // refused by the control API; here it simply matches no node
   }
@@ -53,7 +54,9 @@ export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, r
       if (!keep) {
         stop(t, TaskState.SHUTDOWN);
       } else if (hasFinished(t)) {
-        if (restarts.onDeath(key, t, nowMs) === 'restart') {
+        // A global job's task that exited 0 is done on its node for good.
+        const jobDone = mode === 'globalJob' && t.status?.state === TaskState.COMPLETE;
+        if (!jobDone && restarts.onDeath(key, t, nowMs) === 'restart') {
           stop(t, TaskState.SHUTDOWN);
         } else {
           stop(t, SETTLED_DESIRED_STATE);

@@ -5,6 +5,7 @@ import type { MemoryStore, ObjectEvent, ReadTx } from '../../store/index.js';
 import { WatchingComponent, type ComponentOptions } from '../component.js';
 import { diedWhileRunnable, isReplicated, isRunnable, nodeKeepsTasks } from '../tasks.js';
 import { RestartTracker } from '../restarts.js';
+import { reconcileReplicatedJob } from './job.js';
 import { reconcileReplicated } from './reconcile.js';
 
 /** Services reconciled per transaction, so one proposal stays a reasonable size. */
@@ -62,7 +63,10 @@ export class ReplicatedOrchestrator extends WatchingComponent {
           for (const id of batch) {
             const svc = tx.services.get(id);
             if (svc && !isReplicated(svc)) continue;
-            const r = reconcileReplicated(tx, id, now, this.restarts);
+            const r =
+              svc?.spec?.mode?.$case === 'replicatedJob'
+                ? reconcileReplicatedJob(tx, id, now, this.restarts)
+                : reconcileReplicated(tx, id, now, this.restarts);
             due.push(...r.wakeAt);
             if (r.created || r.shutDown) this.log.info({ serviceId: id, created: r.created, shutDown: r.shutDown }, 'reconciled service');
           }
