@@ -1,7 +1,7 @@
 // The image store end to end on real files: loading the built test images in both archive
 // formats, layer sharing, refs, import, remove, prune, and every kind of bad archive.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
   ImageConflictError,
   ImageNotFoundError,
   ImageStore,
+  ImageStoreCorruptError,
   InvalidReferenceError,
   UnsupportedCompressionError,
 } from '../../../agent/images/index.js';
@@ -270,6 +271,21 @@ describe('import, refs, remove and prune', () => {
       seen.add(first);
     }
     await expect(store.inspect(`sha256:${shared}`)).rejects.toThrow(AmbiguousImageError);
+  });
+
+  it('prune clears temp files of dead processes; resolve reports a layer deleted by hand', async () => {
+    await store.load(testImagePath('busybox'));
+    const stale = join(root, 'tmp', '999999999-load-dead');
+    const mine = join(root, 'tmp', `${process.pid}-load-live`);
+    mkdirSync(stale, { recursive: true });
+    mkdirSync(mine, { recursive: true });
+    await store.prune();
+    expect(entries('tmp')).toEqual([`${process.pid}-load-live`]);
+    rmSync(mine, { recursive: true });
+    const [layerDir] = (await store.resolve('busybox')).layerDirs;
+    rmSync(layerDir!, { recursive: true });
+    await expect(store.resolve('busybox')).rejects.toThrow(ImageStoreCorruptError);
+    await expect(store.resolve('busybox')).rejects.toThrow(/remove the image and load it again/);
   });
 
   it('builds the test images reproducibly', async () => {
