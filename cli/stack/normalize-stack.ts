@@ -79,6 +79,11 @@ export function normalizeStack(root: PlainMap, stackName: string, ctx: FileConte
       spec[section][name] = obj;
     }
   }
+  if (entries(root.services).length === 0) {
+    ctx.error(root.services === undefined ? [] : ['services'], root.services === undefined
+      ? 'no `services:` key: a stack file needs a mapping of service names to definitions'
+      : '`services` is empty: define at least one service (name: {image: ...})');
+  }
   const prefix = stackName ? `${stackName}_` : '';
   for (const [name, svc] of entries(root.services)) {
     const path = ['services', name];

@@ -153,6 +153,8 @@ const fileObject = (extra: Record<string, Schema>) => obj({
   file: str, external, name: str, labels: listOrDict, template_driver: str, ...extra,
 });
 
+// `services` is not required per file: an override may only add networks. The merged result
+// must have services (normalize-stack.ts).
 export const composeSchema: Schema = {
   $id: 'https://shoal.invalid/schema/stack.json',
   ...obj({
@@ -160,7 +162,7 @@ export const composeSchema: Schema = {
     name: str,
     services: { type: 'object', additionalProperties: service, patternProperties: extensions },
     networks: {
-      type: 'object', patternProperties: extensions,
+      type: ['object', 'null'], patternProperties: extensions,
       additionalProperties: {
         type: ['object', 'null'],
         properties: {
@@ -172,14 +174,14 @@ export const composeSchema: Schema = {
       },
     },
     volumes: {
-      type: 'object', patternProperties: extensions,
+      type: ['object', 'null'], patternProperties: extensions,
       additionalProperties: {
         type: ['object', 'null'],
         properties: { driver: str, driver_opts: dict, external, name: str, labels: listOrDict },
         additionalProperties: false, patternProperties: extensions,
       },
     },
-    secrets: { type: 'object', patternProperties: extensions, additionalProperties: fileObject({ driver: str, driver_opts: dict }) },
-    configs: { type: 'object', patternProperties: extensions, additionalProperties: fileObject({}) },
-  }, ['services']),
+    secrets: { type: ['object', 'null'], patternProperties: extensions, additionalProperties: fileObject({ driver: str, driver_opts: dict }) },
+    configs: { type: ['object', 'null'], patternProperties: extensions, additionalProperties: fileObject({}) },
+  }),
 };

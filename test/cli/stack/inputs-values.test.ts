@@ -82,7 +82,11 @@ describe('keys', () => {
   it('servcies at top level names the likely key', () => {
     const err = loadError('version: "3.8"\nservcies:\n  web:\n    image: x\n');
     expectProblem(err, { path: 'servcies', line: 2, column: 1, message: /unknown key `servcies`: did you mean `services`\?/ });
-    expectProblem(err, { message: /missing required key `services`/ });
+    expect(err.problems).toHaveLength(1);
+    expectProblem(loadError('version: "3.8"\nnetworks: {n: {}}\n'), { path: '', message: /no `services:` key: a stack file needs a mapping of service names/ });
+    expectProblem(loadError('services: {}\n'), { path: 'services', line: 1, column: 11, message: /`services` is empty/ });
+    expectProblem(loadError('services:\n  x-only: 1\n'), { path: 'services', message: /`services` is empty/ });
+    expect(Object.keys(load(svc('', 'networks:\nvolumes:\nsecrets:\nconfigs:\n')).stack.networks)).toEqual([]);
   });
 
   it('deploy: {replica: 2} names the path and the likely key', () => {

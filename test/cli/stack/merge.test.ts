@@ -75,6 +75,7 @@ describe('merging -c files', () => {
     const { stack } = merge(base, 'services:\n  worker:\n    image: w\n    volumes: ["data:/d"]\n    networks: [jobs]\nnetworks:\n  jobs: {}\n');
     expect(Object.keys(stack.services)).toEqual(['web', 'worker']);
     expect(stack.services.worker!.networks).toEqual({ jobs: { aliases: [] } });
+    expect(Object.keys(merge(base, 'networks:\n  extra: {driver: overlay}\n').stack.networks)).toEqual(['extra']);
   });
 
   it('a partial override needs no image; the merged service does', () => {
