@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from './cgroups/index.js';
@@ -41,7 +41,7 @@ export class ContainerRuntime {
   private readonly devices: string | null;
 
   constructor(opts: RuntimeOptions = {}) {
-    this.stateDir = opts.stateDir ?? join(process.env.SHOAL_RUN ?? '/run/shoal', 'containers');
+    this.stateDir = resolve(opts.stateDir ?? join(process.env.SHOAL_RUN || '/run/shoal', 'containers'));
     this.cgroupParent = opts.cgroupParent ?? 'shoal';
     this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'runtime' });
     this.cgroups = opts.cgroups ?? detectCgroups({ logger: this.log });

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ static void reset_signals(void) {
 /* The container's init, pid 1 of its new namespaces. Never returns. */
 static void child_init(const struct shim_config *c, struct pipes *p, int netfd) {
   reset_signals();
+  umask(022);
   close(p->go[1]);
   close(p->errp[0]);
   close(p->out[0]);
@@ -215,6 +217,8 @@ int run_container(const struct shim_config *c) {
   close(rep[0]);
   /* the supervisor: own session, no terminal, nothing of the caller's kept open */
   setsid();
+  /* hold no directory of the caller's busy (every path in the config is absolute) */
+  if (chdir("/") < 0) _exit(1);
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
