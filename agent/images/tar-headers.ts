@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import type { Header } from 'tar-stream';
 
 const XATTR_PREFIX = 'SCHILY.xattr.';
+// bsdtar's spelling: URL-encoded name, base64 value
+const LIBARCHIVE_PREFIX = 'LIBARCHIVE.xattr.';
 let patched = false;
 
 export function patchTarStreamPax(): void {
@@ -52,8 +54,20 @@ export function entryXattrs(header: PaxHeaders): Map<string, Buffer> {
   if (!pax) return out;
   for (const [key, value] of Object.entries(pax)) {
     if (key.startsWith(XATTR_PREFIX)) out.set(key.slice(XATTR_PREFIX.length), Buffer.from(value, 'latin1'));
+    else if (key.startsWith(LIBARCHIVE_PREFIX)) {
+      const name = decodeURIComponentSafe(key.slice(LIBARCHIVE_PREFIX.length));
+      if (name !== undefined && !out.has(name)) out.set(name, Buffer.from(value, 'base64'));
+    }
   }
   return out;
+}
+
+function decodeURIComponentSafe(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Modification time with the sub-second precision of PAX when present, in seconds. */

@@ -47,6 +47,7 @@ describe('layer unpacking', () => {
         { name: 'x/overlay-forged', data: 'x', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } },
         { name: `deep/${'d'.repeat(120)}/${'f'.repeat(120)}`, data: 'long' },
         { name: 'x/big-ids', data: '', pax: { uid: '3000000', gid: '3000001' } },
+        { name: 'x/bsdtar', data: '', pax: { 'LIBARCHIVE.xattr.user.b%20sd': BINARY.toString('base64') } },
       ]),
     );
     const conf = lstatSync(join(layer, 'etc/conf'));
@@ -73,6 +74,7 @@ describe('layer unpacking', () => {
     expect(ops.lgetxattr(join(layer, 'x/xattrs'), 'user.text')?.toString()).toBe('plain value');
     expect(ops.lgetxattr(join(layer, 'x/xattrs'), 'user.bin')).toEqual(BINARY);
     expect(ops.lgetxattr(join(layer, 'x/cap'), 'security.capability')).toEqual(CAP);
+    expect(ops.lgetxattr(join(layer, 'x/bsdtar'), 'user.b sd')).toEqual(BINARY);
     expect(ops.lgetxattr(join(layer, 'x/overlay-forged'), 'trusted.overlay.redirect')).toBeNull();
     expect([lstatSync(join(layer, 'x/big-ids')).uid, lstatSync(join(layer, 'x/big-ids')).gid]).toEqual([3000000, 3000001]);
     expect(readFileSync(join(layer, 'deep', 'd'.repeat(120), 'f'.repeat(120)), 'utf8')).toBe('long');
