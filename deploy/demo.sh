@@ -61,8 +61,14 @@ for h in "${HOSTS[@]}"; do
   in_host "$h" image load -i "$IMAGE_TAR"
   step "$h: running a container with --memory 64m --cpus 0.5 --pids-limit 64"
   in_host "$h" container run --rm --memory 64m --cpus 0.5 --pids-limit 64 --hostname "web-$h" busybox \
-    sh -c 'ps; hostname; cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max'
+    sh -c 'ps; hostname; cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max
+      echo "cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max)"
+      echo "pids max: $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"'
 done
+
+ADDR2=$(shoal lab exec --name "$LAB" h2 -- sh -c 'echo $SHOAL_ADDR')
+step "h1 -> h2 ($ADDR2) over the lab's own underlay"
+shoal lab exec --name "$LAB" h1 -- busybox ping -c 2 -W 2 "$ADDR2"
 
 trap - ERR
 step "done"

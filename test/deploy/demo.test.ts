@@ -44,6 +44,9 @@ describe('deploy/demo.sh', () => {
     // 64m, from memory.limit_in_bytes (v1) or memory.max (v2), once per host
     expect(up.stdout.match(/^67108864$/gm)?.length).toBe(2);
     expect(up.stdout).toMatch(/^\s*1\s+\S+\s+.*\bsh\b/m); // ps: the command is pid 1 in its container
+    expect(up.stdout.match(/^cpu quota: (50000|50000 100000)$/gm)?.length).toBe(2);
+    expect(up.stdout.match(/^pids max: 64$/gm)?.length).toBe(2);
+    expect(up.stdout).toMatch(/2 packets transmitted, 2 packets received/);
     expect(up.stdout).toMatch(/\.\/deploy\/demo\.sh down/);
     const lab = await Lab.open(NAME, dirs);
     expect(lab.hosts.map((h) => h.name)).toEqual(['h1', 'h2']);
