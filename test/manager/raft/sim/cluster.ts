@@ -3,7 +3,7 @@
 // unsynced writes, restarts, membership changes and compaction, with a key-value state
 // machine and clients whose history is checked for linearizability. Everything derives from
 // one seed, so a failure replays exactly.
-import { ConfChange, ConfChangeType, EntryType, type Message, MessageType } from '../../../../proto/gen/raft.js';
+import { ConfChange, ConfChangeType, type ConfState, EntryType, type Message, MessageType } from '../../../../proto/gen/raft.js';
 import { RaftError, RawNode, type RaftConfig } from '../../../../manager/raft/index.js';
 import { fmtMessage } from '../interaction/format.js';
 import type { Operation } from './checker.js';
@@ -13,6 +13,10 @@ import { mulberry32, Rng } from './prng.js';
 import { SimStorage } from './storage.js';
 
 const CLUSTER = 'sim';
+
+function inConfig(cs: ConfState, id: bigint): boolean {
+  return cs.voters.includes(id) || cs.learners.includes(id) || cs.votersOutgoing.includes(id);
+}
 
 export class LivenessFailure extends Error {}
 
@@ -29,6 +33,7 @@ interface SimNode {
   kv: KvStore;
   applied: bigint;
   removed: boolean;
+  joined: boolean;        // has been in an applied configuration
   leaderTerm: bigint;     // term in which this node was leader at its last Ready (0 if not)
   reads: Map<string, { client: Client; index?: bigint }>;
 }
@@ -95,7 +100,7 @@ export class Simulation {
 
   private log(s: string): void {
     this.trace.push(`[t=${this.now}] ${s}`);
-    if (this.trace.length > 400) this.trace.splice(0, 100);
+    if (this.trace.length > 400 && !process.env.SIM_TRACE_ALL) this.trace.splice(0, 100);
   }
 
   private config(id: bigint, storage: SimStorage, applied?: bigint): RaftConfig {
@@ -110,9 +115,10 @@ export class Simulation {
   }
 
   private addNode(id: bigint, storage: SimStorage): SimNode {
-    const node: SimNode = { id, storage, kv: new KvStore(), applied: 0n, removed: false, leaderTerm: 0n, reads: new Map() };
+    const node: SimNode = { id, storage, kv: new KvStore(), applied: 0n, removed: false, joined: false, leaderTerm: 0n, reads: new Map() };
     node.rn = new RawNode(this.config(id, storage));
     node.applied = node.rn.status().applied;
+    node.joined = inConfig(node.rn.status().config, id);
     this.nodes.set(id, node);
     return node;
   }
@@ -234,6 +240,7 @@ export class Simulation {
       n.storage.applySnapshot(rd.snapshot);
       n.kv = KvStore.deserialize(rd.snapshot.data);
       n.applied = rd.snapshot.metadata!.index;
+      if (inConfig(rd.snapshot.metadata!.confState!, n.id)) n.joined = true;
       this.failReads(n);
       this.log(`${n.id} installed snapshot at ${n.applied}`);
     }
@@ -252,8 +259,11 @@ export class Simulation {
         const cc = ConfChange.decode(e.data);
         const cs = rn.applyConfChange(cc);
         this.log(`${n.id} applied conf change at ${e.index}: voters=(${cs.voters})${cs.votersOutgoing.length ? `&&(${cs.votersOutgoing})` : ''} learners=(${cs.learners})`);
-        const inConf = cs.voters.includes(n.id) || cs.learners.includes(n.id) || cs.votersOutgoing.includes(n.id);
-        if (!inConf) n.removed = true;
+        const inConf = inConfig(cs, n.id);
+        // A joining member replays configurations from before its addition: it is removed
+        // only when a configuration drops it after having included it.
+        if (inConf) n.joined = true;
+        else if (n.joined) n.removed = true;
       } else if (e.data.length) {
         const cmd = JSON.parse(e.data.toString()) as KvCommand;
         const res = n.kv.apply(cmd);
@@ -326,6 +336,8 @@ export class Simulation {
     const snap = n.storage.written.snapshot();
     n.kv = KvStore.deserialize(snap.data);
     n.applied = snap.metadata!.index;
+    // Replay rebuilds membership history from the snapshot on: so must the joined flag.
+    n.joined = inConfig(snap.metadata!.confState!, n.id);
     n.rn = new RawNode(this.config(n.id, n.storage, n.applied));
     this.log(`${n.id} restarted (term ${n.rn.status().term}, commit ${n.rn.status().commit}, applied ${n.applied})`);
   }
