@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `shoal` command. Cluster commands talk to daemons over gRPC; the single-host groups
-// (container, image) act on the local runtime directly, as `ctr` does, and `lab` drives the
-// lab of simulated hosts. Each group is loaded only when used, so that `shoal service ls`
+// The `shoal` command. Cluster commands (service, node, init, join, ...) talk to daemons over
+// gRPC only; the single-host groups (container, image) act on the local runtime directly, as
+// `ctr` does; `lab` drives the lab of simulated hosts; `daemon` runs the daemon itself. Each group is loaded only when used, so that `shoal service ls`
 // never loads the native addon.
 import { Command, CommanderError } from 'commander';
 import { isUserFacing } from './errors.js';
@@ -13,6 +13,14 @@ const groups: Record<string, () => Promise<Registrar>> = {
   image: async () => (await import('../agent/commands/image.js')).registerImageCommands,
   lab: async () => (await import('../deploy/lab/commands.js')).registerLabCommands,
   stack: async () => (await import('./commands/stack.js')).registerStackCommands,
+  service: async () => (await import('./commands/service.js')).registerServiceCommands,
+  node: async () => (await import('./commands/node.js')).registerNodeCommands,
+  init: async () => (await import('./commands/membership.js')).registerMembershipCommands,
+  join: async () => (await import('./commands/membership.js')).registerMembershipCommands,
+  leave: async () => (await import('./commands/membership.js')).registerMembershipCommands,
+  'join-token': async () => (await import('./commands/membership.js')).registerMembershipCommands,
+  info: async () => (await import('./commands/membership.js')).registerMembershipCommands,
+  daemon: async () => (await import('../daemon/command.js')).registerDaemonCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
