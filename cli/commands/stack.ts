@@ -15,7 +15,7 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('config')
     .description('print the fully resolved stack file (interpolated, merged, normalised)')
-    .option('-c, --compose-file <file>', 'Compose file (required); repeat to merge overrides in order', collect, [])
+    .option('-c, --compose-file <file>', 'Compose file (required; - reads standard input); repeat to merge overrides in order', collect, [])
     .option('--stack-name <name>', 'check service names against this stack name (63-character limit)')
     .action((opts: { composeFile: string[]; stackName?: string }) => {
       const files = opts.composeFile;
@@ -23,7 +23,7 @@ export function registerStackCommands(program: Command): void {
       const { stack: spec, warnings } = loadStack({
         files,
         env: process.env,
-        workingDir: dirname(resolve(files[0]!)),
+        workingDir: files[0] === '-' ? process.cwd() : dirname(resolve(files[0]!)),
         ...(opts.stackName !== undefined ? { stackName: opts.stackName } : {}),
       });
       for (const w of warnings) process.stderr.write(`${renderWarning(w)}\n`);

@@ -3,8 +3,10 @@ import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
 import { StackFileError } from './errors.js';
 import type { StackLimits } from './limits.js';
 
-/** Reads `file` and returns its text, or throws StackFileError naming what is wrong. */
+/** Reads `file` ("-" is standard input, as for `docker stack deploy -c -`) and returns its
+ *  text, or throws StackFileError naming what is wrong. */
 export function readStackText(file: string, limits: StackLimits): string {
+  if (file === '-') return decodeStackBytes(file, readStdin(file, limits));
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -31,6 +33,29 @@ export function readStackText(file: string, limits: StackLimits): string {
   } finally {
     closeSync(fd);
   }
+}
+
+function readStdin(file: string, limits: StackLimits): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.alloc(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, chunk, 0, chunk.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A non-blocking stdin (some terminals, pipes set up by a parent) reports EAGAIN: wait briefly.
+      if (code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); continue; }
+      if (code === 'EOF') break;
+      throw new StackFileError([{ file, path: '', message: `cannot read standard input (${code ?? 'error'})` }]);
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > limits.maxFileBytes) throw tooBig(file, limits);
+    chunks.push(Buffer.from(chunk.subarray(0, n)));
+  }
+  return Buffer.concat(chunks);
 }
 
 function tooBig(file: string, limits: StackLimits): StackFileError {

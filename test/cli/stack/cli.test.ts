@@ -18,14 +18,14 @@ afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
 
 interface Run { code: number; stdout: string; stderr: string }
 
-function shoal(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function shoal(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Run> {
   return new Promise((done) => {
     const child = execFile(tsx, [join(repo, 'cli/main.ts'), ...args], {
       cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env }, timeout: 60_000,
     }, (err, stdout, stderr) => {
       done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
-    child.stdin?.end();
+    child.stdin?.end(stdin);
   });
 }
 
@@ -89,6 +89,15 @@ describe('shoal stack config', () => {
     const r = await shoal(['stack', 'config', '-c', 'req.yml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('shoal: req.yml:3:12: services.web.image: required variable TAG is unset: set TAG to the release\n');
+  });
+
+  it('-c - reads the stack from standard input', async () => {
+    const r = await shoal(['stack', 'config', '-c', '-'], {}, 'services:\n  web:\n    image: nginx\n    volumes: ["./x:/x"]\n');
+    expect(r.code).toBe(0);
+    expect(parse(r.stdout).services.web.mounts[0].source).toBe(join(dir, 'x'));
+    const bad = await shoal(['stack', 'config', '-c', '-'], {}, 'services:\n  web:\n    image: nginx\n    deploy: {replicas: -1}\n');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('shoal: -:4:24: services.web.deploy.replicas: must be at least 0; got -1\n');
   });
 
   it('without -c, a usage error says what to pass', async () => {
