@@ -2,7 +2,7 @@
 // runs one loop: take a Ready, persist it (one fsync for everything batched into it), send its
 // messages, apply what is committed, advance. Callers get promises settled by what gets applied.
 import { randomInt } from 'node:crypto';
-import { ConfChange, ConfChangeType, type ConfState, type Entry, EntryType, type Message, type Snapshot } from '../../../proto/gen/raft.js';
+import { ConfChange, ConfChangeType, type ConfState, type Entry, EntryType, type Message, MessageType, type Snapshot } from '../../../proto/gen/raft.js';
 import { NotLeaderError, ProposalDroppedError, RawNode, type MemoryLogStorage, type Ready } from '../index.js';
 import type { Wal } from '../storage/index.js';
 import { GrpcRaftTransport } from '../transport/index.js';
@@ -43,6 +43,7 @@ export class RaftNode<R> {
   private loopDone: Promise<void> = Promise.resolve();
   private stopped = false;
   private leader = 0n;
+  private isLeader = false;
   private applied: bigint;
   private snapIndex: bigint;
   address = '';
@@ -267,16 +268,36 @@ export class RaftNode<R> {
         continue;
       }
       const rd = this.rn.ready();
+      if (rd.softState) this.isLeader = rd.softState.role === 'leader';
       if (rd.softState && rd.softState.leader !== this.leader) this.leaderChanged(rd.softState.leader);
+      // A leader may replicate while it writes its own copy (Raft thesis 10.2.1): its own
+      // acknowledgement only counts once this Ready is persisted, and commit indexes computed
+      // from it go out in later Readies. Everything else waits for the fsync.
+      let late = rd.messages;
+      if (this.isLeader) {
+        late = [];
+        const early: Message[] = [];
+        for (const m of rd.messages) (m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT ? early : late).push(m);
+        this.transport.send(early);
+      }
       if (rd.snapshot?.metadata && rd.snapshot.metadata.index > 0n) await this.installSnapshot(rd.snapshot);
+      // Committed entries already in the local WAL are applied while this Ready's own entries
+      // are being fsynced (a single-voter cluster commits unstable entries: those wait).
+      const firstNew = rd.entries[0]?.index;
+      const split = firstNew === undefined ? rd.committedEntries.length : rd.committedEntries.findIndex((e) => e.index >= firstNew);
+      const applyNow = split < 0 ? rd.committedEntries : rd.committedEntries.slice(0, split);
+      const applyLater = split < 0 ? [] : rd.committedEntries.slice(split);
       if (rd.entries.length || rd.hardState) {
         this.noteOwn(rd.entries);
-        await this.wal.save({ entries: rd.entries, hardState: rd.hardState }, rd.mustSync);
+        const persisted = this.wal.save({ entries: rd.entries, hardState: rd.hardState }, rd.mustSync);
+        this.applyEntries(applyNow);
+        await persisted;
         this.storage.append(rd.entries);
         if (rd.hardState) this.storage.setHardState(rd.hardState);
-      }
-      this.transport.send(rd.messages);
-      this.applyCommitted(rd);
+      } else this.applyEntries(applyNow);
+      this.transport.send(late);
+      this.applyEntries(applyLater);
+      this.noteReads(rd);
       this.rn.advance(rd);
       if (this.applied - this.snapIndex >= BigInt(this.cfg.snapshotEvery)) await this.takeSnapshot();
     }
@@ -305,17 +326,21 @@ export class RaftNode<R> {
     }
   }
 
-  private applyCommitted(rd: Ready): void {
-    for (const rs of rd.readStates) {
-      if (rs.context.length === 8) this.readAt.set(Buffer.from(rs.context).readBigUInt64BE(0), rs.index);
-    }
-    for (const e of rd.committedEntries) {
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const e of entries) {
       if (e.index <= this.applied) continue; // already reflected by a restored snapshot
       const waiting = this.ownAt.get(e.index);
       this.ownAt.delete(e.index);
       if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(e);
       else this.applyNormal(e, waiting);
       this.applied = e.index;
+    }
+  }
+
+  /** Read-index answers: each resolves once the applied index reaches its read point. */
+  private noteReads(rd: Ready): void {
+    for (const rs of rd.readStates) {
+      if (rs.context.length === 8) this.readAt.set(Buffer.from(rs.context).readBigUInt64BE(0), rs.index);
     }
     for (const [seq, index] of this.readAt) {
       if (!this.reads.has(seq)) this.readAt.delete(seq);

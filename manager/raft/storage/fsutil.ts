@@ -1,6 +1,6 @@
 // Small durable-file helpers shared by the WAL and the snapshot store.
 import { open, rename, writeFile } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { fdatasync as fsFdatasync, writeSync } from 'node:fs';
 
 /** fsync a directory so that a create, rename or unlink inside it survives a crash. */
 export async function syncDir(dir: string): Promise<void> {
@@ -13,12 +13,13 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /** Writes the whole buffer at `position` (a write may be partial for large buffers). */
-export async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+export function writeAllSync(fd: number, data: Buffer, position: number): void {
   let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
+}
+
+export function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsFdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Temp name, fsync, rename, fsync the directory: the file is either absent or complete. */
