@@ -156,7 +156,11 @@ export class ImageStore {
   async prune(): Promise<{ removedLayers: number; reclaimedBytes: number; removedImages: number }> {
     return withStoreLock(this.lockFile, async () => {
       const inUse = new Set(await this.imagesInUse());
-      const tagged = new Set((await this.records.refs()).values());
+      const ids = new Set(await this.records.imageIds());
+      const refs = await this.records.refs();
+      // a ref left pointing at nothing (a crash between writes) is dropped
+      for (const [ref, id] of refs) if (!ids.has(id)) await this.records.removeRef(ref);
+      const tagged = new Set(refs.values());
       let removedImages = 0;
       const keep: StoredImage[] = [];
       for (const img of await this.records.allImages()) {

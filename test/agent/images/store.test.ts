@@ -279,8 +279,10 @@ describe('import, refs, remove and prune', () => {
     const mine = join(root, 'tmp', `${process.pid}-load-live`);
     mkdirSync(stale, { recursive: true });
     mkdirSync(mine, { recursive: true });
+    writeFileSync(join(root, 'refs', 'dangling%3A1'), `sha256:${'0'.repeat(64)}`);
     await store.prune();
     expect(entries('tmp')).toEqual([`${process.pid}-load-live`]);
+    expect(entries('refs')).toEqual(['busybox%3Alatest']);
     rmSync(mine, { recursive: true });
     const [layerDir] = (await store.resolve('busybox')).layerDirs;
     rmSync(layerDir!, { recursive: true });
