@@ -1,7 +1,7 @@
 // The CLI's error handling end to end, through the real entry point: whatever the user gets
 // wrong, the answer is one line on stderr, a non-zero exit code and no stack trace.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,17 @@ describe('shoal CLI errors', () => {
 
   it('a lab that does not exist', () => {
     expectOneLineError(shoal(['lab', 'exec', '--name', 'shoaltl-none', 'h1', 'true']), /^shoal: no lab named shoaltl-none is up; start one with/);
+  });
+
+  it('single-host container and image commands: bad values, unknown image, missing archive, nothing left', () => {
+    const cgroupParent = `shoaltl-cli-${process.pid}`;
+    const env = { SHOAL_ROOT: join(base, 'root'), SHOAL_RUN: join(base, 'run'), SHOAL_CGROUP_PARENT: cgroupParent };
+    expectOneLineError(shoal(['container', 'run', '--memory', 'banana', 'busybox', 'true'], env), /--memory.*"banana".*64m/);
+    expectOneLineError(shoal(['container', 'run', '--cpus', 'lots', 'busybox', 'true'], env), /--cpus.*"lots"/);
+    expectOneLineError(shoal(['container', 'run', 'nosuchimage', 'true'], env), /nosuchimage.*not found.*shoal image load/);
+    expectOneLineError(shoal(['image', 'load', '-i', join(base, 'missing.tar')], env), /missing\.tar/);
+    expect(existsSync(join(base, 'run', 'containers')) ? readdirSync(join(base, 'run', 'containers')).filter((e) => !e.startsWith('.')) : []).toEqual([]);
+    expect(readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join('/sys/fs/cgroup', e.name, cgroupParent)))).toEqual([]);
   });
 
   it('an internal failure: one line with a hint, exit 70, the stack only on request', () => {
