@@ -108,6 +108,15 @@ function confChangeRefusal(r: Raft, e: Entry, pendingConf: bigint): string | und
     if (err instanceof ConfChangeError) return err.message.replace(/^membership change refused: /, '');
     throw err;
   }
+  // A learner becomes a voter only once it has caught up: a voter that needs the whole log
+  // first would weaken the quorum meanwhile.
+  for (const c of cc.changes) {
+    if (c.type !== ConfChangeType.CONF_ADD_VOTER) continue;
+    const pr = r.trk.progress.get(c.nodeId);
+    if (pr?.isLearner && pr.match < r.log.committed) {
+      return `learner ${c.nodeId} has not caught up (it has index ${pr.match}, the cluster committed ${r.log.committed}); retry once it has`;
+    }
+  }
   // Removing (or demoting) voters must leave a quorum of members we recently heard from,
   // or the cluster would be unable to commit anything, including the change back.
   const removesVoter = cc.changes.some((c) => c.type !== ConfChangeType.CONF_ADD_VOTER && r.trk.isVoter(c.nodeId));

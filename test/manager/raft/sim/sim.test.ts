@@ -10,7 +10,7 @@ const COUNT = Number(process.env.SIM_SEEDS ?? 300);
 const TICKS = Number(process.env.SIM_TICKS ?? 600);
 
 function runSeed(seed: number): SimStats {
-  const sim = new Simulation({ seed, ticks: TICKS, quietTicks: 300 });
+  const sim = new Simulation({ seed, ticks: TICKS, quietTicks: 3000 });
   try {
     const stats = sim.run();
     const lin = checkLinearizable(sim.history);
