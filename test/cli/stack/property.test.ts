@@ -108,6 +108,53 @@ describe('the loader under random input', () => {
     }), { numRuns: 400 });
   });
 
+  it('well-typed random services: accepted stacks keep their invariants, loading is deterministic', () => {
+    const pick = <T>(...xs: T[]) => fc.constantFrom(...xs);
+    const service = fc.record({
+      image: pick('nginx', 'redis:7', 'r.io/a/b:${TAG:-1}', ''),
+      command: fc.option(pick('serve --port 80', ['a', 'b'], 'sh -c "echo $$HOME"', 'bad "quote'), { nil: undefined }),
+      environment: fc.option(fc.dictionary(pick('A', 'B', 'N'), fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.boolean(), fc.constant(null))), { nil: undefined }),
+      ports: fc.option(fc.array(pick('80', '80:80', '8080-8081:80-81', '99999:80', '53:53/udp', '1.2.3.4:81:81', 'x:y', 9000, '3000-3002'), { maxLength: 4 }), { nil: undefined }),
+      volumes: fc.option(fc.array(pick('data:/data', './a:/a:ro', '/b:/b:rw,z', 'undeclared:/u', 'rel', '/t', 'a:b:c:d'), { maxLength: 3 }), { nil: undefined }),
+      stop_grace_period: fc.option(pick('10s', '1m30s', '10 parsecs', '0'), { nil: undefined }),
+      healthcheck: fc.option(fc.record({ test: pick('curl -f x', ['CMD', 'true'], ['NOPE']), interval: pick('5s', 'x') }, { requiredKeys: [] }), { nil: undefined }),
+      deploy: fc.option(fc.record({
+        mode: pick('replicated', 'global', 'replicated-job', 'global-job'),
+        replicas: fc.oneof(fc.integer({ min: -2, max: 5 }), pick('${N}', '3', 'three')),
+        resources: fc.record({ limits: fc.record({ memory: pick('512M', '1.5G', '-1', 100), cpus: pick('0.5', 'abc', 2) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
+        update_config: fc.record({ parallelism: fc.integer({ min: 0, max: 3 }), order: pick('start-first', 'stop-first', 'sideways') }, { requiredKeys: [] }),
+      }, { requiredKeys: [] }), { nil: undefined }),
+      networks: fc.option(fc.array(pick('front', 'back', 'nope'), { maxLength: 2 }), { nil: undefined }),
+    }, { requiredKeys: ['image'] });
+    const doc = fc.record({
+      services: fc.dictionary(pick('web', 'api', 'db'), service, { minKeys: 1, maxKeys: 3 }),
+      networks: fc.constant({ front: null, back: { driver: 'overlay' } }),
+      volumes: fc.constant({ data: null }),
+    });
+    let accepted = 0;
+    fc.assert(fc.property(doc, (d) => {
+      const text = stringify(d);
+      if (outcome([text]) !== 'ok') return;
+      accepted++;
+      const load = () => loadStackTexts({ texts: [{ file: 'f.yml', text }], env, workingDir: '/stack' }).stack;
+      const stack = load();
+      expect(load()).toEqual(stack);
+      for (const s of Object.values(stack.services)) {
+        expect(s.image).not.toBe('');
+        if (s.deploy.mode === 'replicated' || s.deploy.mode === 'replicated-job') expect(Number.isInteger(s.deploy.replicas)).toBe(true);
+        else expect(s.deploy.replicas).toBeUndefined();
+        for (const p of s.ports) {
+          expect(p.target).toBeGreaterThanOrEqual(1);
+          expect(p.target).toBeLessThanOrEqual(65535);
+        }
+        for (const m of s.mounts) expect(m.target.startsWith('/')).toBe(true);
+        for (const n of Object.keys(s.networks)) expect(n === 'default' || n in stack.networks).toBe(true);
+      }
+    }), { numRuns: 300 });
+    // The generator must reach the normaliser's success path, not only its errors.
+    expect(accepted).toBeGreaterThan(5);
+  });
+
   it('alias bombs of any shape fail fast in bounded memory', () => {
     fc.assert(fc.property(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 2, max: 12 }), fc.boolean(), (width, depth, viaMerge) => {
       const lines = [`x-l0: &l0 [${Array(width).fill('"lol"').join(', ')}]`];
