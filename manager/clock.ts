@@ -93,6 +93,8 @@ export class FakeClock implements Clock {
 
   /** Moves time forward by ms, firing every timer that falls due on the way. */
   async advance(ms: number): Promise<void> {
+    // Whatever can run now runs first (and may set timers), as it would before time passes.
+    await settle();
     const target = this.current + ms;
     for (;;) {
       this.timers = this.timers.filter((t) => !t.cancelled);

@@ -41,8 +41,8 @@ export class TaskReaper extends WatchingComponent {
   }
 
   event(e: ObjectEvent): void {
-    if (e.kind === 'task' && e.type !== 'remove') this.dirtySlots.add(slotKey(e.object.serviceId, e.object.slot, e.object.nodeId));
-    else if (e.kind === 'service' && e.type === 'remove') this.dirtyServices.add(e.object.id);
+    if (e.kind === 'task' && e.type !== 'delete') this.dirtySlots.add(slotKey(e.object.serviceId, e.object.slot, e.object.nodeId));
+    else if (e.kind === 'service' && e.type === 'delete') this.dirtyServices.add(e.object.id);
     else if (e.kind === 'cluster' && e.type === 'update') this.store.view((tx) => this.load(tx));
   }
 
@@ -98,6 +98,6 @@ function collectSlot(tx: ReadTx, key: string, limit: number, out: string[]): voi
 function removeStillHistoric(tx: WriteTx, ids: readonly string[]): void {
   for (const id of ids) {
     const t = tx.tasks.get(id);
-    if (t && isHistoric(t, tx)) tx.tasks.remove(id);
+    if (t && isHistoric(t, tx)) tx.tasks.delete(id);
   }
 }

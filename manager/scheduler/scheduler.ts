@@ -54,7 +54,7 @@ export class Scheduler extends WatchingComponent {
 
   event(e: ObjectEvent): void {
     if (e.kind === 'node') {
-      if (e.type === 'remove') this.nodes.delete(e.object.id);
+      if (e.type === 'delete') this.nodes.delete(e.object.id);
       else {
         const info = this.nodes.get(e.object.id);
         if (info) info.node = e.object;
@@ -66,7 +66,7 @@ export class Scheduler extends WatchingComponent {
     if (e.kind !== 'task') return;
     const freed = this.untrack(e.object.id);
     this.pending.delete(e.object.id);
-    if (e.type !== 'remove') this.trackTask(e.object);
+    if (e.type !== 'delete') this.trackTask(e.object);
     if (this.pending.has(e.object.id) || (freed && this.pending.size > 0)) this.needsPass = true;
   }
 

@@ -28,7 +28,7 @@ export interface WatchOptions {
 type Tables = { [K in ObjectKind]: Table<K> };
 
 interface Waiter {
-  resolve(): void;
+  resolve(index: bigint): void;
   reject(err: Error): void;
 }
 
@@ -78,8 +78,16 @@ export class MemoryStore {
    * Resolves with fn's result once the proposal is applied; rejects if fn throws (nothing is
    * proposed), if the log refuses it, or if applying it finds a conflict.
    */
-  update<T>(fn: (tx: WriteTx) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  async update<T>(fn: (tx: WriteTx) => T): Promise<T> {
+    return (await this.updateVersioned(fn)).result;
+  }
+
+  /**
+   * update(), also telling the index the proposal was applied at (the new version of every
+   * object it wrote); version is the store's current one if fn changed nothing.
+   */
+  updateVersioned<T>(fn: (tx: WriteTx) => T): Promise<{ result: T; version: bigint }> {
+    return new Promise<{ result: T; version: bigint }>((resolve, reject) => {
       const start = (): void => {
         this.writing = true;
         this.runUpdate(fn)
@@ -94,7 +102,7 @@ export class MemoryStore {
     });
   }
 
-  private async runUpdate<T>(fn: (tx: WriteTx) => T): Promise<T> {
+  private async runUpdate<T>(fn: (tx: WriteTx) => T): Promise<{ result: T; version: bigint }> {
     const changes: Change[] = [];
     const result = fn(writeTx(this.tables, changes));
     if (result instanceof Promise) {
@@ -103,10 +111,10 @@ export class MemoryStore {
     }
     const now = BigInt(this.clock.now());
     const actions = changesToActions(changes, now);
-    if (actions.length === 0) return result;
+    if (actions.length === 0) return { result, version: this.lastIndex };
     const proposalId = `${this.instance}-${++this.seq}`;
     const data = StoreActions.encode({ proposalId, proposedAtMs: now, actions }).finish();
-    const outcome = new Promise<void>((resolve, reject) => this.waiters.set(proposalId, { resolve, reject }));
+    const outcome = new Promise<bigint>((resolve, reject) => this.waiters.set(proposalId, { resolve, reject }));
     outcome.catch(() => undefined);
     try {
       await this.proposer.propose(data);
@@ -114,8 +122,7 @@ export class MemoryStore {
       this.waiters.delete(proposalId);
       throw err;
     }
-    await outcome;
-    return result;
+    return { result, version: await outcome };
   }
 
   /** Applies one committed log entry. Called in log order on every replica (see Proposer). */
@@ -132,7 +139,7 @@ export class MemoryStore {
     if (waiter) {
       this.waiters.delete(msg.proposalId);
       if (conflict) waiter.reject(conflict);
-      else waiter.resolve();
+      else waiter.resolve(index);
     }
     if (conflict) return;
     for (const e of events) this.publish(e);
@@ -173,7 +180,7 @@ export class MemoryStore {
     const old = table.objects.get(a.object.id);
     if (a.action === StoreActionKind.ACTION_REMOVE) {
       table.delete(a.object.id);
-      return { type: 'remove', kind: a.kind, object: old } as ObjectEvent;
+      return { type: 'delete', kind: a.kind, object: old } as ObjectEvent;
     }
     const obj = a.object;
     obj.meta = { version: index, createdAtMs: obj.meta?.createdAtMs ?? 0n, updatedAtMs: obj.meta?.updatedAtMs ?? 0n };

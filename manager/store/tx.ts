@@ -20,7 +20,7 @@ export interface WriteTable<K extends ObjectKind> extends ReadTable<K> {
   create(obj: Obj<K>): void;
   /** Replaces an object; obj.meta.version must be the version it was read at. */
   update(obj: Obj<K>): void;
-  remove(id: string): void;
+  delete(id: string): void;
 }
 
 export interface ReadTx {
@@ -147,7 +147,7 @@ class OverlayTable<K extends ObjectKind> extends CommittedTable<K> implements Wr
     this.changes.push(change as unknown as Change);
   }
 
-  remove(id: string): void {
+  delete(id: string): void {
     const existing = this.overlay.get(id);
     const current = existing ? existing.obj : this.table.objects.get(id);
     if (!current) throw new ObjectNotFoundError(this.table.kind, id);

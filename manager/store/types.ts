@@ -28,9 +28,9 @@ export type ReadonlyDeep<T> = T extends Uint8Array | bigint | string | number | 
       ? { readonly [K in keyof T]: ReadonlyDeep<T[K]> }
       : T;
 
-export type ObjectEventType = 'create' | 'update' | 'remove';
+export type ObjectEventType = 'create' | 'update' | 'delete';
 
-/** One object changed by a committed proposal. For 'remove', object is the last stored form. */
+/** One object changed by a committed proposal. For 'delete', object is the last stored form. */
 export type ObjectEvent = {
   [K in ObjectKind]: {
     readonly type: ObjectEventType;

@@ -29,7 +29,7 @@ export class GlobalOrchestrator extends WatchingComponent {
   event(e: ObjectEvent): void {
     switch (e.kind) {
       case 'service':
-        if (isGlobal(e.object) && e.type !== 'remove') this.globalServices.add(e.object.id);
+        if (isGlobal(e.object) && e.type !== 'delete') this.globalServices.add(e.object.id);
         else this.globalServices.delete(e.object.id);
         if (isGlobal(e.object) || isGlobal(e.old)) this.dirtyServices.add(e.object.id);
         break;
@@ -38,7 +38,7 @@ export class GlobalOrchestrator extends WatchingComponent {
         break;
       case 'task':
         if (!this.globalServices.has(e.object.serviceId)) break;
-        if ((e.type === 'update' && diedWhileRunnable(e.object)) || (e.type === 'remove' && isRunnable(e.object))) {
+        if ((e.type === 'update' && diedWhileRunnable(e.object)) || (e.type === 'delete' && isRunnable(e.object))) {
           this.dirtyServices.add(e.object.serviceId);
         }
         break;

@@ -30,12 +30,12 @@ export class ReplicatedOrchestrator extends WatchingComponent {
         if (isReplicated(e.object) || isReplicated(e.old)) this.dirtyServices.add(e.object.id);
         break;
       case 'task':
-        if ((e.type === 'update' && diedWhileRunnable(e.object)) || (e.type === 'remove' && isRunnable(e.object))) {
+        if ((e.type === 'update' && diedWhileRunnable(e.object)) || (e.type === 'delete' && isRunnable(e.object))) {
           this.dirtyServices.add(e.object.serviceId);
         }
         break;
       case 'node': {
-        const lost = e.type === 'remove' || !nodeKeepsTasks(e.object);
+        const lost = e.type === 'delete' || !nodeKeepsTasks(e.object);
         if (!lost || (e.type === 'update' && !nodeKeepsTasks(e.old))) break;
         this.store.view((tx) => {
           for (const t of tx.tasks.find('node', e.object.id)) if (isRunnable(t)) this.dirtyServices.add(t.serviceId);

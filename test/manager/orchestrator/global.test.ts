@@ -46,7 +46,7 @@ describe('global orchestrator', () => {
     expect(h.view((tx) => tx.tasks.get(onN1.id)?.desiredState)).toBe(TaskState.SHUTDOWN);
 
     await setNode('n3', (n) => ({ ...n, status: { ...n.status!, state: NodeStatus_State.DOWN } }));
-    await h.store.update((tx) => tx.nodes.remove('n5'));
+    await h.store.update((tx) => tx.nodes.delete('n5'));
     await h.until('n3 down and n5 gone', () => onNodes(h, 'g').length === 0);
     await h.quiesce();
     expect(h.tasks('g').length).toBe(3);
@@ -85,7 +85,7 @@ describe('global orchestrator', () => {
     expect(onNodes(h, 'g')).toEqual([]);
     await h.clock.advance(5_000);
     await h.until('restarted on n1', () => onNodes(h, 'g').join() === 'n1');
-    await h.store.update((tx) => tx.services.remove('g'));
+    await h.store.update((tx) => tx.services.delete('g'));
     await h.until('all told to go', () => h.tasks('g').every((t) => t.desiredState === TaskState.REMOVE));
   });
 });

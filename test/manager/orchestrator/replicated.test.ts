@@ -217,7 +217,7 @@ describe('task reaper', () => {
       for (const t of tx.tasks.all().filter((x) => x.slot <= 2)) tx.tasks.update({ ...withState(t, TaskState.ASSIGNED), nodeId: 'n1' });
     });
     await h.actAsAgents();
-    await h.store.update((tx) => tx.services.remove('s1'));
+    await h.store.update((tx) => tx.services.delete('s1'));
     await h.until('running ones told to go', () => h.tasks('s1').length === 2 && h.tasks('s1').every((t) => t.desiredState === TaskState.REMOVE));
     await h.actAsAgents();
     await h.until('all deleted', () => h.tasks('s1').length === 0);

@@ -40,10 +40,12 @@ describe('MemoryStore', () => {
       expect(tx.services.find('name', 'WEB').map((s) => s.id)).toEqual(['s1']);
     });
     await clock.advance(1000);
-    await store.update((tx) => {
+    const { result, version } = await store.updateVersioned((tx) => {
       const t = tx.tasks.get('t1')!;
       tx.tasks.update({ ...t, nodeId: 'n1' });
+      return 'done';
     });
+    expect([result, version]).toEqual(['done', 2n]);
     store.view((tx) => {
       const t = tx.tasks.get('t1')!;
       expect(t.meta?.version).toBe(2n);
@@ -150,9 +152,9 @@ describe('MemoryStore', () => {
     await store.update((tx) => {
       tx.tasks.update({ ...tx.tasks.get('t1')!, nodeId: 'n1' });
       tx.tasks.create(task('t2', 's1', 2));
-      tx.tasks.remove('t2'); // created and removed: nothing proposed for it
+      tx.tasks.delete('t2'); // created and removed: nothing proposed for it
     });
-    await store.update((tx) => tx.tasks.remove('t1'));
+    await store.update((tx) => tx.tasks.delete('t1'));
     const brief = (e: StoreEvent): string => (e.type === 'commit' || e.type === 'reset' ? `${e.type}@${e.version}` : `${e.type}:${e.kind}:${e.object.id}`);
     expect(drain(w).map(brief)).toEqual([
       'create:node:n1',
@@ -160,12 +162,12 @@ describe('MemoryStore', () => {
       'commit@1',
       'update:task:t1',
       'commit@2',
-      'remove:task:t1',
+      'delete:task:t1',
       'commit@3',
     ]);
-    expect(drain(tasksOnly).map(brief)).toEqual(['create:task:t1', 'commit@1', 'update:task:t1', 'commit@2', 'remove:task:t1', 'commit@3']);
+    expect(drain(tasksOnly).map(brief)).toEqual(['create:task:t1', 'commit@1', 'update:task:t1', 'commit@2', 'delete:task:t1', 'commit@3']);
     w.close();
-    await store.update((tx) => tx.nodes.remove('n1'));
+    await store.update((tx) => tx.nodes.delete('n1'));
     expect(w.poll()).toBeUndefined();
   });
 
@@ -203,7 +205,7 @@ describe('MemoryStore', () => {
     expect(copy.view((tx) => tx.tasks.find('node', 'n1').length)).toBe(3);
     expect(copy.view((tx) => Service.toJSON(tx.services.get('s1') as Service))).toEqual(Service.toJSON(store.view((tx) => tx.services.get('s1') as Service)));
     // Writing on the restored copy continues from the snapshot's index.
-    await copy.update((tx) => tx.tasks.remove('t3'));
+    await copy.update((tx) => tx.tasks.delete('t3'));
     expect(copy.version).toBe(3n);
   });
 

@@ -55,7 +55,7 @@ describe('store replay', () => {
               for (const o of ops) {
                 const id = `t${o.id}`;
                 if (o.op === 'create') tx.tasks.create(Task.fromPartial({ id, serviceId: 's', slot: o.slot, desiredState: TaskState.RUNNING }));
-                else if (o.op === 'remove') tx.tasks.remove(id);
+                else if (o.op === 'remove') tx.tasks.delete(id);
                 else {
                   const cur = o.stale ? (seen.get(id) ?? tx.tasks.get(id)) : tx.tasks.get(id);
                   if (!cur) throw new Error('missing');
