@@ -60,6 +60,11 @@ export class ContainerRuntime {
     const name = spec.name ?? id.slice(0, 12);
     const dir = this.dir(id);
     const undo: (() => Promise<unknown>)[] = [];
+    // the cgroup layer works through the libuv pool: let it run while we do our own files
+    const cgroupName = `${this.cgroupParent}/${id}`;
+    const cgCreated = this.cgroups.create(cgroupName, spec.limits ?? {});
+    cgCreated.catch(() => undefined);
+    undo.push(async () => (await cgCreated.catch(() => null))?.remove());
     try {
       mkdirSync(this.stateDir, { recursive: true });
       await this.names.reserve(name, id, (other) => existsSync(this.dir(other)));
@@ -67,14 +72,12 @@ export class ContainerRuntime {
       mkdirSync(dir);
       undo.push(async () => rmSync(dir, { recursive: true, force: true }));
       for (const d of [files.rootfs, files.upper, files.work]) mkdirSync(join(dir, d));
-      const cgroupName = `${this.cgroupParent}/${id}`;
       const rec: ContainerRecord = { id, name, createdAt: new Date().toISOString(), cgroup: cgroupName, spec };
       if (this.devices) {
         rec.devicesCgroup = await createDeviceCgroup(this.devices, cgroupName);
         undo.push(() => removeDeviceCgroup(rec.devicesCgroup!));
       }
-      const cg = await this.cgroups.create(cgroupName, spec.limits ?? {});
-      undo.push(() => cg.remove());
+      await cgCreated;
       await writeJsonAtomic(join(dir, files.record), rec);
       this.log.info({ container: id, name }, 'container created');
       return await describe(dir, rec);

@@ -5,6 +5,8 @@
 // with /sys/fs/cgroup/unified unmounted (crun 1.8 refuses this host's hybrid layout), so all
 // three see the same pure-v1 host. crun/runc are started with the addon's posix_spawn, the
 // same path shoal uses for its shim, so no contender pays Node's child_process overhead.
+// Times: shoal = create+start+wait (remove is reported apart as shoal_with_rm); crun/runc =
+// `run`, which also deletes the container. crun/runc get the overlay mounted once up front.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,6 +28,9 @@ export default async function main(args: string[]): Promise<void> {
   ) as { spawnShim(path: string, args: string[]): Promise<{ status: number; stdout: string }> };
 
   const root = mkdtempSync(join(tmpdir(), 'shoalrt-bench-'));
+  // state, bundle and rootfs on a tmpfs (private to this mount namespace), as /run is on most
+  // hosts: every contender's metadata writes then stay off this disk's busy ext4 journal
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'shoalrt-bench', root]);
   const layer = join(root, 'layer');
   mkdirSync(join(layer, 'bin'), { recursive: true });
   copyFileSync('/bin/busybox', join(layer, 'bin/busybox'));
@@ -68,6 +73,7 @@ export default async function main(args: string[]): Promise<void> {
     const exit = await rt.wait(c.id);
     const t3 = now();
     if (exit.code !== 0) throw new Error(`shoal container exited ${exit.code}`);
+    if (record && process.env.SHOAL_SHIM_TRACE) collectTrace(join(root, 'state', c.id, 'shim.log'));
     await rt.remove(c.id);
     const t4 = now();
     if (!record) return;
@@ -94,12 +100,14 @@ export default async function main(args: string[]): Promise<void> {
     for (const c of await rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
     await cgroups.open(cgroupParent)?.remove().catch(() => undefined);
     spawnSync('umount', [`${ovl}/merged`]);
+    spawnSync('umount', [root]);
     rmSync(root, { recursive: true, force: true });
   }
   const pct = (xs: number[], p: number): number => {
     const s = [...xs].sort((a, b) => a - b);
     return Math.round(s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]! * 100) / 100;
   };
+  for (const [phase, v] of phases) console.log(`shim trace: ${phase.padEnd(32)} p50 ${pct(v, 0.5) / 1000} ms after the shim started`);
   for (const [k, v] of Object.entries(samples)) console.log(`${k.padEnd(9)} p50 ${pct(v, 0.5)} ms  p90 ${pct(v, 0.9)} ms  (n=${v.length})`);
   console.log(
     JSON.stringify({
@@ -118,6 +126,18 @@ export default async function main(args: string[]): Promise<void> {
       shoal_wait_p50_ms: pct(samples.wait!, 0.5),
     }),
   );
+}
+
+const phases = new Map<string, number[]>();
+/** SHOAL_SHIM_TRACE=1: the shim logs "trace PID PHASE MICROS" lines; keep them per phase. */
+function collectTrace(path: string): void {
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^trace \d+ (.+) (\d+)$/.exec(line);
+    if (!m) continue;
+    const list = phases.get(m[1]!) ?? [];
+    list.push(Number(m[2]));
+    phases.set(m[1]!, list);
+  }
 }
 
 /** Runs this benchmark again inside `unshare --mount` with the cgroup2 mount of the hybrid layout removed. */
