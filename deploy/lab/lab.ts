@@ -19,7 +19,7 @@ import {
 } from './config.js';
 import { build } from './build.js';
 import { LabNotFoundError, LabUpError } from './errors.js';
-import { netnsPath } from './kernel.js';
+import { exists, netnsPath } from './kernel.js';
 import { labLogger } from './log.js';
 import {
   createState,
@@ -72,7 +72,8 @@ export interface LabOpenOptions extends Partial<LabDirs> {
 export interface LabSummary {
   name: string;
   subnet: string;
-  status: LabState['status'];
+  /** degraded: up, but some host's namespace is gone; `down` and `up` again to repair. */
+  status: LabState['status'] | 'degraded';
   createdAt: string;
   hosts: { name: string; addr: string }[];
 }
@@ -186,10 +187,12 @@ export class Lab {
     for (const name of await listLabNames(dirs)) {
       const s = await readState(dirs, name);
       if (!s) continue;
+      // A lab whose namespaces vanished (deleted by hand) is reported, not hidden.
+      const whole = s.status !== 'up' || (await Promise.all(s.hosts.map((h) => exists(netnsPath(h.netns))))).every(Boolean);
       labs.push({
         name: s.name,
         subnet: s.subnet,
-        status: s.status,
+        status: whole ? s.status : 'degraded',
         createdAt: s.createdAt,
         hosts: s.hosts.map((h) => ({ name: h.name, addr: h.addr })),
       });

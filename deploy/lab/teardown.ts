@@ -26,7 +26,12 @@ export async function teardown(state: LabState, log: Logger, graceMs = 2000): Pr
     // A path that is not (or no longer) a namespace mount has an ordinary inode: skip it.
     if (ino !== undefined && path && (await isNsfs(path))) inodes.add(ino);
   }
-  const stopped = await stopLabProcesses(inodes, graceMs);
+  // A process stuck in the kernel (D state) can outlive SIGKILL for a while; the rest of the
+  // lab is still removed and the process is reported, so `down` again can finish the job.
+  const stopped = await stopLabProcesses(inodes, graceMs).catch((err: Error) => {
+    residue.push(err.message);
+    return { pids: [], cgroups: [] };
+  });
   if (stopped.pids.length > 0) log.info({ lab: state.name, pids: stopped.pids }, 'stopped lab processes');
   await removeShoalCgroups(stopped.cgroups, log);
   await removeContainerCgroups(await containerCgroups(state.hosts.map((h) => h.run)), log);

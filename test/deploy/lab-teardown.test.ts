@@ -90,6 +90,16 @@ describe('lab down', () => {
     }
   });
 
+  it('lists a lab whose host namespace was deleted by hand as degraded, and still removes it', async () => {
+    const name = use('shoaltl-degr');
+    const lab = await Lab.up({ name, hosts: 2, ...dirs });
+    expect((await Lab.list(dirs)).find((l) => l.name === name)?.status).toBe('up');
+    execFileSync('ip', ['netns', 'del', lab.hosts[1]!.netns]);
+    expect((await Lab.list(dirs)).find((l) => l.name === name)?.status).toBe('degraded');
+    expect((await lab.down()).residue).toEqual([]);
+    expect(residueOf(name, dirs)).toEqual([]);
+  });
+
   it('removes mounts a host left under its directories', async () => {
     const name = use('shoaltl-mnt');
     const lab = await Lab.up({ name, hosts: 1, ...dirs });
