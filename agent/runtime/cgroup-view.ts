@@ -28,7 +28,8 @@ export function cgroupMountsFor(paths: string[], mountinfo = '/proc/self/mountin
     const m = mounts.filter((x) => p === x.point || p.startsWith(`${x.point}/`)).sort((a, b) => b.point.length - a.point.length)[0];
     if (!m) continue;
     const options = m.superOpts.split(',').filter((o) => !NOT_HIERARCHY.has(o) && !o.startsWith('release_agent')).join(',');
-    const dir = paths.length === 1 && m.fstype === 'cgroup2' ? '' : basename(m.point);
+    // a pure v2 host mounts cgroup2 at /sys/fs/cgroup itself; the container sees it the same way
+    const dir = m.fstype === 'cgroup2' && m.point === '/sys/fs/cgroup' ? '' : basename(m.point);
     if (!out.some((o) => o.dir === dir)) out.push({ dir, fstype: m.fstype, options: m.fstype === 'cgroup2' ? '' : options });
   }
   return out;
