@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { loadStack } from '../stack/load.js';
+import { checkStackName } from '../stack/names.js';
 import { renderStack, renderWarning } from '../stack/render.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -20,6 +21,7 @@ export function registerStackCommands(program: Command): void {
     .action((opts: { composeFile: string[]; stackName?: string }) => {
       const files = opts.composeFile;
       if (files.length === 0) throw new UsageError('stack config needs a stack file: pass -c FILE (repeat -c to merge overrides)');
+      if (opts.stackName !== undefined) checkStackName(opts.stackName);
       const { stack: spec, warnings } = loadStack({
         files,
         env: process.env,

@@ -109,7 +109,7 @@ describe('the loader under random input', () => {
   });
 
   it('well-typed random services: accepted stacks keep their invariants, loading is deterministic', () => {
-    const pick = <T>(...xs: T[]) => fc.constantFrom(...xs);
+    const pick = (...xs: unknown[]) => fc.constantFrom(...xs);
     const service = fc.record({
       image: pick('nginx', 'redis:7', 'r.io/a/b:${TAG:-1}', ''),
       command: fc.option(pick('serve --port 80', ['a', 'b'], 'sh -c "echo $$HOME"', 'bad "quote'), { nil: undefined }),

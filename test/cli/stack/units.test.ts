@@ -67,3 +67,17 @@ describe('shell words and suggestions', () => {
     expect(closestKey('Image', ['image'])).toBe('image');
   });
 });
+
+describe('cluster names of stack objects', () => {
+  it('prefixes created objects with the stack, keeps external and explicit names', async () => {
+    const { objectName, serviceName, defaultNetworkName, checkStackName } = await import('../../../cli/stack/names.js');
+    const base = { external: false, driver: 'overlay', driverOpts: {}, attachable: false, internal: false, enableIpv6: false, labels: {} };
+    expect(serviceName('shop', 'web')).toBe('shop_web');
+    expect(objectName('shop', 'back', base)).toBe('shop_back');
+    expect(objectName('shop', 'back', { ...base, name: 'fixed' })).toBe('fixed');
+    expect(objectName('shop', 'traefik-public', { ...base, external: true })).toBe('traefik-public');
+    expect(defaultNetworkName('shop')).toBe('shop_default');
+    expect(() => checkStackName('shop-1.prod')).not.toThrow();
+    for (const bad of ['', '-x', 'a b', 'a/b', 'x'.repeat(64)]) expect(() => checkStackName(bad)).toThrow(/invalid stack name/);
+  });
+});
