@@ -243,6 +243,11 @@ export class ContainerRuntime {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
+  /** Image ids that containers (in any state) were made from: pass to ImageStore's `imagesInUse`. */
+  async imagesInUse(): Promise<string[]> {
+    return [...new Set((await this.list()).flatMap((c) => (c.spec.image ? [c.spec.image.id] : [])))];
+  }
+
   /** Finds the containers that kept running while no runtime watched them (agent restart). */
   async adopt(): Promise<ContainerInfo[]> {
     const running = (await this.list()).filter((c) => c.state === 'running');

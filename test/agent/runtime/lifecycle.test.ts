@@ -87,6 +87,13 @@ describe('container lifecycle', () => {
     await expect(fx.runtime.inspect('shoalrt-rm')).rejects.toThrow(/no such container/);
   });
 
+  it('reports the images its containers use', async () => {
+    const c = await fx.runtime.create({ rootfs: { layers: [fx.layer] }, args: ['/bin/true'], image: { ref: 'shoalrt:1', id: 'sha256:shoalrt' } });
+    expect(await fx.runtime.imagesInUse()).toEqual(['sha256:shoalrt']);
+    await fx.runtime.remove(c.id);
+    expect(await fx.runtime.imagesInUse()).toEqual([]);
+  });
+
   it('refuses a name in use', async () => {
     await fx.runtime.create({ name: 'shoalrt-dup', rootfs: { layers: [fx.layer] }, args: ['/bin/true'] });
     await expect(fx.runtime.create({ name: 'shoalrt-dup', rootfs: { layers: [fx.layer] }, args: ['/bin/true'] })).rejects.toMatchObject({
