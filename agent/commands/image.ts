@@ -1,17 +1,32 @@
 // `shoal image ...`: the local image store, used directly as `ctr images` does (no daemon).
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { UsageError } from '../../cli/errors.js';
-import { isUserFacing } from '../../cli/errors.js';
+import { pino } from 'pino';
+import { isUserFacing, UsageError } from '../../cli/errors.js';
 import { ImageStore, imageStoreRoot, defaultShoalRoot, type ImageConfig, type ImageRecord } from '../images/index.js';
 
 interface RootOpt {
   root?: string;
+  /** volatile state root holding the runtime's containers (rm and prune only) */
+  run?: string;
 }
 
 const ROOT_HELP = 'shoal data root; images live in DIR/images (default $SHOAL_ROOT or /var/lib/shoal)';
+const RUN_HELP = 'volatile state root whose containers keep their images (default $SHOAL_RUN or /run/shoal)';
 
 function storeFor(opts: RootOpt): ImageStore {
-  return new ImageStore({ root: imageStoreRoot(opts.root ?? defaultShoalRoot()) });
+  return new ImageStore({ root: imageStoreRoot(opts.root ?? defaultShoalRoot()), imagesInUse: () => imagesOfContainers(opts) });
+}
+
+/** Ids of images that existing containers (running or not) were made from, as Docker counts them. */
+async function imagesOfContainers(opts: RootOpt): Promise<string[]> {
+  // loaded only here, so listing or loading images never touches cgroups
+  const { ContainerRuntime } = await import('../runtime/index.js');
+  const run = opts.run ?? (process.env.SHOAL_RUN || '/run/shoal');
+  const runtime = new ContainerRuntime({ stateDir: join(run, 'containers'), logger: pino({ level: 'error' }, pino.destination(2)) });
+  const ids: string[] = [];
+  for (const c of await runtime.list()) if (c.spec.image?.id) ids.push(c.spec.image.id);
+  return ids;
 }
 
 const out = (line: string): void => {
@@ -82,8 +97,9 @@ export function registerImageCommands(program: Command): void {
     .command('rm')
     .description('remove image references, and images left without one')
     .argument('<ref...>', 'image references or ids')
-    .option('-f, --force', 'remove an image by id even if several refs name it')
+    .option('-f, --force', 'remove an image by id even if several refs name it, or one a container uses')
     .option('--root <dir>', ROOT_HELP)
+    .option('--run <dir>', RUN_HELP)
     .action(async (refs: string[], opts: RootOpt & { force?: boolean }) => {
       const store = storeFor(opts);
       for (const ref of refs) {
@@ -104,8 +120,9 @@ export function registerImageCommands(program: Command): void {
 
   image
     .command('prune')
-    .description('remove untagged images and every layer and blob no image uses')
+    .description('remove untagged images no container uses, and every layer and blob no image uses')
     .option('--root <dir>', ROOT_HELP)
+    .option('--run <dir>', RUN_HELP)
     .action(async (opts: RootOpt) => {
       const r = await storeFor(opts).prune();
       out(`Removed ${r.removedImages} images and ${r.removedLayers} layers, reclaimed ${humanSize(r.reclaimedBytes)}`);

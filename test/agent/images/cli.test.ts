@@ -1,13 +1,25 @@
 // `shoal image ...` as a user runs it: a real process per command, with --root in a temp dir.
 // Checks exit codes, output, and that every error is one line without a stack trace.
 import { spawn } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { ImageStore } from '../../../agent/images/index.js';
+import { ContainerRuntime } from '../../../agent/runtime/index.js';
 import { testImagePath } from '../../helpers/images.js';
 import { makeTar, tempDir } from './fixtures.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
+const CGROUP_PARENT = `shoalimg-${process.pid}`;
+
+/** The runtime removes a container's cgroup but leaves the parent it was asked to put it under. */
+function removeCgroupParent(): void {
+  for (const controller of readdirSync('/sys/fs/cgroup')) {
+    const d = join('/sys/fs/cgroup', controller, CGROUP_PARENT);
+    if (existsSync(d)) rmdirSync(d);
+  }
+}
 let dir: string;
 let cleanup: () => Promise<void>;
 
@@ -86,6 +98,26 @@ describe('shoal image CLI', () => {
     expect(readdirSync(join(dir, 'images', 'tmp'))).toEqual([]);
     expect((await shoal('rm', 'redis')).code).toBe(0);
     expect((await shoal('prune')).code).toBe(0);
+    expect(readdirSync(join(dir, 'images', 'layers'))).toEqual([]);
+  });
+
+  it('rm and prune keep an image that a container still uses', async () => {
+    const run = join(dir, 'run');
+    expect((await shoal('load', '-i', testImagePath('busybox'))).code).toBe(0);
+    const img = await new ImageStore({ root: join(dir, 'images') }).resolve('busybox');
+    const runtime = new ContainerRuntime({ stateDir: join(run, 'containers'), cgroupParent: CGROUP_PARENT, logger: pino({ level: 'silent' }) });
+    let id: string | undefined;
+    try {
+      id = (await runtime.create({ rootfs: { layers: img.layerDirs }, args: ['true'], image: { ref: 'busybox', id: img.id } })).id;
+      expectOneLineError(await shoal('rm', 'busybox', '--run', run), /busybox .* is used by a container: remove the container first, or use -f/);
+      expect((await shoal('rm', '-f', 'busybox', '--run', run)).stdout).toBe('Untagged: busybox:latest\n');
+      expect((await shoal('prune', '--run', run)).stdout).toMatch(/^Removed 0 images and 0 layers/);
+      expect(readdirSync(join(dir, 'images', 'layers'))).toHaveLength(1);
+    } finally {
+      if (id !== undefined) await runtime.remove(id, { force: true });
+      removeCgroupParent();
+    }
+    expect((await shoal('prune', '--run', run)).stdout).toMatch(/^Removed 1 images and 1 layers/);
     expect(readdirSync(join(dir, 'images', 'layers'))).toEqual([]);
   });
 
