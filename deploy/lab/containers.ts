@@ -32,7 +32,9 @@ export async function containerCgroups(runDirs: readonly string[]): Promise<stri
     try {
       const cg = (JSON.parse(await readFile(file, 'utf8')) as { cgroup?: unknown }).cgroup;
       const name = typeof cg === 'string' ? cg.replace(/^\/+/, '') : '';
-      if (SAFE_NAME.test(name) && !name.split('/').includes('..')) names.add(name);
+      // The runtime names a container's cgroup <parent>/<64-hex id>; anything else is not
+      // trusted, since these names decide which processes down kills.
+      if (SAFE_NAME.test(name) && /\/[0-9a-f]{64}$/.test(name) && !name.split('/').includes('..')) names.add(name);
     } catch {
       // a record half-written when its writer was killed: nothing to learn from it
     }

@@ -59,6 +59,28 @@ async function selfAndAncestors(): Promise<Set<number>> {
   return keep;
 }
 
+/** What marks a process as the lab's: its namespaces, or a cgroup the lab's hosts own. */
+export interface LabMarks {
+  /** Inodes of the hosts' (and the switch's) network and UTS namespaces. */
+  nsInodes: ReadonlySet<number>;
+  /** cgroup names (relative to each hierarchy, no leading '/'): members of them or below them. */
+  cgroups: readonly string[];
+}
+
+async function inLabCgroup(pid: number, names: readonly string[]): Promise<boolean> {
+  if (names.length === 0) return false;
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((line) => {
+    const path = line.split(':').slice(2).join(':').replace(/^\/+/, '');
+    return names.some((n) => path === n || path.startsWith(`${n}/`));
+  });
+}
+
 /** pid -> start time of the processes a lab owns; kept across scans by stopLabProcesses. */
 export type Tracked = Map<number, string>;
 
@@ -67,7 +89,8 @@ export type Tracked = Map<number, string>;
  * drops tracked ones that have exited, and returns the live tracked pids. Tracking matters:
  * once a shim dies its container's init is re-parented and no longer looks like ours.
  */
-export async function findLabProcesses(nsInodes: ReadonlySet<number>, tracked: Tracked = new Map()): Promise<number[]> {
+export async function findLabProcesses(marks: LabMarks, tracked: Tracked = new Map()): Promise<number[]> {
+  const { nsInodes } = marks;
   const keep = await selfAndAncestors();
   const infos = (await Promise.all((await allPids()).map(readProc))).filter(
     (p): p is ProcInfo => p !== undefined && p.state !== 'Z' && p.state !== 'X',
@@ -96,6 +119,9 @@ export async function findLabProcesses(nsInodes: ReadonlySet<number>, tracked: T
     const net = await nsOf(p.pid, 'net');
     const uts = await nsOf(p.pid, 'uts');
     if ((net !== undefined && nsInodes.has(net)) || (uts !== undefined && nsInodes.has(uts))) add(p);
+    // A container whose shim died has been re-parented and has namespaces of its own: only
+    // its cgroup (under a host's SHOAL_CGROUP_PARENT, or named in a container record) tells.
+    else if (await inLabCgroup(p.pid, marks.cgroups)) add(p);
   }
   const visited = new Set<number>();
   while (queue.length > 0) {
@@ -157,12 +183,12 @@ export interface StoppedProcesses {
  * SIGTERM everything in the namespaces, wait up to graceMs, then SIGKILL until nothing is
  * left (a process may fork while we look).
  */
-export async function stopLabProcesses(nsInodes: ReadonlySet<number>, graceMs: number): Promise<StoppedProcesses> {
+export async function stopLabProcesses(marks: LabMarks, graceMs: number): Promise<StoppedProcesses> {
   const tracked: Tracked = new Map();
   const seen = new Set<number>();
   const cgroups = new Set<string>();
   const scan = async () => {
-    const pids = await findLabProcesses(nsInodes, tracked);
+    const pids = await findLabProcesses(marks, tracked);
     for (const pid of pids) {
       if (seen.has(pid)) continue;
       seen.add(pid);

@@ -28,13 +28,16 @@ export async function teardown(state: LabState, log: Logger, graceMs = 2000): Pr
   }
   // A process stuck in the kernel (D state) can outlive SIGKILL for a while; the rest of the
   // lab is still removed and the process is reported, so `down` again can finish the job.
-  const stopped = await stopLabProcesses(inodes, graceMs).catch((err: Error) => {
+  const recorded = await containerCgroups(state.hosts.map((h) => h.run));
+  const parents = state.objects.flatMap((o) => (o.kind === 'cgroup' ? [o.name] : []));
+  const marks = { nsInodes: inodes, cgroups: [...parents, ...recorded] };
+  const stopped = await stopLabProcesses(marks, graceMs).catch((err: Error) => {
     residue.push(err.message);
     return { pids: [], cgroups: [] };
   });
   if (stopped.pids.length > 0) log.info({ lab: state.name, pids: stopped.pids }, 'stopped lab processes');
   await removeShoalCgroups(stopped.cgroups, log);
-  await removeContainerCgroups(await containerCgroups(state.hosts.map((h) => h.run)), log);
+  await removeContainerCgroups(recorded, log);
 
   const dirs = state.objects.filter((o): o is Extract<LabObject, { kind: 'dir' }> => o.kind === 'dir');
   await unmountUnder(dirs.map((d) => d.path), residue);

@@ -1,6 +1,7 @@
 // `down` with real containers in a host (the runtime of agent/runtime, the busybox test image):
 // a running one and an exited one that was never removed; nothing of either may be left.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildTestImage } from '../../deploy/images/build.js';
@@ -27,14 +28,21 @@ function cgroupDirs(name: string): string[] {
 }
 
 describe('lab down with containers in a host', () => {
-  it('stops running containers and removes their cgroups, and those of exited ones', async () => {
+  it('stops running containers (even one whose shim died) and removes their cgroups, and those of exited ones', async () => {
     const image = await buildTestImage('busybox', join(dirs.base, 'images'));
     const lab = await Lab.up({ name: NAME, hosts: 1, ...dirs });
     const fixture = join(import.meta.dirname, 'fixtures', 'host-containers.ts');
     const r = await lab.exec('h1', ['npx', 'tsx', fixture, image.path], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { pid: number; cgroups: string[]; exitCode: number };
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { id: string; pid: number; cgroups: string[]; exitCode: number };
     expect(out.exitCode).toBe(0);
+    expect(alive(out.pid)).toBe(true);
+    // Its shim dies: the container's init is re-parented, in namespaces of its own; only its
+    // cgroup still leads to it.
+    const shimPid = Number(readFileSync(join(lab.hosts[0]!.run, 'containers', out.id, 'shim.pid'), 'utf8'));
+    process.kill(shimPid, 'SIGKILL');
+    for (let i = 0; i < 200 && alive(shimPid); i++) await sleep(10);
+    expect(alive(shimPid)).toBe(false);
     expect(alive(out.pid)).toBe(true);
     for (const cg of out.cgroups) expect(cgroupDirs(cg).length).toBeGreaterThan(0);
 
