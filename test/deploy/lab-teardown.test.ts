@@ -74,7 +74,7 @@ describe('lab down', () => {
   it('removes the cgroups of containers that exited in a host but were never removed', async () => {
     const name = use('shoaltl-cgrec');
     const lab = await Lab.up({ name, hosts: 1, ...dirs });
-    const cgName = `shoaltl-ctr-${process.pid}/c1`;
+    const cgName = `shoaltl-ctr-${process.pid}/${'c1'.padEnd(64, '0')}`; // the runtime's <parent>/<id>
     const made = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory'].map((h) => join(h, cgName));
     try {
       for (const d of made) mkdirSync(d, { recursive: true });
