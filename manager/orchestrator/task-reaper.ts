@@ -86,7 +86,9 @@ function collectSlot(tx: ReadTx, key: string, limit: number, out: string[]): voi
     else keep.push(t);
   }
   if (limit < 0 || keep.length <= limit) return;
-  const historic = keep.filter((t) => isHistoric(t, tx)).sort(byAge);
+  // A settled task (desired COMPLETE) is what marks its slot as done: deleting it would free the
+  // slot and the orchestrator would run it again.
+  const historic = keep.filter((t) => isHistoric(t, tx) && t.desiredState !== TaskState.COMPLETE).sort(byAge);
   let excess = keep.length - limit;
   for (const t of historic) {
     if (excess-- <= 0) break;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NodeAvailability, NodeStatus_State, TaskState, type Service } from '../../../proto/gen/types.js';
+import { Cluster, NodeAvailability, NodeStatus_State, TaskState, type Service } from '../../../proto/gen/types.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { TaskReaper } from '../../../manager/orchestrator/task-reaper.js';
 import type { ReadonlyDeep, WriteTx } from '../../../manager/store/index.js';
@@ -221,5 +221,28 @@ describe('task reaper', () => {
     await h.until('running ones told to go', () => h.tasks('s1').length === 2 && h.tasks('s1').every((t) => t.desiredState === TaskState.REMOVE));
     await h.actAsAgents();
     await h.until('all deleted', () => h.tasks('s1').length === 0);
+  });
+});
+
+describe('task reaper with history limit 0', () => {
+  it('keeps the task that settles a slot, so the slot is not run again', async () => {
+    const h = new Harness();
+    try {
+      await h.store.update((tx) => {
+        tx.clusters.create(Cluster.fromPartial({ id: 'c', spec: { annotations: { name: 'default' }, orchestration: { taskHistoryRetentionLimit: 0 } } }));
+        tx.services.create(makeService('s1', 'once', { replicas: 1, restart: 'none' }));
+      });
+      h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }), new TaskReaper(h.store, h.clock, { logger: quiet }));
+      await h.until('task', () => h.tasks('s1').length === 1);
+      await assignTo(h, 'n1');
+      const t = h.tasks('s1')[0]!;
+      await h.store.update((tx) => tx.tasks.update(withState(tx.tasks.get(t.id)!, TaskState.COMPLETE)));
+      await h.until('settled', (tx) => tx.tasks.get(t.id)?.desiredState === TaskState.COMPLETE);
+      await h.clock.advance(10_000);
+      await h.quiesce();
+      expect(h.tasks('s1').map((x) => x.id)).toEqual([t.id]);
+    } finally {
+      await h.close();
+    }
   });
 });

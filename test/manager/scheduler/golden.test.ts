@@ -102,7 +102,8 @@ describe('scheduler decisions (golden files)', () => {
         out += '--- then\n' + summary(h);
       }
       const golden = path.join(dir, `${name}.golden`);
-      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(golden)) writeFileSync(golden, out);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, out);
+      if (!existsSync(golden)) throw new Error(`${golden} is missing; review this output and run with UPDATE_GOLDEN=1 to write it:\n${out}`);
       expect(out).toBe(readFileSync(golden, 'utf8'));
     });
   }
