@@ -109,25 +109,28 @@ describe('the loader under random input', () => {
   });
 
   it('well-typed random services: accepted stacks keep their invariants, loading is deterministic', () => {
-    const pick = (...xs: unknown[]) => fc.constantFrom(...xs);
+    // Mostly valid values, sometimes invalid ones, so both outcomes are common.
+    const pick = (valid: unknown[], invalid: unknown[] = []) => (invalid.length === 0
+      ? fc.constantFrom(...valid)
+      : fc.oneof({ arbitrary: fc.constantFrom(...valid), weight: 6 }, { arbitrary: fc.constantFrom(...invalid), weight: 1 }));
     const service = fc.record({
-      image: pick('nginx', 'redis:7', 'r.io/a/b:${TAG:-1}', ''),
-      command: fc.option(pick('serve --port 80', ['a', 'b'], 'sh -c "echo $$HOME"', 'bad "quote'), { nil: undefined }),
+      image: pick(['nginx', 'redis:7', 'r.io/a/b:${TAG:-1}'], ['']),
+      command: fc.option(pick(['serve --port 80', ['a', 'b'], 'sh -c "echo $$HOME"'], ['bad "quote']), { nil: undefined }),
       environment: fc.option(fc.dictionary(fc.constantFrom('A', 'B', 'N'), fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.boolean(), fc.constant(null))), { nil: undefined }),
-      ports: fc.option(fc.array(pick('80', '80:80', '8080-8081:80-81', '99999:80', '53:53/udp', '1.2.3.4:81:81', 'x:y', 9000, '3000-3002'), { maxLength: 4 }), { nil: undefined }),
-      volumes: fc.option(fc.array(pick('data:/data', './a:/a:ro', '/b:/b:rw,z', 'undeclared:/u', 'rel', '/t', 'a:b:c:d'), { maxLength: 3 }), { nil: undefined }),
-      stop_grace_period: fc.option(pick('10s', '1m30s', '10 parsecs', '0'), { nil: undefined }),
-      healthcheck: fc.option(fc.record({ test: pick('curl -f x', ['CMD', 'true'], ['NOPE']), interval: pick('5s', 'x') }, { requiredKeys: [] }), { nil: undefined }),
+      ports: fc.option(fc.uniqueArray(pick(['80', '8080-8081:80-81', '53:53/udp', '1.2.3.4:81:81', 9000, '3000-3002', '7000:7000'], ['99999:80', 'x:y']), { maxLength: 3 }), { nil: undefined }),
+      volumes: fc.option(fc.uniqueArray(pick(['data:/data', './a:/a:ro', '/b:/b:rw,z', '/t'], ['undeclared:/u', 'rel', 'a:b:c:d']), { maxLength: 3 }), { nil: undefined }),
+      stop_grace_period: fc.option(pick(['10s', '1m30s', '0'], ['10 parsecs']), { nil: undefined }),
+      healthcheck: fc.option(fc.record({ test: pick(['curl -f x', ['CMD', 'true']], [['NOPE']]), interval: pick(['5s'], ['x']) }, { requiredKeys: [] }), { nil: undefined }),
       deploy: fc.option(fc.record({
-        mode: pick('replicated', 'global', 'replicated-job', 'global-job'),
-        replicas: fc.oneof(fc.integer({ min: -2, max: 5 }), pick('${N}', '3', 'three')),
-        resources: fc.record({ limits: fc.record({ memory: pick('512M', '1.5G', '-1', 100), cpus: pick('0.5', 'abc', 2) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
-        update_config: fc.record({ parallelism: fc.integer({ min: 0, max: 3 }), order: pick('start-first', 'stop-first', 'sideways') }, { requiredKeys: [] }),
+        mode: pick(['replicated', 'global', 'replicated-job', 'global-job']),
+        replicas: fc.oneof(fc.integer({ min: 0, max: 5 }), pick(['${N}', '3'], ['three', -1])),
+        resources: fc.record({ limits: fc.record({ memory: pick(['512M', '1.5G', 100], ['-1']), cpus: pick(['0.5', 2], ['abc']) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
+        update_config: fc.record({ parallelism: fc.integer({ min: 0, max: 3 }), order: pick(['start-first', 'stop-first'], ['sideways']) }, { requiredKeys: [] }),
       }, { requiredKeys: [] }), { nil: undefined }),
-      networks: fc.option(fc.array(pick('front', 'back', 'nope'), { maxLength: 2 }), { nil: undefined }),
+      networks: fc.option(fc.uniqueArray(pick(['front', 'back'], ['nope']), { maxLength: 2 }), { nil: undefined }),
     }, { requiredKeys: ['image'] });
     const doc = fc.record({
-      services: fc.dictionary(fc.constantFrom('web', 'api', 'db'), service, { minKeys: 1, maxKeys: 3 }),
+      services: fc.dictionary(fc.constantFrom('web', 'api', 'db'), service, { minKeys: 1, maxKeys: 2 }),
       networks: fc.constant({ front: null, back: { driver: 'overlay' } }),
       volumes: fc.constant({ data: null }),
     });
