@@ -59,6 +59,12 @@ function parseTmpfs(v: string): MountSpec {
   return { type: 'tmpfs', target, options: i < 0 ? undefined : v.slice(i + 1) };
 }
 
+function parseHost(v: string): { name: string; ip: string } {
+  const i = v.indexOf(':');
+  if (i <= 0 || i === v.length - 1) throw new UsageError(`invalid --add-host ${JSON.stringify(v)}: use name:ip`);
+  return { name: v.slice(0, i), ip: v.slice(i + 1) };
+}
+
 function parseNetwork(v: string): NetworkMode {
   if (v === 'none' || v === 'host') return v;
   if (v.startsWith('/')) return { path: v };
@@ -88,6 +94,9 @@ interface RunOpts extends Roots {
   entrypoint?: string;
   logMaxSize?: string;
   logMaxFile?: string;
+  addHost?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
 }
 
 function limitsFrom(o: RunOpts): CgroupLimits {
@@ -130,6 +139,8 @@ async function specFrom(image: string, command: string[], o: RunOpts): Promise<C
     readOnly: o.readOnly ?? false,
     network,
     limits,
+    extraHosts: (o.addHost ?? []).map(parseHost),
+    dns: o.dns || o.dnsSearch ? { nameservers: o.dns ?? [], search: o.dnsSearch } : undefined,
     log: {
       maxBytes: o.logMaxSize !== undefined ? parseSize('--log-max-size', o.logMaxSize) : undefined,
       maxFiles: o.logMaxFile !== undefined ? parseIntFlag('--log-max-file', o.logMaxFile, 1) : undefined,
@@ -198,6 +209,9 @@ export function registerContainerCommands(program: Command): void {
     .option('-d, --detach', 'print the id and leave the container running')
     .option('--rm', 'remove the container when it exits')
     .option('--entrypoint <cmd>', "override the image's Entrypoint")
+    .option('--add-host <name:ip>', 'extra /etc/hosts entry (repeatable)', collectOpt)
+    .option('--dns <ip>', 'DNS server for /etc/resolv.conf (repeatable)', collectOpt)
+    .option('--dns-search <domain>', 'DNS search domain (repeatable)', collectOpt)
     .option('--log-max-size <size>', 'rotate the log at this size (default 10m)')
     .option('--log-max-file <n>', 'log files kept (default 3)')
     .action(async (image: string, command: string[], o: RunOpts) => {

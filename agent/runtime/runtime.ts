@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from './cgroups/index.js';
 import { cgroupMountsFor } from './cgroup-view.js';
+import { writeEtcFiles } from './etc-files.js';
 import { createDeviceCgroup, devicesMount, removeDeviceCgroup } from './devices.js';
 import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
 import { readLogs } from './logs.js';
@@ -96,6 +97,9 @@ export class ContainerRuntime {
     const cg = await this.cgroup(rec);
     const configPath = join(dir, files.shimConfig);
     const net = spec.network ?? 'none';
+    const hostname = spec.hostname ?? rec.id.slice(0, 12);
+    // ours first: a user's bind mount on the same path then lands on top
+    const mounts = [...writeEtcFiles(dir, spec, hostname), ...(spec.mounts ?? [])];
     await writeRunConfig(configPath, {
       id: rec.id,
       dir,
@@ -104,10 +108,10 @@ export class ContainerRuntime {
       work: join(dir, files.work),
       layers: spec.rootfs.layers,
       readOnly: spec.readOnly ?? false,
-      hostname: spec.hostname ?? rec.id.slice(0, 12),
+      hostname,
       net: typeof net === 'object' ? net.path : net,
       oomFile: oomFile(cg),
-      mounts: spec.mounts ?? [],
+      mounts,
       cgroupMounts: cgroupMountsFor(cgroupPaths(cg, rec)),
       logMaxBytes: spec.log?.maxBytes ?? 10 * 1024 * 1024,
       logMaxFiles: spec.log?.maxFiles ?? 3,

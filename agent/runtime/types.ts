@@ -39,6 +39,10 @@ export interface ContainerSpec {
   limits?: CgroupLimits;
   log?: LogOptions;
   labels?: Record<string, string>;
+  /** Extra /etc/hosts entries (the hostname maps to 127.0.1.1 unless listed here). */
+  extraHosts?: { name: string; ip: string }[];
+  /** /etc/resolv.conf contents; default: a copy of the host's. */
+  dns?: { nameservers: string[]; search?: string[]; options?: string[] };
   /** The image the layers came from, for display and for the image store's garbage collector. */
   image?: { ref: string; id: string };
 }

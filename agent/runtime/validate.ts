@@ -52,6 +52,15 @@ export function validateSpec(spec: ContainerSpec): void {
   } else if (net !== 'none' && net !== 'host') {
     throw new ContainerSpecError(`network mode ${JSON.stringify(net)} is not supported: use none, host or a netns path`);
   }
+  for (const h of spec.extraHosts ?? []) {
+    if (!HOSTNAME_RE.test(h.name) || !/^[0-9a-fA-F.:]+$/.test(h.ip)) throw new ContainerSpecError(`extra host ${h.name}:${h.ip} must be a hostname and an IP address`);
+  }
+  for (const n of spec.dns?.nameservers ?? []) {
+    if (!/^[0-9a-fA-F.:]+$/.test(n)) throw new ContainerSpecError(`DNS server ${JSON.stringify(n)} must be an IP address`);
+  }
+  for (const v of [...(spec.dns?.search ?? []), ...(spec.dns?.options ?? [])]) {
+    if (/[\s\0]/.test(v)) throw new ContainerSpecError(`DNS search domain or option ${JSON.stringify(v)} must not contain spaces`);
+  }
   const log = spec.log ?? {};
   if (log.maxBytes !== undefined && (!Number.isSafeInteger(log.maxBytes) || log.maxBytes < 1024)) {
     throw new ContainerSpecError(`log max size ${log.maxBytes} must be an integer of at least 1024 bytes`);

@@ -38,4 +38,21 @@ describe('network modes', () => {
   it('path: joins an existing namespace', async () => {
     expect(await links({ path: `/run/netns/${ns}` })).toEqual(['lo', 'shoalrt-va', 'shoalrt-vb']);
   });
+
+  it('gives each container its own /etc/hostname, /etc/hosts and /etc/resolv.conf', async () => {
+    const c = await fx.runtime.run({
+      rootfs: { layers: [fx.layer] },
+      args: ['/bin/sh', '-c', 'cat /etc/hostname /etc/hosts /etc/resolv.conf'],
+      hostname: 'shoalrt-web',
+      extraHosts: [{ name: 'shoalrt-db', ip: '10.9.8.7' }],
+      dns: { nameservers: ['10.0.0.53'], search: ['shoalrt.internal'] },
+    });
+    await fx.runtime.wait(c.id);
+    const out = (await collect(fx.runtime.logs(c.id))).map((l) => l.text).join('');
+    await fx.runtime.remove(c.id);
+    expect(out).toBe(
+      'shoalrt-web\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.9.8.7\tshoalrt-db\n127.0.1.1\tshoalrt-web\n' +
+        'nameserver 10.0.0.53\nsearch shoalrt.internal\n',
+    );
+  });
 });
