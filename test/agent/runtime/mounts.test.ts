@@ -89,6 +89,14 @@ describe('mounts', () => {
     expect(containerDirs()).toEqual([]);
   });
 
+  it('reports a mount the kernel refuses, with nothing left behind', async () => {
+    await expect(
+      fx.runtime.run({ rootfs: { layers: [fx.layer] }, args: ['/bin/true'], mounts: [{ type: 'tmpfs', target: '/t', options: 'size=banana' }] }),
+    ).rejects.toMatchObject({ userError: true, message: expect.stringMatching(/mount tmpfs on \/t: Invalid argument/) });
+    expect(containerDirs()).toEqual([]);
+    expect(leftoverMounts(fx.root)).toEqual([]);
+  });
+
   it('reports a bad working directory', async () => {
     await expect(fx.runtime.run({ rootfs: { layers: [fx.layer] }, args: ['/bin/true'], cwd: '/does/not/exist' })).rejects.toThrow(
       /working directory \/does\/not\/exist/,
