@@ -112,6 +112,9 @@ describe('layer unpacking', () => {
       { name: 'dir/old2', data: '2' },
       { name: 'hard', data: 'same inode' },
       { name: 'hard2', type: 'link', linkname: 'hard' },
+      { name: 'owned', data: 'o', mode: 0o4710, uid: 1234, gid: 5678, pax: { 'SCHILY.xattr.user.k': BINARY } },
+      { name: 'sym', type: 'symlink', linkname: '/keep' },
+      { name: 'null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
     ]);
     const upper = await makeTar([
       { name: 'a/.wh.file', data: '' },
@@ -135,6 +138,13 @@ describe('layer unpacking', () => {
       expect(readdirSync(join(mnt, 'dir'))).toEqual(['fresh']);
       expect(readFileSync(join(mnt, 'keep'), 'utf8')).toBe('kept');
       expect(lstatSync(join(mnt, 'hard')).ino).toBe(lstatSync(join(mnt, 'hard2')).ino);
+      const owned = lstatSync(join(mnt, 'owned'));
+      expect([owned.mode & 0o7777, owned.uid, owned.gid, owned.mtimeMs]).toEqual([0o4710, 1234, 5678, MTIME.getTime()]);
+      expect(fsOps().lgetxattr(join(mnt, 'owned'), 'user.k')).toEqual(BINARY);
+      expect(readlinkSync(join(mnt, 'sym'))).toBe('/keep');
+      expect(lstatSync(join(mnt, 'null')).rdev).toBe((1 << 8) | 3);
+      // the opaque marker itself is overlayfs's business, not visible as a file
+      expect(fsOps().llistxattr(join(mnt, 'dir')).filter((x) => x.startsWith('trusted.overlay.'))).toEqual([]);
     } finally {
       execFileSync('umount', [mnt]);
     }
