@@ -3,8 +3,8 @@
 import { mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Entry, HardState, Snapshot, SnapshotMetadata } from '../../../proto/gen/raft.js';
-import { WalClosedError, WalCorruptError } from './errors.js';
-import { fdatasync, syncDir, writeAllSync } from './fsutil.js';
+import { StorageIdentityError, WalClosedError, WalCorruptError } from './errors.js';
+import { claimDir, fdatasync, releaseDir, syncDir, writeAllSync } from './fsutil.js';
 import { silentLogger, type StorageLogger } from './logger.js';
 import { encodeRecord, RecordType } from './record.js';
 import { replaySegments, type SegmentName } from './recover.js';
@@ -59,6 +59,10 @@ export class Wal {
     };
     const walDir = `${opts.dir}/wal`;
     await mkdir(walDir, { recursive: true });
+    const holder = claimDir(opts.dir);
+    if (holder !== undefined) {
+      throw new StorageIdentityError(`raft state directory ${opts.dir} is in use by process ${holder}; stop that member first`);
+    }
     const snapshots = new SnapshotStore(`${opts.dir}/snap`, opts.clusterId, opts.logger);
     await snapshots.init();
     const id = { clusterId: opts.clusterId, nodeId: opts.nodeId.toString() };
@@ -127,6 +131,7 @@ export class Wal {
     while (this.flushing) await new Promise((r) => setImmediate(r));
     this.closed = true;
     await this.fh.close();
+    releaseDir(this.opts.dir);
   }
 
   private enqueue(sync: boolean): Promise<void> {

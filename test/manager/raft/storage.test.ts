@@ -154,6 +154,15 @@ describe('WAL', () => {
     await expect(Wal.open({ ...opts(dir), nodeId: 8n })).rejects.toThrow(/member 7/);
   });
 
+  it('refuses a state directory held by another live process', async () => {
+    await writeFile(`${dir}/lock`, `${process.ppid}\n`); // a live process that is not us
+    await expect(Wal.open(opts(dir))).rejects.toThrow(/in use by process/);
+    await writeFile(`${dir}/lock`, '2147483646\n'); // a dead one: taken over
+    const a = await Wal.open(opts(dir));
+    expect((await readFile(`${dir}/lock`, 'utf8')).trim()).toBe(String(process.pid));
+    await a.wal.close();
+  });
+
   it('loses no acknowledged write when the writer is SIGKILLed at random moments', async () => {
     const acked = new Map<bigint, true>();
     for (let round = 0; round < 5; round++) {
