@@ -1,0 +1,310 @@
+// The dispatcher: the leader's side of every agent session. It registers nodes, expects their
+// heartbeats (marking silent ones DOWN so the orchestrators replace their tasks), streams each
+// node its assignments (COMPLETE, then INCREMENTAL from store watches) and batches the agents'
+// task status reports into store transactions. Leader-only: run() on election, stop() on loss.
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import type { AssignmentsMessage, SessionMessage, SessionRequest, UpdateTaskStatusRequest, WeightedPeer } from '../../proto/gen/dispatcher.js';
+import { NodeStatus_State, type Node, type Task } from '../../proto/gen/types.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { MemoryStore, ObjectEvent, ReadonlyDeep } from '../store/index.js';
+import { NodeAssignments } from './assignments.js';
+import { notLeader, notOwner, sessionInvalid, unavailable } from './errors.js';
+import { managersFromStore, markNodeDown, registerNode } from './nodes.js';
+import { DEFAULT_HEARTBEAT_PERIOD_MS, type DispatcherOptions, type NodeIdentity } from './options.js';
+import { StatusBatcher } from './status-batcher.js';
+
+/** Where the dispatcher writes one stream's messages; end() closes it (with an error, or OK). */
+export interface StreamSink<T> {
+  write(msg: T): void;
+  end(err?: Error): void;
+}
+
+interface Session {
+  readonly id: string;
+  readonly nodeId: string;
+  readonly streams: Set<StreamSink<SessionMessage>>;
+  assignments?: { tracker: NodeAssignments; sink: StreamSink<AssignmentsMessage> };
+  lastManagers: string;
+}
+
+export class Dispatcher {
+  private readonly log: Logger;
+  private readonly sessions = new Map<string, Session>();
+  private readonly expiries = new Map<string, TimerHandle>();
+  private readonly random: () => number;
+  private batcher: StatusBatcher | undefined;
+  private stopper: AbortController | undefined;
+  private running = false;
+
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly clock: Clock,
+    readonly opts: DispatcherOptions,
+  ) {
+    this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'dispatcher' });
+    this.random = opts.random ?? Math.random;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Open sessions, for status output and tests. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  identify(call: Parameters<DispatcherOptions['identify']>[0]): NodeIdentity {
+    return this.opts.identify(call);
+  }
+
+  /** Serves agents until signal aborts or stop() is called (this manager lost leadership). */
+  async run(signal?: AbortSignal): Promise<void> {
+    const ac = new AbortController();
+    this.stopper = ac;
+    const onAbort = (): void => ac.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) ac.abort();
+    this.batcher = new StatusBatcher(this.store, this.clock, this.log, this.opts.statusBatchMs ?? 20, this.opts.statusBatchSize ?? 1_000);
+    const [nodes, watcher] = this.store.viewAndWatch((tx) => tx.nodes.all(), {
+      filter: (e) => e.kind === 'task' || e.kind === 'node',
+      signal: ac.signal,
+    });
+    this.running = true;
+    // A new leader does not know when nodes last spoke: each gets one full grace period.
+    const grace = this.basePeriod() * this.missed();
+    for (const n of nodes) if (n.status?.state !== NodeStatus_State.DOWN) this.armExpiry(n.id, grace);
+    this.log.info({ nodes: nodes.length, graceMs: grace }, 'dispatcher started');
+    let batch: ObjectEvent[] = [];
+    try {
+      for (;;) {
+        const next = await watcher.next();
+        if (next.done) break;
+        for (let e: typeof next.value | undefined = next.value; e; e = watcher.poll()) {
+          if (e.type === 'commit') {
+            this.route(batch, e.version);
+            batch = [];
+          } else if (e.type === 'reset') {
+            batch = [];
+            this.resendComplete();
+          } else batch.push(e);
+        }
+        for (const s of this.sessions.values()) s.assignments?.tracker.flush();
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.shutdown();
+    }
+  }
+
+  stop(): void {
+    this.stopper?.abort();
+  }
+
+  private shutdown(): void {
+    this.running = false;
+    for (const t of this.expiries.values()) t.cancel();
+    this.expiries.clear();
+    this.batcher?.close();
+    const gone = notLeader(this.opts.leaderAddr?.());
+    for (const s of this.sessions.values()) this.closeSession(s, gone);
+    this.sessions.clear();
+    this.log.info('dispatcher stopped');
+  }
+
+  private ensureRunning(): void {
+    if (!this.running) throw notLeader(this.opts.leaderAddr?.());
+  }
+
+  private basePeriod(): number {
+    const cluster = this.store.view((tx) => tx.clusters.all()[0]);
+    const nanos = cluster?.spec?.dispatcher?.heartbeatPeriod?.nanos;
+    if (nanos && nanos > 0n) return Number(nanos / 1_000_000n);
+    return this.opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS;
+  }
+
+  private missed(): number {
+    return this.opts.missedHeartbeats ?? 3;
+  }
+
+  /** The period handed to an agent: the base plus random jitter, so heartbeats spread out. */
+  private jitteredPeriod(): number {
+    const base = this.basePeriod();
+    return Math.round(base * (1 + (this.opts.heartbeatJitter ?? 0.25) * this.random()));
+  }
+
+  private armExpiry(nodeId: string, ms: number): void {
+    this.expiries.get(nodeId)?.cancel();
+    this.expiries.set(
+      nodeId,
+      this.clock.setTimeout(() => void this.expire(nodeId), ms),
+    );
+  }
+
+  private async expire(nodeId: string): Promise<void> {
+    this.expiries.delete(nodeId);
+    if (!this.running) return;
+    const s = this.sessions.get(nodeId);
+    if (s) {
+      this.sessions.delete(nodeId);
+      this.closeSession(s, sessionInvalid(s.id));
+    }
+    try {
+      const changed = await this.store.update((tx) => markNodeDown(tx, nodeId, 'heartbeat failure'));
+      if (changed) this.log.warn({ node: nodeId }, 'node missed its heartbeats: marked down');
+    } catch (err) {
+      // no quorum or leadership lost: try again a period later unless the node came back
+      this.log.warn({ node: nodeId, err }, 'could not mark node down');
+      if (this.running && !this.sessions.has(nodeId)) this.armExpiry(nodeId, this.basePeriod());
+    }
+  }
+
+  private closeSession(s: Session, err: Error): void {
+    for (const st of s.streams) st.end(err);
+    s.streams.clear();
+    s.assignments?.sink.end(err);
+    s.assignments = undefined;
+  }
+
+  private managers(): WeightedPeer[] {
+    if (this.opts.managers) return this.opts.managers();
+    return this.store.view(managersFromStore);
+  }
+
+  private sessionMessage(s: Session, node: ReadonlyDeep<Node> | undefined, period: number): SessionMessage {
+    const managers = this.managers();
+    s.lastManagers = JSON.stringify(managers);
+    return { sessionId: s.id, nodeId: s.nodeId, managers, heartbeatPeriod: { nanos: BigInt(period) * 1_000_000n }, node: node as Node | undefined };
+  }
+
+  // ---- the four calls of the Dispatcher service -------------------------------------------
+
+  /** Registers the node and opens its session; later messages follow manager-list changes. */
+  async openSession(who: NodeIdentity, req: SessionRequest, addr: string, sink: StreamSink<SessionMessage>): Promise<void> {
+    this.ensureRunning();
+    let node: ReadonlyDeep<Node>;
+    try {
+      node = await this.store.update((tx) => registerNode(tx, who, req.description, addr));
+    } catch (err) {
+      throw unavailable(`could not register node ${who.nodeId}: ${(err as Error).message}`);
+    }
+    this.ensureRunning();
+    const old = this.sessions.get(who.nodeId);
+    if (old) this.closeSession(old, sessionInvalid(old.id));
+    const s: Session = { id: randomBytes(12).toString('hex'), nodeId: who.nodeId, streams: new Set([sink]), lastManagers: '' };
+    this.sessions.set(who.nodeId, s);
+    const period = this.jitteredPeriod();
+    this.armExpiry(who.nodeId, period * this.missed());
+    sink.write(this.sessionMessage(s, node, period));
+    this.log.info({ node: who.nodeId, session: s.id, addr, hostname: req.description?.hostname }, 'node session opened');
+  }
+
+  /** The agent's session stream went away (it stays valid until heartbeats stop). */
+  sessionStreamClosed(nodeId: string, sink: StreamSink<SessionMessage>): void {
+    this.sessions.get(nodeId)?.streams.delete(sink);
+  }
+
+  heartbeat(who: NodeIdentity, sessionId: string): { periodMs: number } {
+    this.ensureRunning();
+    this.session(who, sessionId);
+    const period = this.jitteredPeriod();
+    this.armExpiry(who.nodeId, period * this.missed());
+    return { periodMs: period };
+  }
+
+  /** Sends the node's COMPLETE set now and INCREMENTAL changes as its tasks change. */
+  openAssignments(who: NodeIdentity, sessionId: string, sink: StreamSink<AssignmentsMessage>): void {
+    this.ensureRunning();
+    const s = this.session(who, sessionId);
+    s.assignments?.sink.end();
+    const tracker = new NodeAssignments(who.nodeId, (m) => sink.write(m));
+    s.assignments = { tracker, sink };
+    this.store.view((tx) => tracker.sendComplete(tx, this.store.version));
+  }
+
+  assignmentsClosed(nodeId: string, sink: StreamSink<AssignmentsMessage>): void {
+    const s = this.sessions.get(nodeId);
+    if (s?.assignments?.sink === sink) s.assignments = undefined;
+  }
+
+  /**
+   * Queues the reports for the next batch; resolves once written. A report about another
+   * node's task refuses the whole request; one that would move a task backwards is dropped.
+   */
+  async updateTaskStatus(who: NodeIdentity, req: UpdateTaskStatusRequest): Promise<void> {
+    this.ensureRunning();
+    this.session(who, req.sessionId);
+    this.store.view((tx) => {
+      for (const u of req.updates) {
+        const t = tx.tasks.get(u.taskId);
+        if (t && t.nodeId !== who.nodeId) throw notOwner(who.nodeId, u.taskId);
+      }
+    });
+    const updates = req.updates.filter((u) => u.status).map((u) => ({ taskId: u.taskId, status: u.status! }));
+    if (updates.length === 0) return;
+    try {
+      await this.batcher!.add(who.nodeId, updates);
+    } catch (err) {
+      throw unavailable(`task status not recorded: ${(err as Error).message}`);
+    }
+  }
+
+  /** Totals of the status batcher (applied, stale, ...) and batches written. */
+  statusStats(): { batches: number; queued: number; totals: Readonly<Record<string, number>> } {
+    return { batches: this.batcher?.batches ?? 0, queued: this.batcher?.queued ?? 0, totals: { ...(this.batcher?.totals ?? {}) } };
+  }
+
+  private session(who: NodeIdentity, sessionId: string): Session {
+    const s = this.sessions.get(who.nodeId);
+    if (!s || s.id !== sessionId) throw sessionInvalid(sessionId);
+    return s;
+  }
+
+  // ---- store events ----------------------------------------------------------------------
+
+  private route(events: ObjectEvent[], version: bigint): void {
+    let managersMayChange = false;
+    const nodesChanged = new Set<string>();
+    for (const e of events) {
+      if (e.kind === 'task') {
+        const t = e.object as ReadonlyDeep<Task>;
+        const before = e.old as ReadonlyDeep<Task> | undefined;
+        const deleted = e.type === 'delete';
+        this.sessions.get(t.nodeId)?.assignments?.tracker.taskChanged(t, deleted, version);
+        if (before && before.nodeId !== t.nodeId) this.sessions.get(before.nodeId)?.assignments?.tracker.taskChanged(t, true, version);
+      } else if (e.kind === 'node') {
+        const n = e.object as ReadonlyDeep<Node>;
+        const before = e.old as ReadonlyDeep<Node> | undefined;
+        if (n.managerStatus || before?.managerStatus) managersMayChange = true;
+        if (e.type === 'delete') this.nodeRemoved(n.id);
+        else if (before && (before.role !== n.role || JSON.stringify(before.spec) !== JSON.stringify(n.spec))) nodesChanged.add(n.id);
+      }
+    }
+    if (!managersMayChange && nodesChanged.size === 0) return;
+    const managers = managersMayChange ? JSON.stringify(this.managers()) : '';
+    for (const s of this.sessions.values()) {
+      if (!nodesChanged.has(s.nodeId) && (!managersMayChange || managers === s.lastManagers)) continue;
+      const node = this.store.view((tx) => tx.nodes.get(s.nodeId));
+      const msg = this.sessionMessage(s, node, this.basePeriod());
+      for (const st of s.streams) st.write(msg);
+    }
+  }
+
+  /** `node rm`: the node's session ends and it is expected no more. */
+  private nodeRemoved(nodeId: string): void {
+    this.expiries.get(nodeId)?.cancel();
+    this.expiries.delete(nodeId);
+    const s = this.sessions.get(nodeId);
+    if (!s) return;
+    this.sessions.delete(nodeId);
+    this.closeSession(s, sessionInvalid(s.id));
+  }
+
+  private resendComplete(): void {
+    for (const s of this.sessions.values()) {
+      const a = s.assignments;
+      if (a) this.store.view((tx) => a.tracker.sendComplete(tx, this.store.version));
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// Task status reports from every agent, collected for a few milliseconds (or until enough have
+// queued) and written in one store transaction: one Raft proposal for many reports.
+import type { Logger } from 'pino';
+import type { TaskStatus } from '../../proto/gen/types.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { applyTaskStatus, type MemoryStore, type StatusOutcome } from '../store/index.js';
+
+interface Pending {
+  nodeId: string;
+  taskId: string;
+  status: TaskStatus;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export interface BatchResult {
+  counts: Record<StatusOutcome, number>;
+}
+
+export class StatusBatcher {
+  private queue: Pending[] = [];
+  private waiters: Waiter[] = [];
+  private timer: TimerHandle | undefined;
+  private closed = false;
+  /** Totals since creation, for logs and tests. */
+  readonly totals: Record<StatusOutcome, number> = { applied: 0, unchanged: 0, stale: 0, missing: 0, 'not-owner': 0 };
+  batches = 0;
+
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly batchMs: number,
+    private readonly batchSize: number,
+  ) {}
+
+  /** Queues the reports of one node; resolves once they are written (or refused as stale). */
+  add(nodeId: string, updates: readonly { taskId: string; status: TaskStatus }[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('dispatcher stopped'));
+    for (const u of updates) this.queue.push({ nodeId, taskId: u.taskId, status: u.status });
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.queue.length >= this.batchSize) this.flushSoon(0);
+    else this.flushSoon(this.batchMs);
+    return done;
+  }
+
+  /** Reports waiting for the next write. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private flushSoon(ms: number): void {
+    if (this.timer && ms > 0) return;
+    this.timer?.cancel();
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, ms);
+  }
+
+  /** Writes everything queued now, in one transaction. */
+  async flush(): Promise<void> {
+    const batch = this.queue;
+    const waiters = this.waiters;
+    this.queue = [];
+    this.waiters = [];
+    if (batch.length === 0) {
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    const counts: Record<StatusOutcome, number> = { applied: 0, unchanged: 0, stale: 0, missing: 0, 'not-owner': 0 };
+    try {
+      await this.store.update((tx) => {
+        for (const k of Object.keys(counts) as StatusOutcome[]) counts[k] = 0;
+        for (const p of batch) counts[applyTaskStatus(tx, p.taskId, p.status, p.nodeId)]++;
+      });
+      this.batches++;
+      for (const k of Object.keys(counts) as StatusOutcome[]) this.totals[k] += counts[k];
+      if (counts.stale || counts['not-owner']) this.log.info({ ...counts }, 'task status reports refused (state would move backwards, or task of another node)');
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      this.log.warn({ err, reports: batch.length }, 'task status batch not written');
+      for (const w of waiters) w.reject(err as Error);
+    }
+  }
+
+  /** Refuses what is queued (the dispatcher is stopping) and every later add(). */
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    const waiters = this.waiters;
+    this.queue = [];
+    this.waiters = [];
+    for (const w of waiters) w.reject(new Error('dispatcher stopped'));
+  }
+}
