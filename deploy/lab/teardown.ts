@@ -1,6 +1,7 @@
 // Removing a lab: exactly the objects its state file records, in an order that cannot leave
-// anything behind: processes first (they pin namespaces and mounts), then mounts under the
-// lab's directories, then links, namespaces and directories, newest first.
+// anything behind: processes first (they pin namespaces, mounts and cgroups), then the
+// cgroups they held, mounts under the lab's directories, then links, namespaces, cgroup
+// parents and directories, newest first. README.md lists the steps.
 import { readFile, rm, rmdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { containerCgroups, removeCgroupTree, removeContainerCgroups } from './containers.js';
@@ -26,11 +27,11 @@ export async function teardown(state: LabState, log: Logger, graceMs = 2000): Pr
     // A path that is not (or no longer) a namespace mount has an ordinary inode: skip it.
     if (ino !== undefined && path && (await isNsfs(path))) inodes.add(ino);
   }
-  // A process stuck in the kernel (D state) can outlive SIGKILL for a while; the rest of the
-  // lab is still removed and the process is reported, so `down` again can finish the job.
   const recorded = await containerCgroups(state.hosts.map((h) => h.run));
   const parents = state.objects.flatMap((o) => (o.kind === 'cgroup' ? [o.name] : []));
   const marks = { nsInodes: inodes, cgroups: [...parents, ...recorded] };
+  // A process stuck in the kernel (D state) can outlive SIGKILL for a while; the rest of the
+  // lab is still removed and the process is reported, so `down` again can finish the job.
   const stopped = await stopLabProcesses(marks, graceMs).catch((err: Error) => {
     residue.push(err.message);
     return { pids: [], cgroups: [] };
