@@ -85,10 +85,13 @@ export class ReconcileLoop {
 
   private handle(e: StoreEvent): void {
     if (e.type === 'commit') return;
-    if (e.type === 'reset') {
+    try {
+      if (e.type === 'reset') this.store.view((tx) => this.hooks.load(tx));
+      else this.hooks.event(e);
+    } catch (err) {
+      // A bug in one handler must not stop a leader's component for good: re-read everything.
+      this.log.error({ err, event: e.type }, 'event handler failed; reloading state');
       this.store.view((tx) => this.hooks.load(tx));
-      return;
     }
-    this.hooks.event(e);
   }
 }
