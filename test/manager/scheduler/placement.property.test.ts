@@ -108,4 +108,25 @@ describe('placement properties', () => {
       { numRuns: 200 },
     );
   });
+
+  it('with a spread preference, balances label values first, then nodes within each value', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', 'b', 'c', ''), { minLength: 1, maxLength: 15 }), fc.integer({ min: 1, max: 100 }), (zones, count) => {
+        const infos = zones.map((z, i) => new NodeInfo(makeNode(`n${String(i).padStart(2, '0')}`, { labels: z ? { zone: z } : {} })));
+        const tasks = tasksFor('web', { tasks: count, reserveCpus: 0, reserveMemoryMiB: 0, hostPort: false, maxReplicas: 0, zoneConstraint: '', spread: true });
+        const res = placeGroup(
+          tasks.map((t) => t.id),
+          requirementsOf(tasks[0]!),
+          infos,
+        );
+        expect(res.unplaced).toEqual([]);
+        const perZone = new Map<string, number[]>();
+        for (const [i, z] of zones.entries()) perZone.set(z, [...(perZone.get(z) ?? []), infos[i]!.serviceTasks('web')]);
+        const totals = [...perZone.values()].map((xs) => xs.reduce((a, b) => a + b, 0));
+        expect(Math.max(...totals) - Math.min(...totals)).toBeLessThanOrEqual(1);
+        for (const xs of perZone.values()) expect(Math.max(...xs) - Math.min(...xs)).toBeLessThanOrEqual(1);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
