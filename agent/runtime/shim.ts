@@ -6,6 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Credentials } from './user.js';
 import type { MountSpec } from './types.js';
@@ -39,6 +40,8 @@ export interface ShimRunConfig extends ShimProcessConfig {
 
 interface NativeSpawn {
   spawnShim(path: string, args: string[]): Promise<{ status: number; stdout: string }>;
+  spawnPiped(path: string, args: string[]): { pid: number; fd: number };
+  reap(pid: number): number;
 }
 
 function findUp(rel: string): string | null {
@@ -64,7 +67,7 @@ function nativeSpawn(): NativeSpawn | null {
   if (native !== undefined) return native;
   const addon = findUp('native/build/Release/shoal_native.node');
   const mod = addon ? (createRequire(import.meta.url)(addon) as Partial<NativeSpawn>) : null;
-  native = mod && typeof mod.spawnShim === 'function' ? (mod as NativeSpawn) : null;
+  native = mod && typeof mod.spawnPiped === 'function' && typeof mod.reap === 'function' ? (mod as NativeSpawn) : null;
   return native;
 }
 
@@ -109,11 +112,29 @@ export type RunOutcome = { ok: true; pid: number } | { ok: false; reason: string
 export async function runShim(configPath: string): Promise<RunOutcome> {
   const bin = shimBinary();
   const n = nativeSpawn();
-  const { stdout } = n ? await n.spawnShim(bin, ['run', configPath]) : await spawnCollect(bin, ['run', configPath]);
+  const { stdout } = n ? await spawnPipedCollect(n, bin, ['run', configPath]) : await spawnCollect(bin, ['run', configPath]);
   const line = stdout.trim();
   const m = /^ok (\d+)$/.exec(line);
   if (m) return { ok: true, pid: Number(m[1]) };
   return { ok: false, reason: line.replace(/^error /, '') || 'the shim exited without a report' };
+}
+
+/** posix_spawn from the addon, then read the report on the event loop itself (epoll, no pool). */
+async function spawnPipedCollect(n: NativeSpawn, bin: string, args: string[]): Promise<{ status: number; stdout: string }> {
+  const { pid, fd } = n.spawnPiped(bin, args);
+  const sock = new Socket({ fd, readable: true, writable: false });
+  let out = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.on('data', (d: Buffer) => (out += d.toString()));
+      sock.on('end', () => resolve());
+      sock.on('error', reject);
+    });
+  } finally {
+    sock.destroy();
+  }
+  // the shim returns right after forking its supervisor: long gone by the end of the report
+  return { status: n.reap(pid), stdout: out };
 }
 
 function spawnCollect(bin: string, args: string[]): Promise<{ status: number; stdout: string }> {

@@ -2,6 +2,7 @@
 #pragma once
 #include "config.h"
 
-/* Forks the daemonized supervisor; prints "ok <init pid>" or "error <message>" on stdout once
- * the container's process has exec'd (or failed to) and returns the shim's exit code. */
+/* Forks the daemonized supervisor and returns at once. The supervisor writes "ok <init pid>"
+ * or "error <message>" on the stdout it inherited once the container's process has exec'd (or
+ * failed to), then closes it: the caller reads that pipe to its end. */
 int run_container(const struct shim_config *c);

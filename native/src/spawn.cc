@@ -90,8 +90,70 @@ Napi::Value SpawnShim(const Napi::CallbackInfo &info) {
   return p;
 }
 
+// spawnPiped(path, args) -> { pid, fd }: the same spawn, synchronously (posix_spawn is a
+// vfork: well under a millisecond), handing back the read end of the child's stdout so that the
+// event loop itself can wait for the report (a net.Socket on a pipe): no pool thread on the path.
+Napi::Value SpawnPiped(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "spawnPiped(path: string, args: string[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<std::string> args{info[0].As<Napi::String>().Utf8Value()};
+  Napi::Array arr = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) args.push_back(arr.Get(i).ToString().Utf8Value());
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) {
+    Napi::Error::New(env, std::string("pipe: ") + strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, 2, 2);
+  std::vector<char *> argv;
+  for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    Napi::Error::New(env, "spawn " + args[0] + ": " + strerror(rc)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("pid", Napi::Number::New(env, pid));
+  res.Set("fd", Napi::Number::New(env, out[0]));
+  return res;
+}
+
+// reap(pid) -> exit status (128+signal when killed). Blocks: call it once the child is known to
+// be exiting (its stdout reached EOF).
+Napi::Value Reap(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "reap(pid: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int st = 0;
+  pid_t r;
+  while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
+  }
+  if (r < 0) {
+    Napi::Error::New(env, std::string("waitpid: ") + strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 }  // namespace
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnShim", Napi::Function::New(env, SpawnShim, "spawnShim"));
+  exports.Set("spawnPiped", Napi::Function::New(env, SpawnPiped, "spawnPiped"));
+  exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
 }
