@@ -2,15 +2,15 @@
 // runs one loop: take a Ready, persist it (one fsync for everything batched into it), send its
 // messages, apply what is committed, advance. Callers get promises settled by what gets applied.
 import { randomInt } from 'node:crypto';
-import { ConfChange, ConfChangeType, type ConfState, type Entry, EntryType, type Message, MessageType, type Snapshot } from '../../../proto/gen/raft.js';
-import { NotLeaderError, ProposalDroppedError, RawNode, type MemoryLogStorage, type Ready } from '../index.js';
+import { type ConfChange, ConfChangeType, type ConfState, type Message, MessageType, type Snapshot } from '../../../proto/gen/raft.js';
+import { NotLeaderError, RawNode, type MemoryLogStorage } from '../index.js';
 import type { Wal } from '../storage/index.js';
 import { GrpcRaftTransport } from '../transport/index.js';
 import { boot } from './boot.js';
-import { confContext, decodeNodeSnapshot, encodeNodeSnapshot, unwrapProposal, wrapProposal } from './envelope.js';
+import { Applier } from './apply.js';
+import { wrapProposal } from './envelope.js';
 import { NodeStoppedError, RaftTimeoutError } from './errors.js';
-import { NODE_DEFAULTS, type NodeLogger, type RaftNodeOptions, type StateMachine } from './options.js';
-import { Pending } from './pending.js';
+import { NODE_DEFAULTS, type NodeLogger, type RaftNodeOptions } from './options.js';
 
 const silent: NodeLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -29,14 +29,9 @@ export interface NodeStatus {
 export type LeaderListener = (leader: bigint, term: bigint) => void;
 
 export class RaftNode<R> {
-  private readonly sm: StateMachine<R>;
+  private readonly ap: Applier<R>;
   private readonly cfg: typeof NODE_DEFAULTS;
   private readonly log: NodeLogger;
-  private readonly proposals = new Pending<R>();
-  private readonly confs = new Pending<ConfState>();
-  private readonly reads = new Pending<void>();
-  private readonly readAt = new Map<bigint, bigint>(); // read seq -> index to reach
-  private readonly ownAt = new Map<bigint, bigint>(); // log index -> our proposal seq there
   private readonly listeners = new Set<LeaderListener>();
   private ticker: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
@@ -44,7 +39,6 @@ export class RaftNode<R> {
   private stopped = false;
   private leader = 0n;
   private isLeader = false;
-  private applied: bigint;
   private snapIndex: bigint;
   address = '';
 
@@ -54,16 +48,20 @@ export class RaftNode<R> {
     private readonly storage: MemoryLogStorage,
     private readonly wal: Wal,
     private readonly transport: GrpcRaftTransport,
-    private readonly members: Map<bigint, string>,
-    private confState: ConfState | undefined,
+    members: Map<bigint, string>,
+    confState: ConfState | undefined,
     applied: bigint,
     cfg: typeof NODE_DEFAULTS,
     log: NodeLogger,
   ) {
-    this.sm = o.stateMachine;
     this.cfg = cfg;
     this.log = log;
-    this.applied = applied;
+    const hooks = {
+      applyConfChange: (cc: ConfChange) => rn.applyConfChange(cc),
+      addPeer: (id: bigint, addr: string) => transport.addPeer(id, addr),
+      removePeer: (id: bigint) => transport.removePeer(id),
+    };
+    this.ap = new Applier(o.id, o.stateMachine, hooks, log, members, applied, confState);
     this.snapIndex = applied;
   }
 
@@ -125,12 +123,12 @@ export class RaftNode<R> {
   /** Proposes `data`; resolves with the state machine's result once applied on this member. */
   async propose(data: Uint8Array): Promise<R> {
     this.assertRunning();
-    const seq = this.proposals.next();
-    const done = this.proposals.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('proposal', this.cfg.requestTimeoutMs));
+    const seq = this.ap.proposals.next();
+    const done = this.ap.proposals.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('proposal', this.cfg.requestTimeoutMs));
     try {
       this.rn.propose(wrapProposal(this.o.id, seq, data));
     } catch (err) {
-      this.proposals.reject(seq, err as Error);
+      this.ap.proposals.reject(seq, err as Error);
     }
     this.kick();
     return done;
@@ -140,14 +138,14 @@ export class RaftNode<R> {
   async readIndex(): Promise<void> {
     this.assertRunning();
     if (this.leader === 0n) throw new NotLeaderError(0n);
-    const seq = this.reads.next();
-    const done = this.reads.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('read index', this.cfg.requestTimeoutMs));
+    const seq = this.ap.reads.next();
+    const done = this.ap.reads.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('read index', this.cfg.requestTimeoutMs));
     const ctx = Buffer.allocUnsafe(8);
     ctx.writeBigUInt64BE(seq);
     try {
       this.rn.readIndex(ctx);
     } catch (err) {
-      this.reads.reject(seq, err as Error);
+      this.ap.reads.reject(seq, err as Error);
     }
     this.kick();
     return done;
@@ -159,7 +157,7 @@ export class RaftNode<R> {
   }
 
   async promote(id: bigint): Promise<ConfState> {
-    return this.changeMembers(ConfChangeType.CONF_ADD_VOTER, id, this.members.get(id));
+    return this.changeMembers(ConfChangeType.CONF_ADD_VOTER, id, this.ap.members.get(id));
   }
 
   async removeMember(id: bigint): Promise<ConfState> {
@@ -207,8 +205,8 @@ export class RaftNode<R> {
   status(): NodeStatus {
     const s = this.rn.status();
     return {
-      id: s.id, term: s.term, leader: s.leader, role: s.role, commit: s.commit, applied: this.applied,
-      members: new Map(this.members), confState: this.confState, address: this.address,
+      id: s.id, term: s.term, leader: s.leader, role: s.role, commit: s.commit, applied: this.ap.applied,
+      members: new Map(this.ap.members), confState: this.ap.confState, address: this.address,
     };
   }
 
@@ -220,22 +218,19 @@ export class RaftNode<R> {
     await this.loopDone;
     await this.transport.stop();
     await this.wal.close().catch(() => {});
-    const err = new NodeStoppedError();
-    this.proposals.rejectAll(err);
-    this.confs.rejectAll(err);
-    this.reads.rejectAll(err);
+    this.ap.rejectAll(new NodeStoppedError());
     this.log.info({ id: this.o.id.toString() }, 'raft node stopped');
   }
 
   private async changeMembers(type: ConfChangeType, id: bigint, addr: string | undefined): Promise<ConfState> {
     this.assertRunning();
-    const seq = this.confs.next();
-    const done = this.confs.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('membership change', this.cfg.requestTimeoutMs));
+    const seq = this.ap.confs.next();
+    const done = this.ap.confs.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('membership change', this.cfg.requestTimeoutMs));
     const context = Buffer.from(JSON.stringify({ addr, proposer: this.o.id.toString(), seq: seq.toString() }));
     try {
       this.rn.proposeConfChange({ changes: [{ type, nodeId: id }], context });
     } catch (err) {
-      this.confs.reject(seq, err as Error);
+      this.ap.confs.reject(seq, err as Error);
     }
     this.kick();
     return done;
@@ -288,18 +283,18 @@ export class RaftNode<R> {
       const applyNow = split < 0 ? rd.committedEntries : rd.committedEntries.slice(0, split);
       const applyLater = split < 0 ? [] : rd.committedEntries.slice(split);
       if (rd.entries.length || rd.hardState) {
-        this.noteOwn(rd.entries);
+        this.ap.noteOwn(rd.entries);
         const persisted = this.wal.save({ entries: rd.entries, hardState: rd.hardState }, rd.mustSync);
-        this.applyEntries(applyNow);
+        this.ap.apply(applyNow);
         await persisted;
         this.storage.append(rd.entries);
         if (rd.hardState) this.storage.setHardState(rd.hardState);
-      } else this.applyEntries(applyNow);
+      } else this.ap.apply(applyNow);
       this.transport.send(late);
-      this.applyEntries(applyLater);
-      this.noteReads(rd);
+      this.ap.apply(applyLater);
+      this.ap.noteReads(rd.readStates);
       this.rn.advance(rd);
-      if (this.applied - this.snapIndex >= BigInt(this.cfg.snapshotEvery)) await this.takeSnapshot();
+      if (this.ap.applied - this.snapIndex >= BigInt(this.cfg.snapshotEvery)) await this.takeSnapshot();
     }
   }
 
@@ -316,124 +311,33 @@ export class RaftNode<R> {
     }
   }
 
-  /** Remembers where our proposals landed, so one overwritten by a new leader fails fast. */
-  private noteOwn(entries: readonly Entry[]): void {
-    for (const e of entries) {
-      this.ownAt.delete(e.index);
-      if (e.type !== EntryType.ENTRY_NORMAL) continue;
-      const p = unwrapProposal(e.data);
-      if (p && p.proposer === this.o.id && this.proposals.has(p.seq)) this.ownAt.set(e.index, p.seq);
-    }
-  }
-
-  private applyEntries(entries: readonly Entry[]): void {
-    for (const e of entries) {
-      if (e.index <= this.applied) continue; // already reflected by a restored snapshot
-      const waiting = this.ownAt.get(e.index);
-      this.ownAt.delete(e.index);
-      if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(e);
-      else this.applyNormal(e, waiting);
-      this.applied = e.index;
-    }
-  }
-
-  /** Read-index answers: each resolves once the applied index reaches its read point. */
-  private noteReads(rd: Ready): void {
-    for (const rs of rd.readStates) {
-      if (rs.context.length === 8) this.readAt.set(Buffer.from(rs.context).readBigUInt64BE(0), rs.index);
-    }
-    for (const [seq, index] of this.readAt) {
-      if (!this.reads.has(seq)) this.readAt.delete(seq);
-      else if (index <= this.applied) {
-        this.readAt.delete(seq);
-        this.reads.resolve(seq, undefined);
-      }
-    }
-  }
-
-  private applyNormal(e: Entry, waiting: bigint | undefined): void {
-    const p = unwrapProposal(e.data);
-    const ours = p && p.proposer === this.o.id;
-    if (waiting !== undefined && !(ours && p.seq === waiting)) {
-      this.proposals.reject(waiting, new ProposalDroppedError(`entry ${e.index} was overwritten by a new leader`));
-    }
-    if (!p) return; // a leader's no-op
-    let result: R;
-    try {
-      result = this.sm.apply(p.data, e);
-    } catch (err) {
-      // the state machine must be deterministic: the same entry fails the same way everywhere
-      this.log.warn({ index: e.index.toString(), err: (err as Error).message }, 'raft state machine refused an entry');
-      if (ours) this.proposals.reject(p.seq, err as Error);
-      return;
-    }
-    if (ours) this.proposals.resolve(p.seq, result);
-  }
-
-  private applyConfChange(e: Entry): void {
-    const cc = ConfChange.decode(e.data);
-    const ctx = confContext(cc);
-    try {
-      this.confState = this.rn.applyConfChange(cc);
-    } catch (err) {
-      this.log.warn({ index: e.index.toString(), err: (err as Error).message }, 'raft conf change not applied');
-      if (ctx.proposer === this.o.id.toString() && ctx.seq) this.confs.reject(BigInt(ctx.seq), err as Error);
-      return;
-    }
-    for (const ch of cc.changes) {
-      if (ch.type === ConfChangeType.CONF_REMOVE) {
-        this.members.delete(ch.nodeId);
-        if (ch.nodeId !== this.o.id) this.transport.removePeer(ch.nodeId);
-      } else if (ctx.addr) {
-        this.members.set(ch.nodeId, ctx.addr);
-        this.transport.addPeer(ch.nodeId, ctx.addr);
-      }
-    }
-    this.log.info({ index: e.index.toString(), confState: describe(this.confState) }, 'raft membership changed');
-    if (ctx.proposer === this.o.id.toString() && ctx.seq) this.confs.resolve(BigInt(ctx.seq), this.confState!);
-  }
-
   private async installSnapshot(snap: Snapshot): Promise<void> {
     await this.wal.saveSnapshot(snap);
     this.storage.applySnapshot(snap);
-    const { members, sm } = decodeNodeSnapshot(snap.data);
-    this.sm.restore(sm);
-    for (const [id, addr] of members) {
-      this.members.set(id, addr);
-      this.transport.addPeer(id, addr);
-    }
-    this.confState = snap.metadata!.confState;
-    this.applied = snap.metadata!.index;
-    this.snapIndex = this.applied;
-    this.log.info({ index: this.applied.toString() }, 'raft snapshot installed from the leader');
+    this.ap.restore(snap);
+    this.snapIndex = this.ap.applied;
+    this.log.info({ index: this.ap.applied.toString() }, 'raft snapshot installed from the leader');
   }
 
   private async takeSnapshot(): Promise<void> {
-    const data = encodeNodeSnapshot(this.members, this.sm.snapshot());
-    const snap = this.storage.createSnapshot(this.applied, this.confState, data, this.o.clusterId);
+    const applied = this.ap.applied;
+    const snap = this.storage.createSnapshot(applied, this.ap.confState, this.ap.snapshotData(), this.o.clusterId);
     await this.wal.saveSnapshot(snap);
-    this.snapIndex = this.applied;
-    const compactTo = this.applied - BigInt(this.cfg.snapshotKeepEntries);
+    this.snapIndex = applied;
+    const compactTo = applied - BigInt(this.cfg.snapshotKeepEntries);
     if (compactTo >= this.storage.firstIndex()) {
       this.storage.compact(compactTo);
       await this.wal.releaseTo(compactTo);
     }
-    this.log.info({ index: this.applied.toString(), compactedTo: compactTo.toString() }, 'raft snapshot taken');
+    this.log.info({ index: applied.toString(), compactedTo: compactTo.toString() }, 'raft snapshot taken');
   }
 
   private fatal(err: unknown): void {
     // a failed fsync or a broken invariant: continuing could acknowledge what is not durable
     this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'raft node failed; stopping');
-    const e = err instanceof Error ? err : new Error(String(err));
-    this.proposals.rejectAll(e);
-    this.confs.rejectAll(e);
-    this.reads.rejectAll(e);
+    this.ap.rejectAll(err instanceof Error ? err : new Error(String(err)));
     void this.stop();
   }
-}
-
-function describe(cs: ConfState | undefined): object {
-  return { voters: (cs?.voters ?? []).map(String), learners: (cs?.learners ?? []).map(String) };
 }
 
 function definedOnly(o: object): object {
