@@ -100,6 +100,19 @@ describe('lab down', () => {
     expect(residueOf(name, dirs)).toEqual([]);
   });
 
+  it('can be run from inside one of its own hosts without killing itself', async () => {
+    const name = use('shoaltl-self');
+    const lab = await Lab.up({ name, hosts: 2, ...dirs });
+    const sleeper = lab.spawn('h2', ['sleep', '600'], { stdio: 'ignore' });
+    const repo = join(import.meta.dirname, '../..');
+    const env = { SHOAL_LAB_STATE_DIR: dirs.stateDir, SHOAL_LAB_DATA_DIR: dirs.dataDir };
+    const r = await lab.exec('h1', ['npx', 'tsx', join(repo, 'cli/main.ts'), 'lab', 'down', '--name', name], { env, cwd: repo, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/removed/);
+    expect(alive(sleeper.pid!)).toBe(false);
+    expect(residueOf(name, dirs)).toEqual([]);
+  });
+
   it('removes mounts a host left under its directories', async () => {
     const name = use('shoaltl-mnt');
     const lab = await Lab.up({ name, hosts: 1, ...dirs });
