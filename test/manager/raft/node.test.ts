@@ -95,6 +95,16 @@ describe('RaftNode over gRPC with real WALs', () => {
     expect(m4.node!.status().members.has(victim)).toBe(false);
   });
 
+  it('with forwardProposals, a follower proposal commits through the leader and resolves locally', async () => {
+    const c = await three({ forwardProposals: true });
+    const l = await c.leader();
+    const f = c.running().find((m) => m !== l)!;
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => f.node!.propose(Buffer.from(`fwd${i}`))));
+    expect(results.length).toBe(20);
+    await until(same(c, 20), 'forwarded writes everywhere');
+    expect(l.sm.items).toEqual(f.sm.items);
+  });
+
   it('rejects requests after stop', async () => {
     const c = await three();
     const l = await c.leader();
