@@ -139,6 +139,7 @@ async function specFrom(image: string, command: string[], o: RunOpts): Promise<C
     readOnly: o.readOnly ?? false,
     network,
     limits,
+    stopSignal: img.config.stopSignal ? parseSignal(img.config.stopSignal) : undefined,
     extraHosts: (o.addHost ?? []).map(parseHost),
     dns: o.dns || o.dnsSearch ? { nameservers: o.dns ?? [], search: o.dnsSearch } : undefined,
     log: {
@@ -274,12 +275,13 @@ export function registerContainerCommands(program: Command): void {
     .description('stop containers: signal, grace period, then SIGKILL')
     .argument('<container...>')
     .option('-t, --time <seconds>', 'grace period', '10')
-    .option('-s, --signal <sig>', 'signal to send first', 'SIGTERM')
-    .action(async (refs: string[], o: Roots & { time: string; signal: string }) => {
+    .option('-s, --signal <sig>', "signal to send first (default: the image's StopSignal, else SIGTERM)")
+    .action(async (refs: string[], o: Roots & { time: string; signal?: string }) => {
       const rt = runtimeFor(o);
       const graceMs = parseIntFlag('--time', o.time, 0) * 1000;
+      const signal = o.signal === undefined ? undefined : parseSignal(o.signal);
       for (const r of refs) {
-        await rt.stop(r, { signal: parseSignal(o.signal), graceMs });
+        await rt.stop(r, { signal, graceMs });
         out(r);
       }
     });

@@ -171,7 +171,7 @@ export class ContainerRuntime {
     const exited = waitForExit(dir, ac.signal);
     exited.catch(() => undefined);
     try {
-      process.kill(info.pid!, opts.signal ?? 'SIGTERM');
+      process.kill(info.pid!, opts.signal ?? rec.spec.stopSignal ?? 'SIGTERM');
     } catch {
       // already gone: the wait below returns at once
     }

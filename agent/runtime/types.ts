@@ -39,6 +39,8 @@ export interface ContainerSpec {
   limits?: CgroupLimits;
   log?: LogOptions;
   labels?: Record<string, string>;
+  /** What stop() sends first when the caller names no signal (default SIGTERM). */
+  stopSignal?: NodeJS.Signals;
   /** Extra /etc/hosts entries (the hostname maps to 127.0.1.1 unless listed here). */
   extraHosts?: { name: string; ip: string }[];
   /** /etc/resolv.conf contents; default: a copy of the host's. */

@@ -2,6 +2,7 @@
 // and leaves nothing behind.
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
+import { constants } from 'node:os';
 import { ContainerSpecError } from './errors.js';
 import type { ContainerSpec } from './types.js';
 
@@ -60,6 +61,9 @@ export function validateSpec(spec: ContainerSpec): void {
   }
   for (const v of [...(spec.dns?.search ?? []), ...(spec.dns?.options ?? [])]) {
     if (/[\s\0]/.test(v)) throw new ContainerSpecError(`DNS search domain or option ${JSON.stringify(v)} must not contain spaces`);
+  }
+  if (spec.stopSignal !== undefined && !(spec.stopSignal in constants.signals)) {
+    throw new ContainerSpecError(`stop signal ${JSON.stringify(spec.stopSignal)} is not a signal name like SIGTERM`);
   }
   const log = spec.log ?? {};
   if (log.maxBytes !== undefined && (!Number.isSafeInteger(log.maxBytes) || log.maxBytes < 1024)) {

@@ -74,6 +74,14 @@ describe('container lifecycle', () => {
     await new Promise((r) => setTimeout(r, 300));
     const exit2 = await fx.runtime.stop(c2.id, { graceMs: 20_000 });
     expect(exit2?.code).toBe(7);
+    const c3 = await fx.runtime.create({
+      rootfs: { layers: [fx.layer] },
+      args: ['/bin/sh', '-c', 'trap "exit 8" USR1; while true; do sleep 0.1; done'],
+      stopSignal: 'SIGUSR1',
+    });
+    await fx.runtime.start(c3.id);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await fx.runtime.stop(c3.id, { graceMs: 20_000 }))?.code).toBe(8);
   });
 
   it('remove leaves no state, cgroup or mount; a running container needs force', async () => {
