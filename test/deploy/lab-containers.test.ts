@@ -4,8 +4,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildTestImage } from '../../deploy/images/build.js';
 import { Lab } from '../../deploy/lab/lab.js';
+import { testImagePath } from '../helpers/images.js';
 import { alive, mountPoints, residueOf, tempDirs } from './lab-helpers.js';
 
 const NAME = 'shoaltl-ctr';
@@ -29,10 +29,9 @@ function cgroupDirs(name: string): string[] {
 
 describe('lab down with containers in a host', () => {
   it('stops running containers (even one whose shim died) and removes their cgroups, and those of exited ones', async () => {
-    const image = await buildTestImage('busybox', join(dirs.base, 'images'));
     const lab = await Lab.up({ name: NAME, hosts: 1, ...dirs });
     const fixture = join(import.meta.dirname, 'fixtures', 'host-containers.ts');
-    const r = await lab.exec('h1', ['npx', 'tsx', fixture, image.path], { timeoutMs: 60_000 });
+    const r = await lab.exec('h1', ['npx', 'tsx', fixture, testImagePath('busybox')], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { id: string; pid: number; cgroups: string[]; exitCode: number };
     expect(out.exitCode).toBe(0);
