@@ -58,7 +58,17 @@ export class Scheduler extends WatchingComponent {
       else {
         const info = this.nodes.get(e.object.id);
         if (info) info.node = e.object;
-        else this.nodes.set(e.object.id, new NodeInfo(e.object));
+        else {
+          this.nodes.set(e.object.id, new NodeInfo(e.object));
+          // Tasks may name a node before its object exists (e.g. re-registered): count them.
+          this.store.view((tx) => {
+            for (const t of tx.tasks.find('node', e.object.id)) {
+              this.untrack(t.id);
+              this.pending.delete(t.id);
+              this.trackTask(t);
+            }
+          });
+        }
       }
       if (this.pending.size > 0) this.needsPass = true;
       return;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NodeStatus_State, TaskState } from '../../../proto/gen/types.js';
+import { NodeStatus_State, Task, TaskState } from '../../../proto/gen/types.js';
 import { GlobalOrchestrator } from '../../../manager/orchestrator/global/orchestrator.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { ConstraintError, parseConstraints } from '../../../manager/scheduler/constraints.js';
@@ -96,6 +96,20 @@ describe('scheduler', () => {
     });
     await h.until('placed on n2', () => h.tasks('s1')[0]?.nodeId === 'n2');
     expect(h.tasks('s1')[0]!.status?.err).toBe('');
+  });
+
+  it('counts tasks already assigned to a node whose object appears later', async () => {
+    await h.store.update((tx) => {
+      const held = makeService('old', 'old', { reserveMemoryMiB: 600 });
+      tx.tasks.create(
+        Task.fromPartial({ id: 'held', serviceId: 'old', slot: 1, nodeId: 'n9', desiredState: TaskState.RUNNING, spec: held.spec!.task, status: { state: TaskState.RUNNING } }),
+      );
+      tx.services.create(makeService('s1', 'db', { replicas: 1, reserveMemoryMiB: 600, constraints: ['node.id==n9'] }));
+    });
+    h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }), new Scheduler(h.store, h.clock, { logger: quiet }));
+    await h.until('pending without nodes', () => h.tasks('s1')[0]?.status?.err === 'no suitable node (no nodes in the cluster)');
+    await h.store.update((tx) => tx.nodes.create(makeNode('n9', { memoryMiB: 1024 })));
+    await h.until('still pending, for memory', () => h.tasks('s1')[0]?.status?.err === 'no suitable node (1 node has insufficient memory)');
   });
 
   it('never assigns a pending task that was told to stop', async () => {
