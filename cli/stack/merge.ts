@@ -29,7 +29,10 @@ export function mergeFiles(trees: PlainMap[]): PlainMap {
 function mergeValue(base: Plain | undefined, over: Plain, path: string[]): Plain {
   if (isMap(base) && isMap(over)) return mergeMap(base, over, path);
   if (Array.isArray(base) && Array.isArray(over)) {
-    const identity = path.length === 3 && path[0] === 'services' ? serviceListMerges[path[2]!] : undefined;
+    const key = path[2]!;
+    const identity = path.length === 3 && path[0] === 'services' && Object.prototype.hasOwnProperty.call(serviceListMerges, key)
+      ? serviceListMerges[key]
+      : undefined;
     if (identity) return mergeList(base, over, identity);
   }
   return clone(over);

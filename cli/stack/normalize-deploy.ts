@@ -2,11 +2,11 @@
 // failure action pause; restart delay 5 s; jobs restart on failure only).
 import type { DeploySpec, RestartPolicySpec, ServiceMode, UpdateConfigSpec } from './model.js';
 import { parseCpus, parseDuration, parseSize, type Parsed } from './units.js';
-import { isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
+import { emptyRecord, isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
 
 export function strings(v: Plain | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = emptyRecord<string>();
   if (isMap(v)) for (const k of Object.keys(v)) if (v[k] !== null) out[k] = String(v[k]);
   return out;
 }

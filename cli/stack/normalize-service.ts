@@ -3,7 +3,7 @@ import type { FileReference, HealthcheckSpec, MountSpec, PortSpec, ServiceSpec }
 import { normalizeDeploy, strings, unit } from './normalize-deploy.js';
 import { splitShellWords } from './shell-words.js';
 import { checkMode, parseDuration, parseSize } from './units.js';
-import { isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
+import { emptyRecord, isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
 
 export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext): ServiceSpec {
@@ -154,7 +154,7 @@ function ports(v: Plain | undefined): PortSpec[] {
 }
 
 function ulimits(v: Plain | undefined): ServiceSpec['ulimits'] {
-  const out: ServiceSpec['ulimits'] = {};
+  const out: ServiceSpec['ulimits'] = emptyRecord();
   if (!isMap(v)) return out;
   for (const k of Object.keys(v)) {
     const x = v[k];
@@ -165,8 +165,8 @@ function ulimits(v: Plain | undefined): ServiceSpec['ulimits'] {
 }
 
 function networks(v: Plain | undefined): ServiceSpec['networks'] {
-  const out: ServiceSpec['networks'] = {};
-  if (!isMap(v)) return { default: { aliases: [] } };
+  const out: ServiceSpec['networks'] = emptyRecord();
+  if (!isMap(v)) return Object.assign(out, { default: { aliases: [] } });
   for (const name of Object.keys(v)) {
     const n = v[name];
     const a: ServiceSpec['networks'][string] = { aliases: isMap(n) && Array.isArray(n.aliases) ? n.aliases.map(String) : [] };

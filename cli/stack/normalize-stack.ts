@@ -4,7 +4,7 @@ import type { FileObjectSpec, NetworkSpec, StackSpec, VolumeSpec } from './model
 import { normalizeService } from './normalize-service.js';
 import { strings } from './normalize-deploy.js';
 import { checkMode } from './units.js';
-import { isMap, newMap, type Plain, type PlainMap } from './tree.js';
+import { emptyRecord, isMap, newMap, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
 
 const serviceName = /^[a-zA-Z0-9._-]+$/;
@@ -21,7 +21,7 @@ function external(v: Plain | undefined): { external: boolean; name?: string } {
 }
 
 export function normalizeStack(root: PlainMap, stackName: string, ctx: FileContext): StackSpec {
-  const spec: StackSpec = { services: {}, networks: {}, volumes: {}, secrets: {}, configs: {} };
+  const spec: StackSpec = { services: emptyRecord(), networks: emptyRecord(), volumes: emptyRecord(), secrets: emptyRecord(), configs: emptyRecord() };
   for (const [name, n] of entries(root.networks)) {
     const ext = external(n.external);
     const net: NetworkSpec = {

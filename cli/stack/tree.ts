@@ -7,6 +7,11 @@ export interface PlainMap { [key: string]: Plain }
 
 export type KeyPath = readonly (string | number)[];
 
+/** A string-keyed record without a prototype: `spec.networks["toString"]` is undefined. */
+export function emptyRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 export function newMap(): PlainMap {
   return Object.create(null) as PlainMap;
 }

@@ -106,6 +106,8 @@ class Converter {
   /** Anchor name -> definitions in document order. yaml's Alias.resolve walks the whole
    *  document per call, which would make alias-heavy files quadratic. */
   private anchors: Map<string, { offset: number; node: Node }[]> | undefined;
+  /** Anchored nodes whose alias is being expanded right now (to refuse cycles). */
+  private readonly expanding = new Set<Node>();
 
   constructor(
     private readonly file: string,
@@ -159,7 +161,16 @@ class Converter {
     if (isAlias(node)) {
       const target = this.anchorFor(node.source, node.range?.[0] ?? 0);
       if (!target) return this.fail(node.range?.[0], path, `unknown alias *${node.source}: define the anchor &${node.source} before using it`);
-      return this.convert(target, path, depth + 1);
+      if (this.expanding.has(target)) {
+        this.exhausted = true;
+        return this.fail(node.range?.[0], path, `alias *${node.source} is used inside its own anchor: an alias must refer to a finished node`);
+      }
+      this.expanding.add(target);
+      try {
+        return this.convert(target, path, depth + 1);
+      } finally {
+        this.expanding.delete(target);
+      }
     }
     const n = node as Node;
     if (n.tag !== undefined && !allowedTags.has(n.tag)) {
@@ -185,11 +196,14 @@ class Converter {
   }
 
   private keyOf(k: unknown, path: KeyPath): string | null {
-    const node = k as Node | null;
+    let node = k as Node | null;
     if (node === null || node === undefined) return this.fail(undefined, path, 'a mapping key is empty');
+    if (isAlias(node)) node = this.anchorFor(node.source, node.range?.[0] ?? 0) ?? node;
     if (isScalar(node) && node.value !== null && typeof node.value !== 'object') {
       const s = String(node.value);
       if (s.length > 1024) return this.fail(node.range?.[0], path, 'a mapping key longer than 1024 characters');
+      // Consumers of the spec are plain JavaScript objects; this one key would change their prototype.
+      if (s === '__proto__') return this.fail((k as Node).range?.[0], path, '`__proto__` cannot be used as a key: rename it');
       return s;
     }
     return this.fail(node.range?.[0], path, 'a mapping key must be a plain string, not a list, mapping or null');

@@ -152,6 +152,18 @@ describe('YAML itself', () => {
     expectProblem(loadError(svc(`    hostname: ${value}\n`)), { path: 'services.web.hostname', line: 4, message: /tag/ });
   });
 
+  it('an alias inside its own anchor is refused; an alias may be a key', () => {
+    expectProblem(loadError('x-a: &a [1, *a]\nservices: {web: {image: x}}\n'), { line: 1, column: 13, message: /alias \*a is used inside its own anchor/ });
+    expect(Object.keys(load('x-k: &k web\nservices:\n  *k : {image: x}\n').stack.services)).toEqual(['web']);
+  });
+
+  it('keys named like Object.prototype members are plain keys; __proto__ is refused', () => {
+    expectProblem(loadError('services:\n  __proto__:\n    image: x\n'), { line: 2, column: 3, message: /`__proto__` cannot be used as a key/ });
+    expect(Object.keys(load('services:\n  constructor: {image: x}\n  toString: {image: y}\n').stack.services)).toEqual(['constructor', 'toString']);
+    expectProblem(loadError(svc('    networks: [toString]\n')), { message: /network "toString" is not declared/ });
+    expectProblem(loadError(svc('    volumes: ["hasOwnProperty:/x"]\n')), { message: /volume "hasOwnProperty" is not declared/ });
+  });
+
   it('explicit standard tags are fine', () => {
     expect(load(svc('    hostname: !!str 123\n    deploy: {replicas: !!int "2"}\n')).stack.services.web).toMatchObject({ hostname: '123', deploy: { replicas: 2 } });
   });
