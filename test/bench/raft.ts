@@ -1,4 +1,4 @@
-// `npm run bench -- raft [--total-c1 N] [--total-c64 N] [--trials N] [--skip-etcd]`
+// `npm run bench -- raft [--total-c1 N] [--total-c64 N] [--trials N] [--skip-etcd] [--skip-shoal]`
 // A 3-member shoal Raft cluster (test/manager/raft/process/member.ts, fsync on, default timing)
 // and a 3-member etcd 3.4 on loopback, the same load on both in the same run: 100-byte writes at
 // concurrency 1 and 64 against the leader (ops/s, p50, p99 commit latency), then leader failover:
@@ -81,10 +81,10 @@ async function probeUntilAck(tryOnce: (n: number) => Promise<boolean>, killAt: n
   });
 }
 
-async function benchShoal(base: string, totals: { c1: number; c64: number }, trials: number) {
+async function benchShoal(base: string, totals: { c1: number; c64: number }, trials: number, memberArgs: string[]) {
   await mkdir(base, { recursive: true });
   const ports = await freePorts(6);
-  const c = new ProcCluster(base, ports.slice(0, 3), ports.slice(3));
+  const c = new ProcCluster(base, ports.slice(0, 3), ports.slice(3), memberArgs);
   try {
     await Promise.all(c.procs.map((p) => c.start(p)));
     const ok = async (p: Proc, i: number): Promise<void> => {
@@ -206,7 +206,10 @@ export default async function main(args: string[]): Promise<void> {
   const trials = num('trials', 5);
   const base = await mkdtemp(path.join(tmpdir(), 'shoalri-bench-'));
   try {
-    const shoal = args.includes('--skip-shoal') ? undefined : await benchShoal(path.join(base, 'shoal'), totals, trials);
+    // --member-args "--fsync off" etc. for diagnosis only: the reported figures use the defaults
+    const mi = args.indexOf('--member-args');
+    const memberArgs = mi >= 0 ? args[mi + 1]!.split(' ') : [];
+    const shoal = args.includes('--skip-shoal') ? undefined : await benchShoal(path.join(base, 'shoal'), totals, trials, memberArgs);
     const etcd = args.includes('--skip-etcd') ? undefined : await benchEtcd(path.join(base, 'etcd'), totals, trials);
     console.log(JSON.stringify({ detail: { shoal, etcd } }));
     console.log(JSON.stringify({

@@ -1,6 +1,7 @@
 // A Raft member as its own process, for the real-process test and the benchmark: a RaftNode with
 // a list state machine, driven over a small HTTP API on loopback.
-//   tsx member.ts --id 1 --dir D --listen 127.0.0.1:P --peers 1=127.0.0.1:P1,2=... --http 0 [--log debug]
+//   tsx member.ts --id 1 --dir D --listen 127.0.0.1:P --peers 1=127.0.0.1:P1,2=... --http 0
+//                 [--log debug] [--snapshot-every N] [--fsync off] [--tick-ms 50]
 //   POST /put (body: value)  -> 200 {"n": list length}  | 421 {"leader": "id"} | 503 {"error": ...}
 //   GET /items -> JSON array of applied values; GET /status -> leader, role, term, applied
 // Prints one line {"ready":true,"http":PORT,"raft":ADDR} on stdout once serving.
@@ -52,6 +53,8 @@ const node = await RaftNode.start({
   peers,
   stateMachine: sm,
   snapshotEvery: Number(arg('snapshot-every', '10000')),
+  fsync: arg('fsync', 'on') !== 'off', // 'off' only to see what the disk costs; never in tests
+  tickMs: Number(arg('tick-ms', '50')),
   logger,
 });
 
