@@ -1,5 +1,9 @@
 // `shoal image ...`: the local image store, used directly as `ctr images` does (no daemon).
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { isUserFacing, UsageError } from '../../cli/errors.js';
@@ -15,7 +19,25 @@ const ROOT_HELP = 'shoal data root; images live in DIR/images (default $SHOAL_RO
 const RUN_HELP = 'volatile state root whose containers keep their images (default $SHOAL_RUN or /run/shoal)';
 
 function storeFor(opts: RootOpt): ImageStore {
-  return new ImageStore({ root: imageStoreRoot(opts.root ?? defaultShoalRoot()), imagesInUse: () => imagesOfContainers(opts) });
+  return new ImageStore({
+    root: imageStoreRoot(opts.root ?? defaultShoalRoot()),
+    logger: pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'error' }, pino.destination(2)),
+    imagesInUse: () => imagesOfContainers(opts),
+  });
+}
+
+/** `docker load < file`: the archive is spooled next to the store (same file system), then loaded. */
+async function loadStdin(store: ImageStore): Promise<ImageRecord[]> {
+  if (process.stdin.isTTY) throw new UsageError('no archive given: use -i FILE, or pipe one on stdin');
+  await mkdir(join(store.root, 'tmp'), { recursive: true });
+  const spool = join(store.root, 'tmp', `${process.pid}-stdin-${randomBytes(6).toString('hex')}`);
+  try {
+    await pipeline(process.stdin, createWriteStream(spool, { flags: 'wx' }));
+    if ((await stat(spool)).size === 0) throw new UsageError('stdin was empty: use -i FILE, or pipe an image archive on stdin');
+    return await store.load(spool, 'stdin');
+  } finally {
+    await rm(spool, { force: true });
+  }
 }
 
 /** Ids of images that existing containers (running or not) were made from, as Docker counts them. */
@@ -39,10 +61,11 @@ export function registerImageCommands(program: Command): void {
   image
     .command('load')
     .description('load images from an OCI image-layout or `docker save` tarball (plain or gzip)')
-    .requiredOption('-i, --input <file>', 'archive to read')
+    .option('-i, --input <file>', 'archive to read (default: stdin)')
     .option('--root <dir>', ROOT_HELP)
-    .action(async (opts: RootOpt & { input: string }) => {
-      const records = await storeFor(opts).load(opts.input);
+    .action(async (opts: RootOpt & { input?: string }) => {
+      const store = storeFor(opts);
+      const records = opts.input !== undefined && opts.input !== '-' ? await store.load(opts.input) : await loadStdin(store);
       for (const r of records) {
         if (r.refs.length === 0) out(`Loaded image ID: ${r.id}`);
         for (const ref of r.refs) out(`Loaded image: ${ref}`);
@@ -175,11 +198,30 @@ function printTable(images: ImageRecord[]): void {
     const names = img.refs.length ? img.refs : ['<none>:<none>'];
     for (const ref of names) {
       const at = ref.lastIndexOf(':');
-      rows.push([ref.slice(0, at), ref.slice(at + 1), short, img.created ?? '', humanSize(img.size)]);
+      rows.push([ref.slice(0, at), ref.slice(at + 1), short, img.created ? ago(img.created) : '', humanSize(img.size)]);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd());
+}
+
+/** "3 days ago", as `docker images` shows it. */
+function ago(iso: string, now = Date.now()): string {
+  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(seconds)) return iso;
+  const steps: Array<[number, string]> = [
+    [365 * 86400, 'year'],
+    [30 * 86400, 'month'],
+    [7 * 86400, 'week'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
+  for (const [size, unit] of steps) {
+    const n = Math.floor(seconds / size);
+    if (n >= 1) return `${n} ${unit}${n > 1 ? 's' : ''} ago`;
+  }
+  return 'Less than a minute ago';
 }
 
 function humanSize(bytes: number): string {

@@ -87,17 +87,17 @@ export function cleanArchivePath(p: string): string {
 }
 
 /** Reads `archivePath` (plain or gzip) into `stagingDir`. */
-export async function stageArchive(archivePath: string, stagingDir: string): Promise<StagedArchive> {
-  const staged = new StagedArchive(archivePath);
+export async function stageArchive(archivePath: string, stagingDir: string, sourceName = archivePath): Promise<StagedArchive> {
+  const staged = new StagedArchive(sourceName);
   await mkdir(stagingDir, { recursive: true });
   let n = 0;
-  const { stream } = await openDecompressed(archivePath, archivePath).catch((err: NodeJS.ErrnoException) => {
+  const { stream } = await openDecompressed(archivePath, sourceName).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') {
-      throw new ImageArchiveError(archivePath, err.code === 'ENOENT' ? 'no such file' : err.message);
+      throw new ImageArchiveError(sourceName, err.code === 'ENOENT' ? 'no such file' : err.message);
     }
     throw err;
   });
-  await readTar(stream, archivePath, async (header, body) => {
+  await readTar(stream, sourceName, async (header, body) => {
     const path = cleanArchivePath(header.name);
     if (header.type === 'symlink' || header.type === 'link') {
       const raw = header.linkname ?? '';
@@ -110,7 +110,7 @@ export async function stageArchive(archivePath: string, stagingDir: string): Pro
     const written = await writeHashed(body, file);
     const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(path);
     if (m && written.digest !== `sha256:${m[1]}`) {
-      throw new DigestMismatchError(`${archivePath} (${path})`, `sha256:${m[1]}`, written.digest);
+      throw new DigestMismatchError(`${sourceName} (${path})`, `sha256:${m[1]}`, written.digest);
     }
     staged.add(path, { file, ...written });
   });

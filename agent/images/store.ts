@@ -56,13 +56,16 @@ export class ImageStore {
     return dir;
   }
 
-  /** Loads every image in an OCI image-layout tar or a `docker save` tar (plain or gzip). */
-  async load(archivePath: string): Promise<ImageRecord[]> {
+  /**
+   * Loads every image in an OCI image-layout tar or a `docker save` tar (plain or gzip).
+   * `sourceName` names the archive in errors when the path is a spool file (e.g. "stdin").
+   */
+  async load(archivePath: string, sourceName: string = archivePath): Promise<ImageRecord[]> {
     const work = await this.workDir('load');
     try {
-      const staged = await stageArchive(archivePath, work);
+      const staged = await stageArchive(archivePath, work, sourceName);
       const candidates = await parseArchive(staged);
-      if (candidates.length === 0) throw new ImageArchiveError(archivePath, 'it contains no images');
+      if (candidates.length === 0) throw new ImageArchiveError(sourceName, 'it contains no images');
       const stored = await installImages(this.deps(), candidates);
       return Promise.all(stored.map((s) => this.toRecord(s)));
     } finally {

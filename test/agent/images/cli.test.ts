@@ -1,7 +1,7 @@
 // `shoal image ...` as a user runs it: a real process per command, with --root in a temp dir.
 // Checks exit codes, output, and that every error is one line without a stack trace.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -35,16 +35,23 @@ interface Run {
 }
 
 function shoal(...args: string[]): Promise<Run> {
+  return shoalWithStdin(undefined, ...args);
+}
+
+/** Runs `shoal image ARGS --root DIR` with stdin read from `stdinFile` (default /dev/null). */
+function shoalWithStdin(stdinFile: string | undefined, ...args: string[]): Promise<Run> {
   return new Promise((res, rej) => {
+    const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
     const child = spawn(join(REPO, 'node_modules/.bin/tsx'), ['cli/main.ts', 'image', ...args, '--root', dir], {
       cwd: REPO,
       env: { ...process.env, SHOAL_DEBUG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin, 'pipe', 'pipe'],
     });
+    if (typeof stdin === 'number') closeSync(stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', rej);
     child.on('close', (code) => res({ code, stdout, stderr }));
   });
@@ -62,6 +69,10 @@ describe('shoal image CLI', () => {
     const load = await shoal('load', '-i', testImagePath('busybox'));
     expect(load).toMatchObject({ code: 0, stdout: 'Loaded image: busybox:latest\n' });
 
+    const piped = await shoalWithStdin(testImagePath('busybox'), 'load');
+    expect(piped).toMatchObject({ code: 0, stdout: 'Loaded image: busybox:latest\n' });
+    expect(readdirSync(join(dir, 'images', 'tmp'))).toEqual([]);
+
     const ls = await shoal('ls', '--format', 'json');
     expect(ls.code).toBe(0);
     const images = JSON.parse(ls.stdout) as Array<{ id: string; refs: string[] }>;
@@ -69,7 +80,7 @@ describe('shoal image CLI', () => {
 
     const table = await shoal('ls');
     expect(table.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
-    expect(table.stdout).toContain(`busybox      latest   ${images[0]!.id.slice(7, 19)}`);
+    expect(table.stdout).toMatch(new RegExp(`busybox\\s+latest\\s+${images[0]!.id.slice(7, 19)}\\s+\\d+ years? ago\\s+1\\.\\d\\dMB`));
 
     const inspect = await shoal('inspect', 'busybox');
     expect(inspect.code).toBe(0);
@@ -130,6 +141,7 @@ describe('shoal image CLI', () => {
     expectOneLineError(await shoal('load', '-i', join(dir, 'missing.tar')), /missing\.tar: no such file/);
     expectOneLineError(await shoal('ls', '--format', 'yaml'), /--format "yaml" is not known/);
     expectOneLineError(await shoal('import', garbage, 'x:1', '--cmd', 'sh -c'), /--cmd "sh -c" is not JSON/);
-    expectOneLineError(await shoal('load'), /required option '-i, --input <file>'/);
+    expectOneLineError(await shoal('load'), /^shoal: stdin was empty: use -i FILE/);
+    expectOneLineError(await shoalWithStdin(garbage, 'load'), /^shoal: cannot read image archive stdin: it is not a tar archive/);
   });
 });
