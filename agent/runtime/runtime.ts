@@ -3,7 +3,7 @@
 // process, so this object keeps no state of its own: everything is re-read from the state
 // directory, and a new process (a restarted agent, another CLI call) sees the same containers.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -254,9 +254,26 @@ export class ContainerRuntime {
 
   /** Finds the containers that kept running while no runtime watched them (agent restart). */
   async adopt(): Promise<ContainerInfo[]> {
+    await this.sweepUnfinished();
     const running = (await this.list()).filter((c) => c.state === 'running');
     for (const c of running) this.log.info({ container: c.id, pid: c.pid }, 'adopted running container');
     return running;
+  }
+
+  /** A create() cut short by a crash leaves a directory without container.json: remove those
+   * (old enough not to be a create() still under way in another process) and their cgroups. */
+  private async sweepUnfinished(): Promise<void> {
+    for (const id of (await readdir(this.stateDir).catch(() => [] as string[])).filter((e) => /^[0-9a-f]{64}$/.test(e))) {
+      const dir = this.dir(id);
+      if (existsSync(join(dir, files.record))) continue;
+      const age = Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age < 60_000) continue;
+      const name = `${this.cgroupParent}/${id}`;
+      await this.cgroups.open(name)?.remove().catch(() => undefined);
+      if (this.devices) await removeDeviceCgroup(join(this.devices, name)).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      this.log.warn({ container: id }, 'removed a container whose creation was interrupted');
+    }
   }
 
   logs(ref: string, opts: { follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogEntry> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { collect, leftoverCgroups, leftoverMounts, makeFixture, type Fixture } from './helpers.js';
 
@@ -100,6 +100,20 @@ describe('container lifecycle', () => {
     expect(await fx.runtime.imagesInUse()).toEqual(['sha256:shoalrt']);
     await fx.runtime.remove(c.id);
     expect(await fx.runtime.imagesInUse()).toEqual([]);
+  });
+
+  it('adopt() sweeps what an interrupted create() left behind', async () => {
+    const id = 'ab'.repeat(32);
+    const dir = join(fx.stateDir, id);
+    mkdirSync(join(dir, 'upper'), { recursive: true });
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(dir, old, old);
+    const fresh = 'cd'.repeat(32);
+    mkdirSync(join(fx.stateDir, fresh));
+    await fx.runtime.adopt();
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(join(fx.stateDir, fresh))).toBe(true); // may still be under way elsewhere
+    rmSync(join(fx.stateDir, fresh), { recursive: true });
   });
 
   it('refuses a name in use', async () => {
