@@ -251,6 +251,20 @@ export class Lab {
     return spawn(full[0]!, full.slice(1), { ...opts, env: { ...process.env, ...this.env(h), ...opts.env } });
   }
 
+  /**
+   * Resolves once a TCP connect from `from` to addr:port succeeds (a daemon in a host is ready);
+   * rejects after timeoutMs. The lab's addresses are reachable only from inside its hosts.
+   */
+  async waitForTcp(from: string | LabHost, addr: string, port: number, timeoutMs = 10_000): Promise<void> {
+    const r = await this.exec(from, [process.execPath, '-e', WAIT_TCP, addr, String(port), String(timeoutMs)], {
+      timeoutMs: timeoutMs + 5_000,
+    });
+    if (r.code !== 0) {
+      const h = typeof from === 'string' ? from : from.name;
+      throw new Error(`nothing accepted TCP connections on ${addr}:${port} (from ${h}) within ${timeoutMs} ms`);
+    }
+  }
+
   /** Runs a command in the host to completion and collects its output; never throws on exit codes. */
   async exec(host: string | LabHost, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const child = this.spawn(host, argv, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -273,6 +287,11 @@ export class Lab {
     });
   }
 }
+
+// Runs inside a host: retries a TCP connect until it succeeds or the deadline passes.
+const WAIT_TCP = `const net=require('net');const [addr,port,ms]=process.argv.slice(1);const end=Date.now()+Number(ms);
+(function attempt(){const s=net.connect(Number(port),addr);s.once('connect',()=>{s.destroy();process.exit(0)});
+s.once('error',()=>{s.destroy();if(Date.now()>end)process.exit(1);setTimeout(attempt,50)})})()`;
 
 function pickDirs(opts: Partial<LabDirs>): Partial<LabDirs> {
   const out: Partial<LabDirs> = {};

@@ -89,6 +89,17 @@ describe('lab of 3 hosts', () => {
     }
   });
 
+  it('waits for a TCP service in another host to come up', async () => {
+    const server = `setTimeout(()=>require('net').createServer(s=>s.end()).listen(7171,process.env.SHOAL_ADDR),300)`;
+    const p = lab.spawn('h3', [process.execPath, '-e', server], { stdio: 'ignore' });
+    try {
+      await lab.waitForTcp('h1', lab.host('h3').addr, 7171, 20_000);
+      await expect(lab.waitForTcp('h1', lab.host('h2').addr, 7172, 300)).rejects.toThrow(/nothing accepted TCP connections on 10\.78\.5\.3:7172 \(from h1\) within 300 ms/);
+    } finally {
+      p.kill('SIGKILL');
+    }
+  });
+
   it('refuses a second up of the same name and leaves the first lab untouched', async () => {
     const before = lab.hosts.map((h) => nsInode(h.netnsPath));
     await expect(Lab.up({ name: NAME, hosts: 2, ...dirs })).rejects.toThrow(LabExistsError);
