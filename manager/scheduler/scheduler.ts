@@ -74,9 +74,13 @@ export class Scheduler extends WatchingComponent {
       return;
     }
     if (e.kind !== 'task') return;
-    const freed = this.untrack(e.object.id);
+    const before = this.placedOn.get(e.object.id);
+    this.untrack(e.object.id);
     this.pending.delete(e.object.id);
     if (e.type !== 'delete') this.trackTask(e.object);
+    // Only a task that stopped holding resources on a node (or moved) can let a pending one in;
+    // a status report of a running task changes nothing for the scheduler.
+    const freed = before !== undefined && this.placedOn.get(e.object.id) !== before;
     if (this.pending.has(e.object.id) || (freed && this.pending.size > 0)) this.needsPass = true;
   }
 
@@ -89,13 +93,12 @@ export class Scheduler extends WatchingComponent {
     this.placedOn.set(t.id, t.nodeId);
   }
 
-  /** Forgets where a task was counted; true if it held resources. */
-  private untrack(taskId: string): boolean {
+  /** Forgets where a task was counted. */
+  private untrack(taskId: string): void {
     const nodeId = this.placedOn.get(taskId);
-    if (nodeId === undefined) return false;
+    if (nodeId === undefined) return;
     this.placedOn.delete(taskId);
     this.nodes.get(nodeId)?.remove(taskId);
-    return true;
   }
 
   dirty(): boolean {
