@@ -11,7 +11,7 @@ import { AmbiguousImageError, ImageArchiveError, ImageConflictError, ImageNotFou
 import { parseArchive, type ImageCandidate } from './formats.js';
 import { buildImageConfig, parseImageConfig } from './image-config.js';
 import { installImages, type InstallDeps } from './install.js';
-import { LayerStore } from './layers.js';
+import { LayerStore, type PreparedLayer } from './layers.js';
 import { withStoreLock } from './lock.js';
 import { RecordFiles, type StoredImage } from './records.js';
 import { looksLikeId, normalizeReference, parseReference } from './reference.js';
@@ -77,6 +77,7 @@ export class ImageStore {
   async importRootfs(tarPath: string, ref: string, config: Partial<ImageConfig> = {}): Promise<ImageRecord> {
     const name = normalizeReference(ref);
     const work = await this.workDir('import');
+    let layer: PreparedLayer | undefined;
     try {
       const blobFile = join(work, 'blob');
       const blob = await writeHashed(createReadStream(tarPath), blobFile).catch((err: NodeJS.ErrnoException) => {
@@ -85,7 +86,7 @@ export class ImageStore {
         }
         throw err;
       });
-      const layer = await this.layers.prepare(blobFile, tarPath);
+      layer = await this.layers.prepare(blobFile, tarPath);
       const configBytes = buildImageConfig(config, [layer.diffId], new Date().toISOString());
       const fail = (why: string): never => {
         throw new Error(why);
@@ -100,6 +101,7 @@ export class ImageStore {
       const [stored] = await installImages(this.deps(), [candidate], new Map([[layer.diffId, layer]]));
       return this.toRecord(stored!);
     } finally {
+      if (layer) await this.layers.discard(layer); // a no-op once it was renamed into place
       await rm(work, { recursive: true, force: true });
     }
   }
