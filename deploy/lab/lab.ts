@@ -185,8 +185,11 @@ export class Lab {
     const dirs = { ...defaultDirs(), ...pickDirs(opts) };
     const labs: LabSummary[] = [];
     for (const name of await listLabNames(dirs)) {
-      const s = await readState(dirs, name);
-      if (!s) continue;
+      const s = await readState(dirs, name).catch(() => undefined);
+      if (!s) {
+        labs.push({ name, subnet: '?', status: 'broken', createdAt: '?', hosts: [] });
+        continue;
+      }
       // A lab whose namespaces vanished (deleted by hand) is reported, not hidden.
       const whole = s.status !== 'up' || (await Promise.all(s.hosts.map((h) => exists(netnsPath(h.netns))))).every(Boolean);
       labs.push({

@@ -2,7 +2,7 @@
 // so `down` (or a failed `up`) removes exactly what this lab made and nothing else.
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LabExistsError } from './errors.js';
+import { LabConflictError, LabExistsError } from './errors.js';
 
 export type LabObject =
   | { kind: 'dir'; path: string }
@@ -66,7 +66,7 @@ export async function createState(dirs: LabDirs, state: LabState): Promise<void>
     handle = await open(stateFile(dirs, state.name), 'wx');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      const old = await readState(dirs, state.name);
+      const old = await readState(dirs, state.name).catch(() => undefined);
       const what = old ? `${old.hosts.length} host(s), ${old.status}` : 'state unreadable';
       throw new LabExistsError(
         `lab ${state.name} already exists (${what}); run \`shoal lab down --name ${state.name}\` ` +
@@ -108,7 +108,11 @@ export async function readState(dirs: LabDirs, lab: string): Promise<LabState | 
   try {
     return JSON.parse(text) as LabState;
   } catch {
-    return undefined;
+    // Written by rename only, so this is damage from outside; say what to clean up by hand.
+    throw new LabConflictError(
+      `state file ${stateFile(dirs, lab)} is not valid JSON; remove it, then remove the lab's ` +
+        `namespaces (ip netns list | grep shoal-${lab}-) and directories by hand`,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 // `down` and failed `up` remove exactly what the lab made: processes, namespaces, mounts,
 // directories; and bad input is refused before anything is made.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,20 @@ describe('lab down', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/removed/);
     expect(alive(sleeper.pid!)).toBe(false);
+    expect(residueOf(name, dirs)).toEqual([]);
+  });
+
+  it('refuses to guess when the state file is damaged', async () => {
+    const name = use('shoaltl-corrupt');
+    mkdirSync(join(dirs.stateDir, name), { recursive: true });
+    writeFileSync(join(dirs.stateDir, name, 'state.json'), '{"truncated');
+    try {
+      await expect(Lab.down(name, dirs)).rejects.toThrow(/state\.json is not valid JSON; remove it/);
+      await expect(Lab.up({ name, hosts: 1, ...dirs })).rejects.toThrow(/already exists \(state unreadable\)/);
+      expect((await Lab.list(dirs)).find((l) => l.name === name)?.status).toBe('broken');
+    } finally {
+      rmSync(join(dirs.stateDir, name), { recursive: true, force: true });
+    }
     expect(residueOf(name, dirs)).toEqual([]);
   });
 
