@@ -6,6 +6,7 @@
 //   GET /items -> JSON array of applied values; GET /status -> leader, role, term, applied
 // Prints one line {"ready":true,"http":PORT,"raft":ADDR} on stdout once serving.
 import http from 'node:http';
+import { pino } from 'pino';
 import { NotLeaderError } from '../../../../manager/raft/index.js';
 import { RaftNode, type NodeLogger, type StateMachine } from '../../../../manager/raft/node/index.js';
 
@@ -30,15 +31,8 @@ class ListMachine implements StateMachine<number> {
   }
 }
 
-const level = arg('log', 'warn');
 const json = (o: object): string => JSON.stringify(o, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-const line = (lvl: string) => (o: object, msg?: string) => process.stderr.write(`${new Date().toISOString()} ${lvl} ${msg ?? ''} ${json(o)}\n`);
-const logger: NodeLogger = {
-  debug: level === 'debug' ? line('debug') : () => {},
-  info: level === 'debug' || level === 'info' ? line('info') : () => {},
-  warn: line('warn'),
-  error: line('error'),
-};
+const logger: NodeLogger = pino({ level: arg('log', 'warn'), base: { member: arg('id') } }, pino.destination(2));
 
 const peers = new Map(arg('peers').split(',').map((p) => {
   const [id, addr] = p.split('=');
