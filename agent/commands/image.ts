@@ -46,9 +46,7 @@ async function imagesOfContainers(opts: RootOpt): Promise<string[]> {
   const { ContainerRuntime } = await import('../runtime/index.js');
   const run = opts.run ?? (process.env.SHOAL_RUN || '/run/shoal');
   const runtime = new ContainerRuntime({ stateDir: join(run, 'containers'), logger: pino({ level: 'error' }, pino.destination(2)) });
-  const ids: string[] = [];
-  for (const c of await runtime.list()) if (c.spec.image?.id) ids.push(c.spec.image.id);
-  return ids;
+  return runtime.imagesInUse();
 }
 
 const out = (line: string): void => {
