@@ -1,0 +1,110 @@
+// The Controller over this host's container runtime and image store. The container is found by
+// its task-id label rather than remembered, so a controller made by a restarted agent picks up
+// the container the previous one created (re-adoption).
+import type { Logger } from 'pino';
+import type { Task } from '../../proto/gen/types.js';
+import { ImageNotFoundError, type ImageStore } from '../images/index.js';
+import { ContainerSpecError, type ContainerInfo, type ContainerRuntime } from '../runtime/index.js';
+import { containerSpecFor, DEFAULT_STOP_GRACE_MS, LABEL_STOP_GRACE_MS, LABEL_STOP_SIGNAL, LABEL_TASK_ID, normalizeSignal, type SpecContext } from './container-spec.js';
+import { TaskRejectedError, type Controller, type ExitInfo } from './controller.js';
+
+export interface ContainerControllerDeps extends SpecContext {
+  runtime: ContainerRuntime;
+  images: ImageStore;
+  /** Named in rejections ("image X not found on node H"). */
+  hostname: string;
+  logger: Logger;
+}
+
+/** Every container of this runtime that belongs to a task, by task id. */
+export async function taskContainers(runtime: ContainerRuntime): Promise<Map<string, ContainerInfo>> {
+  const out = new Map<string, ContainerInfo>();
+  for (const c of await runtime.list()) {
+    const id = c.spec.labels?.[LABEL_TASK_ID];
+    if (id) out.set(id, c);
+  }
+  return out;
+}
+
+export class ContainerController implements Controller {
+  private containerId: string | undefined;
+
+  constructor(
+    private task: Task,
+    private readonly deps: ContainerControllerDeps,
+  ) {}
+
+  /** The managers changed the task (its spec may matter to a later prepare). */
+  update(task: Task): void {
+    this.task = task;
+  }
+
+  private async find(): Promise<ContainerInfo | undefined> {
+    if (this.containerId) {
+      try {
+        return await this.deps.runtime.inspect(this.containerId);
+      } catch {
+        this.containerId = undefined;
+      }
+    }
+    const c = (await taskContainers(this.deps.runtime)).get(this.task.id);
+    this.containerId = c?.id;
+    return c;
+  }
+
+  async prepare(): Promise<void> {
+    if (await this.find()) return;
+    const image = this.task.spec?.container?.image ?? '';
+    if (!image) throw new TaskRejectedError(`task ${this.task.id} names no image`);
+    let resolved;
+    try {
+      resolved = await this.deps.images.resolve(image);
+    } catch (err) {
+      if (err instanceof ImageNotFoundError) throw new TaskRejectedError(`image ${image} not found on node ${this.deps.hostname}`);
+      throw err;
+    }
+    const spec = containerSpecFor(this.task, resolved, this.deps);
+    try {
+      const c = await this.deps.runtime.create(spec);
+      this.containerId = c.id;
+      this.deps.logger.info({ task: this.task.id, container: c.id }, 'task container created');
+    } catch (err) {
+      if (err instanceof ContainerSpecError) throw new TaskRejectedError(err.message);
+      throw err;
+    }
+  }
+
+  async start(): Promise<{ containerId: string; pid: number }> {
+    const c = await this.find();
+    if (!c) throw new Error(`container of task ${this.task.id} is gone`);
+    if (c.state === 'running') return { containerId: c.id, pid: c.pid ?? 0 };
+    if (c.state === 'exited') throw new Error(`container of task ${this.task.id} already exited (${c.exit?.code ?? '?'})`);
+    const started = await this.deps.runtime.start(c.id);
+    return { containerId: started.id, pid: started.pid ?? 0 };
+  }
+
+  async wait(signal?: AbortSignal): Promise<ExitInfo> {
+    const c = await this.find();
+    if (!c) throw new Error(`container of task ${this.task.id} is gone`);
+    const exit = await this.deps.runtime.wait(c.id, signal);
+    return { exitCode: exit.code, oomKilled: exit.oomKilled, signal: exit.signal };
+  }
+
+  async shutdown(): Promise<void> {
+    const c = await this.find();
+    if (!c || c.state !== 'running') return;
+    // the container remembers its stop signal and grace: the task spec may be gone by now
+    const labels = c.spec.labels ?? {};
+    const signal = normalizeSignal(labels[LABEL_STOP_SIGNAL] || 'SIGTERM');
+    const graceMs = Number(labels[LABEL_STOP_GRACE_MS] ?? DEFAULT_STOP_GRACE_MS);
+    this.deps.logger.info({ task: this.task.id, container: c.id, signal, graceMs }, 'stopping task container');
+    await this.deps.runtime.stop(c.id, { signal, graceMs: Number.isFinite(graceMs) ? graceMs : DEFAULT_STOP_GRACE_MS });
+  }
+
+  async remove(): Promise<void> {
+    const c = await this.find();
+    if (!c) return;
+    await this.deps.runtime.remove(c.id, { force: true });
+    this.containerId = undefined;
+  }
+}

@@ -1,0 +1,113 @@
+// The container controller with the real runtime and the busybox test image: tasks run, exit 0
+// or 3, are rejected for a missing image, and stop with their stop signal and grace period.
+import { hostname } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Mount_Type, Task, TaskState, TaskStatus, type ContainerSpec } from '../../../proto/gen/types.js';
+import { ContainerController, LABEL_TASK_ID, step, taskContainers } from '../../../agent/executor/index.js';
+import { makeAgentFixture, type AgentFixture } from './fixture.js';
+
+let fx: AgentFixture;
+beforeAll(async () => {
+  fx = await makeAgentFixture('ctl');
+});
+afterAll(async () => {
+  expect(await fx.cleanup()).toEqual([]);
+});
+
+let seq = 0;
+function makeTask(container: Partial<ContainerSpec>, extra: Partial<Task> = {}): Task {
+  return Task.fromPartial({
+    id: `shoalagtask${++seq}`,
+    serviceId: 'svc',
+    serviceName: 'web',
+    slot: seq,
+    nodeId: 'node1',
+    desiredState: TaskState.RUNNING,
+    spec: { container: { image: 'busybox', ...container } },
+    status: { state: TaskState.ASSIGNED },
+    ...extra,
+  });
+}
+
+function controller(t: Task): ContainerController {
+  return new ContainerController(t, { runtime: fx.runtime, images: fx.images, hostname: hostname(), nodeId: 'node1', defaultNetwork: 'none', logger: fx.logger });
+}
+
+/** Steps until the status stops changing or reaches `until`; returns every state passed. */
+async function drive(t: Task, ctl: ContainerController, from: TaskStatus, until?: TaskState): Promise<{ status: TaskStatus; states: TaskState[] }> {
+  const states: TaskState[] = [];
+  let cur = from;
+  for (;;) {
+    const next = await step(t, cur, ctl);
+    if (next === cur) break;
+    cur = next;
+    states.push(cur.state);
+    if (until !== undefined && cur.state === until) break;
+  }
+  return { status: cur, states };
+}
+
+describe('ContainerController', () => {
+  it('runs a task to RUNNING, labelled with its id, and to COMPLETE when it exits 0', async () => {
+    const t = makeTask({ command: ['/bin/sh', '-c'], args: ['sleep 0.3; exit 0'] });
+    t.spec!.resources = { limits: { nanoCpus: 0n, memoryBytes: 64n << 20n, generic: [], pids: 0n }, reservations: undefined };
+    const ctl = controller(t);
+    const running = await drive(t, ctl, t.status!, TaskState.RUNNING);
+    expect(running.states).toEqual([TaskState.ACCEPTED, TaskState.PREPARING, TaskState.STARTING, TaskState.RUNNING]);
+    expect(running.status.pid).toBeGreaterThan(0);
+    const c = (await taskContainers(fx.runtime)).get(t.id)!;
+    expect(c.spec.labels?.[LABEL_TASK_ID]).toBe(t.id);
+    expect(c.name).toBe(`web.${t.slot}.${t.id}`);
+    expect(c.id).toBe(running.status.containerId);
+    expect((await fx.runtime.stats(c.id)).memoryLimitBytes).toBe(64 * 1024 * 1024);
+    const done = await drive(t, ctl, running.status);
+    expect(done.states).toEqual([TaskState.COMPLETE]);
+    expect(done.status.exitCode).toBe(0);
+    await ctl.remove();
+    expect((await taskContainers(fx.runtime)).has(t.id)).toBe(false);
+  });
+
+  it('reports FAILED with the exit code when the task exits 3', async () => {
+    const t = makeTask({ args: ['sh', '-c', 'exit 3'] });
+    const ctl = controller(t);
+    const r = await drive(t, ctl, t.status!);
+    expect(r.status).toMatchObject({ state: TaskState.FAILED, exitCode: 3, err: 'task: non-zero exit (3)' });
+    await ctl.remove();
+  });
+
+  it('rejects a task whose image is not on the node, creating nothing', async () => {
+    const t = makeTask({ image: 'nope:1', args: ['true'] });
+    const r = await drive(t, controller(t), t.status!);
+    expect(r.status).toMatchObject({ state: TaskState.REJECTED, err: `image nope:1 not found on node ${hostname()}` });
+    expect((await taskContainers(fx.runtime)).has(t.id)).toBe(false);
+  });
+
+  it('rejects a volume mount this node cannot make', async () => {
+    const t = makeTask({ args: ['true'], mounts: [{ type: Mount_Type.VOLUME, source: 'data', target: '/data', readOnly: false, consistency: '', bindPropagation: '', volumeLabels: {}, volumeNoCopy: false, tmpfsSizeBytes: 0n, tmpfsMode: 0 }] });
+    const r = await drive(t, controller(t), t.status!);
+    expect(r.status.state).toBe(TaskState.REJECTED);
+    expect(r.status.err).toMatch(/volume mounts are not supported/);
+  });
+
+  it('stops a task with its stop signal, within the grace period', async () => {
+    const t = makeTask({ args: ['sh', '-c', 'trap "echo got INT; exit 5" INT; while true; do sleep 0.05; done'], stopSignal: 'INT', stopGracePeriod: { nanos: 20_000_000_000n } });
+    const ctl = controller(t);
+    const running = await drive(t, ctl, t.status!, TaskState.RUNNING);
+    const stopped = await drive({ ...t, desiredState: TaskState.SHUTDOWN }, ctl, running.status);
+    expect(stopped.states).toEqual([TaskState.SHUTDOWN]);
+    const c = await fx.runtime.inspect(running.status.containerId);
+    expect(c.exit).toMatchObject({ code: 5, signal: null });
+    await ctl.remove();
+  });
+
+  it('kills a task that ignores its stop signal once the grace period is over', async () => {
+    const t = makeTask({ args: ['sh', '-c', 'trap "" TERM; while true; do sleep 0.05; done'], stopGracePeriod: { nanos: 300_000_000n } });
+    const ctl = controller(t);
+    const running = await drive(t, ctl, t.status!, TaskState.RUNNING);
+    await drive({ ...t, desiredState: TaskState.SHUTDOWN }, ctl, running.status);
+    const c = await fx.runtime.inspect(running.status.containerId);
+    expect(c.state).toBe('exited');
+    expect(c.exit?.code).toBe(137);
+    await ctl.remove();
+  });
+});
