@@ -52,4 +52,7 @@ export const GRPC_CHANNEL_OPTIONS = {
   // a restarted peer must be reachable again quickly: grpc-js's own default starts at 1 s
   'grpc.initial_reconnect_backoff_ms': 25,
   'grpc.max_reconnect_backoff_ms': 1000,
+  // a peer that vanished without a reset (partition, frozen host) is noticed within ~7 s
+  'grpc.keepalive_time_ms': 5000,
+  'grpc.keepalive_timeout_ms': 2000,
 };
