@@ -84,11 +84,14 @@ export function decodeStackBytes(file: string, bytes: Uint8Array): string {
 
 function positionOfByte(bytes: Uint8Array, at: number): { line: number; column: number } {
   let line = 1;
-  let lineStart = 0;
+  let column = 1;
   for (let i = 0; i < at; i++) {
-    if (bytes[i] === 0x0a) { line++; lineStart = i + 1; }
+    const b = bytes[i]!;
+    if (b === 0x0a) { line++; column = 1; }
+    // Count characters, not bytes: UTF-8 continuation bytes (10xxxxxx) do not start one.
+    else if ((b & 0xc0) !== 0x80) column++;
   }
-  return { line, column: at - lineStart + 1 };
+  return { line, column };
 }
 
 /** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
