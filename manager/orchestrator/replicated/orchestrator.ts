@@ -1,5 +1,6 @@
 // Keeps every replicated service at its replica count: creates tasks in slots, shuts down the
 // highest slots on scale-down, and replaces tasks that died or whose node went down or drained.
+import { TaskState } from '../../../proto/gen/types.js';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { MemoryStore, ObjectEvent, ReadTx } from '../../store/index.js';
 import { WatchingComponent, type ComponentOptions } from '../component.js';
@@ -22,6 +23,11 @@ export class ReplicatedOrchestrator extends WatchingComponent {
 
   load(tx: ReadTx): void {
     for (const s of tx.services.all()) if (isReplicated(s)) this.dirtyServices.add(s.id);
+    // Tasks of a service removed while no leader was watching (of either mode) are also ours
+    // to mark for removal.
+    for (const t of tx.tasks.all()) {
+      if (t.desiredState < TaskState.REMOVE && !tx.services.get(t.serviceId)) this.dirtyServices.add(t.serviceId);
+    }
   }
 
   event(e: ObjectEvent): void {

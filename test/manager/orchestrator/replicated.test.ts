@@ -155,6 +155,27 @@ describe('replicated orchestrator', () => {
     expect(h.tasks('s1').length).toBe(6);
   });
 
+  it('marks for removal the tasks of a service removed while no orchestrator ran', async () => {
+    await h.store.update((tx) => {
+      tx.services.create(makeService('s1', 'web', { replicas: 2 }));
+      tx.services.create(makeService('g1', 'agent', { global: true }));
+    });
+    const first = new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet });
+    const run = first.run();
+    await h.until('2 tasks', () => h.tasks('s1').length === 2);
+    first.stop();
+    await run;
+    await h.store.update((tx) => {
+      tx.tasks.create({ ...h.tasks('s1')[0]!, id: 'global-task', serviceId: 'g1', slot: 0, nodeId: 'n1' });
+    });
+    await h.store.update((tx) => {
+      tx.services.delete('s1');
+      tx.services.delete('g1');
+    });
+    h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }));
+    await h.until('all marked', (tx) => tx.tasks.all().length === 3 && tx.tasks.all().every((t) => t.desiredState === TaskState.REMOVE));
+  });
+
   it('picks up where a previous orchestrator left off without duplicating tasks', async () => {
     await h.store.update((tx) => tx.services.create(makeService('s1', 'web', { replicas: 4 })));
     const first = new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet });
