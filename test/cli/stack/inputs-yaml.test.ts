@@ -75,7 +75,7 @@ describe('YAML itself', () => {
   it('NUL bytes and invalid UTF-8 are errors with their position', () => {
     expectProblem(fileError('nul.yml', Buffer.from('services:\n  web:\n    image: a\u0000b\n')), { line: 3, column: 13, message: /NUL byte/ });
     expectProblem(fileError('latin1.yml', Buffer.concat([Buffer.from('services:\n  web:\n    image: caf'), Buffer.from([0xe9]), Buffer.from('\n')])), { line: 3, column: 15, message: /invalid UTF-8/ });
-    expectProblem(fileError('latin1b.yml', Buffer.concat([Buffer.from('services:\n  web:\n    image: \u00e9t\u00e9'), Buffer.from([0xff])])), { line: 3, column: 14, message: /invalid UTF-8/ });
+    expectProblem(fileError('latin1b.yml', Buffer.concat([Buffer.from('services:\n  web:\n    image: \u00e9t\u00e9'), Buffer.from([0xff])])), { line: 3, column: 15, message: /invalid UTF-8/ });
     expectProblem(fileError('utf16.yml', Buffer.from('\ufeffservices: {}\n', 'utf16le')), { message: /NUL byte/ });
   });
 
