@@ -57,6 +57,19 @@ describe('types and values', () => {
     expectProblem(loadError(text.replace('0440', '99999')), { path: 'services.web.secrets[0].mode', message: /invalid file mode/ });
   });
 
+  it('numbers where Compose wants strings: user: 1000, uid: 100', () => {
+    const text = svc('    user: 1000\n    configs:\n      - {source: c, uid: 100, gid: 101, mode: 0440}\n', 'configs:\n  c: {external: true}\n');
+    const web = load(text).stack.services.web!;
+    expect(web.user).toBe('1000');
+    expect(web.configs[0]).toEqual({ source: 'c', target: '/c', uid: '100', gid: '101', mode: 288 });
+  });
+
+  it('the error exposes the first problem\'s file, line, column and path', () => {
+    const err = loadError(svc('    deploy:\n      replicas: three\n'));
+    expect([err.file, err.line, err.column, err.path]).toEqual(['stack.yml', 5, 17, 'services.web.deploy.replicas']);
+    expect(err.name).toBe('StackFileError');
+  });
+
   it('version: 3.10 (a float in YAML) is accepted and ignored', () => {
     expect(Object.keys(load(`version: 3.10\n${svc('')}`).stack.services)).toEqual(['web']);
     expect(Object.keys(load(`version: "2"\n${svc('')}`).stack.services)).toEqual(['web']);
