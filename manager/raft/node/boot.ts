@@ -28,7 +28,9 @@ export async function boot<R>(o: RaftNodeOptions<R>, fsync: boolean, segmentByte
       applied = state.snapshot.metadata.index;
       confState = state.snapshot.metadata.confState;
     }
-    if (state.fresh && !o.join) {
+    // also empty: a founder that crashed between creating its WAL and writing the bootstrap
+    const empty = !state.snapshot && state.entries.length === 0 && state.hardState.term === 0n;
+    if (empty && !o.join) {
       // like the core's bootstrapStorage: a snapshot at index 1, term 1 listing the founders, but
       // carrying their addresses, so a member added later learns them with the snapshot
       const voters = [...o.peers.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
