@@ -82,6 +82,7 @@ function unknownKeyMessage(key: string, siblings: string[], parent: KeyPath): st
   const near = closestKey(key, siblings);
   if (near) return `unknown key \`${key}\`: did you mean \`${near}\`?`;
   const isService = parent.length === 2 && parent[0] === 'services';
+  if (isService && key === 'extends') return '`extends` is not supported in stack files: put the shared part in a base file and merge with -c BASE -c FILE, or use a YAML anchor';
   const elsewhere = isService ? misplacedKeyHint(key) : undefined;
   if (elsewhere) return `\`${key}\` is not a service key: use \`${elsewhere}\``;
   if (parent.length === 0) return `unknown top-level key \`${key}\`: valid keys are services, networks, volumes, secrets, configs, version, and x-* extensions`;

@@ -109,6 +109,8 @@ describe('keys', () => {
   it('a deploy key at the service level says where it belongs', () => {
     expectProblem(loadError(svc('    replicas: 2\n')), { path: 'services.web.replicas', line: 4, column: 5, message: /use `deploy.replicas`/ });
     expectProblem(loadError(svc('    mem_limit: 1g\n')), { message: /use `deploy.resources.limits.memory`/ });
+    expectProblem(loadError(svc('    extends: {service: base}\n')), { path: 'services.web.extends', message: /merge with -c BASE -c FILE, or use a YAML anchor/ });
+    expectProblem(loadError(svc('    enviroment: {A: 1}\n    healthcheck: {intreval: 5s}\n')), { path: 'services.web.enviroment', message: /did you mean `environment`/ });
   });
 
   it('x-anything is accepted at any level', () => {
