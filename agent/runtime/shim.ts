@@ -2,7 +2,7 @@
 // goes through the addon's posix_spawn (no fork of Node, reaped off the event loop); `exec`
 // uses child_process because its stdio is the caller's.
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
@@ -40,8 +40,9 @@ export interface ShimRunConfig extends ShimProcessConfig {
 
 interface NativeSpawn {
   spawnShim(path: string, args: string[]): Promise<{ status: number; stdout: string }>;
-  spawnPiped(path: string, args: string[]): { pid: number; fd: number };
+  spawnPiped(path: string, args: string[], setsid?: boolean): { pid: number; fd: number };
   reap(pid: number): number;
+  tryReap(pid: number): number | null;
 }
 
 function findUp(rel: string): string | null {
@@ -67,7 +68,7 @@ function nativeSpawn(): NativeSpawn | null {
   if (native !== undefined) return native;
   const addon = findUp('native/build/Release/shoal_native.node');
   const mod = addon ? (createRequire(import.meta.url)(addon) as Partial<NativeSpawn>) : null;
-  native = mod && typeof mod.spawnPiped === 'function' && typeof mod.reap === 'function' ? (mod as NativeSpawn) : null;
+  native = mod && typeof mod.spawnPiped === 'function' && typeof mod.tryReap === 'function' ? (mod as NativeSpawn) : null;
   return native;
 }
 
@@ -111,17 +112,43 @@ export type RunOutcome = { ok: true; pid: number } | { ok: false; reason: string
 /** Starts `shoal-shim run CONFIG`; resolves once the container's process has exec'd or failed. */
 export async function runShim(configPath: string): Promise<RunOutcome> {
   const bin = shimBinary();
+  if (process.env.SHOAL_SHIM_TRACE) {
+    // same clock and format as the shim's own trace lines, so the start reads as one timeline
+    const us = process.hrtime.bigint() / 1000n;
+    appendFileSync(join(dirname(configPath), 'shim.log'), `trace ${process.pid} node: spawning the shim ${us}\n`);
+  }
   const n = nativeSpawn();
-  const { stdout } = n ? await spawnPipedCollect(n, bin, ['run', configPath]) : await spawnCollect(bin, ['run', configPath]);
+  const { stdout } = n ? await spawnSupervisor(n, bin, configPath) : await spawnCollect(bin, ['run', configPath]);
   const line = stdout.trim();
   const m = /^ok (\d+)$/.exec(line);
   if (m) return { ok: true, pid: Number(m[1]) };
   return { ok: false, reason: line.replace(/^error /, '') || 'the shim exited without a report' };
 }
 
-/** posix_spawn from the addon, then read the report on the event loop itself (epoll, no pool). */
-async function spawnPipedCollect(n: NativeSpawn, bin: string, args: string[]): Promise<{ status: number; stdout: string }> {
-  const { pid, fd } = n.spawnPiped(bin, args);
+// Supervisors this process spawned in place: its children until they exit, so ours to reap.
+const supervisors = new Set<number>();
+let reaper: NodeJS.Timeout | undefined;
+
+/** Reaps the supervisors that have exited (called when a container's exit is seen, and on a timer). */
+export function reapSupervisors(): void {
+  const n = native;
+  if (!n) return;
+  for (const pid of supervisors) if (n.tryReap(pid) !== null) supervisors.delete(pid);
+  if (supervisors.size === 0 && reaper) {
+    clearInterval(reaper);
+    reaper = undefined;
+  }
+}
+
+/**
+ * posix_spawn of `shoal-shim run CONFIG --in-place` as a session leader: the spawned process is
+ * the supervisor itself (no fork in the shim), and the event loop reads its report (epoll, no
+ * pool thread). It stays our child until its container exits, so we reap it then.
+ */
+async function spawnSupervisor(n: NativeSpawn, bin: string, configPath: string): Promise<{ status: number; stdout: string }> {
+  const { pid, fd } = n.spawnPiped(bin, ['run', configPath, '--in-place'], true);
+  supervisors.add(pid);
+  reaper ??= setInterval(reapSupervisors, 5_000).unref();
   const sock = new Socket({ fd, readable: true, writable: false });
   let out = '';
   try {
@@ -133,8 +160,8 @@ async function spawnPipedCollect(n: NativeSpawn, bin: string, args: string[]): P
   } finally {
     sock.destroy();
   }
-  // the shim returns right after forking its supervisor: long gone by the end of the report
-  return { status: n.reap(pid), stdout: out };
+  reapSupervisors(); // a failed start: the supervisor is gone already
+  return { status: 0, stdout: out };
 }
 
 function spawnCollect(bin: string, args: string[]): Promise<{ status: number; stdout: string }> {

@@ -5,6 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { files, initAlive, lostExit, readExit, readRecord, shimAlive, writeJsonAtomic } from './state.js';
 import type { ExitStatus } from './types.js';
+import { reapSupervisors } from './shim.js';
 
 const POLL_MS = 500;
 
@@ -16,6 +17,7 @@ export function waitForExit(dir: string, signal?: AbortSignal): Promise<ExitStat
     const finish = (err: unknown, status?: ExitStatus): void => {
       if (done) return;
       done = true;
+      reapSupervisors();
       watcher?.close();
       if (timer) clearInterval(timer);
       signal?.removeEventListener('abort', onAbort);

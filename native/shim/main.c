@@ -1,6 +1,10 @@
 /* shoal-shim: the small single-threaded helper that makes and supervises one container, so
  * that the multi-threaded Node process never forks. Usage:
- *   shoal-shim run CONFIG        start a container; prints "ok <pid>" or "error <message>"
+ *   shoal-shim run CONFIG [--in-place]
+ *                                start a container; prints "ok <pid>" or "error <message>";
+ *                                --in-place: the caller already made us a session leader
+ *                                (posix_spawn with SETSID) and reaps us later, so we supervise
+ *                                without forking first
  *   shoal-shim exec CONFIG [FD]  run a process in a running container (errors also to FD) */
 #include "config.h"
 #include "exec.h"
@@ -13,14 +17,14 @@
 
 int main(int argc, char **argv) {
   if (argc < 3 || (strcmp(argv[1], "run") && strcmp(argv[1], "exec"))) {
-    fprintf(stderr, "usage: shoal-shim run|exec CONFIG [REPORT_FD]\n");
+    fprintf(stderr, "usage: shoal-shim run CONFIG [--in-place] | exec CONFIG [REPORT_FD]\n");
     return 2;
   }
   trace_init();
   signal(SIGPIPE, SIG_IGN);
   struct shim_config cfg;
   int is_run = !strcmp(argv[1], "run");
-  int report_fd = argc > 3 ? atoi(argv[3]) : -1;
+  int report_fd = !is_run && argc > 3 ? atoi(argv[3]) : -1;
   if (config_load(argv[2], &cfg) < 0) {
     if (is_run) printf("error %s\n", shim_error);
     else {
@@ -35,7 +39,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     fflush(stdout);
-    return run_container(&cfg);
+    return run_container(&cfg, argc > 3 && !strcmp(argv[3], "--in-place"));
   }
   return exec_in_container(&cfg, report_fd);
 }

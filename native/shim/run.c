@@ -52,6 +52,7 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd) 
   trace("init: namespaces set");
   if (rootfs_setup(c, bind_fds) < 0) goto fail;
   trace("init: rootfs ready");
+  trace_keep_fd();
   if (dup2(nullfd, 0) < 0 || dup2(p->out[1], 1) < 0 || dup2(p->err[1], 2) < 0) { fail(1, "dup2"); goto fail; }
   finish_and_exec(c);
 fail:
@@ -170,6 +171,10 @@ static int supervise(const struct shim_config *c, int rep) {
   char pidtext[32];
   snprintf(pidtext, sizeof pidtext, "%d", (int)init);
   for (int i = 0; i < c->nprocs; i++) {
+    char what[64];
+    const char *ctl = strncmp(c->procs[i], "/sys/fs/cgroup/", 15) ? c->procs[i] : c->procs[i] + 15;
+    snprintf(what, sizeof what, "supervisor: joining %.*s", (int)strcspn(ctl, "/"), ctl);
+    trace(what);
     if (write_file(c->procs[i], pidtext) < 0) {
       kill(init, SIGKILL);
       waitpid(init, NULL, 0);
@@ -198,14 +203,17 @@ static int supervise(const struct shim_config *c, int rep) {
   return 0;
 }
 
-int run_container(const struct shim_config *c) {
+int run_container(const struct shim_config *c, int in_place) {
   fflush(stdout);
-  pid_t sup = fork();
-  if (sup < 0) { printf("error fork: %s\n", strerror(errno)); return 1; }
-  /* the caller reaps us at once; the supervisor reports on the stdout it inherited */
-  if (sup > 0) return 0;
+  if (!in_place) {
+    pid_t sup = fork();
+    if (sup < 0) { printf("error fork: %s\n", strerror(errno)); return 1; }
+    /* the caller reaps us at once; the supervisor reports on the stdout it inherited */
+    if (sup > 0) return 0;
+  }
   int rep = fcntl(1, F_DUPFD_CLOEXEC, 3);
-  /* the supervisor: own session, no terminal, nothing of the caller's kept open */
+  /* the supervisor: own session, no terminal, nothing of the caller's kept open (in place,
+   * the spawner already made us a session leader and setsid() fails harmlessly) */
   setsid();
   /* hold no directory of the caller's busy (every path in the config is absolute) */
   if (chdir("/") < 0) _exit(1);

@@ -104,19 +104,25 @@ void format_now(char *buf, size_t cap) {
 }
 
 static int tracing;
-static struct timespec trace_t0;
+static int trace_fd = 2;
+
+void trace_keep_fd(void) {
+  if (!tracing) return;
+  int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+  if (fd >= 0) trace_fd = fd;
+}
 
 void trace_init(void) {
   tracing = getenv("SHOAL_SHIM_TRACE") != NULL;
-  clock_gettime(CLOCK_MONOTONIC, &trace_t0);
 }
 
 void trace(const char *phase) {
   if (!tracing) return;
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  long us = (t.tv_sec - trace_t0.tv_sec) * 1000000L + (t.tv_nsec - trace_t0.tv_nsec) / 1000L;
+  /* absolute CLOCK_MONOTONIC, the clock of Node's process.hrtime(), so callers can line up */
+  long us = t.tv_sec * 1000000L + t.tv_nsec / 1000L;
   char line[160];
   int n = snprintf(line, sizeof line, "trace %d %s %ld\n", (int)getpid(), phase, us);
-  if (n > 0) write_all(2, line, (size_t)n);
+  if (n > 0) write_all(trace_fd, line, (size_t)n);
 }

@@ -90,7 +90,7 @@ Napi::Value SpawnShim(const Napi::CallbackInfo &info) {
   return p;
 }
 
-// spawnPiped(path, args) -> { pid, fd }: the same spawn, synchronously (posix_spawn is a
+// spawnPiped(path, args, setsid?) -> { pid, fd }: the same spawn, synchronously (posix_spawn is a
 // vfork: well under a millisecond), handing back the read end of the child's stdout so that the
 // event loop itself can wait for the report (a net.Socket on a pipe): no pool thread on the path.
 Napi::Value SpawnPiped(const Napi::CallbackInfo &info) {
@@ -115,8 +115,14 @@ Napi::Value SpawnPiped(const Napi::CallbackInfo &info) {
   std::vector<char *> argv;
   for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
+  // setsid: the child starts as a session leader, so a supervisor needs no fork of its own
+  bool setsid = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (setsid) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
   if (rc != 0) {
@@ -150,10 +156,27 @@ Napi::Value Reap(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
+// tryReap(pid) -> exit status, or null while the child still runs (waitpid WNOHANG).
+Napi::Value TryReap(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "tryReap(pid: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int st = 0;
+  pid_t r;
+  while ((r = waitpid(info[0].As<Napi::Number>().Int32Value(), &st, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (r == 0) return env.Null();
+  if (r < 0) return Napi::Number::New(env, -1);  // not our child (any more): nothing to reap
+  return Napi::Number::New(env, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 }  // namespace
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnShim", Napi::Function::New(env, SpawnShim, "spawnShim"));
   exports.Set("spawnPiped", Napi::Function::New(env, SpawnPiped, "spawnPiped"));
   exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
+  exports.Set("tryReap", Napi::Function::New(env, TryReap, "tryReap"));
 }

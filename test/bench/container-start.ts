@@ -73,7 +73,12 @@ export default async function main(args: string[]): Promise<void> {
     const exit = await rt.wait(c.id);
     const t3 = now();
     if (exit.code !== 0) throw new Error(`shoal container exited ${exit.code}`);
-    if (record && process.env.SHOAL_SHIM_TRACE) collectTrace(join(root, 'state', c.id, 'shim.log'));
+    if (record && process.env.SHOAL_SHIM_TRACE) {
+      collectTrace(join(root, 'state', c.id, 'shim.log'), t0);
+      for (const [phase, t] of [['node: created', t1], ['node: started', t2], ['node: wait returned', t3]] as const) {
+        phases.set(phase, [...(phases.get(phase) ?? []), (t - t0) * 1000]);
+      }
+    }
     await rt.remove(c.id);
     const t4 = now();
     if (!record) return;
@@ -107,7 +112,8 @@ export default async function main(args: string[]): Promise<void> {
     const s = [...xs].sort((a, b) => a - b);
     return Math.round(s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]! * 100) / 100;
   };
-  for (const [phase, v] of phases) console.log(`shim trace: ${phase.padEnd(32)} p50 ${pct(v, 0.5) / 1000} ms after the shim started`);
+  const timeline = [...phases].map(([phase, v]) => [phase, pct(v, 0.5) / 1000] as const).sort((a, b) => a[1] - b[1]);
+  for (const [phase, ms] of timeline) console.log(`timeline: ${phase.padEnd(34)} p50 ${ms.toFixed(2)} ms after create() was called`);
   for (const [k, v] of Object.entries(samples)) console.log(`${k.padEnd(9)} p50 ${pct(v, 0.5)} ms  p90 ${pct(v, 0.9)} ms  (n=${v.length})`);
   console.log(
     JSON.stringify({
@@ -130,12 +136,12 @@ export default async function main(args: string[]): Promise<void> {
 
 const phases = new Map<string, number[]>();
 /** SHOAL_SHIM_TRACE=1: the shim logs "trace PID PHASE MICROS" lines; keep them per phase. */
-function collectTrace(path: string): void {
+function collectTrace(path: string, t0Ms: number): void {
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const m = /^trace \d+ (.+) (\d+)$/.exec(line);
     if (!m) continue;
     const list = phases.get(m[1]!) ?? [];
-    list.push(Number(m[2]));
+    list.push(Number(m[2]) - t0Ms * 1000);
     phases.set(m[1]!, list);
   }
 }

@@ -36,7 +36,7 @@ describe('shoal-shim', () => {
   it('prints usage for bad arguments', () => {
     const r = spawnSync(shimBinary(), ['bogus'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/usage: shoal-shim run\|exec/);
+    expect(r.stderr).toMatch(/usage: shoal-shim run CONFIG .*\| exec CONFIG/);
   });
 
   it('reports config errors on stdout as one "error" line', async () => {
