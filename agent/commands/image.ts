@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { pino } from 'pino';
@@ -68,6 +68,20 @@ export function registerImageCommands(program: Command): void {
         if (r.refs.length === 0) out(`Loaded image ID: ${r.id}`);
         for (const ref of r.refs) out(`Loaded image: ${ref}`);
       }
+    });
+
+  image
+    .command('save')
+    .description('write images to an OCI image-layout tarball (what `image load` reads)')
+    .requiredOption('-o, --output <file>', 'archive to write')
+    .argument('<ref...>', 'image references or ids')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (refs: string[], opts: RootOpt & { output: string }) => {
+      const dir = dirname(resolve(opts.output));
+      if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) {
+        throw new UsageError(`cannot write ${opts.output}: directory ${dir} does not exist`);
+      }
+      await storeFor(opts).save(refs, opts.output);
     });
 
   image

@@ -14,6 +14,7 @@ import { installImages, type InstallDeps } from './install.js';
 import { LayerStore, type PreparedLayer } from './layers.js';
 import { withStoreLock } from './lock.js';
 import { RecordFiles, type StoredImage } from './records.js';
+import { saveOciLayout, type SaveItem } from './save.js';
 import { looksLikeId, normalizeReference, parseReference } from './reference.js';
 import type { ImageConfig, ImageRecord, ResolvedImage } from './types.js';
 
@@ -104,6 +105,26 @@ export class ImageStore {
       if (layer) await this.layers.discard(layer); // a no-op once it was renamed into place
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Writes images to `outPath` as one OCI image-layout tarball that load() (and other tools)
+   * read. An image named by ref carries that ref; one named by id carries all of its refs.
+   */
+  async save(refs: string[], outPath: string): Promise<void> {
+    await withStoreLock(this.lockFile, async () => {
+      const allRefs = await this.records.refs();
+      const byId = new Map<string, SaveItem>();
+      for (const ref of refs) {
+        const { img, byName } = await this.lookup(ref);
+        const item = byId.get(img.id) ?? { img, names: [] };
+        const names = byName !== undefined ? [byName] : [...allRefs].filter(([, id]) => id === img.id).map(([r]) => r);
+        for (const n of names) if (!item.names.includes(n)) item.names.push(n);
+        byId.set(img.id, item);
+      }
+      await saveOciLayout([...byId.values()], this.blobs, outPath);
+      this.logger.info({ images: [...byId.keys()], outPath }, 'images saved');
+    });
   }
 
   async list(): Promise<ImageRecord[]> {

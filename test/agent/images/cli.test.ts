@@ -92,6 +92,10 @@ describe('shoal image CLI', () => {
     expect(imp.code, imp.stderr).toBe(0);
     expect(imp.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
 
+    const saved = join(dir, 'saved.tar');
+    expect((await shoal('save', '-o', saved, 'myroot:2')).code).toBe(0);
+    expectOneLineError(await shoal('save', '-o', join(dir, 'no/such/dir.tar'), 'busybox'), /directory .*no\/such does not exist/);
+
     const rm = await shoal('rm', 'busybox', 'myroot:2');
     expect(rm.code, rm.stderr).toBe(0);
     expect(rm.stdout).toMatch(/^Untagged: busybox:latest\nDeleted: sha256:[0-9a-f]{64}\nUntagged: myroot:2\nDeleted: sha256:/);
@@ -100,6 +104,9 @@ describe('shoal image CLI', () => {
     expect(prune.code).toBe(0);
     expect(prune.stdout).toMatch(/^Removed 0 images and 2 layers, reclaimed \d+(\.\d+)?MB\n$/);
     expect((await shoal('ls', '-q')).stdout).toBe('');
+    expect((await shoal('load', '-i', saved)).stdout).toBe('Loaded image: myroot:2\n');
+    expect((await shoal('rm', 'myroot:2')).code).toBe(0);
+    expect((await shoal('prune')).stdout).toMatch(/^Removed 0 images and 1 layers/);
   });
 
   it('two processes loading the same image at once share one copy of each layer', async () => {

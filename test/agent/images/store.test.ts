@@ -290,6 +290,30 @@ describe('import, refs, remove and prune', () => {
     await expect(store.resolve('busybox')).rejects.toThrow(/remove the image and load it again/);
   });
 
+  it('save writes an OCI archive that loads back to the same images, byte for byte repeatable', async () => {
+    const [bb] = await store.load(testImagePath('busybox'));
+    const [redis] = await store.load(testImagePath('redis'));
+    const rootfs = await write('rootfs.tar', await makeTar([{ name: 'etc/motd', data: 'hi' }]));
+    const imported = await store.importRootfs(rootfs, 'myroot:1', { cmd: ['/bin/sh'] });
+    const out = join(dir, 'saved.tar');
+    await store.save(['redis', bb!.id, 'myroot:1'], out);
+    const again = join(dir, 'again.tar');
+    await store.save(['redis', bb!.id, 'myroot:1'], again);
+    expect(digest(readFileSync(again))).toBe(digest(readFileSync(out)));
+
+    const other = new ImageStore({ root: join(dir, 'other') });
+    const loaded = await other.load(out);
+    const byId = new Map(loaded.map((r) => [r.id, r]));
+    expect(byId.get(redis!.id)).toMatchObject({ refs: ['redis:latest'], layers: redis!.layers, manifestDigest: redis!.manifestDigest });
+    expect(byId.get(bb!.id)?.refs).toEqual(['busybox:latest']);
+    expect(byId.get(imported.id)).toMatchObject({ refs: ['myroot:1'], config: { cmd: ['/bin/sh'] } });
+    const motd = join((await other.resolve('myroot:1')).layerDirs[0]!, 'etc/motd');
+    expect(readFileSync(motd, 'utf8')).toBe('hi');
+
+    await expect(store.save(['redis', 'nope:1'], join(dir, 'bad.tar'))).rejects.toThrow(ImageNotFoundError);
+    expect(existsSync(join(dir, 'bad.tar'))).toBe(false);
+  });
+
   it('builds the test images reproducibly', async () => {
     const a = await writeOciTestImage('busybox', join(dir, 'a.tar'));
     const stamp = JSON.parse(readFileSync(`${testImagePath('busybox')}.stamp.json`, 'utf8')) as { id: string };
