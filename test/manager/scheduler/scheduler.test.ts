@@ -100,7 +100,8 @@ describe('scheduler', () => {
 
   it('counts tasks already assigned to a node whose object appears later', async () => {
     await h.store.update((tx) => {
-      const held = makeService('old', 'old', { reserveMemoryMiB: 600 });
+      const held = makeService('old', 'old', { replicas: 1, reserveMemoryMiB: 600 });
+      tx.services.create(held);
       tx.tasks.create(
         Task.fromPartial({ id: 'held', serviceId: 'old', slot: 1, nodeId: 'n9', desiredState: TaskState.RUNNING, spec: held.spec!.task, status: { state: TaskState.RUNNING } }),
       );

@@ -209,6 +209,24 @@ describe('MemoryStore', () => {
     expect(copy.version).toBe(3n);
   });
 
+  it('shares one spec object between tasks with identical specs of one service version', async () => {
+    const store = new MemoryStore();
+    const spec = makeService('s1', 'web').spec!.task!;
+    const other = { ...spec, container: { ...spec.container!, image: 'other:1' } };
+    await store.update((tx) => {
+      for (const [id, sp] of [['a', spec], ['b', spec], ['c', other]] as const) {
+        tx.tasks.create(Task.fromPartial({ id, serviceId: 's1', specVersion: 1n, slot: 1, spec: sp }));
+      }
+    });
+    store.view((tx) => {
+      const [a, b, c] = ['a', 'b', 'c'].map((id) => tx.tasks.get(id)!);
+      expect(a!.spec).toBe(b!.spec);
+      expect(c!.spec).not.toBe(a!.spec);
+      expect(c!.spec?.container?.image).toBe('other:1');
+      expect(a!.spec?.container?.image).toBe('busybox:latest');
+    });
+  });
+
   it('serialises writers: a transaction queued behind another sees its writes', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
