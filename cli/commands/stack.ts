@@ -7,8 +7,8 @@ import { loadStack } from '../stack/load.js';
 import { checkStackName } from '../stack/names.js';
 import { renderStack, renderWarning } from '../stack/render.js';
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export function registerStackCommands(program: Command): void {
@@ -16,10 +16,10 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('config')
     .description('print the fully resolved stack file (interpolated, merged, normalised)')
-    .option('-c, --compose-file <file>', 'Compose file (required; - reads standard input); repeat to merge overrides in order', collect, [])
+    .option('-c, --compose-file <file>', 'Compose file (required; - reads standard input); repeat to merge overrides in order', collect)
     .option('--stack-name <name>', 'check service names against this stack name (63-character limit)')
-    .action((opts: { composeFile: string[]; stackName?: string }) => {
-      const files = opts.composeFile;
+    .action((opts: { composeFile?: string[]; stackName?: string }) => {
+      const files = opts.composeFile ?? [];
       if (files.length === 0) throw new UsageError('stack config needs a stack file: pass -c FILE (repeat -c to merge overrides)');
       if (opts.stackName !== undefined) checkStackName(opts.stackName);
       const { stack: spec, warnings } = loadStack({

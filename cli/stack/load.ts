@@ -42,7 +42,7 @@ export function loadStack(opts: LoadStackOptions): LoadedStack {
   const unreadable = new ProblemList();
   for (const file of opts.files) {
     try {
-      texts.push({ file, text: readStackText(file, limits) });
+      texts.push({ file: file === '-' ? '<stdin>' : file, text: readStackText(file, limits) });
     } catch (err) {
       if (!(err instanceof StackFileError)) throw err;
       for (const p of err.problems) unreadable.add(p);

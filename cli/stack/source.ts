@@ -6,7 +6,7 @@ import type { StackLimits } from './limits.js';
 /** Reads `file` ("-" is standard input, as for `docker stack deploy -c -`) and returns its
  *  text, or throws StackFileError naming what is wrong. */
 export function readStackText(file: string, limits: StackLimits): string {
-  if (file === '-') return decodeStackBytes(file, readStdin(file, limits));
+  if (file === '-') return decodeStackBytes('<stdin>', readStdin('<stdin>', limits));
   let fd: number;
   try {
     fd = openSync(file, 'r');

@@ -97,7 +97,7 @@ describe('shoal stack config', () => {
     expect(parse(r.stdout).services.web.mounts[0].source).toBe(join(dir, 'x'));
     const bad = await shoal(['stack', 'config', '-c', '-'], {}, 'services:\n  web:\n    image: nginx\n    deploy: {replicas: -1}\n');
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toBe('shoal: -:4:24: services.web.deploy.replicas: must be at least 0; got -1\n');
+    expect(bad.stderr).toBe('shoal: <stdin>:4:24: services.web.deploy.replicas: must be at least 0; got -1\n');
   });
 
   it('without -c, a usage error says what to pass', async () => {
