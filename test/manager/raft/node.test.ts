@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotLeaderError, ProposalTooLargeError } from '../../../manager/raft/index.js';
 import { NodeStoppedError } from '../../../manager/raft/node/index.js';
+import { Wal } from '../../../manager/raft/storage/index.js';
 import { Cluster, until } from './process/cluster.js';
 
 let cluster: Cluster | undefined;
@@ -93,6 +94,20 @@ describe('RaftNode over gRPC with real WALs', () => {
     await l2.node!.propose(Buffer.from('after-removal'));
     await until(same(c, 12), 'remaining members applied');
     expect(m4.node!.status().members.has(victim)).toBe(false);
+  });
+
+  it('bootstraps a founder whose WAL was created but is still empty (crash during first start)', async () => {
+    cluster = new Cluster();
+    await cluster.init(3);
+    const m1 = cluster.members.get(1n)!;
+    const { wal } = await Wal.open({ dir: m1.dir, clusterId: 'shoalri-cluster', nodeId: 1n });
+    await wal.close();
+    const founders = cluster.founders(3);
+    await Promise.all([1n, 2n, 3n].map((id) => cluster!.start(id, founders)));
+    const l = await cluster.leader();
+    await l.node!.propose(Buffer.from('x'));
+    await until(same(cluster, 1), 'all applied');
+    expect(m1.node!.status().confState?.voters).toEqual([1n, 2n, 3n]);
   });
 
   it('with forwardProposals, a follower proposal commits through the leader and resolves locally', async () => {
