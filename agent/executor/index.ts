@@ -18,3 +18,4 @@ export {
 } from './container-spec.js';
 export { TaskRunner, type RunnerController } from './task-runner.js';
 export { TaskStateStore, type TaskRecord } from './task-state.js';
+export { TaskSet, type TaskSetDeps } from './task-set.js';

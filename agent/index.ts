@@ -1,0 +1,145 @@
+// The agent: keeps a session with the managers, runs the tasks they assign to this node with the
+// container runtime, and reports every task state change. Containers outlive the agent process;
+// a new Agent over the same stateDir and runtime re-adopts them.
+import type { ChannelCredentials, Metadata } from '@grpc/grpc-js';
+import { cpus, hostname as osHostname, totalmem } from 'node:os';
+import type { Logger } from 'pino';
+import { AssignmentChange_Action, AssignmentsType, type AssignmentsMessage, type SessionMessage } from '../proto/gen/dispatcher.js';
+import { NodeDescription, type Task, type TaskStatus } from '../proto/gen/types.js';
+import { ContainerController, TaskSet, TaskStateStore, taskContainers } from './executor/index.js';
+import type { ImageStore } from './images/index.js';
+import type { ContainerRuntime } from './runtime/index.js';
+import { SessionLoop, StatusReporter, type ManagerSession } from './session/index.js';
+
+export interface AgentOptions {
+  runtime: ContainerRuntime;
+  images: ImageStore;
+  /** host:port of managers' cluster APIs (default port 4243); more are learned from them. */
+  managers: string[];
+  credentials: ChannelCredentials;
+  /** The agent's own state (SHOAL_ROOT/agent in a real install). */
+  stateDir: string;
+  logger: Logger;
+  /** What the node reports about itself; default: hostname, CPUs and memory of this host. */
+  description?: NodeDescription;
+  /** Extra metadata on every dispatcher call (tests identify nodes this way instead of mTLS). */
+  metadata?: Metadata;
+  /** Network of tasks that name neither "host" nor "none" (default host, until overlays exist). */
+  defaultNetwork?: 'host' | 'none';
+  /** Reconnection backoff; tests shorten it. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  channelOptions?: Record<string, string | number>;
+}
+
+export function hostDescription(): NodeDescription {
+  return NodeDescription.fromPartial({
+    hostname: osHostname(),
+    platform: { os: process.platform, architecture: process.arch === 'x64' ? 'x86_64' : process.arch },
+    resources: { nanoCpus: BigInt(cpus().length) * 1_000_000_000n, memoryBytes: BigInt(totalmem()) },
+    engineVersion: 'shoal',
+  });
+}
+
+export class Agent {
+  private readonly log: Logger;
+  private readonly description: NodeDescription;
+  private readonly loop: SessionLoop;
+  private readonly reporter: StatusReporter;
+  private tasks: TaskSet | undefined;
+  private session: ManagerSession | undefined;
+  private id = '';
+  private readonly sessionWaiters: (() => void)[] = [];
+
+  constructor(private readonly o: AgentOptions) {
+    this.log = o.logger.child({ component: 'agent' });
+    this.description = o.description ?? hostDescription();
+    this.reporter = new StatusReporter(() => {
+      const s = this.session;
+      return s ? (updates) => s.updateTaskStatus(updates) : undefined;
+    }, this.log);
+    this.loop = new SessionLoop({
+      managers: o.managers,
+      credentials: o.credentials,
+      metadata: o.metadata,
+      description: () => this.description,
+      logger: this.log,
+      backoff: o.backoff,
+      channelOptions: o.channelOptions,
+      onSession: (m, first, s) => this.onSession(m, first, s),
+      onAssignments: (m) => this.onAssignments(m),
+      onDisconnect: () => {
+        this.session = undefined;
+      },
+    });
+  }
+
+  /** This node's id, once a manager told it (first session). */
+  get nodeId(): string {
+    return this.id;
+  }
+
+  get connected(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** The tasks being run, with their latest status. */
+  taskList(): { task: Task; status: TaskStatus }[] {
+    return this.tasks?.list() ?? [];
+  }
+
+  async start(): Promise<void> {
+    this.tasks = new TaskSet({
+      controllerFor: (task) =>
+        new ContainerController(task, {
+          runtime: this.o.runtime,
+          images: this.o.images,
+          hostname: this.description.hostname || osHostname(),
+          nodeId: this.id,
+          defaultNetwork: this.o.defaultNetwork ?? 'host',
+          logger: this.log,
+        }),
+      containerTaskIds: async () => [...(await taskContainers(this.o.runtime)).keys()],
+      state: new TaskStateStore(this.o.stateDir),
+      report: (id, status) => this.reporter.report(id, status),
+      logger: this.log,
+    });
+    this.loop.start();
+    this.log.info({ managers: this.o.managers }, 'agent started');
+  }
+
+  /** Resolves once a session is open (tests and the daemon's start-up use it). */
+  waitConnected(): Promise<void> {
+    if (this.session) return Promise.resolve();
+    return new Promise((r) => this.sessionWaiters.push(r));
+  }
+
+  /** Ends the session and stops driving tasks; their containers keep running. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    this.reporter.close();
+    await this.tasks?.detachAll();
+    this.log.info('agent stopped');
+  }
+
+  private onSession(m: SessionMessage, first: boolean, s: ManagerSession): void {
+    if (!first) return;
+    this.id = m.nodeId;
+    this.session = s;
+    this.reporter.kick();
+    for (const w of this.sessionWaiters.splice(0)) w();
+  }
+
+  private onAssignments(m: AssignmentsMessage): void {
+    const tasks = this.tasks;
+    if (!tasks) return;
+    if (m.type === AssignmentsType.COMPLETE) {
+      void tasks.complete(m.changes.filter((c) => c.task).map((c) => c.task!));
+      return;
+    }
+    for (const c of m.changes) {
+      if (!c.task) continue;
+      if (c.action === AssignmentChange_Action.REMOVE) void tasks.remove(c.task.id);
+      else void tasks.update(c.task);
+    }
+  }
+}

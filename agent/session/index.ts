@@ -1,0 +1,4 @@
+// The agent's side of the dispatcher protocol: one session at a time, moving between managers.
+export { ManagerSession, type ManagerSessionOptions, type SessionHandlers } from './manager-session.js';
+export { SessionLoop, leaderFrom, NOT_LEADER_PREFIX, type SessionLoopOptions } from './session-loop.js';
+export { StatusReporter, type SendStatus } from './status-reporter.js';
