@@ -103,14 +103,16 @@ export async function shimAlive(dir: string): Promise<boolean> {
 /** The container as a caller sees it, derived from the files alone. */
 export async function describe(dir: string, rec: ContainerRecord): Promise<ContainerInfo> {
   const exit = await readExit(dir);
+  // init.pid is the supervisor's own record: it covers a starter that died before writing ours
+  const pid = rec.pid ?? (await readPidFile(dir, files.initPid)) ?? undefined;
   let state: ContainerState = 'created';
   if (exit) state = 'exited';
-  else if (rec.pid !== undefined) state = initAlive(rec) || (await shimAlive(dir)) ? 'running' : 'exited';
+  else if (pid !== undefined) state = (rec.pid !== undefined && initAlive(rec)) || (await shimAlive(dir)) ? 'running' : 'exited';
   return {
     id: rec.id,
     name: rec.name,
     state,
-    pid: state === 'running' ? (rec.pid ?? null) : null,
+    pid: state === 'running' ? (pid ?? null) : null,
     createdAt: rec.createdAt,
     startedAt: rec.startedAt ?? null,
     exit: exit ?? (state === 'exited' ? lostExit() : null),

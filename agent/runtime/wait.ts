@@ -3,7 +3,7 @@
 // net that also notices a supervisor that died without writing the file.
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { files, initAlive, lostExit, readExit, readRecord, shimAlive, writeJsonAtomic } from './state.js';
+import { files, initAlive, lostExit, readExit, readPidFile, readRecord, shimAlive, writeJsonAtomic } from './state.js';
 import type { ExitStatus } from './types.js';
 import { reapSupervisors } from './shim.js';
 
@@ -31,7 +31,8 @@ export function waitForExit(dir: string, signal?: AbortSignal): Promise<ExitStat
       if (!poll) return;
       const rec = await readRecord(dir);
       if (!rec) return finish(new Error(`container state ${dir} vanished while waiting`));
-      if (rec.pid !== undefined && !initAlive(rec) && !(await shimAlive(dir))) {
+      const started = rec.pid !== undefined || (await readPidFile(dir, files.initPid)) !== null;
+      if (started && !initAlive(rec) && !(await shimAlive(dir))) {
         // the shim may have written the file between our two reads
         const late = await readExit(dir);
         if (late) return finish(null, late);

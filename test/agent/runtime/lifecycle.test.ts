@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collect, leftoverCgroups, leftoverMounts, makeFixture, type Fixture } from './helpers.js';
 
@@ -100,6 +100,21 @@ describe('container lifecycle', () => {
     expect(await fx.runtime.imagesInUse()).toEqual(['sha256:shoalrt']);
     await fx.runtime.remove(c.id);
     expect(await fx.runtime.imagesInUse()).toEqual([]);
+  });
+
+  it('a container whose starter died before recording the pid is still found running', async () => {
+    const c = await fx.runtime.create({ rootfs: { layers: [fx.layer] }, args: ['/bin/sleep', '60'] });
+    await fx.runtime.start(c.id);
+    const recPath = join(fx.stateDir, c.id, 'container.json');
+    const rec = JSON.parse(readFileSync(recPath, 'utf8')) as Record<string, unknown>;
+    delete rec.pid;
+    delete rec.pidStart;
+    delete rec.startedAt;
+    writeFileSync(recPath, JSON.stringify(rec));
+    expect((await fx.runtime.adopt()).map((x) => x.id)).toContain(c.id);
+    const exit = await fx.runtime.stop(c.id, { graceMs: 100 });
+    expect(exit?.signal).toBe('SIGKILL');
+    await fx.runtime.remove(c.id);
   });
 
   it('adopt() sweeps what an interrupted create() left behind', async () => {
