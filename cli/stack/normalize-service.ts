@@ -157,6 +157,7 @@ function ulimits(v: Plain | undefined): ServiceSpec['ulimits'] {
   const out: ServiceSpec['ulimits'] = emptyRecord();
   if (!isMap(v)) return out;
   for (const k of Object.keys(v)) {
+    if (k.startsWith('x-')) continue;
     const x = v[k];
     if (typeof x === 'number') out[k] = { soft: x, hard: x };
     else if (isMap(x)) out[k] = { soft: Number(x.soft), hard: Number(x.hard) };
@@ -168,6 +169,7 @@ function networks(v: Plain | undefined): ServiceSpec['networks'] {
   const out: ServiceSpec['networks'] = emptyRecord();
   if (!isMap(v)) return Object.assign(out, { default: { aliases: [] } });
   for (const name of Object.keys(v)) {
+    if (name.startsWith('x-')) continue;
     const n = v[name];
     const a: ServiceSpec['networks'][string] = { aliases: isMap(n) && Array.isArray(n.aliases) ? n.aliases.map(String) : [] };
     if (isMap(n) && typeof n.ipv4_address === 'string') a.ipv4Address = n.ipv4_address;

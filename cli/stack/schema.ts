@@ -102,6 +102,7 @@ const serviceNetworks: Schema = {
     properties: { aliases: stringList, ipv4_address: str, ipv6_address: str, link_local_ips: stringList, priority: { type: 'number' }, driver_opts: dict },
     additionalProperties: false, patternProperties: extensions,
   },
+  patternProperties: extensions,
 };
 
 /** Keys that `docker stack deploy` accepts and ignores; they are warned about, never applied. */
@@ -135,7 +136,7 @@ const service = obj({
   cap_add: stringList, cap_drop: stringList,
   sysctls: listOrDict,
   ulimits: {
-    type: 'object',
+    type: 'object', patternProperties: extensions,
     additionalProperties: { type: ['integer', 'object'], properties: { soft: { type: 'integer' }, hard: { type: 'integer' } }, required: ['soft', 'hard'], additionalProperties: false },
   },
   secrets: { type: 'array', items: fileReference },

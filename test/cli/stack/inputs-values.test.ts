@@ -114,9 +114,11 @@ describe('keys', () => {
   });
 
   it('x-anything is accepted at any level', () => {
-    const text = 'x-top: {a: 1}\nservices:\n  x-not-a-service: 1\n  web:\n    image: x\n    x-note: hi\n    deploy:\n      x-d: 1\n      placement: {x-p: [1]}\n    ports:\n      - {target: 80, x-port: 1}\nnetworks:\n  x-n: 1\n  net: {x-y: 2}\n';
+    const text = 'x-top: {a: 1}\nservices:\n  x-not-a-service: 1\n  web:\n    image: x\n    x-note: hi\n    deploy:\n      x-d: 1\n      placement: {x-p: [1]}\n    ports:\n      - {target: 80, x-port: 1}\n    networks: {net: {x-a: 1}, x-b: 2}\n    ulimits: {x-u: 3}\n    healthcheck: {x-h: 1}\nnetworks:\n  x-n: 1\n  net: {x-y: 2}\n';
     const { stack } = load(text);
     expect(Object.keys(stack.services)).toEqual(['web']);
+    expect(stack.services.web!.networks).toEqual({ net: { aliases: [] } });
+    expect(stack.services.web!.ulimits).toEqual({});
     expect(Object.keys(stack.networks)).toEqual(['net']);
   });
 
