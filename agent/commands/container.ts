@@ -59,6 +59,11 @@ function parseTmpfs(v: string): MountSpec {
   return { type: 'tmpfs', target, options: i < 0 ? undefined : v.slice(i + 1) };
 }
 
+/** `-e KEY` without a value passes this process's KEY through, as docker does (dropped if unset). */
+function passEnv(entries: string[]): string[] {
+  return entries.flatMap((e) => (e.includes('=') ? [e] : process.env[e] !== undefined ? [`${e}=${process.env[e]}`] : []));
+}
+
 function parseHost(v: string): { name: string; ip: string } {
   const i = v.indexOf(':');
   if (i <= 0 || i === v.length - 1) throw new UsageError(`invalid --add-host ${JSON.stringify(v)}: use name:ip`);
@@ -131,7 +136,7 @@ async function specFrom(image: string, command: string[], o: RunOpts): Promise<C
     rootfs: { layers: img.layerDirs },
     image: { ref: image, id: img.id },
     args,
-    env: [...(img.config.env ?? []), ...(o.env ?? [])],
+    env: [...(img.config.env ?? []), ...passEnv(o.env ?? [])],
     cwd: o.workdir ?? (img.config.workingDir || undefined),
     user: o.user ?? (img.config.user || undefined),
     hostname: o.hostname,
@@ -267,7 +272,7 @@ export function registerContainerCommands(program: Command): void {
     .option('-u, --user <user[:group]>', 'user to run as')
     .option('-w, --workdir <dir>', 'working directory')
     .action(async (ref: string, command: string[], o: Roots & { env?: string[]; user?: string; workdir?: string }) => {
-      const r = await runtimeFor(o).exec(ref, { args: command, env: o.env, user: o.user, cwd: o.workdir, stdio: 'inherit' });
+      const r = await runtimeFor(o).exec(ref, { args: command, env: passEnv(o.env ?? []), user: o.user, cwd: o.workdir, stdio: 'inherit' });
       process.exitCode = r.code;
     });
 
