@@ -206,6 +206,7 @@ export class ContainerRuntime {
   async exec(ref: string, spec: ExecSpec): Promise<ExecResult> {
     const { dir, rec, info } = await this.running(ref);
     if (!spec.args.length || !spec.args[0]) throw new ContainerSpecError('exec needs a command');
+    for (const e of spec.env ?? []) if (!/^[^=]+=/.test(e)) throw new ContainerSpecError(`env entry ${JSON.stringify(e)} must look like KEY=VALUE`);
     const creds = await resolveUser(spec.user ?? rec.spec.user, rec.spec.rootfs.layers, rec.spec.groups);
     const env = mergeEnv(this.containerEnv(rec), spec.env ?? []);
     const cg = await this.cgroup(rec);
