@@ -156,7 +156,16 @@ export class RaftNode<R> {
     return this.changeMembers(opts.learner ? ConfChangeType.CONF_ADD_LEARNER : ConfChangeType.CONF_ADD_VOTER, id, addr);
   }
 
+  /** Makes a learner a voter, once the leader sees it caught up (the core refuses it before). */
   async promote(id: bigint): Promise<ConfState> {
+    const deadline = Date.now() + this.cfg.requestTimeoutMs;
+    for (;;) {
+      this.assertRunning();
+      const s = this.rn.status();
+      const pr = s.progress?.get(id);
+      if (!pr || pr.match >= s.commit || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
+    }
     return this.changeMembers(ConfChangeType.CONF_ADD_VOTER, id, this.ap.members.get(id));
   }
 

@@ -80,9 +80,10 @@ describe('RaftNode over gRPC with real WALs', () => {
     await c.start(4n, c.founders(4), { join: true });
     const cs = await l.node!.addMember(4n, m4.addr, { learner: true });
     expect(cs.learners).toContain(4n);
-    await until(() => m4.sm.items.length === 10, 'learner caught up');
+    // promoted at once: the driver waits until the leader sees the learner caught up
     const cs2 = await l.node!.promote(4n);
     expect(cs2.voters).toContain(4n);
+    await until(() => m4.sm.items.length === 10, 'new voter caught up');
     await l.node!.transferLeadership(4n);
     const l2 = await c.leader();
     expect(l2.id).toBe(4n);
