@@ -14,6 +14,7 @@ import { stepLeader } from './step-leader.js';
 import type { Progress } from './tracker/progress.js';
 import { ProgressTracker, type TrackerConfig } from './tracker/tracker.js';
 import type { VoteResult } from './quorum/majority.js';
+import { jointCommitted } from './quorum/joint.js';
 
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 export type CampaignKind = 'pre-election' | 'election' | 'transfer';
@@ -51,6 +52,13 @@ export class Raft {
   pendingReadIndexMessages: Message[] = [];
   /** Proposals since the last Ready: appends are broadcast once per Ready, batching entries. */
   pendingBcast = false;
+  /** Logical clock: ticks since start (lease reads). */
+  ticks = 1; // 0 means "never" in leaseAckTick
+  /**
+   * Lease mode: a restarted member may have promised a leader, before the crash, not to vote
+   * for anyone else for an election timeout; it keeps that promise by waiting one out.
+   */
+  startupLease: boolean;
   /** Messages dropped because the sender is not a member (observability). */
   droppedFromUnknown = 0;
 
@@ -61,6 +69,7 @@ export class Raft {
     this.clusterId = cfg.clusterId;
     this.logger = cfg.logger ?? noopLogger;
     this.electionTimeout = cfg.electionTicks;
+    this.startupLease = cfg.readOnly === 'lease';
     this.heartbeatTimeout = cfg.heartbeatTicks;
     this.log = new RaftLog(cfg.storage);
     this.trk = new ProgressTracker(cfg.maxInflightMsgs);
@@ -155,7 +164,10 @@ export class Raft {
       if (id === this.id) continue;
       const pr = this.trk.progress.get(id)!;
       const commit = pr.match < this.log.committed ? pr.match : this.log.committed;
-      this.send(newMessage({ type: MessageType.MSG_HEARTBEAT, to: id, commit, context: ctx ?? EMPTY }));
+      // In lease mode the heartbeat carries the leader's tick, echoed back: a quorum that
+      // answered a heartbeat sent at tick t refuses other candidates until t + election timeout.
+      const index = this.cfg.readOnly === 'lease' ? BigInt(this.ticks) : 0n;
+      this.send(newMessage({ type: MessageType.MSG_HEARTBEAT, to: id, commit, index, context: ctx ?? EMPTY }));
     }
   }
 
@@ -179,6 +191,7 @@ export class Raft {
       pr.next = last + 1n;
       pr.recentActive = false;
       pr.wasActive = false;
+      pr.leaseAckTick = 0;
     }
     this.pendingConfIndex = 0n;
     this.readOnly.reset();
@@ -245,6 +258,8 @@ export class Raft {
   // ---- ticks ----
 
   tick(): void {
+    this.ticks++;
+    if (this.startupLease && this.electionElapsed + 1 >= this.electionTimeout) this.startupLease = false;
     if (this.role === 'leader') this.tickHeartbeat();
     else this.tickElection();
   }
@@ -356,7 +371,7 @@ export class Raft {
     } else if (m.term > this.term) {
       if (m.type === T.MSG_VOTE || m.type === T.MSG_PRE_VOTE) {
         const force = m.context.equals(CAMPAIGN_TRANSFER);
-        const inLease = this.cfg.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTimeout;
+        const inLease = this.cfg.checkQuorum && (this.lead !== NONE || this.startupLease) && this.electionElapsed < this.electionTimeout;
         if (!force && inLease) {
           // Heard from a leader within the minimum election timeout: a disruptive (possibly
           // partitioned) candidate must not depose it (§4.2.3 of the thesis).
@@ -430,7 +445,25 @@ export class Raft {
     return cs;
   }
 
-  abortLeaderTransfer(): void { this.leadTransferee = NONE; }
+  abortLeaderTransfer(): void {
+    if (this.leadTransferee !== NONE && this.cfg.readOnly === 'lease') {
+      // Voters may have granted the transferee's forced vote: acks so far prove no lease.
+      for (const pr of this.trk.progress.values()) pr.leaseAckTick = 0;
+    }
+    this.leadTransferee = NONE;
+  }
+
+  /**
+   * Lease mode: whether a quorum answered a heartbeat recent enough that no other leader can
+   * have been elected since. Assumes clocks that tick at the same rate within leaseMargin.
+   */
+  inLeaderLease(): boolean {
+    if (this.role !== 'leader' || this.leadTransferee !== NONE) return false;
+    const now = BigInt(this.ticks);
+    const t = jointCommitted(this.trk.config.voters, (id) => (id === this.id ? now : BigInt(this.trk.progress.get(id)?.leaseAckTick ?? 0)));
+    const margin = BigInt(Math.max(1, Math.ceil(this.electionTimeout / 10)));
+    return t > 0n && now < t + BigInt(this.electionTimeout) - margin;
+  }
 
   sendTimeoutNow(to: bigint): void {
     this.send(newMessage({ type: MessageType.MSG_TIMEOUT_NOW, to }));

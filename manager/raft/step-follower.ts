@@ -119,7 +119,7 @@ export function handleAppendEntries(r: Raft, m: Message): void {
 
 function handleHeartbeat(r: Raft, m: Message): void {
   r.log.commitTo(m.commit);
-  r.send(newMessage({ type: T.MSG_HEARTBEAT_RESP, to: m.from, context: m.context }));
+  r.send(newMessage({ type: T.MSG_HEARTBEAT_RESP, to: m.from, index: m.index, context: m.context }));
 }
 
 function handleSnapshot(r: Raft, m: Message): void {

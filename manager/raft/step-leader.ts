@@ -152,7 +152,9 @@ export function committedEntryInCurrentTerm(r: Raft): boolean {
 }
 
 function sendReadIndexResponse(r: Raft, m: Message): void {
-  if (r.cfg.readOnly === 'lease') {
+  // Within the lease no other leader can exist: answer without a round trip. Otherwise (lease
+  // expired, transfer in progress, or readOnly 'safe') confirm leadership with a heartbeat round.
+  if (r.cfg.readOnly === 'lease' && r.inLeaderLease()) {
     responseToReadIndex(r, m, r.log.committed);
     return;
   }
@@ -220,7 +222,8 @@ function handleHeartbeatResponse(r: Raft, m: Message, pr: Progress): void {
   // A full window may hold a lost message: free one slot so the next append probes past it.
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
   if (pr.match < r.log.lastIndex() || pr.state === 'probe') r.maybeSendAppend(m.from, true);
-  if (r.cfg.readOnly !== 'safe' || m.context.length === 0) return;
+  if (r.cfg.readOnly === 'lease' && m.index > BigInt(pr.leaseAckTick)) pr.leaseAckTick = Number(m.index);
+  if (m.context.length === 0) return;
   const acks = r.readOnly.recvAck(m.from, m.context);
   if (!acks) return;
   const votes = new Map<bigint, boolean>();

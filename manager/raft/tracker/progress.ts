@@ -14,6 +14,8 @@ export class Progress {
   recentActive = false;
   /** recentActive of the previous window, so a check right after a reset still sees live peers. */
   wasActive = false;
+  /** Lease mode: the latest leader tick this follower echoed in a heartbeat response. */
+  leaseAckTick = 0;
   /** In probe: a MsgApp is in flight, wait for its answer (or a heartbeat response). */
   msgAppFlowPaused = false;
   isLearner: boolean;

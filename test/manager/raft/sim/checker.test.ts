@@ -37,6 +37,23 @@ describe('linearizability checker', () => {
     expect(checkLinearizable([put(1, 'a', 0, Infinity), get(2, 'a', 5, 6), get(2, '', 7, 8)]).ok).toBe(false);
   });
 
+  it('a failed cas observes the value it found', () => {
+    const casF = (expect: string, current: string, call: number, ret: number): Operation => ({ client: 5, key: 'k', kind: 'cas', expect, value: 'z', ok: false, current, call, ret });
+    expect(checkLinearizable([put(1, 'a', 0, 1), casF('x', 'a', 2, 3)]).ok).toBe(true);
+    expect(checkLinearizable([put(1, 'a', 0, 1), casF('x', 'b', 2, 3)]).ok).toBe(false);
+  });
+
+  it('stays fast with many timed-out writes, and still catches what they cannot explain', () => {
+    const h: Operation[] = [];
+    for (let i = 0; i < 200; i++) h.push(put(i, `u${i}`, i, Infinity));
+    h.push(get(996, 'u7', 290, 291), put(999, 'seen', 300, 301), get(998, 'seen', 302, 303));
+    const r = checkLinearizable(h);
+    expect(r.ok).toBe(true); // u7 took effect before 291, "seen" later
+    expect(r.explored).toBeLessThan(10_000);
+    h.push(get(997, 'u7', 304, 305));
+    expect(checkLinearizable(h).ok).toBe(false); // u7 cannot come back after "seen" was read
+  });
+
   it('checks keys independently', () => {
     const h = [put(1, 'a', 0, 1, 'k1'), get(2, '', 2, 3, 'k2'), get(2, 'a', 4, 5, 'k1')];
     expect(checkLinearizable(h).ok).toBe(true);

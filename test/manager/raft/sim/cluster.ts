@@ -46,7 +46,7 @@ interface Pending {
   started: number;
 }
 
-interface Client { id: number; seq: number; pending?: Pending; lastSeen: Map<string, string> }
+interface Client { id: number; seq: number; pending?: Pending; lastSeen: Map<string, string>; node?: bigint }
 
 export interface SimStats {
   seed: number; completed: number; unknown: number; failed: number; leaders: number;
@@ -71,7 +71,7 @@ export class Simulation {
   private readonly p: {
     loss: number; dup: number; maxDelay: number; crash: number; restart: number; midReadyCrash: number;
     partition: number; heal: number; conf: number; keys: number; preVote: boolean; checkQuorum: boolean;
-    maxInflight: number; maxSize: number; snapEvery: bigint;
+    maxInflight: number; maxSize: number; snapEvery: bigint; lease: boolean;
   };
 
   constructor(readonly opts: SimOptions) {
@@ -81,9 +81,11 @@ export class Simulation {
       loss: r.pick([0, 0.01, 0.05, 0.15]), dup: r.pick([0, 0.02, 0.1]), maxDelay: r.pick([1, 2, 4]),
       crash: r.pick([0, 0.002, 0.01, 0.04]), restart: r.pick([0.02, 0.1, 0.3]), midReadyCrash: r.pick([0, 0.002, 0.01]),
       partition: r.pick([0, 0.003, 0.01]), heal: r.pick([0.01, 0.05]), conf: r.pick([0, 0.003, 0.01]),
-      keys: r.pick([1, 2, 4]), preVote: r.chance(0.5), checkQuorum: r.chance(0.5),
+      keys: r.pick([1, 2, 4]), preVote: r.chance(0.5), checkQuorum: r.chance(0.5), lease: false,
       maxInflight: r.pick([1, 4, 64]), maxSize: r.pick([80, 400, 1 << 20]), snapEvery: r.pick([20n, 50n, 1000n]),
     };
+    // Lease reads need CheckQuorum; the simulated clocks tick in step, as the lease assumes.
+    this.p.lease = this.p.checkQuorum && r.chance(0.5);
     const n = r.pick([1, 3, 3, 5]);
     const voters = Array.from({ length: n }, (_, i) => BigInt(i + 1));
     this.nextId = BigInt(n + 1);
@@ -110,7 +112,7 @@ export class Simulation {
       electionTicks: 5 * this.p.maxDelay + 5,
       random: mulberry32(this.rng.int(2 ** 31)), preVote: this.p.preVote, checkQuorum: this.p.checkQuorum,
       maxSizePerMsg: this.p.maxSize, maxInflightMsgs: this.p.maxInflight, maxProposalBytes: 4096,
-      readOnly: 'safe', applied,
+      readOnly: this.p.lease ? 'lease' : 'safe', applied,
     };
   }
 
@@ -275,7 +277,7 @@ export class Simulation {
       } else if (e.data.length) {
         const cmd = JSON.parse(e.data.toString()) as KvCommand;
         const res = n.kv.apply(cmd);
-        this.completeWrite(n, cmd, res.ok);
+        this.completeWrite(n, cmd, res.ok, res.current);
       }
     }
     for (const rs of rd.readStates) {
@@ -403,8 +405,14 @@ export class Simulation {
       const live = [...this.nodes.values()].filter((n) => n.rn && !n.removed);
       if (!live.length) continue;
       // Clients mostly talk to the leader they know, sometimes to anyone.
-      const leader = live.find((n) => n.rn!.raft.role === 'leader');
-      const node = leader && this.rng.chance(0.7) ? leader : this.rng.pick(live);
+      // Clients stick to the member they used last (as a real client keeps its connection),
+      // so a deposed leader in a minority keeps getting requests it must not serve stale.
+      const last = c.node === undefined ? undefined : this.nodes.get(c.node);
+      const leaders = live.filter((n) => n.rn!.raft.role === 'leader');
+      let node: SimNode;
+      if (last?.rn && !last.removed && this.rng.chance(0.8)) node = last;
+      else node = leaders.length && this.rng.chance(0.7) ? this.rng.pick(leaders) : this.rng.pick(live);
+      c.node = node.id;
       this.issue(c, node);
     }
   }
@@ -439,13 +447,16 @@ export class Simulation {
     }
   }
 
-  private completeWrite(n: SimNode, cmd: KvCommand, ok: boolean): void {
+  private completeWrite(n: SimNode, cmd: KvCommand, ok: boolean, current: string): void {
     for (const c of this.clients) {
       const p = c.pending;
       if (!p || p.cmdId !== cmd.id || p.node !== n.id) continue;
       p.op.ret = ++this.clock;
-      if (p.op.kind === 'cas') p.op.ok = ok;
-      if (p.op.kind === 'put' || ok) c.lastSeen.set(cmd.key, cmd.value);
+      if (p.op.kind === 'cas') {
+        p.op.ok = ok;
+        if (!ok) p.op.current = current;
+      }
+      c.lastSeen.set(cmd.key, ok ? cmd.value : current);
       this.history.push(p.op);
       this.stats.completed++;
       c.pending = undefined;

@@ -5,7 +5,8 @@ export type KvCommand =
   | { id: string; op: 'put'; key: string; value: string }
   | { id: string; op: 'cas'; key: string; expect: string; value: string };
 
-export type KvResult = { ok: boolean };
+/** ok: whether the write happened; current: the value before it (what a failed cas saw). */
+export type KvResult = { ok: boolean; current: string };
 
 export class KvStore {
   data = new Map<string, string>();
@@ -15,12 +16,12 @@ export class KvStore {
     const prev = this.done.get(cmd.id);
     if (prev) return prev;
     let res: KvResult;
+    const cur = this.data.get(cmd.key) ?? '';
     if (cmd.op === 'put') {
       this.data.set(cmd.key, cmd.value);
-      res = { ok: true };
+      res = { ok: true, current: cur };
     } else {
-      const cur = this.data.get(cmd.key) ?? '';
-      res = { ok: cur === cmd.expect };
+      res = { ok: cur === cmd.expect, current: cur };
       if (res.ok) this.data.set(cmd.key, cmd.value);
     }
     this.done.set(cmd.id, res);

@@ -14,7 +14,10 @@ function runSeed(seed: number): SimStats {
   try {
     const stats = sim.run();
     const lin = checkLinearizable(sim.history);
-    if (!lin.ok) throw new Error(`history is not linearizable (key ${lin.key}, ${sim.history.length} operations)`);
+    if (!lin.ok) {
+      const why = lin.gaveUp ? 'the checker gave up (search budget exhausted) on' : 'history is not linearizable for';
+      throw new Error(`${why} key ${lin.key} (${sim.history.length} operations)`);
+    }
     return stats;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
