@@ -69,6 +69,18 @@ describe('logs', () => {
     expect(nums).toEqual(nums.map((_, i) => nums[0]! + i)); // contiguous and in order
   });
 
+  it('keeps long lines, partial last lines and control characters intact across records', async () => {
+    const c = await fx.runtime.run({
+      rootfs: { layers: [fx.layer] },
+      args: ['/bin/sh', '-c', 'head -c 40000 /dev/zero | tr "\\0" x; echo; printf "tab\\there \\033[1mbold\\"q\\" back\\\\slash\\n"; printf "no newline at the end"'],
+    });
+    await fx.runtime.wait(c.id);
+    const entries = await collect(fx.runtime.logs(c.id));
+    const text = entries.map((e) => e.text).join('');
+    expect(text).toBe(`${'x'.repeat(40000)}\ntab\there \u001b[1mbold"q" back\\slash\nno newline at the end`);
+    expect(entries.length).toBeGreaterThanOrEqual(5); // the 40000-byte line is cut into buffer-sized records
+  });
+
   it('follows output until the container exits, across rotations', async () => {
     const c = await fx.runtime.run({
       rootfs: { layers: [fx.layer] },
