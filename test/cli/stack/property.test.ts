@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadStackTexts } from '../../../cli/stack/load.js';
 import { decodeStackBytes } from '../../../cli/stack/source.js';
@@ -67,6 +67,64 @@ describe('the loader under random input', () => {
     fc.assert(fc.property(fc.constantFrom(...sources), fc.array(mutation, { minLength: 1, maxLength: 6 }), (src, muts) => {
       outcome([mutate(src, muts)]);
     }), { numRuns: 400 });
+  });
+
+  it('fixtures with keys, values and nesting mutated: a stack or a StackFileError', () => {
+    const trees = sources.map((src) => parse(src, { merge: true, maxAliasCount: -1 }) as unknown);
+    const newKey = fc.constantFrom('replica', 'servcies', 'x-k', 'image', 'deploy', 'ports', 'mode', 'target', '', '<<', 'toString', 'constructor', 'external', 'environment');
+    const newValue = fc.oneof(
+      fc.constantFrom(null, true, -1, 1.5, 0o440, '', '${X', '$$', '{{.Node.ID}}', '1.5G', '80:80/icmp', 'global', '/x:/y:ro', 'a=b'),
+      fc.string({ maxLength: 8 }), fc.integer(), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+      fc.dictionary(fc.constantFrom('a', 'image', 'replicas', 'x-y'), fc.constantFrom(1, 'v', null), { maxKeys: 2 }),
+    );
+    const edit = fc.record({
+      at: fc.nat(), kind: fc.constantFrom('renameKey', 'setValue', 'wrapInList', 'wrapInMap', 'unwrap', 'deleteKey', 'copySubtree'),
+      key: newKey, value: newValue,
+    });
+    type Edit = typeof edit extends fc.Arbitrary<infer T> ? T : never;
+
+    const containers = (root: unknown): (Record<string, unknown> | unknown[])[] => {
+      const out: (Record<string, unknown> | unknown[])[] = [];
+      const walk = (v: unknown, depth: number) => {
+        if (depth > 40 || v === null || typeof v !== 'object') return;
+        out.push(v as Record<string, unknown> | unknown[]);
+        for (const c of Object.values(v)) walk(c, depth + 1);
+      };
+      walk(root, 0);
+      return out;
+    };
+    const apply = (root: unknown, e: Edit): void => {
+      const all = containers(root);
+      if (all.length === 0) return;
+      const c = all[e.at % all.length]! as Record<string, unknown>;
+      const keys = Object.keys(c);
+      if (keys.length === 0) return;
+      const k = keys[e.at % keys.length]!;
+      switch (e.kind) {
+        case 'renameKey': if (!Array.isArray(c)) { const v = c[k]; delete c[k]; Object.defineProperty(c, e.key, { value: v, enumerable: true, writable: true, configurable: true }); } break;
+        case 'setValue': c[k] = e.value; break;
+        case 'wrapInList': c[k] = [c[k]]; break;
+        case 'wrapInMap': c[k] = { [e.key || 'k']: c[k] }; break;
+        case 'unwrap': { const v = c[k]; if (v && typeof v === 'object') c[k] = Object.values(v)[0] ?? null; break; }
+        case 'deleteKey': if (Array.isArray(c)) c.splice(Number(k), 1); else delete c[k]; break;
+        case 'copySubtree': { const other = all[(e.at >> 3) % all.length]; c[k] = structuredClone(other); break; }
+      }
+    };
+    const seen = { ok: 0, error: 0 };
+    fc.assert(fc.property(fc.nat(trees.length - 1), fc.array(edit, { minLength: 1, maxLength: 5 }), (i, edits) => {
+      const tree = structuredClone(trees[i]);
+      for (const e of edits) apply(tree, e);
+      let text: string;
+      try {
+        text = stringify(tree, { aliasDuplicateObjects: false });
+      } catch {
+        return; // the mutation made something YAML cannot write (a cycle); nothing to load
+      }
+      seen[outcome([text])]++;
+    }), { numRuns: 400 });
+    // Both paths must be exercised, or the property says little.
+    expect(seen.ok).toBeGreaterThan(10);
+    expect(seen.error).toBeGreaterThan(10);
   });
 
   it('random bytes through the decoder and the loader', () => {
