@@ -389,9 +389,11 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === T.MSG_HEARTBEAT || m.type === T.MSG_APP)) {
-        // A stale leader (e.g. back from a partition) learns the current term from this answer
-        // and steps down; otherwise, with CheckQuorum/PreVote, nobody would ever tell it.
+      if (m.type === T.MSG_HEARTBEAT || m.type === T.MSG_APP) {
+        // A stale leader learns the current term from this answer and steps down. Without it a
+        // member whose term was raised (by a candidate it still believes a member, or during a
+        // partition) but that cannot campaign itself (a lagging learner, CheckQuorum, PreVote)
+        // would ignore the leader forever.
         this.send(newMessage({ type: T.MSG_APP_RESP, to: m.from }));
       } else if (m.type === T.MSG_PRE_VOTE) {
         this.send(newMessage({ type: T.MSG_PRE_VOTE_RESP, to: m.from, term: this.term, reject: true }));
