@@ -9,8 +9,9 @@ import { NodeStatus_State, type Node, type Task } from '../../proto/gen/types.js
 import type { Clock, TimerHandle } from '../clock.js';
 import type { MemoryStore, ObjectEvent, ReadonlyDeep } from '../store/index.js';
 import { NodeAssignments } from './assignments.js';
-import { notLeader, notOwner, sessionInvalid, unavailable } from './errors.js';
-import { managersFromStore, markNodeDown, registerNode } from './nodes.js';
+import { status } from '@grpc/grpc-js';
+import { DispatcherRefusal, notLeader, notOwner, sessionInvalid, unavailable } from './errors.js';
+import { managersFromStore, markNodeDown, registerNode, UnknownNodeError } from './nodes.js';
 import { DEFAULT_HEARTBEAT_PERIOD_MS, type DispatcherOptions, type NodeIdentity } from './options.js';
 import { StatusBatcher } from './status-batcher.js';
 
@@ -185,8 +186,9 @@ export class Dispatcher {
     this.ensureRunning();
     let node: ReadonlyDeep<Node>;
     try {
-      node = await this.store.update((tx) => registerNode(tx, who, req.description, addr));
+      node = await this.store.update((tx) => registerNode(tx, who, req.description, addr, this.opts.registerUnknownNodes ?? true));
     } catch (err) {
+      if (err instanceof UnknownNodeError) throw new DispatcherRefusal(status.PERMISSION_DENIED, err.message);
       throw unavailable(`could not register node ${who.nodeId}: ${(err as Error).message}`);
     }
     this.ensureRunning();

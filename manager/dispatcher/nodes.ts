@@ -7,11 +7,20 @@ import type { NodeIdentity } from './options.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
+/** The node is not (or no longer) a member: it was removed, or never joined through the CA. */
+export class UnknownNodeError extends Error {
+  constructor(readonly nodeId: string) {
+    super(`node ${nodeId} is not a member of this cluster (removed?): join it again with a join token`);
+    this.name = 'UnknownNodeError';
+  }
+}
+
 /** Creates the node (first session) or refreshes its description, address and READY status. */
-export function registerNode(tx: WriteTx, who: NodeIdentity, description: RO<NodeDescription> | undefined, addr: string): RO<Node> {
+export function registerNode(tx: WriteTx, who: NodeIdentity, description: RO<NodeDescription> | undefined, addr: string, createUnknown = true): RO<Node> {
   const status = { state: NodeStatus_State.READY, message: 'session opened', addr };
   const current = tx.nodes.get(who.nodeId);
   if (!current) {
+    if (!createUnknown) throw new UnknownNodeError(who.nodeId);
     const node: RO<Node> = {
       ...Node.fromPartial({}),
       id: who.nodeId,

@@ -33,6 +33,11 @@ export interface DispatcherOptions {
   statusBatchMs?: number;
   /** ... or until this many are queued (default 1,000). */
   statusBatchSize?: number;
+  /**
+   * A session from a node the store does not know creates its Node object (default true). Set
+   * false where the CA creates nodes at join: then an unknown (e.g. removed) node is refused.
+   */
+  registerUnknownNodes?: boolean;
   /** Random source in [0, 1) for jitter (tests pass a fixed one). */
   random?: () => number;
   logger?: Logger;

@@ -110,6 +110,21 @@ describe('sessions and heartbeats', () => {
     await expect(c.heartbeat('x')).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
   });
 
+  it('refuses an unknown node when nodes are created by the CA, and ends a removed node\'s session', async () => {
+    const store = new MemoryStore();
+    await store.update((tx) => tx.nodes.create(Node.fromPartial({ id: 'n1', status: { state: NodeStatus_State.DOWN } })));
+    h = await makeHarness({ registerUnknownNodes: false }, store);
+    h.start();
+    const stranger = h.client('n9').session();
+    await until(() => stranger.ended, 'refusal');
+    expect(stranger.error).toMatchObject({ code: status.PERMISSION_DENIED });
+    expect(stranger.error?.details).toMatch(/node n9 is not a member of this cluster/);
+    const { c, s, sessionId } = await open(h, 'n1');
+    await h.store.update((tx) => tx.nodes.delete('n1'));
+    await until(() => s.ended, 'session ended');
+    await expect(c.heartbeat(sessionId)).rejects.toMatchObject({ code: status.NOT_FOUND });
+  });
+
   it('ends the sessions when it stops (leadership lost)', async () => {
     h = await makeHarness({ leaderAddr: () => 'm2:4243' });
     h.start();
