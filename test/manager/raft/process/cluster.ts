@@ -101,7 +101,10 @@ export class Cluster {
   }
 
   async destroy(): Promise<void> {
-    await Promise.all(this.running().map((m) => m.node!.stop()));
-    if (this.base) await rm(this.base, { recursive: true, force: true });
+    try {
+      await Promise.allSettled(this.running().map((m) => m.node!.stop()));
+    } finally {
+      if (this.base) await rm(this.base, { recursive: true, force: true });
+    }
   }
 }
