@@ -6,6 +6,7 @@
 import { ConfChange, ConfChangeType, type ConfState, EntryType, type Message, MessageType } from '../../../../proto/gen/raft.js';
 import { RaftError, RawNode, type RaftConfig } from '../../../../manager/raft/index.js';
 import { fmtMessage } from '../interaction/format.js';
+import { Clients, type Member } from './clients.js';
 import type { Operation } from './checker.js';
 import { SafetyMonitor } from './invariants.js';
 import { type KvCommand, KvStore } from './kv.js';
@@ -26,27 +27,11 @@ export interface SimOptions {
   quietTicks: number;
 }
 
-interface SimNode {
-  id: bigint;
+interface SimNode extends Member {
   storage: SimStorage;
-  rn?: RawNode;           // undefined while crashed
-  kv: KvStore;
-  applied: bigint;
-  removed: boolean;
   joined: boolean;        // has been in an applied configuration
   leaderTerm: bigint;     // term in which this node was leader at its last Ready (0 if not)
-  reads: Map<string, { client: Client; index?: bigint }>;
 }
-
-interface Pending {
-  op: Operation;
-  cmdId?: string;         // writes
-  ctx?: string;           // reads
-  node: bigint;
-  started: number;
-}
-
-interface Client { id: number; seq: number; pending?: Pending; lastSeen: Map<string, string>; node?: bigint }
 
 export interface SimStats {
   seed: number; completed: number; unknown: number; failed: number; leaders: number;
@@ -56,15 +41,13 @@ export interface SimStats {
 export class Simulation {
   readonly rng: Rng;
   readonly monitor = new SafetyMonitor();
-  readonly history: Operation[] = [];
   readonly trace: string[] = [];
   stats: SimStats;
   private now = 0;
-  private clock = 0;
   private nodes = new Map<bigint, SimNode>();
   private net: { at: number; m: Message }[] = [];
   private cut = new Set<string>();
-  private clients: Client[] = [];
+  private readonly clients: Clients;
   private nextId: bigint;
   private faults = true;
   // Per-seed knobs: the schedule explores different regimes.
@@ -95,7 +78,7 @@ export class Simulation {
       this.addNode(id, storage);
     }
     const nClients = r.pick([1, 3, 6]);
-    for (let i = 0; i < nClients; i++) this.clients.push({ id: i, seq: 0, lastSeen: new Map() });
+    this.clients = new Clients(nClients, r, this.p.keys);
     this.stats = { seed: opts.seed, completed: 0, unknown: 0, failed: 0, leaders: 0, crashes: 0, partitions: 0, confChanges: 0, snapshots: 0, messages: 0 };
     this.log(`params ${JSON.stringify({ ...this.p, snapEvery: String(this.p.snapEvery), n, nClients })}`);
   }
@@ -135,7 +118,7 @@ export class Simulation {
       for (const n of this.nodes.values()) this.processReady(n);
       if (this.now % 5 === 0) this.checkLogMatching();
       // Clients stop some time after the faults so that convergence can be checked.
-      if (this.now < clientsUntil) this.clientsAct();
+      if (this.now < clientsUntil) this.clients.act(this.now, this.nodes);
       if (this.faults) this.injectFaults();
       // A slow regime (window of 1, long delays) may need long to catch a member up.
       if (this.now > clientsUntil + 50 && this.now % 10 === 0 && this.convergence() === undefined) break;
@@ -155,7 +138,8 @@ export class Simulation {
   }
 
   private finish(): void {
-    for (const c of this.clients) if (c.pending) this.giveUp(c);
+    this.clients.finish();
+    Object.assign(this.stats, { completed: this.clients.completed, unknown: this.clients.unknown, failed: this.clients.failed });
     this.checkLogMatching();
     if (this.opts.quietTicks > 0) this.checkConverged();
   }
@@ -277,7 +261,7 @@ export class Simulation {
       } else if (e.data.length) {
         const cmd = JSON.parse(e.data.toString()) as KvCommand;
         const res = n.kv.apply(cmd);
-        this.completeWrite(n, cmd, res.ok, res.current);
+        this.clients.writeApplied(n, cmd, res.ok, res.current);
       }
     }
     for (const rs of rd.readStates) {
@@ -286,7 +270,7 @@ export class Simulation {
       if (pr) pr.index = rs.index;
     }
     rn.advance(rd);
-    this.serveReads(n);
+    this.clients.serveReads(n);
     if (n.removed) {
       this.log(`${n.id} removed from the cluster: shutting down`);
       this.failReads(n);
@@ -339,7 +323,7 @@ export class Simulation {
     n.rn = undefined;
     n.leaderTerm = 0n;
     this.failReads(n);
-    for (const c of this.clients) if (c.pending?.node === n.id) this.giveUp(c);
+    this.clients.memberCrashed(n.id);
   }
 
   private restart(n: SimNode): void {
@@ -393,102 +377,10 @@ export class Simulation {
     SafetyMonitor.logMatching(logs);
   }
 
-  // ---- clients ----
-
-  private clientsAct(): void {
-    for (const c of this.clients) {
-      if (c.pending) {
-        if (this.now - c.pending.started > 60) this.giveUp(c);
-        continue;
-      }
-      if (!this.rng.chance(0.5)) continue;
-      const live = [...this.nodes.values()].filter((n) => n.rn && !n.removed);
-      if (!live.length) continue;
-      // Clients mostly talk to the leader they know, sometimes to anyone.
-      // Clients stick to the member they used last (as a real client keeps its connection),
-      // so a deposed leader in a minority keeps getting requests it must not serve stale.
-      const last = c.node === undefined ? undefined : this.nodes.get(c.node);
-      const leaders = live.filter((n) => n.rn!.raft.role === 'leader');
-      let node: SimNode;
-      if (last?.rn && !last.removed && this.rng.chance(0.8)) node = last;
-      else node = leaders.length && this.rng.chance(0.7) ? this.rng.pick(leaders) : this.rng.pick(live);
-      c.node = node.id;
-      this.issue(c, node);
-    }
-  }
-
-  private issue(c: Client, node: SimNode): void {
-    const r = this.rng;
-    const key = `k${r.int(this.p.keys)}`;
-    const kind = r.pick(['put', 'put', 'get', 'get', 'cas'] as const);
-    const id = `c${c.id}-${c.seq++}`;
-    const op: Operation = { client: c.id, key, kind, call: ++this.clock, ret: Infinity };
-    try {
-      if (kind === 'get') {
-        node.rn!.readIndex(Buffer.from(id));
-        node.reads.set(id, { client: c });
-        c.pending = { op, ctx: id, node: node.id, started: this.now };
-      } else {
-        let cmd: KvCommand;
-        if (kind === 'put') {
-          op.value = id;
-          cmd = { id, op: 'put', key, value: id };
-        } else {
-          op.value = id;
-          op.expect = c.lastSeen.get(key) ?? '';
-          cmd = { id, op: 'cas', key, expect: op.expect, value: id };
-        }
-        node.rn!.propose(Buffer.from(JSON.stringify(cmd)));
-        c.pending = { op, cmdId: id, node: node.id, started: this.now };
-      }
-    } catch (e) {
-      if (!(e instanceof RaftError)) throw e;
-      this.stats.failed++; // refused synchronously: it never happened
-    }
-  }
-
-  private completeWrite(n: SimNode, cmd: KvCommand, ok: boolean, current: string): void {
-    for (const c of this.clients) {
-      const p = c.pending;
-      if (!p || p.cmdId !== cmd.id || p.node !== n.id) continue;
-      p.op.ret = ++this.clock;
-      if (p.op.kind === 'cas') {
-        p.op.ok = ok;
-        if (!ok) p.op.current = current;
-      }
-      c.lastSeen.set(cmd.key, ok ? cmd.value : current);
-      this.history.push(p.op);
-      this.stats.completed++;
-      c.pending = undefined;
-    }
-  }
-
-  private serveReads(n: SimNode): void {
-    for (const [ctx, pr] of n.reads) {
-      if (pr.index === undefined || pr.index > n.applied) continue;
-      n.reads.delete(ctx);
-      const c = pr.client;
-      if (c.pending?.ctx !== ctx) continue;
-      c.pending.op.value = n.kv.get(c.pending.op.key);
-      c.pending.op.ret = ++this.clock;
-      c.lastSeen.set(c.pending.op.key, c.pending.op.value);
-      this.history.push(c.pending.op);
-      this.stats.completed++;
-      c.pending = undefined;
-    }
-  }
+  get history(): Operation[] { return this.clients.history; }
 
   private failReads(n: SimNode): void {
     n.reads.clear(); // their clients time out
-  }
-
-  private giveUp(c: Client): void {
-    const p = c.pending!;
-    c.pending = undefined;
-    if (p.op.kind === 'get') return; // an unanswered read has no effect
-    p.op.ret = Infinity;
-    this.history.push(p.op);
-    this.stats.unknown++;
   }
 
   dumpTrace(): string {
