@@ -7,6 +7,11 @@ export interface ComponentOptions {
   logger?: Logger;
 }
 
+export interface OrchestratorOptions extends ComponentOptions {
+  /** Objects one transaction may touch (default 1,000); larger changes span several. */
+  changesPerTx?: number;
+}
+
 export function defaultLogger(component: string): Logger {
   return pino({ name: component, level: process.env.SHOAL_LOG_LEVEL ?? 'info' });
 }

@@ -23,6 +23,12 @@ export const INITIAL_TASK_STATE = TaskState.PENDING;
 /** Docker's default pause before a failed task is replaced. */
 export const DEFAULT_RESTART_DELAY_MS = 5_000;
 
+/**
+ * Objects one orchestrator transaction may touch before it stops and runs another: a few
+ * hundred bytes each keeps a proposal well under the Raft node's 1 MiB entry limit.
+ */
+export const DEFAULT_CHANGES_PER_TX = 1000;
+
 /** Tasks kept per slot (the current one included) when the cluster object does not say. */
 export const DEFAULT_TASK_HISTORY = 5;
 

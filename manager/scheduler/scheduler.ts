@@ -5,7 +5,7 @@
 import { TaskState, type Task } from '../../proto/gen/types.js';
 import type { Clock } from '../clock.js';
 import { WatchingComponent, type ComponentOptions } from '../orchestrator/component.js';
-import type { MemoryStore, ObjectEvent, ReadonlyDeep, ReadTx, WriteTx } from '../store/index.js';
+import { ProposalTooLargeError, type MemoryStore, type ObjectEvent, type ReadonlyDeep, type ReadTx, type WriteTx } from '../store/index.js';
 import { requirementsOf, type Requirements } from './filters.js';
 import { holdsResources, NodeInfo, usageOf } from './node-info.js';
 import { placeGroup, placeOnNode, type GroupPlacement } from './placement.js';
@@ -36,7 +36,7 @@ export class Scheduler extends WatchingComponent {
   private readonly placedOn = new Map<string, string>();
   private readonly pending = new Map<string, RO<Task>>();
   private needsPass = false;
-  private readonly batchSize: number;
+  private batchSize: number;
 
   constructor(store: MemoryStore, clock: Clock, opts: SchedulerOptions = {}) {
     super(store, clock, 'scheduler', opts);
@@ -111,13 +111,20 @@ export class Scheduler extends WatchingComponent {
     if (decisions.length === 0) return;
     const now = BigInt(this.clock.now());
     let placed = 0;
-    for (let i = 0; i < decisions.length; i += this.batchSize) {
+    for (let i = 0; i < decisions.length; ) {
       const batch = decisions.slice(i, i + this.batchSize);
       try {
         const skipped = await this.store.update((tx) => commitBatch(tx, batch, now));
         for (const d of skipped) if (d.nodeId && this.placedOn.get(d.task.id) === d.nodeId) this.untrack(d.task.id);
         placed += batch.filter((d) => d.nodeId).length - skipped.filter((d) => d.nodeId).length;
+        i += batch.length;
       } catch (err) {
+        // Big task specs: fewer tasks per proposal, for good.
+        if (err instanceof ProposalTooLargeError && this.batchSize > 1) {
+          this.batchSize = Math.max(1, this.batchSize >> 1);
+          this.log.warn({ batchSize: this.batchSize, bytes: err.bytes }, 'proposal too large; fewer tasks per transaction');
+          continue;
+        }
         // Nothing of this batch or later ones was written: take back what was counted.
         for (const d of decisions.slice(i)) if (d.nodeId) this.untrack(d.task.id);
         this.needsPass = true;

@@ -53,3 +53,10 @@ export class AsyncTransactionError extends StoreError {
     super('a store transaction callback must be synchronous (it returned a promise); do async work before or after update()');
   }
 }
+
+/** A transaction too big for one log entry: split the work into smaller transactions. */
+export class ProposalTooLargeError extends StoreError {
+  constructor(readonly bytes: number, readonly limit: number, readonly objects: number) {
+    super(`transaction of ${objects} objects encodes to ${bytes} bytes, over the ${limit}-byte proposal limit; write fewer objects per transaction`);
+  }
+}

@@ -1,5 +1,5 @@
 // The manager's replicated object store: import from here.
-export { MemoryStore, type MemoryStoreOptions, type WatchOptions } from './memory-store.js';
+export { DEFAULT_MAX_PROPOSAL_BYTES, MemoryStore, type MemoryStoreOptions, type WatchOptions } from './memory-store.js';
 export { cloneObject } from './actions.js';
 export { slotKey, type IndexName } from './table.js';
 export type { ReadTable, ReadTx, WriteTable, WriteTx } from './tx.js';

@@ -7,7 +7,15 @@ import { TaskSpec, type Task } from '../../proto/gen/types.js';
 import type { Clock } from '../clock.js';
 import { RealClock } from '../clock.js';
 import { changesToActions, decodeAction, type DecodedAction } from './actions.js';
-import { AsyncTransactionError, NameConflictError, ObjectExistsError, ObjectNotFoundError, SequenceConflictError, StoreError } from './errors.js';
+import {
+  AsyncTransactionError,
+  NameConflictError,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  ProposalTooLargeError,
+  SequenceConflictError,
+  StoreError,
+} from './errors.js';
 import { Table } from './table.js';
 import { readTx, writeTx, type Change, type ReadTx, type WriteTx } from './tx.js';
 import type { KindMap, ObjectEvent, ObjectKind, Proposer, ReadonlyDeep, StoreEvent, StoreObject } from './types.js';
@@ -18,7 +26,11 @@ export interface MemoryStoreOptions {
   clock?: Clock;
   /** The replicated log; omitted, proposals commit immediately with consecutive indexes. */
   proposer?: Proposer;
+  /** Largest encoded proposal (default 1,000,000 bytes: under the Raft node's 1 MiB limit). */
+  maxProposalBytes?: number;
 }
+
+export const DEFAULT_MAX_PROPOSAL_BYTES = 1_000_000;
 
 export interface WatchOptions {
   filter?: EventFilter;
@@ -46,6 +58,7 @@ export class MemoryStore {
   private readonly waiters = new Map<string, Waiter>();
   private readonly clock: Clock;
   private readonly proposer: Proposer;
+  private readonly maxProposalBytes: number;
   private readonly instance = randomBytes(6).toString('hex');
   private seq = 0;
   private lastIndex = 0n;
@@ -56,6 +69,7 @@ export class MemoryStore {
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? new RealClock();
+    this.maxProposalBytes = opts.maxProposalBytes ?? DEFAULT_MAX_PROPOSAL_BYTES;
     this.proposer = opts.proposer ?? {
       propose: (data) => {
         const index = this.lastIndex + 1n;
@@ -117,6 +131,7 @@ export class MemoryStore {
     if (actions.length === 0) return { result, version: this.lastIndex };
     const proposalId = `${this.instance}-${++this.seq}`;
     const data = StoreActions.encode({ proposalId, proposedAtMs: now, actions }).finish();
+    if (data.length > this.maxProposalBytes) throw new ProposalTooLargeError(data.length, this.maxProposalBytes, actions.length);
     const outcome = new Promise<bigint>((resolve, reject) => this.waiters.set(proposalId, { resolve, reject }));
     outcome.catch(() => undefined);
     try {

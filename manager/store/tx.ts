@@ -32,6 +32,8 @@ export interface ReadTx {
 }
 
 export interface WriteTx extends ReadTx {
+  /** Objects touched so far: components cap it to keep each proposal a reasonable size. */
+  readonly size: number;
   readonly clusters: WriteTable<'cluster'>;
   readonly nodes: WriteTable<'node'>;
   readonly services: WriteTable<'service'>;
@@ -176,6 +178,9 @@ class OverlayTable<K extends ObjectKind> extends CommittedTable<K> implements Wr
 
 export function writeTx(tables: Tables, changes: Change[]): WriteTx {
   return {
+    get size() {
+      return changes.length;
+    },
     clusters: new OverlayTable(tables.cluster, changes),
     nodes: new OverlayTable(tables.node, changes),
     services: new OverlayTable(tables.service, changes),

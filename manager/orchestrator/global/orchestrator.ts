@@ -2,19 +2,22 @@
 // drain, go down or leave.
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { MemoryStore, ObjectEvent, ReadTx } from '../../store/index.js';
-import { WatchingComponent, type ComponentOptions } from '../component.js';
+import { reconcileInBatches, type BatchState } from '../batches.js';
+import { WatchingComponent, type OrchestratorOptions } from '../component.js';
 import { RestartTracker } from '../restarts.js';
-import { diedWhileRunnable, isGlobal, isRunnable } from '../tasks.js';
+import { DEFAULT_CHANGES_PER_TX, diedWhileRunnable, isGlobal, isRunnable } from '../tasks.js';
 import { reconcileGlobal } from './reconcile.js';
 
 export class GlobalOrchestrator extends WatchingComponent {
   private readonly globalServices = new Set<string>();
   private readonly dirtyServices = new Set<string>();
   private readonly restarts = new RestartTracker();
+  private readonly batch: BatchState;
   private readonly timers = new Map<number, TimerHandle>();
 
-  constructor(store: MemoryStore, clock: Clock, opts: ComponentOptions = {}) {
+  constructor(store: MemoryStore, clock: Clock, opts: OrchestratorOptions = {}) {
     super(store, clock, 'orchestrator/global', opts);
+    this.batch = { cap: opts.changesPerTx ?? DEFAULT_CHANGES_PER_TX };
   }
 
   load(tx: ReadTx): void {
@@ -54,22 +57,16 @@ export class GlobalOrchestrator extends WatchingComponent {
   async flush(): Promise<void> {
     const ids = [...this.dirtyServices];
     this.dirtyServices.clear();
-    try {
-      const now = this.clock.now();
-      const wakeAt = await this.store.update((tx) => {
-        const due: number[] = [];
-        for (const id of ids) {
-          const r = reconcileGlobal(tx, id, now, this.restarts);
-          due.push(...r.wakeAt);
-          if (r.created || r.shutDown) this.log.info({ serviceId: id, created: r.created, shutDown: r.shutDown }, 'reconciled global service');
-        }
-        return due;
-      });
-      for (const at of wakeAt) this.wakeAtTime(at);
-    } catch (err) {
-      for (const id of ids) this.dirtyServices.add(id);
-      throw err;
-    }
+    const wakeAt = await reconcileInBatches(
+      this.store,
+      this.clock,
+      ids,
+      this.batch,
+      (tx, id, now, cap) => reconcileGlobal(tx, id, now, this.restarts, cap),
+      (rest) => rest.forEach((id) => this.dirtyServices.add(id)),
+      this.log,
+    );
+    for (const at of wakeAt) this.wakeAtTime(at);
   }
 
   private wakeAtTime(at: number): void {

@@ -9,8 +9,15 @@ import { byAge, hasFinished, isRunnable, newTask, nodeKeepsTasks, nodeTakesNewTa
 
 type RO<T> = ReadonlyDeep<T>;
 
-export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, restarts: RestartTracker): ReconcileOutcome {
-  const out: ReconcileOutcome = { created: 0, shutDown: 0, wakeAt: [] };
+export function reconcileGlobal(
+  tx: WriteTx,
+  serviceId: string,
+  nowMs: number,
+  restarts: RestartTracker,
+  maxChanges = Infinity,
+): ReconcileOutcome {
+  const out: ReconcileOutcome = { created: 0, shutDown: 0, incomplete: false, wakeAt: [] };
+  const full = (): boolean => (out.incomplete ||= tx.size >= maxChanges);
   const service = tx.services.get(serviceId);
   const tasks = tx.tasks.find('service', serviceId);
   const stop = (t: RO<Task>, desired: TaskState): void => {
@@ -40,9 +47,11 @@ export function reconcileGlobal(tx: WriteTx, serviceId: string, nowMs: number, r
   // Tasks on nodes that no longer exist.
   for (const [nodeId, list] of byNode) {
     if (tx.nodes.get(nodeId)) continue;
+    if (full()) return out;
     for (const t of list) if (isRunnable(t)) stop(t, TaskState.SHUTDOWN);
   }
   for (const node of tx.nodes.all()) {
+    if (full()) return out;
     const keep = nodeKeepsTasks(node) && matches(node);
     const list = (byNode.get(node.id) ?? []).sort(byAge);
     const alive: RO<Task>[] = [];

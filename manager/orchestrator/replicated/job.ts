@@ -9,8 +9,15 @@ import { SETTLED_DESIRED_STATE, type ReconcileOutcome } from './reconcile.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
-export function reconcileReplicatedJob(tx: WriteTx, serviceId: string, nowMs: number, restarts: RestartTracker): ReconcileOutcome {
-  const out: ReconcileOutcome = { created: 0, shutDown: 0, wakeAt: [] };
+export function reconcileReplicatedJob(
+  tx: WriteTx,
+  serviceId: string,
+  nowMs: number,
+  restarts: RestartTracker,
+  maxChanges = Infinity,
+): ReconcileOutcome {
+  const out: ReconcileOutcome = { created: 0, shutDown: 0, incomplete: false, wakeAt: [] };
+  const full = (): boolean => (out.incomplete ||= tx.size >= maxChanges);
   const service = tx.services.get(serviceId);
   if (service?.spec?.mode?.$case !== 'replicatedJob') return out;
   const job = service.spec.mode.value;
@@ -30,6 +37,7 @@ export function reconcileReplicatedJob(tx: WriteTx, serviceId: string, nowMs: nu
   const done = new Set<number>();
   const running = new Set<number>();
   for (const [slot, list] of bySlot) {
+    if (full()) return out;
     for (const t of list.sort(byAge)) {
       if (t.desiredState === SETTLED_DESIRED_STATE) done.add(slot);
       if (!isRunnable(t)) continue;
@@ -51,6 +59,7 @@ export function reconcileReplicatedJob(tx: WriteTx, serviceId: string, nowMs: nu
   let room = concurrent - running.size;
   for (let slot = 1; slot <= total && room > 0; slot++) {
     if (done.has(slot) || running.has(slot)) continue;
+    if (full()) return out;
     const key = slotKey(serviceId, slot);
     const due = restarts.dueAt(key);
     if (due !== undefined && due > nowMs) {

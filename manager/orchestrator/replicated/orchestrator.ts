@@ -3,22 +3,22 @@
 import { TaskState } from '../../../proto/gen/types.js';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { MemoryStore, ObjectEvent, ReadTx } from '../../store/index.js';
-import { WatchingComponent, type ComponentOptions } from '../component.js';
-import { diedWhileRunnable, isReplicated, isRunnable, nodeKeepsTasks } from '../tasks.js';
+import { reconcileInBatches, type BatchState } from '../batches.js';
+import { WatchingComponent, type OrchestratorOptions } from '../component.js';
+import { DEFAULT_CHANGES_PER_TX, diedWhileRunnable, isReplicated, isRunnable, nodeKeepsTasks } from '../tasks.js';
 import { RestartTracker } from '../restarts.js';
 import { reconcileReplicatedJob } from './job.js';
 import { reconcileReplicated } from './reconcile.js';
 
-/** Services reconciled per transaction, so one proposal stays a reasonable size. */
-const SERVICES_PER_TX = 50;
-
 export class ReplicatedOrchestrator extends WatchingComponent {
   private readonly dirtyServices = new Set<string>();
   private readonly restarts = new RestartTracker();
+  private readonly batch: BatchState;
   private readonly timers = new Map<number, TimerHandle>();
 
-  constructor(store: MemoryStore, clock: Clock, opts: ComponentOptions = {}) {
+  constructor(store: MemoryStore, clock: Clock, opts: OrchestratorOptions = {}) {
     super(store, clock, 'orchestrator/replicated', opts);
+    this.batch = { cap: opts.changesPerTx ?? DEFAULT_CHANGES_PER_TX };
   }
 
   load(tx: ReadTx): void {
@@ -60,30 +60,22 @@ export class ReplicatedOrchestrator extends WatchingComponent {
   async flush(): Promise<void> {
     const ids = [...this.dirtyServices];
     this.dirtyServices.clear();
-    for (let i = 0; i < ids.length; i += SERVICES_PER_TX) {
-      const batch = ids.slice(i, i + SERVICES_PER_TX);
-      try {
-        const now = this.clock.now();
-        const wakeAt = await this.store.update((tx) => {
-          const due: number[] = [];
-          for (const id of batch) {
-            const svc = tx.services.get(id);
-            if (svc && !isReplicated(svc)) continue;
-            const r =
-              svc?.spec?.mode?.$case === 'replicatedJob'
-                ? reconcileReplicatedJob(tx, id, now, this.restarts)
-                : reconcileReplicated(tx, id, now, this.restarts);
-            due.push(...r.wakeAt);
-            if (r.created || r.shutDown) this.log.info({ serviceId: id, created: r.created, shutDown: r.shutDown }, 'reconciled service');
-          }
-          return due;
-        });
-        for (const at of wakeAt) this.wakeAtTime(at);
-      } catch (err) {
-        for (const id of ids.slice(i)) this.dirtyServices.add(id);
-        throw err;
-      }
-    }
+    const wakeAt = await reconcileInBatches(
+      this.store,
+      this.clock,
+      ids,
+      this.batch,
+      (tx, id, now, cap) => {
+        const svc = tx.services.get(id);
+        if (svc && !isReplicated(svc)) return undefined;
+        return svc?.spec?.mode?.$case === 'replicatedJob'
+          ? reconcileReplicatedJob(tx, id, now, this.restarts, cap)
+          : reconcileReplicated(tx, id, now, this.restarts, cap);
+      },
+      (rest) => rest.forEach((id) => this.dirtyServices.add(id)),
+      this.log,
+    );
+    for (const at of wakeAt) this.wakeAtTime(at);
   }
 
   private wakeAtTime(at: number): void {

@@ -10,6 +10,8 @@ type RO<T> = ReadonlyDeep<T>;
 export interface ReconcileOutcome {
   created: number;
   shutDown: number;
+  /** The transaction reached its size cap before the service was done: run another pass. */
+  incomplete: boolean;
   /** Times (ms) at which delayed restarts fall due: the caller wakes the orchestrator then. */
   wakeAt: number[];
 }
@@ -33,8 +35,12 @@ export function reconcileReplicated(
   serviceId: string,
   nowMs: number,
   restarts: RestartTracker,
+  maxChanges = Infinity,
 ): ReconcileOutcome {
-  const out: ReconcileOutcome = { created: 0, shutDown: 0, wakeAt: [] };
+  const out: ReconcileOutcome = { created: 0, shutDown: 0, incomplete: false, wakeAt: [] };
+  // Big changes (scaling by thousands, a node with thousands of tasks lost) span several
+  // transactions: each pass stops at the cap and the caller runs another.
+  const full = (): boolean => (out.incomplete ||= tx.size >= maxChanges);
   const service = tx.services.get(serviceId);
   const tasks = tx.tasks.find('service', serviceId);
   if (!service || service.spec?.mode?.$case !== 'replicated') {
@@ -54,6 +60,7 @@ export function reconcileReplicated(
     else bySlot.set(t.slot, [t]);
   }
   for (const [slot, list] of bySlot) {
+    if (full()) return out;
     const st: SlotState = { slot, alive: [], settled: [], replace: false };
     list.sort(byAge);
     for (const t of list) {
@@ -84,6 +91,7 @@ export function reconcileReplicated(
   // Scale down: the highest slots go first.
   const inUse = [...slots.values()].sort((a, b) => a.slot - b.slot);
   while (inUse.length > replicas) {
+    if (full()) return out;
     const st = inUse.pop()!;
     for (const t of [...st.alive, ...st.settled]) {
       if (t.desiredState !== TaskState.SHUTDOWN) shutDown(tx, t, TaskState.SHUTDOWN, out);
@@ -95,6 +103,7 @@ export function reconcileReplicated(
   // Refill slots whose task went, once any restart delay has passed.
   for (const st of inUse) {
     if (st.alive.length > 0 || st.settled.length > 0) continue;
+    if (full()) return out;
     const key = slotKey(serviceId, st.slot);
     const due = restarts.dueAt(key);
     if (due !== undefined && due > nowMs) {
@@ -110,6 +119,7 @@ export function reconcileReplicated(
   let missing = replicas - inUse.length;
   for (let slot = 1; missing > 0; slot++) {
     if (slots.has(slot)) continue;
+    if (full()) return out;
     tx.tasks.create(newTask(service, slot, '', nowMs));
     out.created++;
     missing--;

@@ -15,6 +15,7 @@ export interface Runnable {
 export interface HarnessOptions {
   /** Commit proposals a turn of the event loop later, as a Raft log would, instead of at once. */
   asyncLog?: boolean;
+  maxProposalBytes?: number;
 }
 
 export class Harness {
@@ -35,7 +36,7 @@ export class Harness {
             ),
         }
       : undefined;
-    this.store = new MemoryStore({ clock: this.clock, proposer });
+    this.store = new MemoryStore({ clock: this.clock, proposer, maxProposalBytes: opts.maxProposalBytes });
   }
   private readonly ac = new AbortController();
   private readonly running: Promise<void>[] = [];

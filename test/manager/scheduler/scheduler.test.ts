@@ -4,6 +4,7 @@ import { GlobalOrchestrator } from '../../../manager/orchestrator/global/orchest
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { ConstraintError, parseConstraints } from '../../../manager/scheduler/constraints.js';
 import { Scheduler } from '../../../manager/scheduler/scheduler.js';
+import { ProposalTooLargeError } from '../../../manager/store/index.js';
 import { makeNode, makeService } from '../store/fixtures.js';
 import { Harness, live, quiet } from '../orchestrator/harness.js';
 
@@ -53,6 +54,28 @@ describe('scheduler', () => {
     await h.quiesce();
     expect(h.tasks('s1').length).toBe(9);
     expect(h.tasks('g').length).toBe(3);
+  });
+
+  it('splits big changes into proposals under the size limit', async () => {
+    await h.close();
+    h = new Harness({ maxProposalBytes: 30_000 });
+    await h.store.update((tx) => {
+      for (const id of ['n1', 'n2', 'n3']) tx.nodes.create(makeNode(id));
+      tx.services.create(makeService('s1', 'web', { replicas: 400 }));
+    });
+    await expect(
+      h.store.update((tx) => {
+        for (let i = 0; i < 400; i++) tx.nodes.create(makeNode(`x${i}`));
+      }),
+    ).rejects.toBeInstanceOf(ProposalTooLargeError);
+    expect(h.view((tx) => tx.nodes.all().length)).toBe(3);
+    h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }), new Scheduler(h.store, h.clock, { logger: quiet }));
+    await h.until('400 assigned', () => h.tasks('s1', (t) => t.status?.state === TaskState.ASSIGNED).length === 400);
+    await h.store.update((tx) => {
+      const s = tx.services.get('s1')!;
+      tx.services.update({ ...s, spec: { ...s.spec!, mode: { $case: 'replicated', value: { replicas: 10 } } } });
+    });
+    await h.until('scaled down to 10', () => h.tasks('s1', live).length === 10);
   });
 
   it('with the orchestrator, moves the tasks of a node that goes down to the others', async () => {
