@@ -3,52 +3,44 @@ import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
 import { StackFileError } from './errors.js';
 import type { StackLimits } from './limits.js';
 
-/** Reads `file` ("-" is standard input, as for `docker stack deploy -c -`) and returns its
- *  text, or throws StackFileError naming what is wrong. */
+/** Reads `file` and returns its text, or throws StackFileError naming what is wrong. "-" is
+ *  standard input and pipes work too (`-c -`, `-c <(docker compose config)`), as with Docker. */
 export function readStackText(file: string, limits: StackLimits): string {
-  if (file === '-') return decodeStackBytes('<stdin>', readStdin('<stdin>', limits));
+  if (file === '-') return decodeStackBytes('<stdin>', readAll(0, '<stdin>', limits));
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const why = code === 'ENOENT' ? 'no such file: check the -c path' : `cannot open (${code})`;
+    const why = code === 'ENOENT' ? 'no such file: check the -c path' : code === 'EISDIR' ? 'is a directory: -c takes a Compose YAML file' : `cannot open (${code})`;
     throw new StackFileError([{ file, path: '', message: why }]);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new StackFileError([{ file, path: '', message: 'not a regular file: -c takes a Compose YAML file' }]);
-    if (st.size > limits.maxFileBytes) throw tooBig(file, limits);
-    // Read at most limit+1 bytes: the size can change between stat and read (a growing pipe or log).
-    const buf = Buffer.alloc(Math.min(st.size, limits.maxFileBytes) + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-      if (n === buf.length) break;
-    }
-    if (n > limits.maxFileBytes) throw tooBig(file, limits);
-    return decodeStackBytes(file, buf.subarray(0, n));
+    if (st.isDirectory()) throw new StackFileError([{ file, path: '', message: 'is a directory: -c takes a Compose YAML file' }]);
+    // Refuse a big regular file before reading any of it; pipes are bounded while reading.
+    if (st.isFile() && st.size > limits.maxFileBytes) throw tooBig(file, limits);
+    return decodeStackBytes(file, readAll(fd, file, limits));
   } finally {
     closeSync(fd);
   }
 }
 
-function readStdin(file: string, limits: StackLimits): Buffer {
+/** Reads to the end, failing as soon as more than the size limit has arrived. */
+function readAll(fd: number, file: string, limits: StackLimits): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
   const chunk = Buffer.alloc(64 * 1024);
   for (;;) {
     let n: number;
     try {
-      n = readSync(0, chunk, 0, chunk.length, null);
+      n = readSync(fd, chunk, 0, chunk.length, null);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // A non-blocking stdin (some terminals, pipes set up by a parent) reports EAGAIN: wait briefly.
       if (code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); continue; }
       if (code === 'EOF') break;
-      throw new StackFileError([{ file, path: '', message: `cannot read standard input (${code ?? 'error'})` }]);
+      throw new StackFileError([{ file, path: '', message: `cannot read (${code ?? 'error'})` }]);
     }
     if (n === 0) break;
     total += n;

@@ -77,7 +77,7 @@ describe('shoal stack config', () => {
 
   it.each([
     [['stack', 'config', '-c', 'missing.yml'], /^shoal: missing\.yml: no such file: check the -c path\n$/],
-    [['stack', 'config', '-c', '.'], /^shoal: \.: not a regular file/],
+    [['stack', 'config', '-c', '.'], /^shoal: \.: is a directory: -c takes a Compose YAML file\n$/],
   ])('%j exits 1 with a one-line error', async (args, stderr) => {
     const r = await shoal(args);
     expect(r.code).toBe(1);
@@ -98,6 +98,16 @@ describe('shoal stack config', () => {
     const bad = await shoal(['stack', 'config', '-c', '-'], {}, 'services:\n  web:\n    image: nginx\n    deploy: {replicas: -1}\n');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe('shoal: <stdin>:4:24: services.web.deploy.replicas: must be at least 0; got -1\n');
+  });
+
+  it('a pipe is read like a file (-c <(generator))', async () => {
+    const fifo = join(dir, 'stack.fifo');
+    await new Promise<void>((done, fail) => execFile('mkfifo', [fifo], (err) => (err ? fail(err) : done())));
+    const writer = new Promise<void>((done, fail) => execFile('sh', ['-c', `printf 'services:\\n  web:\\n    image: piped\\n' > ${fifo}`], (err) => (err ? fail(err) : done())));
+    const r = await shoal(['stack', 'config', '-c', fifo]);
+    await writer;
+    expect(r.code).toBe(0);
+    expect(parse(r.stdout).services.web.image).toBe('piped');
   });
 
   it('without -c, a usage error says what to pass', async () => {
