@@ -1,0 +1,91 @@
+// The manager's replicated store: a MemoryStore whose proposals go through a RaftNode. The Raft
+// state machine applies committed StoreActions to the store on every manager; snapshots are the
+// store's own. propose() resolves once the entry is applied here (so the writer reads its write).
+import type { Logger } from 'pino';
+import { NotLeaderError as RaftNotLeaderError, ProposalDroppedError } from '../raft/index.js';
+import { RaftNode, RaftTimeoutError, type RaftNodeOptions } from '../raft/node/index.js';
+import type { Clock } from '../clock.js';
+import { MemoryStore, type Proposer } from '../store/index.js';
+import { NoLeaderError, NoQuorumError, NotLeaderError } from './errors.js';
+
+export type RaftStoreOptions = Omit<RaftNodeOptions<bigint>, 'stateMachine' | 'logger'> & {
+  clock?: Clock;
+  logger?: Logger;
+  /** Turns a member's Raft address into the address callers should use (its cluster API). */
+  publicAddr?: (raftAddr: string) => string;
+};
+
+export class RaftStore {
+  private constructor(
+    readonly store: MemoryStore,
+    readonly raft: RaftNode<bigint>,
+    private readonly timeoutMs: number,
+    private readonly pub: (raftAddr: string) => string,
+  ) {}
+
+  /** Recovers (or bootstraps) the Raft member in o.dir and the store from its snapshot and log. */
+  static async start(o: RaftStoreOptions): Promise<RaftStore> {
+    let raft: RaftNode<bigint> | undefined;
+    const timeoutMs = o.requestTimeoutMs ?? 10_000;
+    const pub = o.publicAddr ?? ((a: string) => a);
+    // The store needs its proposer before the node exists (boot replays entries into the store).
+    const proposer: Proposer = {
+      propose: async (data) => {
+        if (!raft) throw new NoLeaderError('write');
+        return { index: await translate(raft, pub, () => raft!.propose(data), 'write', timeoutMs) };
+      },
+    };
+    const store = new MemoryStore({ clock: o.clock, proposer });
+    raft = await RaftNode.start<bigint>({
+      ...o,
+      logger: o.logger?.child({ component: 'raft' }),
+      stateMachine: {
+        apply: (data, entry) => {
+          store.applyCommitted(data, entry.index);
+          return entry.index;
+        },
+        snapshot: () => store.snapshot(),
+        restore: (data) => store.restore(data),
+      },
+    });
+    return new RaftStore(store, raft, timeoutMs, pub);
+  }
+
+  /** Linearizable read barrier (ReadIndex): after it, the local store reflects every write
+   *  acknowledged before the call. Works on followers too (the leader confirms the index). */
+  async readBarrier(): Promise<void> {
+    await translate(this.raft, this.pub, () => this.raft.readIndex(), 'read', this.timeoutMs);
+  }
+
+  get isLeader(): boolean {
+    const s = this.raft.status();
+    return s.leader !== 0n && s.leader === s.id;
+  }
+
+  /** The leader's Raft address (host:port) as the membership knows it, if any. */
+  leaderAddr(): string | undefined {
+    const s = this.raft.status();
+    return s.leader === 0n ? undefined : s.members.get(s.leader);
+  }
+
+  async stop(): Promise<void> {
+    await this.raft.stop();
+  }
+}
+
+/** Turns the driver's errors into the manager's: not leader, no leader, no quorum. */
+async function translate<T>(raft: RaftNode<bigint>, pub: (a: string) => string, op: () => Promise<T>, what: string, timeoutMs: number): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof RaftNotLeaderError) {
+      const leader = err.leader;
+      if (!leader) throw new NoLeaderError(what);
+      const addr = raft.status().members.get(leader);
+      throw new NotLeaderError(leader, addr === undefined ? undefined : pub(addr));
+    }
+    if (err instanceof ProposalDroppedError) throw new NoLeaderError(what);
+    if (err instanceof RaftTimeoutError) throw new NoQuorumError(what, timeoutMs);
+    throw err;
+  }
+}
