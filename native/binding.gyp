@@ -13,7 +13,7 @@
       "type": "executable",
       "sources": [
         "shim/main.c", "shim/config.c", "shim/util.c", "shim/process.c", "shim/rootfs.c",
-        "shim/logger.c", "shim/run.c", "shim/exec.c",
+        "shim/logger.c", "shim/run.c", "shim/exec.c", "shim/devices.c",
         "shim/seccomp.c"
       ],
       "cflags": ["-std=gnu11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],

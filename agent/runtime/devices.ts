@@ -2,7 +2,7 @@
 // allow-list: the standard /dev nodes and ptys only; creating nodes stays allowed (as Docker
 // does) but opening any other device fails with EPERM, so CAP_MKNOD cannot reach host disks.
 // The cgroup layer does not manage this controller, so the runtime does, beside it. On a v2
-// host this needs a BPF device program, which is not written yet (the runtime logs that once).
+// host the shim attaches the same allow-list as a BPF program (native/shim/devices.c).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 

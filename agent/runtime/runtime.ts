@@ -29,6 +29,9 @@ export interface RuntimeOptions {
   cgroupParent?: string;
   cgroups?: CgroupManager;
   logger?: Logger;
+  /** How device access is limited: 'auto' (default) uses the v1 devices controller when the
+   * host mounts it, else a BPF program on the cgroup2 directory; 'bpf' always the latter. */
+  deviceControl?: 'auto' | 'bpf';
 }
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -47,8 +50,7 @@ export class ContainerRuntime {
     this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'runtime' });
     this.cgroups = opts.cgroups ?? detectCgroups({ logger: this.log });
     this.names = new NameRegistry(this.stateDir);
-    this.devices = devicesMount();
-    if (!this.devices) this.log.warn('no v1 devices controller: device access inside containers is not restricted on this host');
+    this.devices = opts.deviceControl === 'bpf' ? null : devicesMount();
   }
 
   private dir(id: string): string {
@@ -111,6 +113,8 @@ export class ContainerRuntime {
       hostname,
       net: typeof net === 'object' ? net.path : net,
       oomFile: oomFile(cg),
+      // without a v1 devices cgroup, the shim attaches a device filter to the cgroup2 directory
+      devBpf: rec.devicesCgroup ? null : this.bpfDeviceDir(cg),
       mounts,
       cgroupMounts: cgroupMountsFor(cgroupPaths(cg, rec)),
       logMaxBytes: spec.log?.maxBytes ?? 10 * 1024 * 1024,
@@ -303,6 +307,16 @@ export class ContainerRuntime {
 
   private async cgroup(rec: ContainerRecord): Promise<Cgroup> {
     return this.cgroups.open(rec.cgroup) ?? (await this.cgroups.create(rec.cgroup, rec.spec.limits ?? {}));
+  }
+
+  private warnedNoDeviceControl = false;
+  private bpfDeviceDir(cg: Cgroup): string | null {
+    const dir = cg.paths.find((p) => existsSync(join(p, 'cgroup.controllers'))) ?? null;
+    if (!dir && !this.warnedNoDeviceControl) {
+      this.warnedNoDeviceControl = true;
+      this.log.warn('neither a v1 devices controller nor a cgroup2 directory: device access inside containers is not restricted');
+    }
+    return dir;
   }
 
   private containerEnv(rec: ContainerRecord): string[] {

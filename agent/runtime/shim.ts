@@ -31,6 +31,8 @@ export interface ShimRunConfig extends ShimProcessConfig {
   hostname: string;
   net: string;
   oomFile: string | null;
+  /** cgroup2 directory to attach the device-access BPF program to (hosts without v1 devices) */
+  devBpf: string | null;
   mounts: MountSpec[];
   /** hierarchies shown read-only under /sys/fs/cgroup: dir ('' = the mount itself), fstype, options */
   cgroupMounts: { dir: string; fstype: string; options: string }[];
@@ -95,6 +97,7 @@ export async function writeRunConfig(path: string, c: ShimRunConfig): Promise<vo
   for (const l of c.layers) e.push(['layer', l]);
   if (c.readOnly) e.push(['readonly']);
   if (c.oomFile) e.push(['oom', c.oomFile]);
+  if (c.devBpf) e.push(['devbpf', c.devBpf]);
   for (const m of c.cgroupMounts) e.push(['cgroupfs', m.dir, m.fstype, m.options]);
   for (const m of c.mounts) {
     if (m.type === 'bind') e.push(['bind', m.source, m.target, m.readOnly ? 'ro' : 'rw']);

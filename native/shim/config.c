@@ -81,6 +81,7 @@ int config_load(const char *path, struct shim_config *c) {
     else if (!strcmp(key, "net")) c->net = v;
     else if (!strcmp(key, "procs")) { c->procs = push(c->procs, &c->nprocs, sizeof *c->procs); c->procs[c->nprocs - 1] = v; }
     else if (!strcmp(key, "oom")) c->oom_file = v;
+    else if (!strcmp(key, "devbpf")) c->devbpf = v;
     else if (!strcmp(key, "bind")) {
       c->binds = push(c->binds, &c->nbinds, sizeof *c->binds);
       struct bind_mount *b = &c->binds[c->nbinds - 1];

@@ -23,6 +23,7 @@ struct shim_config {
   const char *net;                            /* "none", "host" or a netns path */
   const char **procs; int nprocs;             /* cgroup.procs files to join */
   const char *oom_file;                       /* memory.events (v2) or memory.oom_control (v1) */
+  const char *devbpf;                         /* cgroup2 dir for the device BPF program (v2 hosts) */
   struct bind_mount *binds; int nbinds;
   struct tmpfs_mount *tmpfs; int ntmpfs;
   struct cgroup_mount *cgmounts; int ncgmounts;

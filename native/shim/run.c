@@ -1,4 +1,5 @@
 #include "run.h"
+#include "devices.h"
 #include "logger.h"
 #include "process.h"
 #include "rootfs.h"
@@ -170,6 +171,12 @@ static int supervise(const struct shim_config *c, int rep) {
   if (netfd >= 0) close(netfd);
   char pidtext[32];
   snprintf(pidtext, sizeof pidtext, "%d", (int)init);
+  if (c->devbpf && devices_bpf_attach(c->devbpf) < 0) {
+    kill(init, SIGKILL);
+    waitpid(init, NULL, 0);
+    report(rep, "error %s\n", shim_error);
+    return 1;
+  }
   for (int i = 0; i < c->nprocs; i++) {
     char what[64];
     const char *ctl = strncmp(c->procs[i], "/sys/fs/cgroup/", 15) ? c->procs[i] : c->procs[i] + 15;

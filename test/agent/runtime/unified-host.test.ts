@@ -21,7 +21,10 @@ const cgroups = hasUnified ? detectCgroups({ root: unified, logger: pino({ level
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'shoalrt-v2-'));
   layer = makeBusyboxLayer(join(root, 'layer'));
-  if (cgroups) rt = new ContainerRuntime({ stateDir: join(root, 'state'), cgroupParent: parent, cgroups, logger: pino({ level: 'error' }) });
+  if (cgroups) {
+    // as on a v2 host: no v1 devices cgroup, device access goes through the BPF filter
+    rt = new ContainerRuntime({ stateDir: join(root, 'state'), cgroupParent: parent, cgroups, logger: pino({ level: 'error' }), deviceControl: 'bpf' });
+  }
 });
 afterAll(async () => {
   if (rt) for (const c of await rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
@@ -44,5 +47,17 @@ describe.skipIf(!hasUnified)('runtime on a cgroup2 manager', () => {
     expect(exit?.signal).toBe('SIGKILL');
     await rt.remove(c.id);
     expect(cgroups!.open(`${parent}/${c.id}`)).toBeNull();
+  });
+
+  it('limits device access with the BPF filter: nodes may be made, only the standard ones opened', async () => {
+    const c = await rt.run({
+      rootfs: { layers: [layer] },
+      args: ['/bin/sh', '-c', 'mknod /tmp/shoalrt-fuse c 10 229 && echo made; (exec 3</tmp/shoalrt-fuse) && echo opened; head -c 1 /dev/zero | wc -c; echo x > /dev/null && echo null-ok'],
+    });
+    await rt.wait(c.id);
+    const logs = await collect(rt.logs(c.id));
+    await rt.remove(c.id);
+    expect(logs.filter((l) => l.stream === 'stdout').map((l) => l.text).join('')).toBe('made\n1\nnull-ok\n');
+    expect(logs.filter((l) => l.stream === 'stderr').map((l) => l.text).join('')).toMatch(/Operation not permitted/);
   });
 });
