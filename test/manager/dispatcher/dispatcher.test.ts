@@ -125,6 +125,19 @@ describe('sessions and heartbeats', () => {
     await expect(c.heartbeat(sessionId)).rejects.toMatchObject({ code: status.NOT_FOUND });
   });
 
+  it('serves again after a stop and a new run (leadership regained)', async () => {
+    h = await makeHarness();
+    h.start();
+    await open(h, 'n1');
+    h.dispatcher.stop();
+    await until(() => !h!.dispatcher.isRunning, 'stopped');
+    expect(h.dispatcher.sessionCount).toBe(0);
+    void h.dispatcher.run();
+    const { c, sessionId } = await open(h, 'n1');
+    expect(await c.heartbeat(sessionId)).toBe(1_000_000_000n);
+    h.dispatcher.stop();
+  });
+
   it('ends the sessions when it stops (leadership lost)', async () => {
     h = await makeHarness({ leaderAddr: () => 'm2:4243' });
     h.start();
