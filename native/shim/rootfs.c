@@ -19,11 +19,38 @@ static int do_mount(const char *src, const char *dst, const char *type, unsigned
   return 0;
 }
 
+/* Many layers under long paths overflow mount(2)'s one-page option string: then the new mount
+ * API takes the layers one by one ("lowerdir+", Linux 6.8 and later). */
+static int mount_overlay_fsconfig(const struct shim_config *c) {
+  int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) return fail(1, "fsopen overlay");
+  int rc = 0;
+  /* "lowerdir+" appends below the layers given so far: top-most first, as in lowerdir= */
+  for (int i = c->nlayers - 1; i >= 0 && rc == 0; i--) rc = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", c->layers[i], 0);
+  if (rc == 0) rc = fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", c->upper, 0);
+  if (rc == 0) rc = fsconfig(fs, FSCONFIG_SET_STRING, "workdir", c->work, 0);
+  if (rc == 0) rc = fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+  if (rc < 0) {
+    fail(1, "configure the overlay rootfs (%d layers; lowerdir+ needs Linux 6.8)", c->nlayers);
+    close(fs);
+    return -1;
+  }
+  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+  close(fs);
+  if (mnt < 0) return fail(1, "fsmount the overlay rootfs");
+  rc = move_mount(mnt, "", AT_FDCWD, c->rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+  close(mnt);
+  if (rc < 0) return fail(1, "mount the overlay rootfs at %s", c->rootfs);
+  return 0;
+}
+
 static int mount_overlay(const struct shim_config *c) {
   /* overlayfs lists lowerdir top-most first; our layers come lowest first */
   size_t cap = 256;
   for (int i = 0; i < c->nlayers; i++) cap += strlen(c->layers[i]) + 1;
   cap += strlen(c->upper) + strlen(c->work);
+  long page = sysconf(_SC_PAGESIZE);
+  if ((long)cap >= page) return mount_overlay_fsconfig(c);
   char *opts = malloc(cap);
   if (!opts) abort();
   size_t n = (size_t)snprintf(opts, cap, "lowerdir=");

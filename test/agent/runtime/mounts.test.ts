@@ -66,6 +66,24 @@ describe('mounts', () => {
     expect(readdirSync(hostDir)).toEqual([]);
   });
 
+  it('stacks many layers under long paths, top-most last in the list winning', async () => {
+    // 70 layers of ~120-byte paths: past the one-page limit of mount(2) options
+    const layers = [fx.layer];
+    for (let i = 0; i < 70; i++) {
+      const dir = join(fx.root, 'many', `${'l'.repeat(100)}-${String(i).padStart(3, '0')}`);
+      mkdirSync(join(dir, 'etc'), { recursive: true });
+      writeFileSync(join(dir, 'etc', 'layer'), `${i}\n`);
+      writeFileSync(join(dir, 'etc', `only-${i}`), '');
+      layers.push(dir);
+    }
+    expect(layers.join(':').length).toBeGreaterThan(4096);
+    const c = await fx.runtime.run({ rootfs: { layers }, args: ['/bin/sh', '-c', 'cat /etc/layer; ls /etc | grep -c "^only-"'] });
+    await fx.runtime.wait(c.id);
+    const out = (await collect(fx.runtime.logs(c.id))).map((l) => l.text).join('');
+    await fx.runtime.remove(c.id);
+    expect(out).toBe('69\n70\n');
+  });
+
   it('mounts tmpfs with the given options', async () => {
     const r = await sh('grep " /scratch " /proc/self/mountinfo', { mounts: [{ type: 'tmpfs', target: '/scratch', options: 'size=2m,mode=1777' }] });
     expect(r.out).toMatch(/ \/scratch rw,nosuid,nodev,noexec.* tmpfs .*size=2048k/);
