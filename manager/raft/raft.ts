@@ -14,7 +14,6 @@ import { stepLeader } from './step-leader.js';
 import type { Progress } from './tracker/progress.js';
 import { ProgressTracker, type TrackerConfig } from './tracker/tracker.js';
 import type { VoteResult } from './quorum/majority.js';
-import { jointCommitted } from './quorum/joint.js';
 
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 export type CampaignKind = 'pre-election' | 'election' | 'transfer';
@@ -455,47 +454,8 @@ export class Raft {
     this.leadTransferee = NONE;
   }
 
-  /**
-   * Lease mode: whether a quorum answered a heartbeat recent enough that no other leader can
-   * have been elected since. Assumes clocks that tick at the same rate within leaseMargin.
-   */
-  inLeaderLease(): boolean {
-    if (this.role !== 'leader' || this.leadTransferee !== NONE) return false;
-    const now = BigInt(this.ticks);
-    const t = jointCommitted(this.trk.config.voters, (id) => (id === this.id ? now : BigInt(this.trk.progress.get(id)?.leaseAckTick ?? 0)));
-    const margin = BigInt(Math.max(1, Math.ceil(this.electionTimeout / 10)));
-    return t > 0n && now < t + BigInt(this.electionTimeout) - margin;
-  }
 
   sendTimeoutNow(to: bigint): void {
     this.send(newMessage({ type: MessageType.MSG_TIMEOUT_NOW, to }));
-  }
-
-  /** Installs a snapshot from the leader; returns false if it is stale or not for us. */
-  restore(s: Snapshot): boolean {
-    const md = s.metadata!;
-    if (md.index <= this.log.committed) return false;
-    if (this.role !== 'follower') {
-      // Only a leader of our term sends snapshots; be defensive and never install one otherwise.
-      this.becomeFollower(this.term + 1n, NONE);
-      return false;
-    }
-    const cs = md.confState!;
-    const inConf = cs.voters.includes(this.id) || cs.learners.includes(this.id) || cs.votersOutgoing.includes(this.id);
-    // A brand-new member (no configuration yet) accepts a snapshot taken before it was added:
-    // it learns of its own addition from the log that follows.
-    if (!inConf && this.trk.progress.size > 0) {
-      this.logger.warn({ raft: this.id, index: md.index }, 'ignoring snapshot whose configuration does not include this member');
-      return false;
-    }
-    if (this.log.matchTerm(md.index, md.term)) {
-      this.log.commitTo(md.index); // we already have it: fast-forward commit only
-      return false;
-    }
-    this.log.restore(s);
-    const r = restoreConfig(cs, this.log.lastIndex(), this.cfg.maxInflightMsgs);
-    this.switchToConfig(r.config, r.progress);
-    this.logger.info({ raft: this.id, index: md.index, term: md.term }, 'restored snapshot');
-    return true;
   }
 }

@@ -1,6 +1,7 @@
 // Message handling of followers and (pre-)candidates: accept the leader's appends, heartbeats
 // and snapshots, forward proposals and read requests, count votes.
-import { type Message, MessageType } from '../../proto/gen/raft.js';
+import { type Message, MessageType, type Snapshot } from '../../proto/gen/raft.js';
+import { restoreConfig } from './confchange/restore.js';
 import { NotLeaderError, ProposalDroppedError } from './errors.js';
 import { NONE, newMessage } from './messages.js';
 import type { Raft } from './raft.js';
@@ -124,9 +125,37 @@ function handleHeartbeat(r: Raft, m: Message): void {
 
 function handleSnapshot(r: Raft, m: Message): void {
   const s = m.snapshot!;
-  if (r.restore(s)) {
+  if (restoreSnapshot(r, s)) {
     r.send(newMessage({ type: T.MSG_APP_RESP, to: m.from, index: r.log.lastIndex() }));
   } else {
     r.send(newMessage({ type: T.MSG_APP_RESP, to: m.from, index: r.log.committed }));
   }
+}
+
+/** Installs a snapshot from the leader; returns false if it is stale or not for us. */
+export function restoreSnapshot(r: Raft, s: Snapshot): boolean {
+  const md = s.metadata!;
+  if (md.index <= r.log.committed) return false;
+  if (r.role !== 'follower') {
+    // Only a leader of our term sends snapshots; be defensive and never install one otherwise.
+    r.becomeFollower(r.term + 1n, NONE);
+    return false;
+  }
+  const cs = md.confState!;
+  const inConf = cs.voters.includes(r.id) || cs.learners.includes(r.id) || cs.votersOutgoing.includes(r.id);
+  // A brand-new member (no configuration yet) accepts a snapshot taken before it was added:
+  // it learns of its own addition from the log that follows.
+  if (!inConf && r.trk.progress.size > 0) {
+    r.logger.warn({ raft: r.id, index: md.index }, 'ignoring snapshot whose configuration does not include this member');
+    return false;
+  }
+  if (r.log.matchTerm(md.index, md.term)) {
+    r.log.commitTo(md.index); // we already have it: fast-forward commit only
+    return false;
+  }
+  r.log.restore(s);
+  const next = restoreConfig(cs, r.log.lastIndex(), r.cfg.maxInflightMsgs);
+  r.switchToConfig(next.config, next.progress);
+  r.logger.info({ raft: r.id, index: md.index, term: md.term }, 'restored snapshot');
+  return true;
 }

@@ -4,7 +4,7 @@ import { ConfChange, ConfChangeType, type Entry, EntryType, type Message, Messag
 import { Changer } from './confchange/changer.js';
 import { ConfChangeError, ProposalDroppedError, ProposalTooLargeError } from './errors.js';
 import { EMPTY, NONE, newMessage } from './messages.js';
-import { jointVoteResult } from './quorum/joint.js';
+import { jointCommitted, jointVoteResult } from './quorum/joint.js';
 import { majorityActive } from './quorum/majority.js';
 import type { Raft } from './raft.js';
 import type { Progress } from './tracker/progress.js';
@@ -154,7 +154,7 @@ export function committedEntryInCurrentTerm(r: Raft): boolean {
 function sendReadIndexResponse(r: Raft, m: Message): void {
   // Within the lease no other leader can exist: answer without a round trip. Otherwise (lease
   // expired, transfer in progress, or readOnly 'safe') confirm leadership with a heartbeat round.
-  if (r.cfg.readOnly === 'lease' && r.inLeaderLease()) {
+  if (r.cfg.readOnly === 'lease' && inLeaderLease(r)) {
     responseToReadIndex(r, m, r.log.committed);
     return;
   }
@@ -248,4 +248,16 @@ function handleTransferLeader(r: Raft, m: Message, pr: Progress): void {
   r.leadTransferee = transferee;
   if (pr.match === r.log.lastIndex()) r.sendTimeoutNow(transferee);
   else r.maybeSendAppend(transferee, true);
+}
+
+/**
+ * Lease mode: whether a quorum answered a heartbeat recent enough that no other leader can
+ * have been elected since. Assumes clocks that tick at the same rate within the margin.
+ */
+export function inLeaderLease(r: Raft): boolean {
+  if (r.role !== 'leader' || r.leadTransferee !== NONE) return false;
+  const now = BigInt(r.ticks);
+  const t = jointCommitted(r.trk.config.voters, (id) => (id === r.id ? now : BigInt(r.trk.progress.get(id)?.leaseAckTick ?? 0)));
+  const margin = BigInt(Math.max(1, Math.ceil(r.electionTimeout / 10)));
+  return t > 0n && now < t + BigInt(r.electionTimeout) - margin;
 }
