@@ -9,3 +9,4 @@ export * from './types.js';
 export { newObjectId } from './ids.js';
 export { ReconcileLoop, type ReconcileHooks } from './reconcile-loop.js';
 export { applyTaskStatus, type StatusOutcome } from './task-status.js';
+export { RaftBinding, RaftNotAttachedError, type RaftBindingOptions, type RaftProposals, type StoreStateMachine } from './raft-binding.js';
