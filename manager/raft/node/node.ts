@@ -274,20 +274,24 @@ export class RaftNode<R> {
       const rd = this.rn.ready();
       if (rd.softState) this.isLeader = rd.softState.role === 'leader';
       if (rd.softState && rd.softState.leader !== this.leader) this.leaderChanged(rd.softState.leader);
-      // A leader may replicate while it writes its own copy (Raft thesis 10.2.1): its own
-      // acknowledgement only counts once this Ready is persisted, and commit indexes computed
-      // from it go out in later Readies. Everything else waits for the fsync.
+      // A leader may replicate while it writes its own copy (Raft thesis 10.2.1): commit indexes
+      // that count its unwritten entries leave only in later Readies, after this fsync. The one
+      // exception is a commit already covering this Ready's entries (a single voter with
+      // learners): such a message waits, like votes and acks always do.
+      const firstNew = rd.entries[0]?.index;
       let late = rd.messages;
       if (this.isLeader) {
         late = [];
         const early: Message[] = [];
-        for (const m of rd.messages) (m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT ? early : late).push(m);
+        for (const m of rd.messages) {
+          const replication = m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT;
+          (replication && (firstNew === undefined || m.commit < firstNew) ? early : late).push(m);
+        }
         this.transport.send(early);
       }
       if (rd.snapshot?.metadata && rd.snapshot.metadata.index > 0n) await this.installSnapshot(rd.snapshot);
       // Committed entries already in the local WAL are applied while this Ready's own entries
       // are being fsynced (a single-voter cluster commits unstable entries: those wait).
-      const firstNew = rd.entries[0]?.index;
       const split = firstNew === undefined ? rd.committedEntries.length : rd.committedEntries.findIndex((e) => e.index >= firstNew);
       const applyNow = split < 0 ? rd.committedEntries : rd.committedEntries.slice(0, split);
       const applyLater = split < 0 ? [] : rd.committedEntries.slice(split);

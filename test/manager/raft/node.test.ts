@@ -111,6 +111,20 @@ describe('RaftNode over gRPC with real WALs', () => {
     expect(m1.node!.status().confState?.voters).toEqual([1n, 2n, 3n]);
   });
 
+  it('runs a single voter (commits at once) with a learner following it', async () => {
+    cluster = new Cluster();
+    await cluster.init(1);
+    const solo = await cluster.start(1n, cluster.founders(1));
+    await until(() => solo.status().role === 'leader', 'single voter elects itself');
+    for (let i = 0; i < 20; i++) expect(await solo.propose(Buffer.from(`s${i}`))).toBe(i + 1);
+    const m2 = cluster.members.get(2n)!;
+    await cluster.start(2n, cluster.founders(2), { join: true });
+    await solo.addMember(2n, m2.addr, { learner: true });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => solo.propose(Buffer.from(`t${i}`))));
+    await until(() => m2.sm.items.length === 40, 'learner has everything');
+    expect(m2.sm.items).toEqual(cluster.members.get(1n)!.sm.items);
+  });
+
   it('with forwardProposals, a follower proposal commits through the leader and resolves locally', async () => {
     const c = await three({ forwardProposals: true });
     const l = await c.leader();
