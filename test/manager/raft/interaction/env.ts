@@ -50,6 +50,7 @@ export class InteractionEnv {
       case 'read-index': return this.node(c.args[0]).rn.readIndex(Buffer.from(c.args[1] ?? ''));
       case 'transfer-leader': return this.node(c.args[0]).rn.transferLeader(BigInt(c.args[1]!));
       case 'report-unreachable': return this.node(c.args[0]).rn.reportUnreachable(BigInt(c.args[1]!));
+      case 'report-snapshot': return this.node(c.args[0]).rn.reportSnapshot(BigInt(c.args[1]!), c.args[2] === 'ok');
       case 'tick-election': for (const id of this.ids(c)) this.tickElection(this.nodes.get(id)!); return;
       case 'tick-heartbeat': for (const id of this.ids(c)) this.tickN(this.nodes.get(id)!, this.nodes.get(id)!.cfg.heartbeatTicks); return;
       case 'tick': return this.tickN(this.node(c.args[0]), Number(c.args[1] ?? '1'));
