@@ -1,6 +1,7 @@
 // deploy: -> DeploySpec, with Docker Swarm's defaults (update parallelism 1, monitor 5 s,
 // failure action pause; restart delay 5 s; jobs restart on failure only).
 import type { DeploySpec, RestartPolicySpec, ServiceMode, UpdateConfigSpec } from './model.js';
+import { checkConstraint, checkSpread } from './constraints.js';
 import { parseCpus, parseDuration, parseSize, type Parsed } from './units.js';
 import { emptyRecord, isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
@@ -59,6 +60,14 @@ export function normalizeDeploy(svc: PlainMap, path: KeyPath, ctx: FileContext):
     updateConfig: updateConfig(d.update_config, [...dp, 'update_config'], ctx),
     rollbackConfig: updateConfig(d.rollback_config, [...dp, 'rollback_config'], ctx),
   };
+  spec.placement.constraints.forEach((c, i) => {
+    const why = checkConstraint(c);
+    if (why) ctx.error([...dp, 'placement', 'constraints', i], why);
+  });
+  spec.placement.preferences.forEach((p, i) => {
+    const why = checkSpread(p.spread);
+    if (why) ctx.error([...dp, 'placement', 'preferences', i, 'spread'], why);
+  });
   if (typeof placement.max_replicas_per_node === 'number') spec.placement.maxReplicasPerNode = placement.max_replicas_per_node;
   dropUndefined(spec.resources.limits);
   dropUndefined(spec.resources.reservations);

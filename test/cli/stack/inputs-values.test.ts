@@ -193,6 +193,21 @@ describe('keys', () => {
     expectProblem(loadError(svc('    deploy: {replicas: 99999999999}\n')), { path: 'services.web.deploy.replicas', message: /at most 2147483647/ });
   });
 
+  it.each([
+    ['node.role = manager', /write KEY==VALUE or KEY!=VALUE/],
+    ['node.rol == manager', /unknown constraint key "node.rol"/],
+    ['node.role == boss', /node.role is manager or worker/],
+    ['node.labels.zone ==', /no value after the operator/],
+  ])('placement constraint %j is an error at its entry', (c, message) => {
+    expectProblem(loadError(svc(`    deploy:\n      placement:\n        constraints:\n          - ${c}\n`)), { path: 'services.web.deploy.placement.constraints[0]', line: 7, column: 13, message });
+  });
+
+  it('valid constraints and spreads', () => {
+    const { stack } = load(svc('    deploy:\n      placement:\n        constraints: [node.role==manager, "node.labels.zone != a", engine.labels.os == linux, node.platform.arch==x86_64]\n        preferences: [{spread: node.labels.rack}]\n'));
+    expect(stack.services.web!.deploy.placement.constraints).toHaveLength(4);
+    expectProblem(loadError(svc('    deploy:\n      placement:\n        preferences: [{spread: rack}]\n')), { path: 'services.web.deploy.placement.preferences[0].spread', message: /invalid spread "rack"/ });
+  });
+
   it('a secret needs file or external', () => {
     expectProblem(loadError(svc('', 'secrets:\n  pw: {name: x}\n')), { path: 'secrets.pw', line: 5, column: 3, message: /needs `file:`.*or `external: true`/ });
   });
