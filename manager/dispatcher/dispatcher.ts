@@ -135,15 +135,15 @@ export class Dispatcher {
     return Math.round(base * (1 + (this.opts.heartbeatJitter ?? 0.25) * this.random()));
   }
 
-  private armExpiry(nodeId: string, ms: number): void {
+  private armExpiry(nodeId: string, ms: number, reason = 'heartbeat failure'): void {
     this.expiries.get(nodeId)?.cancel();
     this.expiries.set(
       nodeId,
-      this.clock.setTimeout(() => void this.expire(nodeId), ms),
+      this.clock.setTimeout(() => void this.expire(nodeId, reason), ms),
     );
   }
 
-  private async expire(nodeId: string): Promise<void> {
+  private async expire(nodeId: string, reason: string): Promise<void> {
     this.expiries.delete(nodeId);
     if (!this.running) return;
     const s = this.sessions.get(nodeId);
@@ -152,8 +152,8 @@ export class Dispatcher {
       this.closeSession(s, sessionInvalid(s.id));
     }
     try {
-      const changed = await this.store.update((tx) => markNodeDown(tx, nodeId, 'heartbeat failure'));
-      if (changed) this.log.warn({ node: nodeId }, 'node missed its heartbeats: marked down');
+      const changed = await this.store.update((tx) => markNodeDown(tx, nodeId, reason));
+      if (changed) this.log.warn({ node: nodeId, reason }, 'node marked down');
     } catch (err) {
       // no quorum or leadership lost: try again a period later unless the node came back
       this.log.warn({ node: nodeId, err }, 'could not mark node down');
@@ -202,14 +202,23 @@ export class Dispatcher {
     this.log.info({ node: who.nodeId, session: s.id, addr, hostname: req.description?.hostname }, 'node session opened');
   }
 
-  /** The agent's session stream went away (it stays valid until heartbeats stop). */
+  /**
+   * The agent's session stream went away: unless the node opens a new session within the
+   * disconnect grace, it is marked down (its process most likely died).
+   */
   sessionStreamClosed(nodeId: string, sink: StreamSink<SessionMessage>): void {
-    this.sessions.get(nodeId)?.streams.delete(sink);
+    const s = this.sessions.get(nodeId);
+    if (!s || !s.streams.delete(sink) || s.streams.size > 0 || !this.running) return;
+    const grace = this.opts.disconnectGraceMs ?? 3_000;
+    this.log.info({ node: nodeId, graceMs: grace }, 'node session stream closed');
+    this.armExpiry(nodeId, Math.min(grace, this.basePeriod() * this.missed()), 'session closed');
   }
 
   heartbeat(who: NodeIdentity, sessionId: string): { periodMs: number } {
     this.ensureRunning();
-    this.session(who, sessionId);
+    const s = this.session(who, sessionId);
+    // heartbeats alone do not keep a node whose session stream is gone: it must reconnect
+    if (s.streams.size === 0) throw sessionInvalid(sessionId);
     const period = this.jitteredPeriod();
     this.armExpiry(who.nodeId, period * this.missed());
     return { periodMs: period };

@@ -27,6 +27,13 @@ export interface DispatcherOptions {
   heartbeatPeriodMs?: number;
   /** Missed periods before a node is marked down (default 3). */
   missedHeartbeats?: number;
+  /**
+   * A node whose session stream closed (its agent process died, or restarts) and that opens no
+   * new session within this long is marked down without waiting for its heartbeats to lapse
+   * (default 3 s: longer than an agent restart, short enough to replace a dead worker's tasks
+   * within seconds). A cut link closes nothing: the heartbeat expiry catches that.
+   */
+  disconnectGraceMs?: number;
   /** Fraction of the period added at random to each period handed out (default 0.25). */
   heartbeatJitter?: number;
   /** Status updates wait at most this long for company before one store write (default 20 ms). */

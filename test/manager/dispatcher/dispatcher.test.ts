@@ -76,6 +76,38 @@ describe('sessions and heartbeats', () => {
     expect(nodeState(h, 'n1')).toBe(NodeStatus_State.READY);
   });
 
+  it('marks a node down soon after its session stream closes, unless it comes back', async () => {
+    h = await makeHarness({ disconnectGraceMs: 500 });
+    h.start();
+    const hh = h;
+    // the server has seen the stream close once heartbeats on the session are refused
+    const refused = async (c: { heartbeat(id: string): Promise<bigint> }, id: string): Promise<void> => {
+      for (;;) {
+        const ok = await c.heartbeat(id).then(() => true, (e: { code?: number }) => e.code !== status.NOT_FOUND);
+        if (!ok) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const a = await open(h, 'n1');
+    a.s.stream.cancel(); // the agent process died: its connection closed
+    await refused(a.c, a.sessionId);
+    await h.clock.advance(600);
+    await until(() => nodeState(hh, 'n1') === NodeStatus_State.DOWN, 'node down');
+    expect(h.store.view((tx) => tx.nodes.get('n1')?.status?.message)).toBe('session closed');
+
+    // an agent that restarts within the grace keeps its node up
+    const b = await open(h, 'n2');
+    b.s.stream.cancel();
+    await refused(b.c, b.sessionId);
+    await h.clock.advance(400);
+    const again = await open(h, 'n2');
+    for (let i = 0; i < 3; i++) {
+      await h.clock.advance(1_000);
+      await again.c.heartbeat(again.sessionId);
+    }
+    expect(nodeState(h, 'n2')).toBe(NodeStatus_State.READY);
+  });
+
   it('adds jitter to the period it hands out', async () => {
     h = await makeHarness({ heartbeatJitter: 0.5, random: () => 0.5 });
     h.start();
