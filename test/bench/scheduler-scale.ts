@@ -1,15 +1,21 @@
 // `npm run bench -- scheduler-scale [nodes] [services] [replicas]`: the manager's store,
 // orchestrators, task reaper and scheduler in one process place 100 services x 1,000 replicas on
 // 1,000 nodes. Agents are simulated in-store (nodes are written as READY); the dispatcher and
-// its gRPC sessions are not part of this measurement yet.
+// its gRPC sessions are not part of this measurement yet. `--raft N` puts the store on N real
+// Raft members in this process (gRPC on loopback, WALs with fsync in a temp dir); by default
+// the store commits at once.
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
 import { pino } from 'pino';
+import { RaftNode } from '../../manager/raft/node/index.js';
 import { Node, NodeRole, NodeStatus_State, Service } from '../../proto/gen/types.js';
 import { RealClock } from '../../manager/clock.js';
 import { GlobalOrchestrator } from '../../manager/orchestrator/global/orchestrator.js';
 import { ReplicatedOrchestrator } from '../../manager/orchestrator/replicated/orchestrator.js';
 import { TaskReaper } from '../../manager/orchestrator/task-reaper.js';
 import { Scheduler } from '../../manager/scheduler/scheduler.js';
-import { MemoryStore } from '../../manager/store/index.js';
+import { MemoryStore, RaftBinding } from '../../manager/store/index.js';
 
 const ASSIGNED = 192;
 
@@ -39,11 +45,60 @@ function service(i: number, replicas: number): Service {
   return s;
 }
 
-export default async function main(args: string[]): Promise<void> {
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
+      const srv = net.createServer();
+      srv.listen(0, '127.0.0.1', () => resolve(srv));
+    })),
+  );
+  const ports = servers.map((srv) => (srv.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  return ports;
+}
+
+interface RaftCluster {
+  store: MemoryStore;
+  close(): Promise<void>;
+}
+
+/** N Raft members in this process; resolves with the leader's store. */
+async function raftCluster(n: number, clock: RealClock): Promise<RaftCluster> {
+  const dir = await mkdtemp('/tmp/shoalst-bench-');
+  const ports = await freePorts(n);
+  const peers = new Map(ports.map((p, i) => [BigInt(i + 1), `127.0.0.1:${p}`]));
+  const members: { binding: RaftBinding; node: RaftNode<bigint> }[] = [];
+  const logger = pino({ level: 'warn' });
+  for (const [id, addr] of peers) {
+    const binding = new RaftBinding({ clock });
+    const node = await RaftNode.start<bigint>({ id, clusterId: 'shoalst-bench', dir: path.join(dir, `m${id}`), listen: addr, peers, stateMachine: binding.stateMachine, logger });
+    binding.attach(node);
+    members.push({ binding, node });
+  }
+  for (;;) {
+    const l = members.find((m) => m.node.status().role === 'leader');
+    if (l) {
+      return {
+        store: l.binding.store,
+        close: async () => {
+          await Promise.all(members.map((m) => m.node.stop()));
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export default async function main(argv: string[]): Promise<void> {
+  const raftAt = argv.indexOf('--raft');
+  const raftMembers = raftAt >= 0 ? Number(argv[raftAt + 1] ?? 3) : 0;
+  const args = raftAt >= 0 ? [...argv.slice(0, raftAt), ...argv.slice(raftAt + 2)] : argv;
   const [nodes = 1000, services = 100, replicas = 1000] = args.map(Number);
   const total = services * replicas;
   const clock = new RealClock();
-  const store = new MemoryStore({ clock });
+  const cluster = raftMembers > 0 ? await raftCluster(raftMembers, clock) : undefined;
+  const store = cluster?.store ?? new MemoryStore({ clock });
   const logger = pino({ level: 'warn' });
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
@@ -73,7 +128,8 @@ export default async function main(args: string[]): Promise<void> {
     })();
   });
 
-  console.log(`placing ${total} tasks of ${services} services on ${nodes} simulated nodes (agents simulated in-store; dispatcher/gRPC not measured)`);
+  const log = raftMembers > 0 ? `${raftMembers} in-process Raft members` : 'an in-memory store (no Raft)';
+  console.log(`placing ${total} tasks of ${services} services on ${nodes} simulated nodes with ${log} (agents simulated in-store; dispatcher/gRPC not measured)`);
   const start = performance.now();
   for (let i = 0; i < services; i++) await store.update((tx) => tx.services.create(service(i, replicas)));
   await done;
@@ -82,6 +138,7 @@ export default async function main(args: string[]): Promise<void> {
   ac.abort();
   await Promise.all(runs);
   clearInterval(sampler);
+  await cluster?.close();
 
   const perNode = new Map<string, number>();
   store.view((tx) => {
@@ -96,6 +153,7 @@ export default async function main(args: string[]): Promise<void> {
       peak_rss_mb: Math.round(peakRss / 2 ** 20),
       nodes,
       tasks: total,
+      raft_members: raftMembers,
       simulated_agents: 'in-store',
       dispatcher_measured: false,
     }),
