@@ -21,6 +21,7 @@ export interface TransportOptions {
   serverCredentials?: ServerCredentials; // default insecure (loopback tests); the cluster CA plugs in here
   channelCredentials?: ChannelCredentials;
   maxQueue?: number; // messages waiting per peer before new ones are dropped (default 4096)
+  maxQueueBytes?: number; // ... or bytes of entries waiting (default 64 MiB)
   maxBatchBytes?: number; // split a batch above this (default 4 MiB)
   snapshotChunkBytes?: number; // default 1 MiB
   backoff?: { initialMs: number; maxMs: number }; // reconnect backoff (default 25 ms .. 1 s, with jitter)
@@ -36,6 +37,7 @@ export function resolveOptions(o: TransportOptions): ResolvedOptions {
     onUnreachable: () => {},
     onSnapshotStatus: () => {},
     maxQueue: 4096,
+    maxQueueBytes: 64 << 20,
     maxBatchBytes: 4 << 20,
     snapshotChunkBytes: 1 << 20,
     backoff: { initialMs: 25, maxMs: 1000 },

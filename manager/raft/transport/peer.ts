@@ -8,6 +8,7 @@ type State = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
 
 export class PeerSender {
   private queue: Message[] = [];
+  private queuedBytes = 0;
   private stream: ClientWritableStream<MessageBatch> | undefined;
   private state: State = 'idle';
   private client: RaftTransportClient;
@@ -30,12 +31,15 @@ export class PeerSender {
   send(m: Message): void {
     if (this.state === 'closed') return;
     if (m.type === MessageType.MSG_SNAP) return this.sendSnapshot(m);
-    if (this.queue.length >= this.o.maxQueue) {
+    const size = approxSize(m);
+    // one oversized message still goes alone: refusing it forever would stall that follower
+    if (this.queue.length >= this.o.maxQueue || (this.queue.length > 0 && this.queuedBytes + size > this.o.maxQueueBytes)) {
       this.dropped++;
       this.o.onUnreachable(this.id);
       return;
     }
     this.queue.push(m);
+    this.queuedBytes += size;
     if (this.state === 'idle') this.connect();
     else if (this.state === 'open' && !this.scheduled && !this.draining) {
       // everything sent in this turn of the event loop goes out as one batch
@@ -50,6 +54,7 @@ export class PeerSender {
     this.stream?.end();
     this.stream = undefined;
     this.queue = [];
+    this.queuedBytes = 0;
     this.client.close();
   }
 
@@ -77,6 +82,7 @@ export class PeerSender {
     // queued messages are stale by the time we reconnect; Raft resends what still matters
     const lost = this.queue.length;
     this.queue = [];
+    this.queuedBytes = 0;
     this.draining = false;
     this.o.logger.debug({ peer: this.id.toString(), addr: this.addr, why, lost }, 'raft peer unreachable');
     this.o.onUnreachable(this.id);
@@ -96,6 +102,7 @@ export class PeerSender {
     if (!stream || this.state !== 'open' || this.draining || !this.queue.length) return;
     const msgs = this.queue;
     this.queue = [];
+    this.queuedBytes = 0;
     let batch: Message[] = [];
     let bytes = 0;
     let ok = true;

@@ -94,6 +94,10 @@ describe('GrpcRaftTransport', () => {
     a.t.addPeer(2n, port);
     a.t.send(Array.from({ length: 500 }, (_, i) => msg(1n, 2n, BigInt(i))));
     expect(a.t.stats().dropped).toBe(400); // send() returned without blocking, excess dropped
+    const big = make(1n, { maxQueueBytes: 1 << 20 });
+    big.t.addPeer(2n, port);
+    big.t.send(Array.from({ length: 10 }, (_, i) => msg(1n, 2n, BigInt(i), { entries: [{ term: 1n, index: BigInt(i), type: 0, data: Buffer.alloc(300 << 10) }] })));
+    expect(big.t.stats().dropped).toBe(7); // 3 x 300 KiB fit in 1 MiB
     await until(() => a.unreachable.length > 400, 'unreachable reports');
     // the peer comes up on that address: later messages get through
     const b = make(2n, { listen: port });
