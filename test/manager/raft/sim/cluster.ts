@@ -54,7 +54,7 @@ export class Simulation {
   private readonly p: {
     loss: number; dup: number; maxDelay: number; crash: number; restart: number; midReadyCrash: number;
     partition: number; heal: number; conf: number; keys: number; preVote: boolean; checkQuorum: boolean;
-    maxInflight: number; maxSize: number; snapEvery: bigint; lease: boolean;
+    maxInflight: number; maxSize: number; snapEvery: bigint; lease: boolean; transfer: number;
   };
 
   constructor(readonly opts: SimOptions) {
@@ -65,6 +65,7 @@ export class Simulation {
       crash: r.pick([0, 0.002, 0.01, 0.04]), restart: r.pick([0.02, 0.1, 0.3]), midReadyCrash: r.pick([0, 0.002, 0.01]),
       partition: r.pick([0, 0.003, 0.01]), heal: r.pick([0.01, 0.05]), conf: r.pick([0, 0.003, 0.01]),
       keys: r.pick([1, 2, 4]), preVote: r.chance(0.5), checkQuorum: r.chance(0.5), lease: false,
+      transfer: r.pick([0, 0.002, 0.01]),
       maxInflight: r.pick([1, 4, 64]), maxSize: r.pick([80, 400, 1 << 20]), snapEvery: r.pick([20n, 50n, 1000n]),
     };
     // Lease reads need CheckQuorum; the simulated clocks tick in step, as the lease assumes.
@@ -314,6 +315,7 @@ export class Simulation {
       this.log('heal');
     }
     if (r.chance(this.p.conf)) this.changeMembership();
+    if (r.chance(this.p.transfer)) this.transferLeadership();
   }
 
   private crash(n: SimNode, when: string): void {
@@ -334,6 +336,16 @@ export class Simulation {
     n.joined = inConfig(snap.metadata!.confState!, n.id);
     n.rn = new RawNode(this.config(n.id, n.storage, n.applied));
     this.log(`${n.id} restarted (term ${n.rn.status().term}, commit ${n.rn.status().commit}, applied ${n.applied})`);
+  }
+
+  private transferLeadership(): void {
+    const leader = [...this.nodes.values()].find((n) => n.rn && !n.removed && n.rn.raft.role === 'leader');
+    if (!leader) return;
+    const voters = leader.rn!.status().config.voters.filter((id) => id !== leader.id);
+    if (!voters.length) return;
+    const to = this.rng.pick(voters);
+    leader.rn!.transferLeader(to);
+    this.log(`${leader.id} transfers leadership to ${to}`);
   }
 
   private changeMembership(): void {
