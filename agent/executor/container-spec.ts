@@ -100,7 +100,8 @@ export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecCont
     network: network(task, ctx),
     limits: {
       ...(limits && limits.nanoCpus > 0n ? { cpuQuotaCores: Number(limits.nanoCpus) / 1e9 } : {}),
-      ...(limits && limits.memoryBytes > 0n ? { memoryBytes: Number(limits.memoryBytes) } : {}),
+      // no swap beyond the limit (as Kubernetes does): a task over its memory is OOM-killed
+      ...(limits && limits.memoryBytes > 0n ? { memoryBytes: Number(limits.memoryBytes), memorySwapBytes: Number(limits.memoryBytes) } : {}),
       ...(limits && limits.pids > 0n ? { pidsMax: Number(limits.pids) } : {}),
     },
     labels: {

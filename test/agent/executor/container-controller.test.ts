@@ -75,6 +75,16 @@ describe('ContainerController', () => {
     await ctl.remove();
   });
 
+  it('reports FAILED with oom_killed when the task exceeds its memory limit', async () => {
+    const t = makeTask({ args: ['/bin/dd', 'if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'] });
+    t.spec!.resources = { limits: { nanoCpus: 0n, memoryBytes: 32n << 20n, generic: [], pids: 0n }, reservations: undefined };
+    const ctl = controller(t);
+    const r = await drive(t, ctl, t.status!);
+    expect(r.status).toMatchObject({ state: TaskState.FAILED, oomKilled: true, exitCode: 137 });
+    expect(r.status.err).toMatch(/OOM/);
+    await ctl.remove();
+  });
+
   it('rejects a task whose image is not on the node, creating nothing', async () => {
     const t = makeTask({ image: 'nope:1', args: ['true'] });
     const r = await drive(t, controller(t), t.status!);

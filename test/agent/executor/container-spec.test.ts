@@ -44,7 +44,7 @@ describe('containerSpecFor', () => {
     t.spec!.resources = { limits: { nanoCpus: 500_000_000n, memoryBytes: 64n << 20n, pids: 100n, generic: [] }, reservations: undefined };
     t.spec!.networks = [{ target: 'none', aliases: [] }];
     const s = containerSpecFor(t, image, ctx);
-    expect(s.limits).toEqual({ cpuQuotaCores: 0.5, memoryBytes: 64 * 1024 * 1024, pidsMax: 100 });
+    expect(s.limits).toEqual({ cpuQuotaCores: 0.5, memoryBytes: 64 * 1024 * 1024, memorySwapBytes: 64 * 1024 * 1024, pidsMax: 100 });
     expect(s.labels).toMatchObject({ [LABEL_STOP_SIGNAL]: 'SIGINT', [LABEL_STOP_GRACE_MS]: '1500' });
     expect(s.mounts).toEqual([
       { type: 'tmpfs', target: '/cache', options: 'size=1048576,mode=1777' },
