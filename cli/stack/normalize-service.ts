@@ -3,6 +3,7 @@ import type { FileReference, HealthcheckSpec, MountSpec, PortSpec, ServiceSpec }
 import { normalizeDeploy, strings, unit } from './normalize-deploy.js';
 import { splitShellWords } from './shell-words.js';
 import { checkMode, parseDuration, parseSize } from './units.js';
+import { checkCapability, checkSignal, checkSysctl, checkUlimit } from './linux-names.js';
 import { emptyRecord, isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
 
@@ -36,6 +37,7 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
     groupAdd: list('group_add'),
     deploy: normalizeDeploy(svc, path, ctx),
   };
+  checkNames(spec, path, ctx);
   const command = words(svc.command, [...path, 'command'], ctx);
   if (command) spec.command = command;
   const entrypoint = words(svc.entrypoint, [...path, 'entrypoint'], ctx);
@@ -45,7 +47,11 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
   if (str('hostname') !== undefined) spec.hostname = str('hostname');
   if (str('domainname') !== undefined) spec.domainname = str('domainname');
   if (typeof svc.init === 'boolean') spec.init = svc.init;
-  if (str('stop_signal') !== undefined) spec.stopSignal = str('stop_signal');
+  if (str('stop_signal') !== undefined) {
+    spec.stopSignal = str('stop_signal');
+    const why = checkSignal(spec.stopSignal!);
+    if (why) ctx.error([...path, 'stop_signal'], why);
+  }
   const grace = unit(ctx, [...path, 'stop_grace_period'], svc.stop_grace_period, parseDuration);
   if (grace !== undefined) spec.stopGracePeriodMs = grace;
   const hc = healthcheck(svc.healthcheck, [...path, 'healthcheck'], ctx);
@@ -55,6 +61,23 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
     if (typeof svc.logging.driver === 'string') spec.logging.driver = svc.logging.driver;
   }
   return spec;
+}
+
+function checkNames(spec: ServiceSpec, path: KeyPath, ctx: FileContext): void {
+  for (const key of ['capAdd', 'capDrop'] as const) {
+    spec[key].forEach((c, i) => {
+      const why = checkCapability(c);
+      if (why) ctx.error([...path, key === 'capAdd' ? 'cap_add' : 'cap_drop', i], why);
+    });
+  }
+  for (const [name, u] of Object.entries(spec.ulimits)) {
+    const why = checkUlimit(name, u.soft, u.hard);
+    if (why) ctx.error([...path, 'ulimits', name], why, 'key');
+  }
+  for (const name of Object.keys(spec.sysctls)) {
+    const why = checkSysctl(name);
+    if (why) ctx.error([...path, 'sysctls'], why);
+  }
 }
 
 function words(v: Plain | undefined, path: KeyPath, ctx: FileContext): string[] | undefined {

@@ -208,6 +208,22 @@ describe('keys', () => {
     expectProblem(loadError(svc('    deploy:\n      placement:\n        preferences: [{spread: rack}]\n')), { path: 'services.web.deploy.placement.preferences[0].spread', message: /invalid spread "rack"/ });
   });
 
+  it.each([
+    ['cap_add: [NET_ADMN]', 'services.web.cap_add[0]', /unknown capability "NET_ADMN"/],
+    ['stop_signal: SIGFOO', 'services.web.stop_signal', /unknown signal "SIGFOO"/],
+    ['ulimits: {nofiles: 10}', 'services.web.ulimits.nofiles', /unknown ulimit "nofiles"/],
+    ['ulimits: {nofile: {soft: 20, hard: 10}}', 'services.web.ulimits.nofile', /soft limit 20 is above the hard limit 10/],
+    ['sysctls: [vm.swappiness=10]', 'services.web.sysctls', /sysctl vm.swappiness is not namespaced/],
+  ])('%s is an error naming the entry', (line, path, message) => {
+    expectProblem(loadError(svc(`    ${line}\n`)), { path, line: 4, message });
+  });
+
+  it('capabilities, signals, ulimits and sysctls in their accepted spellings', () => {
+    const web = load(svc('    cap_add: [cap_net_admin, ALL]\n    stop_signal: TERM\n    ulimits: {nofile: {soft: 10, hard: 20}, core: -1}\n    sysctls: {net.ipv4.ip_forward: 1, kernel.shmmax: 100}\n')).stack.services.web!;
+    expect(web.capAdd).toEqual(['cap_net_admin', 'ALL']);
+    expect(web.stopSignal).toBe('TERM');
+  });
+
   it('a secret needs file or external', () => {
     expectProblem(loadError(svc('', 'secrets:\n  pw: {name: x}\n')), { path: 'secrets.pw', line: 5, column: 3, message: /needs `file:`.*or `external: true`/ });
   });
