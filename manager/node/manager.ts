@@ -130,6 +130,11 @@ export class Manager {
     return r === undefined ? undefined : apiAddrFor(r);
   }
 
+  /** Raft members: raft id -> cluster API address. */
+  members(): Map<bigint, string> {
+    return new Map([...this.raftStore.raft.status().members].map(([id, a]) => [id, apiAddrFor(a)]));
+  }
+
   /** Cluster API addresses of every Raft member. */
   managerAddrs(): string[] {
     return [...this.raftStore.raft.status().members.values()].map(apiAddrFor);

@@ -1,0 +1,49 @@
+// The objects a new cluster starts with: the Cluster (root CA, join tokens, dispatcher settings)
+// and the first manager's Node, written once this single-member Raft group has a leader.
+import { NodeRole } from '../proto/gen/types.js';
+import type { JoinTokens, RootCA } from '../manager/ca/index.js';
+import { NoLeaderError, NotLeaderError, type Manager } from '../manager/node/index.js';
+import { hostDescription } from '../agent/index.js';
+import { hostOf } from './net.js';
+
+export async function writeClusterObjects(
+  m: Manager,
+  o: { clusterId: string; nodeId: string; raftId: bigint; advertise: string; ca: RootCA; tokens: JoinTokens; heartbeatMs?: number },
+): Promise<void> {
+  await m.waitForLeader(30_000);
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await m.store.update((tx) => {
+        tx.clusters.create({
+          id: o.clusterId,
+          spec: {
+            annotations: { name: 'default', labels: {} },
+            dispatcher: o.heartbeatMs ? { heartbeatPeriod: { nanos: BigInt(o.heartbeatMs) * 1_000_000n } } : undefined,
+          },
+          rootCa: {
+            caCert: Buffer.from(o.ca.certPem),
+            caKey: Buffer.from(o.ca.keyPem),
+            caCertHash: o.ca.hash,
+            joinTokens: { worker: o.tokens.worker, manager: o.tokens.manager },
+          },
+          networkBootstrapKey: Buffer.alloc(0),
+        } as never);
+        tx.nodes.create({
+          id: o.nodeId,
+          spec: { annotations: { name: '', labels: {} }, desiredRole: NodeRole.MANAGER, availability: 0 },
+          description: hostDescription(),
+          status: { state: 0, message: 'initialised the cluster', addr: hostOf(o.advertise) },
+          managerStatus: { raftId: o.raftId, addr: o.advertise, leader: true, reachability: 2 },
+          role: NodeRole.MANAGER,
+          certificateSerial: '',
+        } as never);
+      });
+      return;
+    } catch (err) {
+      // the single member may still be campaigning
+      if (!(err instanceof NoLeaderError || err instanceof NotLeaderError) || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,72 @@
+// `shoal daemon`: runs this host's daemon in the foreground (systemd's Type=simple), JSON logs on
+// stderr. SIGTERM/SIGINT stop it cleanly without stopping containers: the next start re-adopts them.
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { Daemon } from './daemon.js';
+import { startLocalApi } from './local-api.js';
+import { daemonPaths, defaultRoot, defaultRun } from './paths.js';
+
+interface DaemonFlags {
+  listenAddr?: string;
+  advertiseAddr?: string;
+  root?: string;
+  run?: string;
+  heartbeatMs?: string;
+  raftTickMs?: string;
+  raftElectionTicks?: string;
+  logLevel?: string;
+}
+
+function int(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw Object.assign(new Error(`${name} must be a positive whole number, got ${JSON.stringify(v)}`), { userError: true });
+  return n;
+}
+
+export function registerDaemonCommand(program: Command): void {
+  program
+    .command('daemon')
+    .description('run the shoal daemon of this host in the foreground (agent, and manager on manager hosts)')
+    .option('--listen-addr <addr>', 'cluster API address to bind (default 0.0.0.0:4243; Raft uses the next port)')
+    .option('--advertise-addr <addr>', 'address other nodes reach this one at (default: first non-loopback IPv4)')
+    .option('--root <dir>', 'persistent state (default $SHOAL_ROOT or /var/lib/shoal)')
+    .option('--run <dir>', 'volatile state and the local socket (default $SHOAL_RUN or /run/shoal)')
+    .option('--heartbeat-ms <ms>', 'agent heartbeat period for a new cluster (default 5000; env SHOAL_HEARTBEAT_MS)')
+    .option('--raft-tick-ms <ms>', 'Raft tick (default 50; env SHOAL_RAFT_TICK_MS)')
+    .option('--raft-election-ticks <n>', 'Raft election timeout in ticks (default 8)')
+    .option('--log-level <level>', 'pino level (default $SHOAL_LOG_LEVEL or info)')
+    .action(async (f: DaemonFlags) => {
+      const logger = pino({ level: f.logLevel ?? process.env.SHOAL_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination(2));
+      const paths = daemonPaths(f.root ?? defaultRoot(), f.run ?? defaultRun());
+      const d = new Daemon({
+        paths,
+        listenAddr: f.listenAddr,
+        advertiseAddr: f.advertiseAddr,
+        tuning: {
+          heartbeatMs: int(f.heartbeatMs ?? process.env.SHOAL_HEARTBEAT_MS, '--heartbeat-ms'),
+          raft: {
+            tickMs: int(f.raftTickMs ?? process.env.SHOAL_RAFT_TICK_MS, '--raft-tick-ms'),
+            electionTicks: int(f.raftElectionTicks, '--raft-election-ticks'),
+          },
+          agentBackoff: { initialMs: 50, maxMs: 1_000 },
+        },
+        logger,
+      });
+      await d.resume().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'could not resume; serving the local API so the node can be repaired'));
+      const local = await startLocalApi(d, paths.socket, [], logger);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          logger.info({ signal: sig }, 'stopping (containers keep running)');
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      local.forceShutdown();
+      await d.stop();
+      logger.info({}, 'daemon stopped');
+      logger.flush();
+      process.exit(0);
+    });
+}

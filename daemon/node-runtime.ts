@@ -1,0 +1,107 @@
+// The parts of a running node: the agent (always) and, on managers, the manager with its
+// cluster API server. Started from certificates and state already on disk.
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { Server } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { Agent } from '../agent/index.js';
+import { ImageStore } from '../agent/images/index.js';
+import { ContainerRuntime } from '../agent/runtime/index.js';
+import { clientCredentials, serverCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
+import { Manager, type RaftTiming } from '../manager/node/index.js';
+import { authenticatorFor, identifyWith, startClusterApi, type ExtraService } from './cluster-api.js';
+import type { DaemonPaths } from './paths.js';
+
+export interface Tuning {
+  raft?: RaftTiming;
+  /** Dispatcher heartbeat period when the cluster object sets none. */
+  heartbeatMs?: number;
+  agentBackoff?: { initialMs?: number; maxMs?: number };
+  cgroupParent?: string;
+}
+
+export interface ManagerParts {
+  manager: Manager;
+  server: Server;
+  auth: NodeAuthenticator;
+}
+
+export function newRaftId(): bigint {
+  for (;;) {
+    const id = randomBytes(8).readBigUInt64BE(0) >> 1n;
+    if (id !== 0n) return id;
+  }
+}
+
+export async function startManagerParts(o: {
+  paths: DaemonPaths;
+  certs: NodeCertificates;
+  nodeId: string;
+  clusterId: string;
+  raftId: bigint;
+  advertiseAddr: string;
+  listenAddr: string;
+  members: Map<bigint, string>;
+  join: boolean;
+  tuning: Tuning;
+  extra?: (m: Manager) => ExtraService[];
+  logger: Logger;
+}): Promise<ManagerParts> {
+  await mkdir(o.paths.raftDir, { recursive: true });
+  let auth: NodeAuthenticator | undefined;
+  const creds = clientCredentials(o.certs);
+  const manager = await Manager.start({
+    nodeId: o.nodeId,
+    raftId: o.raftId,
+    clusterId: o.clusterId,
+    raftDir: o.paths.raftDir,
+    apiAddr: o.advertiseAddr,
+    raftListen: raftListenFor(o.listenAddr),
+    members: o.members,
+    join: o.join,
+    raft: o.tuning.raft,
+    // Raft traffic is mutual TLS between manager certificates, like the cluster API.
+    serverCredentials: serverCredentials(o.certs),
+    channelCredentials: creds,
+    identify: identifyWith(() => auth!),
+    dispatcher: { heartbeatPeriodMs: o.tuning.heartbeatMs },
+    logger: o.logger,
+  });
+  auth = authenticatorFor(o.certs.rootPem, manager.store);
+  try {
+    const server = await startClusterApi({ listen: o.listenAddr, certs: o.certs, manager, auth, extra: o.extra?.(manager), logger: o.logger });
+    return { manager, server, auth };
+  } catch (err) {
+    await manager.stop();
+    throw err;
+  }
+}
+
+/** The Raft transport binds next to the cluster API (port + 1), on the same interface. */
+function raftListenFor(listen: string): string {
+  const i = listen.lastIndexOf(':');
+  return `${listen.slice(0, i)}:${Number(listen.slice(i + 1)) + 1}`;
+}
+
+export async function startAgent(o: { paths: DaemonPaths; certs: NodeCertificates; managers: string[]; tuning: Tuning; logger: Logger }): Promise<Agent> {
+  await mkdir(o.paths.agentDir, { recursive: true });
+  await mkdir(o.paths.containersDir, { recursive: true });
+  const runtime = new ContainerRuntime({
+    stateDir: o.paths.containersDir,
+    cgroupParent: o.tuning.cgroupParent ?? process.env.SHOAL_CGROUP_PARENT ?? 'shoal',
+    logger: o.logger.child({ component: 'runtime' }),
+  });
+  const images = new ImageStore({ root: o.paths.imagesDir, logger: o.logger.child({ component: 'images' }) });
+  const agent = new Agent({
+    runtime,
+    images,
+    managers: o.managers,
+    credentials: clientCredentials(o.certs),
+    stateDir: o.paths.agentDir,
+    logger: o.logger,
+    defaultNetwork: 'host',
+    backoff: o.tuning.agentBackoff,
+  });
+  await agent.start();
+  return agent;
+}
