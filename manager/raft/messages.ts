@@ -44,6 +44,7 @@ const RESPONSE = new Set<MessageType>([
 /** Messages only a leader sends: a member still catching up on membership must accept them. */
 const FROM_LEADER = new Set<MessageType>([
   MessageType.MSG_APP, MessageType.MSG_HEARTBEAT, MessageType.MSG_SNAP, MessageType.MSG_TIMEOUT_NOW,
+  MessageType.MSG_READ_INDEX_RESP,
 ]);
 
 export function isLocalMsg(t: MessageType): boolean { return LOCAL.has(t); }

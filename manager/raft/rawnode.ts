@@ -87,7 +87,8 @@ export class RawNode {
       r.logger.debug({ raft: r.id, from: m.from, type: MessageType[m.type] }, 'dropped message from a non-member');
       return;
     }
-    if (isResponseMsg(m.type) && m.type !== MessageType.MSG_READ_INDEX_RESP && !r.trk.progress.has(m.from)) return;
+    // A member without any configuration yet (joining) has nobody to take responses from.
+    if (isResponseMsg(m.type) && !isLeaderMsg(m.type) && !r.trk.progress.has(m.from)) return;
     r.step(m);
   }
 
