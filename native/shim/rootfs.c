@@ -220,7 +220,7 @@ static int mount_cgroups(const struct shim_config *c) {
   return do_mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755,size=64k");
 }
 
-int rootfs_setup(const struct shim_config *c, const int *bind_fds) {
+int rootfs_setup_early(const struct shim_config *c, const int *bind_fds) {
   /* keep every mount below out of the host's namespace, both ways */
   if (do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
   if (mount_overlay(c) < 0) return -1;
@@ -233,12 +233,16 @@ int rootfs_setup(const struct shim_config *c, const int *bind_fds) {
   trace("init: /proc and /dev ready");
   if (mkdir_p("/sys", 0555) < 0) return -1;
   if (do_mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return -1;
-  if (mount_cgroups(c) < 0) return -1;
-  trace("init: /sys and cgroups mounted");
   if (mount_binds(c, bind_fds) < 0) return -1;
   for (int i = 0; i < c->ntmpfs; i++)
     if (mount_tmpfs(&c->tmpfs[i]) < 0) return -1;
   trace("init: user mounts done");
+  return 0;
+}
+
+int rootfs_setup_late(const struct shim_config *c) {
+  if (mount_cgroups(c) < 0) return -1;
+  trace("init: cgroups mounted");
   if (mask_paths() < 0) return -1;
   trace("init: paths masked");
   if (c->readonly && do_mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) return -1;

@@ -8,8 +8,13 @@
  * destinations can later be resolved inside the container root and never through host links. */
 int rootfs_open_binds(const struct shim_config *c, int *fds);
 
-/* Mounts everything and pivots into the rootfs. 0 or -1 with shim_error set. */
-int rootfs_setup(const struct shim_config *c, const int *bind_fds);
+/* Mounts the overlay, pivots into it, then /proc, /dev, /sys, bind and tmpfs mounts: all that
+ * can happen while the supervisor is still moving us into the cgroup (which waits for an RCU
+ * grace period). 0 or -1 with shim_error set. */
+int rootfs_setup_early(const struct shim_config *c, const int *bind_fds);
+
+/* Once in the cgroup and its namespace: the cgroup mounts, masked paths, read-only rootfs. */
+int rootfs_setup_late(const struct shim_config *c);
 
 /* Brings the loopback interface of a new network namespace up. */
 int net_loopback_up(void);

@@ -36,14 +36,10 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd) 
   close(p->errp[0]);
   close(p->out[0]);
   close(p->err[0]);
-  char go = 0;
-  /* wait until the supervisor has put us in the cgroup: the cgroup namespace must be rooted there */
-  if (read(p->go[0], &go, 1) != 1 || go != 'g') _exit(1);
-  close(p->go[0]);
-  trace("init: in cgroup");
   int *bind_fds = calloc((size_t)c->nbinds + 1, sizeof(int));
   int nullfd = -1;
-  if (unshare(CLONE_NEWCGROUP) < 0) { fail(1, "unshare the cgroup namespace"); goto fail; }
+  char go = 0;
+  /* everything that does not need the cgroup runs while the supervisor moves us into it */
   if (netfd >= 0 && setns(netfd, CLONE_NEWNET) < 0) { fail(1, "join network namespace %s", c->net); goto fail; }
   if (!strcmp(c->net, "none") && net_loopback_up() < 0) goto fail;
   if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0) { fail(1, "set hostname %s", c->hostname); goto fail; }
@@ -51,7 +47,13 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd) 
   if (nullfd < 0) { fail(1, "open /dev/null"); goto fail; }
   if (rootfs_open_binds(c, bind_fds) < 0) goto fail;
   trace("init: namespaces set");
-  if (rootfs_setup(c, bind_fds) < 0) goto fail;
+  if (rootfs_setup_early(c, bind_fds) < 0) goto fail;
+  /* the cgroup namespace must be rooted at the container's cgroup: wait until we are in it */
+  if (read(p->go[0], &go, 1) != 1 || go != 'g') _exit(1);
+  close(p->go[0]);
+  trace("init: in cgroup");
+  if (unshare(CLONE_NEWCGROUP) < 0) { fail(1, "unshare the cgroup namespace"); goto fail; }
+  if (rootfs_setup_late(c) < 0) goto fail;
   trace("init: rootfs ready");
   trace_keep_fd();
   if (dup2(nullfd, 0) < 0 || dup2(p->out[1], 1) < 0 || dup2(p->err[1], 2) < 0) { fail(1, "dup2"); goto fail; }
@@ -177,30 +179,28 @@ static int supervise(const struct shim_config *c, int rep) {
     report(rep, "error %s\n", shim_error);
     return 1;
   }
-  for (int i = 0; i < c->nprocs; i++) {
-    char what[64];
-    const char *ctl = strncmp(c->procs[i], "/sys/fs/cgroup/", 15) ? c->procs[i] : c->procs[i] + 15;
-    snprintf(what, sizeof what, "supervisor: joining %.*s", (int)strcspn(ctl, "/"), ctl);
-    trace(what);
-    if (write_file(c->procs[i], pidtext) < 0) {
-      kill(init, SIGKILL);
-      waitpid(init, NULL, 0);
-      report(rep, "error join cgroup: %s\n", shim_error);
-      return 1;
-    }
-  }
+  trace("supervisor: joining cgroups");
+  int joined = 1;
+  for (int i = 0; i < c->nprocs && joined; i++) joined = write_file(c->procs[i], pidtext) == 0;
   trace("supervisor: cgroups joined");
-  if (write_all(p.go[1], "g", 1) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", "start signal"); return 1; }
+  /* a child that failed its early setup is gone: its own message below says why */
+  if (joined) joined = write_all(p.go[1], "g", 1) == 0;
+  if (!joined) {
+    char why[sizeof shim_error];
+    snprintf(why, sizeof why, "join cgroup: %.990s", shim_error);
+    kill(init, SIGKILL);
+    snprintf(shim_error, sizeof shim_error, "%s", why);
+  }
   close(p.go[1]);
   char msg[1024];
   ssize_t n, got = 0;
   while ((n = read(p.errp[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
     if (n > 0) got += n;
   close(p.errp[0]);
-  if (got > 0) {
+  if (got > 0 || !joined) {
     msg[got] = 0;
     waitpid(init, NULL, 0);
-    report(rep, "error %s\n", msg);
+    report(rep, "error %s\n", got > 0 ? msg : shim_error);
     return 1;
   }
   if (write_pid_file(c, "init.pid", init) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", shim_error); return 1; }
