@@ -9,6 +9,7 @@ import { NodeStatus_State, type Node, type Task } from '../../proto/gen/types.js
 import type { Clock, TimerHandle } from '../clock.js';
 import type { MemoryStore, ObjectEvent, ReadonlyDeep } from '../store/index.js';
 import { NodeAssignments } from './assignments.js';
+import { GroupCommit } from './group-commit.js';
 import { status } from '@grpc/grpc-js';
 import { DispatcherRefusal, notLeader, notOwner, sessionInvalid, unavailable } from './errors.js';
 import { managersFromStore, markNodeDown, registerNode, UnknownNodeError } from './nodes.js';
@@ -35,6 +36,7 @@ export class Dispatcher {
   private readonly expiries = new Map<string, TimerHandle>();
   private readonly random: () => number;
   private batcher: StatusBatcher | undefined;
+  private readonly registrations: GroupCommit<{ who: NodeIdentity; req: SessionRequest; addr: string }, ReadonlyDeep<Node>>;
   private stopper: AbortController | undefined;
   private running = false;
 
@@ -45,6 +47,7 @@ export class Dispatcher {
   ) {
     this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'dispatcher' });
     this.random = opts.random ?? Math.random;
+    this.registrations = new GroupCommit(store, (tx, r) => registerNode(tx, r.who, r.req.description, r.addr, opts.registerUnknownNodes ?? true));
   }
 
   get isRunning(): boolean {
@@ -186,7 +189,7 @@ export class Dispatcher {
     this.ensureRunning();
     let node: ReadonlyDeep<Node>;
     try {
-      node = await this.store.update((tx) => registerNode(tx, who, req.description, addr, this.opts.registerUnknownNodes ?? true));
+      node = await this.registrations.add({ who, req, addr });
     } catch (err) {
       if (err instanceof UnknownNodeError) throw new DispatcherRefusal(status.PERMISSION_DENIED, err.message);
       throw unavailable(`could not register node ${who.nodeId}: ${(err as Error).message}`);

@@ -108,6 +108,26 @@ describe('sessions and heartbeats', () => {
     expect(nodeState(h, 'n2')).toBe(NodeStatus_State.READY);
   });
 
+  it('registers nodes that connect together in shared proposals (group commit)', async () => {
+    // a log that takes 20 ms to commit, as Raft with an fsync would
+    let index = 0n;
+    const store: MemoryStore = new MemoryStore({
+      proposer: {
+        propose: async (data) => {
+          await new Promise((r) => setTimeout(r, 20));
+          store.applyCommitted(data, ++index);
+          return { index };
+        },
+      },
+    });
+    h = await makeHarness({}, store);
+    h.start();
+    const sessions = Array.from({ length: 20 }, (_, i) => h!.client(`n${i}`).session(`h${i}`));
+    await until(() => sessions.every((s) => s.messages.length > 0), 'all sessions open', 20_000);
+    expect(store.view((tx) => tx.nodes.all().filter((n) => n.status?.state === NodeStatus_State.READY)).length).toBe(20);
+    expect(index).toBeLessThan(20n);
+  });
+
   it('adds jitter to the period it hands out', async () => {
     h = await makeHarness({ heartbeatJitter: 0.5, random: () => 0.5 });
     h.start();
