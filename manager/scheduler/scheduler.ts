@@ -157,10 +157,15 @@ export class Scheduler extends WatchingComponent {
         this.placedOn.set(taskId, nodeId);
         out.push({ task: byId.get(taskId)!, nodeId });
       }
+      let changed = 0;
       for (const id of p.unplaced) {
         const t = byId.get(id)!;
-        if (t.status?.err !== p.reason) out.push({ task: t, reason: p.reason });
+        if (t.status?.err === p.reason) continue;
+        out.push({ task: t, reason: p.reason });
+        changed++;
       }
+      // One line per group whose reason changed, not one per task.
+      if (changed > 0) this.log.info({ serviceId: tasks[0]!.serviceId, tasks: p.unplaced.length, reason: p.reason }, 'tasks stay pending');
     };
     for (const t of preset) record([t], placeOnNode(t.id, requirementsOf(t), this.nodes.get(t.nodeId)));
     for (const tasks of groups.values()) {
