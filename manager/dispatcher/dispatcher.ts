@@ -36,6 +36,7 @@ export class Dispatcher {
   private readonly expiries = new Map<string, TimerHandle>();
   private readonly random: () => number;
   private batcher: StatusBatcher | undefined;
+  private readonly downs: GroupCommit<{ nodeId: string; reason: string }, boolean>;
   private readonly registrations: GroupCommit<{ who: NodeIdentity; req: SessionRequest; addr: string }, ReadonlyDeep<Node>>;
   private stopper: AbortController | undefined;
   private running = false;
@@ -47,6 +48,7 @@ export class Dispatcher {
   ) {
     this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'dispatcher' });
     this.random = opts.random ?? Math.random;
+    this.downs = new GroupCommit(store, (tx, d) => markNodeDown(tx, d.nodeId, d.reason));
     this.registrations = new GroupCommit(store, (tx, r) => registerNode(tx, r.who, r.req.description, r.addr, opts.registerUnknownNodes ?? true));
   }
 
@@ -155,7 +157,7 @@ export class Dispatcher {
       this.closeSession(s, sessionInvalid(s.id));
     }
     try {
-      const changed = await this.store.update((tx) => markNodeDown(tx, nodeId, reason));
+      const changed = await this.downs.add({ nodeId, reason });
       if (changed) this.log.warn({ node: nodeId, reason }, 'node marked down');
     } catch (err) {
       // no quorum or leadership lost: try again a period later unless the node came back
