@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Cluster, NodeAvailability, NodeStatus_State, TaskState, type Service } from '../../../proto/gen/types.js';
+import { Cluster, NodeAvailability, NodeStatus_State, RestartPolicy_Condition, TaskState, type Service } from '../../../proto/gen/types.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { TaskReaper } from '../../../manager/orchestrator/task-reaper.js';
 import type { ReadonlyDeep, WriteTx } from '../../../manager/store/index.js';
@@ -107,7 +107,7 @@ describe('replicated orchestrator', () => {
 
   it('gives up on a slot after max attempts restarts', async () => {
     const svc = makeService('s1', 'flaky', { replicas: 1 });
-    svc.spec!.task!.restart = { condition: 0, delay: { nanos: 1_000_000_000n }, maxAttempts: 2, window: undefined };
+    svc.spec!.task!.restart = { condition: RestartPolicy_Condition.ANY, delay: { nanos: 1_000_000_000n }, maxAttempts: 2, window: undefined };
     await h.store.update((tx) => tx.services.create(svc));
     h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }));
     for (let attempt = 0; attempt < 3; attempt++) {

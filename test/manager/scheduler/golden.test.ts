@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { NodeAvailability, NodeRole, NodeStatus_State } from '../../../proto/gen/types.js';
+import { NodeAvailability, NodeRole, NodeStatus_State, TaskState } from '../../../proto/gen/types.js';
 import { GlobalOrchestrator } from '../../../manager/orchestrator/global/orchestrator.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { Scheduler } from '../../../manager/scheduler/scheduler.js';
@@ -58,7 +58,7 @@ function summary(h: Harness): string {
       const perNode = new Map<string, number>();
       const pending = new Map<string, number>();
       for (const t of tx.tasks.find('service', s.id).filter(live)) {
-        if (t.status?.state === 64) pending.set(t.status.err, (pending.get(t.status.err) ?? 0) + 1);
+        if (t.status?.state === TaskState.PENDING) pending.set(t.status.err, (pending.get(t.status.err) ?? 0) + 1);
         else perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
       }
       for (const n of [...perNode.keys()].sort()) lines.push(`  ${n}: ${perNode.get(n)}`);

@@ -1,5 +1,16 @@
 // Builders of cluster objects for the manager's component tests.
-import { Node, NodeAvailability, NodeRole, NodeStatus_State, Service, Task, TaskState, TaskStatus } from '../../../proto/gen/types.js';
+import {
+  Node,
+  NodeAvailability,
+  NodeRole,
+  NodeStatus_State,
+  PortConfig_PublishMode,
+  RestartPolicy_Condition,
+  Service,
+  Task,
+  TaskState,
+  TaskStatus,
+} from '../../../proto/gen/types.js';
 import type { ReadonlyDeep } from '../../../manager/store/index.js';
 
 export interface NodeOpts {
@@ -60,7 +71,10 @@ export function makeService(id: string, name: string, o: ServiceOpts = {}): Serv
             memoryBytes: BigInt(o.reserveMemoryMiB ?? 0) * 1024n * 1024n,
           },
         },
-        restart: { condition: o.restart === 'none' ? 2 : o.restart === 'on-failure' ? 1 : 0 },
+        restart: {
+          condition:
+            o.restart === 'none' ? RestartPolicy_Condition.NONE : o.restart === 'on-failure' ? RestartPolicy_Condition.ON_FAILURE : RestartPolicy_Condition.ANY,
+        },
         placement: {
           constraints: o.constraints ?? [],
           preferences: (o.spreadOver ?? []).map((d) => ({ preference: { $case: 'spread' as const, value: { spreadDescriptor: d } } })),
@@ -69,7 +83,7 @@ export function makeService(id: string, name: string, o: ServiceOpts = {}): Serv
         },
       },
       endpoint: {
-        ports: (o.hostPorts ?? []).map((p) => ({ targetPort: 80, publishedPort: p, publishMode: 1 })),
+        ports: (o.hostPorts ?? []).map((p) => ({ targetPort: 80, publishedPort: p, publishMode: PortConfig_PublishMode.HOST })),
       },
     },
   });
