@@ -36,6 +36,8 @@ export class Dispatcher {
   private readonly expiries = new Map<string, TimerHandle>();
   private readonly random: () => number;
   private batcher: StatusBatcher | undefined;
+  /** Nodes with a registration in flight, and how many. */
+  private readonly registering = new Map<string, number>();
   private readonly downs: GroupCommit<{ nodeId: string; reason: string }, boolean>;
   private readonly registrations: GroupCommit<{ who: NodeIdentity; req: SessionRequest; addr: string }, ReadonlyDeep<Node>>;
   private stopper: AbortController | undefined;
@@ -48,7 +50,9 @@ export class Dispatcher {
   ) {
     this.log = (opts.logger ?? pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })).child({ component: 'dispatcher' });
     this.random = opts.random ?? Math.random;
-    this.downs = new GroupCommit(store, (tx, d) => markNodeDown(tx, d.nodeId, d.reason));
+    // A node that is (re)registering or in session is not down, whatever timer fired earlier:
+    // checked when the write is made, since a registration may commit between the two.
+    this.downs = new GroupCommit(store, (tx, d) => !this.sessions.has(d.nodeId) && !this.registering.has(d.nodeId) && markNodeDown(tx, d.nodeId, d.reason));
     this.registrations = new GroupCommit(store, (tx, r) => registerNode(tx, r.who, r.req.description, r.addr, opts.registerUnknownNodes ?? true));
   }
 
@@ -190,11 +194,19 @@ export class Dispatcher {
   async openSession(who: NodeIdentity, req: SessionRequest, addr: string, sink: StreamSink<SessionMessage>): Promise<void> {
     this.ensureRunning();
     let node: ReadonlyDeep<Node>;
+    const id = who.nodeId;
+    this.registering.set(id, (this.registering.get(id) ?? 0) + 1);
     try {
       node = await this.registrations.add({ who, req, addr });
     } catch (err) {
+      // a down mark skipped meanwhile must still happen if the node does not come back
+      if (this.running && !this.sessions.has(id) && !this.expiries.has(id)) this.armExpiry(id, this.basePeriod() * this.missed());
       if (err instanceof UnknownNodeError) throw new DispatcherRefusal(status.PERMISSION_DENIED, err.message);
-      throw unavailable(`could not register node ${who.nodeId}: ${(err as Error).message}`);
+      throw unavailable(`could not register node ${id}: ${(err as Error).message}`);
+    } finally {
+      const n = (this.registering.get(id) ?? 1) - 1;
+      if (n > 0) this.registering.set(id, n);
+      else this.registering.delete(id);
     }
     this.ensureRunning();
     const old = this.sessions.get(who.nodeId);
