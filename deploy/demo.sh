@@ -56,14 +56,18 @@ shoal lab down --name "$LAB" >/dev/null
 shoal lab up --name "$LAB" --hosts "${#HOSTS[@]}"
 trap 'echo; echo "shoal demo: failed; the lab is still up. Look around with: shoal lab exec --name $LAB h1 -- sh; remove it with: ./deploy/demo.sh down" >&2' ERR
 
+# What each container prints: its processes, its hostname and the limits its cgroups hold
+# (v1 paths first, then v2).
+INSIDE='ps; hostname; cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max;'
+INSIDE+=' echo "cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max)";'
+INSIDE+=' echo "pids max: $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"'
+
 for h in "${HOSTS[@]}"; do
   step "$h: loading the image ($IMAGE_TAR)"
   in_host "$h" image load -i "$IMAGE_TAR"
   step "$h: running a container with --memory 64m --cpus 0.5 --pids-limit 64"
   in_host "$h" container run --rm --memory 64m --cpus 0.5 --pids-limit 64 --hostname "web-$h" busybox \
-    sh -c 'ps; hostname; cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max
-      echo "cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max)"
-      echo "pids max: $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"'
+    sh -c "$INSIDE"
 done
 
 ADDR2=$(shoal lab exec --name "$LAB" h2 -- sh -c 'echo $SHOAL_ADDR')
