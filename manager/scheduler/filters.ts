@@ -4,7 +4,7 @@ import type { Task } from '../../proto/gen/types.js';
 import { nodeTakesNewTasks } from '../orchestrator/tasks.js';
 import type { ReadonlyDeep } from '../store/index.js';
 import { matchesConstraints, parseConstraints, parseSpreadDescriptor, type Constraint, type SpreadDescriptor } from './constraints.js';
-import { hostPortsOf, type NodeInfo, type TaskUsage, usageOf } from './node-info.js';
+import { type NodeInfo, type TaskUsage, usageOf } from './node-info.js';
 
 /** What every task of one group (same service, same spec version) asks of a node. */
 export interface Requirements {
@@ -110,4 +110,3 @@ export function explain(nodes: Iterable<NodeInfo>, req: Requirements): string {
   return `no suitable node (${parts.join('; ') || 'every node is full'})`;
 }
 
-export { hostPortsOf };

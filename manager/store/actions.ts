@@ -2,7 +2,7 @@
 import { StoreAction, StoreActionKind } from '../../proto/gen/store.js';
 import { Cluster, Network, Node, Service, Task, type Meta } from '../../proto/gen/types.js';
 import type { Change } from './tx.js';
-import type { KindMap, ObjectKind, ReadonlyDeep, StoreObject } from './types.js';
+import type { ObjectKind, ReadonlyDeep, StoreObject } from './types.js';
 
 type Target = NonNullable<StoreAction['target']>;
 
@@ -56,4 +56,3 @@ export function cloneObject<T>(obj: ReadonlyDeep<T>): T {
   return structuredClone(obj) as T;
 }
 
-export type { KindMap };
