@@ -1,6 +1,6 @@
 // Whether a node can take one more task of a kind, and why not: the filters run in a fixed
 // order and a node is counted under the first one it fails, for the pending reason.
-import type { Task } from '../../proto/gen/types.js';
+import type { Node, Task } from '../../proto/gen/types.js';
 import { nodeTakesNewTasks } from '../orchestrator/tasks.js';
 import type { ReadonlyDeep } from '../store/index.js';
 import { matchesConstraints, parseConstraints, parseSpreadDescriptor, type Constraint, type SpreadDescriptor } from './constraints.js';
@@ -40,12 +40,17 @@ function normalizeArch(a: string): string {
   return ({ x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm' } as Record<string, string>)[l] ?? l;
 }
 
-function platformMatches(info: NodeInfo, req: Requirements): boolean {
-  if (req.platforms.length === 0) return true;
-  const p = info.node.description?.platform;
+/** Whether a node's os/arch is one of the wanted platforms (none wanted: any node). */
+export function nodeSupports(node: ReadonlyDeep<Node>, wanted: readonly { readonly os: string; readonly architecture: string }[]): boolean {
+  if (wanted.length === 0) return true;
+  const p = node.description?.platform;
   const os = (p?.os ?? '').toLowerCase();
   const arch = normalizeArch(p?.architecture ?? '');
-  return req.platforms.some((w) => (!w.os || w.os === os) && (!w.arch || w.arch === arch));
+  return wanted.some((w) => (!w.os || w.os.toLowerCase() === os) && (!w.architecture || normalizeArch(w.architecture) === arch));
+}
+
+function platformMatches(info: NodeInfo, req: Requirements): boolean {
+  return nodeSupports(info.node, req.platforms.map((p) => ({ os: p.os, architecture: p.arch })));
 }
 
 export type FilterId = 'unavailable' | 'platform' | 'constraints' | 'cpu' | 'memory' | 'ports' | 'max-replicas';

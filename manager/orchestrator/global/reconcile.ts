@@ -2,6 +2,7 @@
 // matches the constraints; tasks leave nodes that are drained, down, removed or no longer match.
 import { TaskState, type Node, type Task } from '../../../proto/gen/types.js';
 import { matchesConstraints, parseConstraints, type Constraint } from '../../scheduler/constraints.js';
+import { nodeSupports } from '../../scheduler/filters.js';
 import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
 import { SETTLED_DESIRED_STATE, type ReconcileOutcome } from '../replicated/reconcile.js';
 import type { RestartTracker } from '../restarts.js';
@@ -36,7 +37,8 @@ export function reconcileGlobal(
   } catch {
     constraints = undefined; // refused by the control API; here it simply matches no node
   }
-  const matches = (n: RO<Node>): boolean => constraints !== undefined && matchesConstraints(constraints, n);
+  const platforms = service.spec?.task?.placement?.platforms ?? [];
+  const matches = (n: RO<Node>): boolean => constraints !== undefined && matchesConstraints(constraints, n) && nodeSupports(n, platforms);
 
   const byNode = new Map<string, RO<Task>[]>();
   for (const t of tasks) {
