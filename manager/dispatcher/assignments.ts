@@ -53,23 +53,27 @@ export class NodeAssignments {
     this.emit(AssignmentsType.COMPLETE, changes);
   }
 
-  /** A task event of a commit at `version` that concerns this node (now or before). */
-  taskChanged(task: RO<Task>, deleted: boolean, version: bigint): void {
-    if (version <= this.baseVersion) return;
+  /**
+   * A task event of a commit at `version` that concerns this node (now or before); true when it
+   * left a change to send.
+   */
+  taskChanged(task: RO<Task>, deleted: boolean, version: bigint): boolean {
+    if (version <= this.baseVersion) return false;
     const id = task.id;
     if (!deleted && isAssignedTo(task, this.nodeId)) {
       const fp = fingerprint(task);
-      if (this.sent.get(id) === fp) return;
+      if (this.sent.get(id) === fp) return false;
       this.sent.set(id, fp);
       this.pending.set(id, { action: AssignmentChange_Action.UPDATE, task: task as Task });
-      return;
+      return true;
     }
     if (!this.sent.has(id)) {
       this.pending.delete(id);
-      return;
+      return false;
     }
     this.sent.delete(id);
     this.pending.set(id, { action: AssignmentChange_Action.REMOVE, task: Task.fromPartial({ id }) });
+    return true;
   }
 
   /** Sends the changes gathered since the last message, if any. */

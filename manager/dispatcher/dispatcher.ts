@@ -34,6 +34,8 @@ export class Dispatcher {
   private readonly log: Logger;
   private readonly sessions = new Map<string, Session>();
   private readonly expiries = new Map<string, TimerHandle>();
+  /** Assignment trackers with changes not sent yet (flushed once the watch queue is drained). */
+  private readonly dirty = new Set<NodeAssignments>();
   private readonly random: () => number;
   private batcher: StatusBatcher | undefined;
   /** Nodes with a registration in flight, and how many. */
@@ -100,7 +102,8 @@ export class Dispatcher {
             this.resendComplete();
           } else batch.push(e);
         }
-        for (const s of this.sessions.values()) s.assignments?.tracker.flush();
+        for (const t of this.dirty) t.flush();
+        this.dirty.clear();
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -299,8 +302,8 @@ export class Dispatcher {
         const t = e.object as ReadonlyDeep<Task>;
         const before = e.old as ReadonlyDeep<Task> | undefined;
         const deleted = e.type === 'delete';
-        this.sessions.get(t.nodeId)?.assignments?.tracker.taskChanged(t, deleted, version);
-        if (before && before.nodeId !== t.nodeId) this.sessions.get(before.nodeId)?.assignments?.tracker.taskChanged(t, true, version);
+        this.taskChanged(t.nodeId, t, deleted, version);
+        if (before && before.nodeId !== t.nodeId) this.taskChanged(before.nodeId, t, true, version);
       } else if (e.kind === 'node') {
         const n = e.object as ReadonlyDeep<Node>;
         const before = e.old as ReadonlyDeep<Node> | undefined;
@@ -317,6 +320,11 @@ export class Dispatcher {
       const msg = this.sessionMessage(s, node, this.basePeriod());
       for (const st of s.streams) st.write(msg);
     }
+  }
+
+  private taskChanged(nodeId: string, t: ReadonlyDeep<Task>, deleted: boolean, version: bigint): void {
+    const tracker = this.sessions.get(nodeId)?.assignments?.tracker;
+    if (tracker?.taskChanged(t, deleted, version)) this.dirty.add(tracker);
   }
 
   /** `node rm`: the node's session ends and it is expected no more. */
