@@ -1,0 +1,6 @@
+// The control API: what the CLI and other managers call. See README.md.
+export { controlService, FORWARDED_HEADER, type ControlDeps, type ControlMethod } from './service.js';
+export { ControlError, statusOf, toServiceError } from './errors.js';
+export { validateServiceSpec, validateServiceName, MAX_NAME_LENGTH } from './validate.js';
+export { findNode, findService, findTask } from './lookup.js';
+export { redactCluster } from './cluster.js';

@@ -1,0 +1,97 @@
+// Service rpcs: create, update (spec, scale, rollback), remove, get, list. Every write is one
+// store transaction that re-reads and re-checks inside it, so a concurrent change is caught.
+import { Service, ServiceSpec } from '../../proto/gen/types.js';
+import type {
+  CreateServiceRequest,
+  CreateServiceResponse,
+  GetServiceRequest,
+  GetServiceResponse,
+  ListServicesRequest,
+  ListServicesResponse,
+  RemoveServiceRequest,
+  RemoveServiceResponse,
+  UpdateServiceRequest,
+  UpdateServiceResponse,
+} from '../../proto/gen/control.js';
+import { cloneObject, newObjectId, type MemoryStore, type ReadonlyDeep } from '../store/index.js';
+import { asMessage, failedPrecondition, invalidArgument } from './errors.js';
+import { findService } from './lookup.js';
+import { modeName, validateServiceSpec } from './validate.js';
+
+function sameSpec(a: ReadonlyDeep<ServiceSpec> | undefined, b: ReadonlyDeep<ServiceSpec> | undefined): boolean {
+  if (!a || !b) return a === b;
+  return Buffer.compare(ServiceSpec.encode(a as ServiceSpec).finish(), ServiceSpec.encode(b as ServiceSpec).finish()) === 0;
+}
+
+export async function createService(store: MemoryStore, req: CreateServiceRequest): Promise<CreateServiceResponse> {
+  const spec = req.spec;
+  validateServiceSpec(spec);
+  const id = newObjectId();
+  await store.update((tx) => {
+    tx.services.create(
+      Service.fromPartial({ id, spec: cloneObject(spec), specVersion: 1n, endpoint: spec.endpoint ? { spec: cloneObject(spec.endpoint) } : undefined }),
+    );
+  });
+  return { service: store.view((tx) => asMessage<Service>(tx.services.get(id)!)) };
+}
+
+export async function updateService(store: MemoryStore, req: UpdateServiceRequest): Promise<UpdateServiceResponse> {
+  if (!req.rollback) validateServiceSpec(req.spec);
+  const id = await store.update((tx) => {
+    const cur = findService(tx, req.serviceId);
+    const stored = cur.meta?.version ?? 0n;
+    if (req.version !== 0n && req.version !== stored) {
+      throw failedPrecondition(`service ${cur.spec?.annotations?.name} changed since it was read (version ${req.version}, now ${stored}); read it again and retry`);
+    }
+    let next: ReadonlyDeep<ServiceSpec>;
+    if (req.rollback) {
+      if (!cur.previousSpec) throw failedPrecondition(`service ${cur.spec?.annotations?.name} has no previous spec to roll back to`);
+      next = cur.previousSpec;
+    } else {
+      next = req.spec!;
+    }
+    const oldName = cur.spec?.annotations?.name ?? '';
+    const newName = next.annotations?.name ?? '';
+    if (oldName.toLowerCase() !== newName.toLowerCase()) throw invalidArgument(`renaming service "${oldName}" to "${newName}" is not supported; create a new service`);
+    if (modeName(cur.spec) !== modeName(next)) {
+      throw invalidArgument(`service ${oldName} is ${modeName(cur.spec)}: changing it to ${modeName(next)} is not supported; remove it and create it again`);
+    }
+    if (sameSpec(cur.spec, next)) return cur.id;
+    tx.services.update({
+      ...cur,
+      spec: cloneObject(next),
+      specVersion: cur.specVersion + 1n,
+      previousSpec: cur.spec,
+      previousSpecVersion: cur.specVersion,
+      endpoint: next.endpoint ? { ...(cur.endpoint ?? { ports: [], virtualIps: [] }), spec: next.endpoint } : cur.endpoint,
+    });
+    return cur.id;
+  });
+  return { service: store.view((tx) => asMessage<Service>(tx.services.get(id)!)) };
+}
+
+export async function removeService(store: MemoryStore, req: RemoveServiceRequest): Promise<RemoveServiceResponse> {
+  await store.update((tx) => {
+    tx.services.delete(findService(tx, req.serviceId).id);
+  });
+  return {};
+}
+
+export function getService(store: MemoryStore, req: GetServiceRequest): GetServiceResponse {
+  return { service: store.view((tx) => asMessage<Service>(findService(tx, req.serviceId))) };
+}
+
+export function listServices(store: MemoryStore, req: ListServicesRequest): ListServicesResponse {
+  const names = new Set(req.names.map((n) => n.toLowerCase()));
+  const labels = Object.entries(req.labels);
+  const services = store.view((tx) =>
+    tx.services.all().filter((s) => {
+      const a = s.spec?.annotations;
+      if (names.size > 0 && !names.has((a?.name ?? '').toLowerCase())) return false;
+      if (req.idPrefixes.length > 0 && !req.idPrefixes.some((p) => s.id.startsWith(p))) return false;
+      return labels.every(([k, v]) => a?.labels[k] !== undefined && (v === '' || a.labels[k] === v));
+    }),
+  );
+  services.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
+  return { services: services.map((s) => asMessage<Service>(s)) };
+}

@@ -1,0 +1,74 @@
+// Task rpcs: list (by service, node and desired state), get, and the WatchTasks stream the CLI
+// follows to show convergence: first the current tasks, then one event per applied proposal.
+import type { GetTaskRequest, GetTaskResponse, ListTasksRequest, ListTasksResponse, WatchTasksEvent, WatchTasksRequest } from '../../proto/gen/control.js';
+import type { Task } from '../../proto/gen/types.js';
+import type { MemoryStore, ReadonlyDeep, ReadTx } from '../store/index.js';
+import { asMessage } from './errors.js';
+import { findNode, findService, findTask } from './lookup.js';
+
+function serviceIds(tx: ReadTx, refs: readonly string[]): Set<string> | undefined {
+  return refs.length === 0 ? undefined : new Set(refs.map((r) => findService(tx, r).id));
+}
+
+export function listTasks(store: MemoryStore, req: ListTasksRequest): ListTasksResponse {
+  const states = new Set(req.desiredStates);
+  const tasks = store.view((tx) => {
+    const services = serviceIds(tx, req.serviceIds);
+    const nodes = req.nodeIds.length === 0 ? undefined : new Set(req.nodeIds.map((r) => findNode(tx, r).id));
+    let pool: ReadonlyDeep<Task>[];
+    if (services) pool = [...services].flatMap((id) => tx.tasks.find('service', id));
+    else if (nodes) pool = [...nodes].flatMap((id) => tx.tasks.find('node', id));
+    else pool = tx.tasks.all();
+    return pool.filter((t) => (!nodes || nodes.has(t.nodeId)) && (states.size === 0 || states.has(t.desiredState)));
+  });
+  tasks.sort((a, b) => a.serviceName.localeCompare(b.serviceName) || a.slot - b.slot || a.nodeId.localeCompare(b.nodeId) || Number((b.meta?.createdAtMs ?? 0n) - (a.meta?.createdAtMs ?? 0n)));
+  return { tasks: tasks.map((t) => asMessage<Task>(t)) };
+}
+
+export function getTask(store: MemoryStore, req: GetTaskRequest): GetTaskResponse {
+  return { task: store.view((tx) => asMessage<Task>(findTask(tx, req.taskId))) };
+}
+
+/**
+ * Follows tasks of the named services (all when none): yields the current tasks at once, then
+ * per applied proposal one event of changed tasks and one of removed tasks. Ends when signal aborts.
+ */
+export async function* watchTasks(store: MemoryStore, req: WatchTasksRequest, signal: AbortSignal): AsyncGenerator<WatchTasksEvent> {
+  const [initial, watcher] = store.viewAndWatch(
+    (tx) => {
+      const ids = serviceIds(tx, req.serviceIds);
+      const tasks = ids ? [...ids].flatMap((id) => tx.tasks.find('service', id)) : tx.tasks.all();
+      return { ids, tasks: tasks.map((t) => asMessage<Task>(t)) };
+    },
+    { signal, filter: (e) => e.kind === 'task' },
+  );
+  const wanted = (t: ReadonlyDeep<Task>): boolean => !initial.ids || initial.ids.has(t.serviceId);
+  try {
+    yield { tasks: initial.tasks, removed: false };
+    let changed = new Map<string, Task>();
+    let removed = new Map<string, Task>();
+    for await (const e of watcher) {
+      if (e.type === 'reset') {
+        const all = store.view((tx) => tx.tasks.all().filter(wanted).map((t) => asMessage<Task>(t)));
+        yield { tasks: all, removed: false };
+        continue;
+      }
+      if (e.type === 'commit') {
+        if (changed.size > 0) yield { tasks: [...changed.values()], removed: false };
+        if (removed.size > 0) yield { tasks: [...removed.values()], removed: true };
+        changed = new Map();
+        removed = new Map();
+        continue;
+      }
+      if (e.kind !== 'task' || !wanted(e.object)) continue;
+      if (e.type === 'delete') {
+        changed.delete(e.object.id);
+        removed.set(e.object.id, asMessage<Task>(e.object));
+      } else {
+        changed.set(e.object.id, asMessage<Task>(e.object));
+      }
+    }
+  } finally {
+    watcher.close();
+  }
+}
