@@ -117,16 +117,20 @@ export class Applier<R> {
       if (mine !== undefined) this.confs.reject(mine, err as Error);
       return;
     }
+    const cs = this.confState;
+    // follow the configuration the core arrived at: it ignores an invalid change identically everywhere
+    const inConfig = (id: bigint): boolean =>
+      [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext].some((ids) => ids.includes(id));
     for (const ch of cc.changes) {
       if (ch.type === ConfChangeType.CONF_REMOVE) {
+        if (inConfig(ch.nodeId)) continue;
         this.members.delete(ch.nodeId);
         if (ch.nodeId !== this.id) this.hooks.removePeer(ch.nodeId);
-      } else if (ctx.addr) {
+      } else if (ctx.addr && inConfig(ch.nodeId)) {
         this.members.set(ch.nodeId, ctx.addr);
         this.hooks.addPeer(ch.nodeId, ctx.addr);
       }
     }
-    const cs = this.confState;
     this.log.info(
       { index: e.index.toString(), voters: (cs.voters ?? []).map(String), learners: (cs.learners ?? []).map(String) },
       'raft membership changed',
