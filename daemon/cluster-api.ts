@@ -1,13 +1,12 @@
 // The manager's cluster API: one mutual-TLS gRPC server on the listen address (port 4243) with
 // NodeCA (joining nodes), Dispatcher (agents), RaftMembership (joining managers) and, once the
 // control API is wired, Control. The Raft transport keeps its own server on the next port.
-import { Server, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, Server, status, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { RaftMembershipService } from '../proto/gen/ca.js';
-import { NodeCAService } from '../proto/gen/ca.js';
+import { NodeCAClient, NodeCAService, RaftMembershipService, type NodeCAServer } from '../proto/gen/ca.js';
 import { DispatcherService } from '../proto/gen/dispatcher.js';
 import { NodeRole } from '../proto/gen/types.js';
-import { NodeAuthenticator, nodeCAService, serverCredentials, type NodeCertificates, type NodeRoleName } from '../manager/ca/index.js';
+import { clientCredentials, NodeAuthenticator, nodeCAService, serverCredentials, type NodeCertificates, type NodeRoleName } from '../manager/ca/index.js';
 import { dispatcherService, type IdentifyFn } from '../manager/dispatcher/index.js';
 import { raftMembershipService, type Manager } from '../manager/node/index.js';
 import type { MemoryStore } from '../manager/store/index.js';
@@ -40,9 +39,7 @@ export async function startClusterApi(o: {
 }): Promise<Server> {
   const store = o.manager.store;
   const server = new Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5_000 } as Record<string, number>);
-  server.addService(
-    NodeCAService,
-    nodeCAService({
+  const ca = nodeCAService({
       cluster: () => {
         const c = store.view((tx) => tx.clusters.all()[0]);
         const ca = c?.rootCa;
@@ -73,8 +70,8 @@ export async function startClusterApi(o: {
         if (!n) return null;
         return n.role === NodeRole.MANAGER ? 'manager' : 'worker';
       },
-    }),
-  );
+    });
+  server.addService(NodeCAService, forwardJoinsToLeader(ca, o.manager, o.certs));
   server.addService(DispatcherService, dispatcherService(o.manager.dispatcher) as unknown as UntypedServiceImplementation);
   server.addService(RaftMembershipService, raftMembershipService(o.manager.membership, identifyWith(() => o.auth)) as unknown as UntypedServiceImplementation);
   for (const s of o.extra ?? []) server.addService(s.definition, s.implementation);
@@ -83,6 +80,27 @@ export async function startClusterApi(o: {
   );
   o.logger.info({ listen: o.listen }, 'cluster API listening');
   return server;
+}
+
+/** A join (token, no node id) writes a new Node, which only the leader can: a follower passes the
+ *  request on to the leader with its own manager certificate and relays the answer. */
+function forwardJoinsToLeader(local: NodeCAServer, m: Manager, certs: NodeCertificates): NodeCAServer {
+  return {
+    ...local,
+    issueNodeCertificate(call, cb) {
+      if (m.isLeader || call.request.nodeId) return local.issueNodeCertificate(call, cb);
+      const leader = m.leaderApiAddr();
+      if (!leader) {
+        cb({ code: status.UNAVAILABLE, details: 'no manager leads right now (election under way or no quorum); retry the join in a few seconds' });
+        return;
+      }
+      const client = new NodeCAClient(leader, clientCredentials(certs));
+      client.issueNodeCertificate(call.request, new Metadata(), { deadline: new Date(Date.now() + 15_000) }, (err, res) => {
+        client.close();
+        cb(err, res);
+      });
+    },
+  };
 }
 
 function roleOf(r: NodeRoleName): NodeRole {

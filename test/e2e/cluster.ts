@@ -1,0 +1,133 @@
+// A shoal cluster in the lab: one real `shoal daemon` process per lab host (spawned with tsx),
+// driven through each host's local socket (SHOAL_RUN/shoal.sock is a file: reachable from the
+// test process without entering the host's network namespace).
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { DaemonClient, type InfoResponse, type InitResponse, type JoinResponse } from '../../proto/gen/daemon.js';
+import { ImageStore } from '../../agent/images/index.js';
+import { Lab, type LabHost } from '../../deploy/lab/lab.js';
+import { testImagePath } from '../helpers/images.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+
+export interface ClusterOptions {
+  name: string; // lab name, shoale2e*
+  subnet: string;
+  hosts: number;
+  heartbeatMs?: number;
+}
+
+export class TestCluster {
+  readonly procs = new Map<string, ChildProcess>();
+
+  private constructor(
+    readonly lab: Lab,
+    private readonly o: ClusterOptions,
+  ) {}
+
+  static async up(o: ClusterOptions): Promise<TestCluster> {
+    await Lab.down(o.name, { graceMs: 0 }).catch(() => undefined); // a lab left by a crashed run
+    const lab = await Lab.up({ name: o.name, hosts: o.hosts, subnet: o.subnet });
+    const c = new TestCluster(lab, o);
+    try {
+      for (const h of lab.hosts) await new ImageStore({ root: join(h.root, 'images') }).load(testImagePath('busybox'));
+    } catch (err) {
+      await c.down();
+      throw err;
+    }
+    return c;
+  }
+
+  host(name: string): LabHost {
+    return this.lab.host(name);
+  }
+
+  addr(name: string): string {
+    return `${this.host(name).addr}:4243`;
+  }
+
+  socket(name: string): string {
+    return join(this.host(name).run, 'shoal.sock');
+  }
+
+  /** Starts (or restarts) the daemon of a host; resolves once its local socket answers. */
+  async start(name: string): Promise<void> {
+    const h = this.host(name);
+    const log = createWriteStream(join(h.root, '..', `daemon-${name}.log`), { flags: 'a' });
+    const p = this.lab.spawn(h, [
+      process.execPath, '--import', 'tsx', join(REPO, 'cli/main.ts'), 'daemon',
+      '--listen-addr', this.addr(name), '--advertise-addr', this.addr(name),
+      '--heartbeat-ms', String(this.o.heartbeatMs ?? 500),
+    ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    p.stderr!.pipe(log);
+    this.procs.set(name, p);
+    const end = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await this.info(name);
+        return;
+      } catch {
+        if (p.exitCode !== null) throw new Error(`daemon of ${name} exited with ${p.exitCode}; see its log under ${h.root}/..`);
+        if (Date.now() > end) throw new Error(`daemon of ${name} did not answer on its socket`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** Sends a signal to a host's daemon and waits for it to exit. */
+  async kill(name: string, signal: NodeJS.Signals): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await gone;
+    this.procs.delete(name);
+  }
+
+  call<Res>(name: string, method: 'init' | 'join' | 'leave' | 'info', req: object): Promise<Res> {
+    const c = new DaemonClient(`unix:${this.socket(name)}`, credentials.createInsecure()) as unknown as Record<string, (r: object, cb: (e: ServiceError | null, r: Res) => void) => void> & { close(): void };
+    return new Promise<Res>((res, rej) => c[method]!(req, (e, r) => (e ? rej(e) : res(r)))).finally(() => c.close());
+  }
+
+  info(name: string): Promise<InfoResponse> {
+    return this.call<InfoResponse>(name, 'info', {});
+  }
+
+  init(name: string): Promise<InitResponse> {
+    return this.call<InitResponse>(name, 'init', { advertiseAddr: this.addr(name), listenAddr: this.addr(name) });
+  }
+
+  join(name: string, token: string, via: string): Promise<JoinResponse> {
+    return this.call<JoinResponse>(name, 'join', { token, remoteAddr: this.addr(via), advertiseAddr: this.addr(name), listenAddr: this.addr(name) });
+  }
+
+  /** The host whose daemon leads, as the given hosts see it (all must agree). */
+  async leader(among: string[], timeoutMs = 20_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(among.map((n) => this.info(n).catch(() => undefined)));
+      const leaders = infos.filter((i) => i?.isLeader);
+      const addrs = new Set(infos.map((i) => i?.leaderAddr));
+      if (leaders.length === 1 && addrs.size === 1) return among[infos.indexOf(leaders[0])]!;
+      if (Date.now() > end) throw new Error(`no agreed leader among ${among.join(',')}: ${JSON.stringify(infos.map((i) => i && { leader: i.isLeader, addr: i.leaderAddr }))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async down(): Promise<void> {
+    for (const name of [...this.procs.keys()]) await this.kill(name, 'SIGKILL');
+    await this.lab.down({ graceMs: 0 });
+  }
+}
+
+export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
