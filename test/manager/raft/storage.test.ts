@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,6 +152,25 @@ describe('WAL', () => {
     await a.wal.close();
     await expect(Wal.open({ ...opts(dir), clusterId: 'other' })).rejects.toBeInstanceOf(StorageIdentityError);
     await expect(Wal.open({ ...opts(dir), nodeId: 8n })).rejects.toThrow(/member 7/);
+  });
+
+  it('refuses every later save once a write has failed (a full filesystem)', async () => {
+    // a real ENOSPC: the WAL lives on a 256 KiB tmpfs mounted for this test
+    const mnt = `${dir}/full`;
+    await mkdir(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'shoalri-full', mnt]);
+    try {
+      const a = await Wal.open(opts(mnt));
+      await a.wal.save({ entries: range(1, 2) });
+      const big = Buffer.alloc(64 << 10, 7);
+      let err: unknown;
+      for (let i = 3n; i < 20n && !err; i++) err = await a.wal.save({ entries: [ent(i, 1n, big.toString())] }).then(() => undefined, (e: unknown) => e);
+      expect(String(err)).toMatch(/ENOSPC/);
+      await expect(a.wal.save({ entries: [ent(99n)] })).rejects.toThrow(/ENOSPC/);
+      await a.wal.close();
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
   });
 
   it('refuses a state directory held by another live process', async () => {

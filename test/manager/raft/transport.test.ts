@@ -52,7 +52,7 @@ describe('GrpcRaftTransport', () => {
     await until(() => a.got.length === 1, 'reply');
   });
 
-  it('refuses messages from unknown members and from another cluster', async () => {
+  it('refuses messages from unknown members, from another cluster, and for another member', async () => {
     const b = make(2n);
     const addrB = await b.t.start();
     b.t.addPeer(1n, '127.0.0.1:1'); // 1 is known, 3 is not
@@ -62,7 +62,10 @@ describe('GrpcRaftTransport', () => {
     const other = make(1n, { clusterId: 'another' });
     other.t.addPeer(2n, addrB);
     other.t.send([msg(1n, 2n, 1n)]);
-    await until(() => b.t.stats().refused >= 2, 'refusals');
+    const misrouted = make(1n);
+    misrouted.t.addPeer(5n, addrB); // thinks member 5 lives at B's address
+    misrouted.t.send([msg(1n, 5n, 1n)]);
+    await until(() => b.t.stats().refused >= 3, 'refusals');
     await until(() => stranger.unreachable.length > 0 && other.unreachable.length > 0, 'senders see the refusal');
     expect(b.got).toEqual([]);
   });
