@@ -116,7 +116,8 @@ async function streamTasks(deps: ControlDeps, call: ServerWritableStream<WatchTa
     }
     call.end();
   } catch (err) {
-    if (!ac.signal.aborted) call.destroy(toServiceError(err));
+    // grpc-js sends a server stream's status from an 'error' event.
+    if (!ac.signal.aborted) call.emit('error', toServiceError(err));
   } finally {
     ac.abort();
   }
