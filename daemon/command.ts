@@ -54,7 +54,7 @@ export function registerDaemonCommand(program: Command): void {
         logger,
       });
       await d.resume().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'could not resume; serving the local API so the node can be repaired'));
-      const local = await startLocalApi(d, paths.socket, [], logger);
+      const local = await startLocalApi(d, paths.socket, [d.localControlService()], logger);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
           logger.info({ signal: sig }, 'stopping (containers keep running)');

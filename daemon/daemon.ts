@@ -27,6 +27,7 @@ import type { ExtraService } from './cluster-api.js';
 import type { DaemonPaths } from './paths.js';
 import { loadNodeState, saveNodeState, type NodeState } from './state.js';
 import { writeClusterObjects } from './cluster-objects.js';
+import { localControl } from './control.js';
 
 export interface DaemonOptions {
   paths: DaemonPaths;
@@ -58,6 +59,11 @@ export class Daemon {
 
   get manager(): Manager | undefined {
     return this.mgr?.manager;
+  }
+
+  /** The Control service for the local socket (this manager's, or a refusal on workers). */
+  localControlService(): ExtraService {
+    return localControl(() => this.mgr?.control, () => this.state?.role ?? null);
   }
 
   get nodeState(): NodeState | null {

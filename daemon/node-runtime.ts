@@ -9,6 +9,8 @@ import { ImageStore } from '../agent/images/index.js';
 import { ContainerRuntime } from '../agent/runtime/index.js';
 import { clientCredentials, serverCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
 import { Manager, type RaftTiming } from '../manager/node/index.js';
+import { ControlService, type ControlServer } from '../proto/gen/control.js';
+import { managerControl } from './control.js';
 import { authenticatorFor, identifyWith, startClusterApi, type ExtraService } from './cluster-api.js';
 import type { DaemonPaths } from './paths.js';
 
@@ -22,6 +24,8 @@ export interface Tuning {
 
 export interface ManagerParts {
   manager: Manager;
+  /** Control over this manager for the local socket (no certificate check: file permissions). */
+  control: ControlServer;
   server: Server;
   auth: NodeAuthenticator;
 }
@@ -69,8 +73,10 @@ export async function startManagerParts(o: {
   });
   auth = authenticatorFor(o.certs.rootPem, manager.store);
   try {
-    const server = await startClusterApi({ listen: o.listenAddr, certs: o.certs, manager, auth, extra: o.extra?.(manager), logger: o.logger });
-    return { manager, server, auth };
+    const log = o.logger.child({ component: 'controlapi' });
+    const remote = { definition: ControlService as never, implementation: managerControl(manager, o.certs, () => auth!, log) as never };
+    const server = await startClusterApi({ listen: o.listenAddr, certs: o.certs, manager, auth, extra: [remote, ...(o.extra?.(manager) ?? [])], logger: o.logger });
+    return { manager, server, auth, control: managerControl(manager, o.certs, null, log) };
   } catch (err) {
     await manager.stop();
     throw err;

@@ -4,7 +4,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import * as ctl from '../../proto/gen/control.js';
+import { ControlClient } from '../../proto/gen/control.js';
+import { NodeRole, Service, ServiceSpec, TaskState, type Task } from '../../proto/gen/types.js';
 import { DaemonClient, type InfoResponse, type InitResponse, type JoinResponse } from '../../proto/gen/daemon.js';
 import { ImageStore } from '../../agent/images/index.js';
 import { Lab, type LabHost } from '../../deploy/lab/lab.js';
@@ -114,6 +117,72 @@ export class TestCluster {
       if (Date.now() > end) throw new Error(`no agreed leader among ${among.join(',')}: ${JSON.stringify(infos.map((i) => i && { leader: i.isLeader, addr: i.leaderAddr }))}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /** Calls a Control method through a host's local socket. */
+  control<Res>(name: string, method: string, req: object, timeoutMs = 20_000): Promise<Res> {
+    const c = new ControlClient(`unix:${this.socket(name)}`, credentials.createInsecure()) as unknown as Record<string, (r: object, md: unknown, o: object, cb: (e: ServiceError | null, r: Res) => void) => void> & { close(): void };
+    const type = (ctl as unknown as Record<string, { fromPartial(o: object): object }>)[`${method[0]!.toUpperCase()}${method.slice(1)}Request`]!;
+    const full = type.fromPartial(req);
+    return new Promise<Res>((res, rej) => c[method]!(full, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (e, r) => (e ? rej(e) : res(r)))).finally(() => c.close());
+  }
+
+  async tasks(via: string, service: string): Promise<Task[]> {
+    const r = await this.control<{ tasks: Task[] }>(via, 'listTasks', { serviceIds: [service] });
+    return r.tasks;
+  }
+
+  /** Tasks of a service that should run and do; with their node's hostname. */
+  async running(via: string, service: string): Promise<{ id: string; node: string }[]> {
+    const [tasks, nodes] = await Promise.all([this.tasks(via, service), this.control<{ nodes: { id: string; description?: { hostname: string } }[] }>(via, 'listNodes', {})]);
+    const host = new Map(nodes.nodes.map((n) => [n.id, n.description?.hostname ?? n.id]));
+    return tasks
+      .filter((t) => t.desiredState === TaskState.RUNNING && t.status?.state === TaskState.RUNNING)
+      .map((t) => ({ id: t.id, node: host.get(t.nodeId) ?? t.nodeId }));
+  }
+
+  async createService(via: string, name: string, o: { replicas?: number; global?: boolean; constraints?: string[]; reserveMemory?: bigint } = {}): Promise<Service> {
+    const spec = ServiceSpec.fromPartial({
+      annotations: { name },
+      task: {
+        container: { image: 'busybox:latest', args: ['sleep', '100000'] },
+        placement: { constraints: o.constraints ?? [] },
+        resources: o.reserveMemory ? { reservations: { memoryBytes: o.reserveMemory } } : undefined,
+        restart: { condition: 0 },
+      },
+    });
+    spec.mode = o.global ? { $case: 'global', value: {} } : { $case: 'replicated', value: { replicas: o.replicas ?? 1 } };
+    return (await this.control<{ service: Service }>(via, 'createService', { spec })).service;
+  }
+
+  async scale(via: string, name: string, replicas: number): Promise<void> {
+    const { service } = await this.control<{ service: Service }>(via, 'getService', { serviceId: name });
+    const spec = ServiceSpec.fromPartial(service.spec!);
+    spec.mode = { $case: 'replicated', value: { replicas } };
+    await this.control(via, 'updateService', { serviceId: service.id, version: service.meta?.version ?? 0n, spec });
+  }
+
+  /** Forms 3 managers (h1..h3) and workers (h4..): returns the init answer. */
+  async form(managers = 3): Promise<{ workerToken: string; managerToken: string }> {
+    for (const h of this.lab.hosts) await this.start(h.name);
+    const init = await this.init('h1');
+    for (const h of this.lab.hosts.slice(1)) {
+      const idx = Number(h.name.slice(1));
+      const r = await this.join(h.name, idx <= managers ? init.managerToken : init.workerToken, 'h1');
+      if ((r.role === NodeRole.MANAGER) !== idx <= managers) throw new Error(`${h.name} joined with the wrong role`);
+    }
+    let last: unknown;
+    await until(async () => {
+      const n = await this.control<{ nodes: { status?: { state: number } }[] }>('h1', 'listNodes', {}).catch((e: unknown) => {
+        last = e;
+        return { nodes: [] };
+      });
+      if (n.nodes.length) last = n.nodes.map((x) => x.status);
+      return n.nodes.filter((x) => x.status?.state === 2).length === this.lab.hosts.length;
+    }, 'every node ready', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${String((last as Error)?.message ?? JSON.stringify(last))}`);
+    });
+    return init;
   }
 
   async down(): Promise<void> {

@@ -1,0 +1,65 @@
+// The Control service (manager/controlapi) as this daemon serves it: on the cluster API with mTLS
+// (managers only: a worker certificate is refused), and on the local socket (root only by file
+// permissions) for the CLI on this host. A worker's local socket refuses Control calls with a
+// message naming the fix, as Docker Swarm does: workers hold no cluster state and their
+// certificates are not allowed to change it.
+import { Metadata, status, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { ControlClient, ControlService, type ControlServer } from '../proto/gen/control.js';
+import { clientCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
+import { controlService } from '../manager/controlapi/index.js';
+import type { Manager } from '../manager/node/index.js';
+import type { ExtraService } from './cluster-api.js';
+
+/** Control over a manager's store; `authorize` decides who may call (mTLS or local socket). */
+export function managerControl(m: Manager, certs: NodeCertificates, auth: (() => NodeAuthenticator) | null, logger: Logger): ControlServer {
+  let cached: { addr: string; client: ControlClient } | undefined;
+  return controlService({
+    store: m.store,
+    isLeader: () => m.isLeader,
+    leaderClient: () => {
+      const addr = m.leaderApiAddr();
+      if (!addr) return null;
+      if (cached?.addr !== addr) {
+        cached?.client.close();
+        cached = { addr, client: new ControlClient(addr, clientCredentials(certs)) };
+      }
+      return cached.client;
+    },
+    authorize: (call) => {
+      if (auth) auth().requireRole(call, 'manager');
+    },
+    readBarrier: () => m.readBarrier(),
+    logger,
+  });
+}
+
+/** The local socket's Control: delegates to the current manager's, or refuses on a worker. */
+export function localControl(current: () => ControlServer | undefined, role: () => 'worker' | 'manager' | null): ExtraService {
+  const refuse = (): { code: status; details: string; metadata: Metadata } => ({
+    code: status.FAILED_PRECONDITION,
+    details:
+      role() === 'worker'
+        ? 'this node is a worker: cluster state lives on managers; run the command on a manager (or promote this node with `shoal node promote`)'
+        : 'this node is not part of a cluster: run `shoal init` or `shoal join --token TOKEN MANAGER:4243` first',
+    metadata: new Metadata(),
+  });
+  const impl: Record<string, unknown> = {};
+  for (const [name, def] of Object.entries(ControlService)) {
+    const method = name.charAt(0).toLowerCase() + name.slice(1);
+    if (def.responseStream) {
+      impl[method] = (call: ServerWritableStream<unknown, unknown>) => {
+        const c = current() as unknown as Record<string, (call: unknown) => void> | undefined;
+        if (!c) return void call.destroy(Object.assign(new Error(refuse().details), refuse()));
+        c[method]!(call);
+      };
+    } else {
+      impl[method] = (call: unknown, cb: (err: unknown) => void) => {
+        const c = current() as unknown as Record<string, (call: unknown, cb: unknown) => void> | undefined;
+        if (!c) return cb(refuse());
+        c[method]!(call, cb);
+      };
+    }
+  }
+  return { definition: ControlService as never, implementation: impl as UntypedServiceImplementation };
+}
