@@ -9,7 +9,7 @@ import { NodeDescription, type Task, type TaskStatus } from '../proto/gen/types.
 import { ContainerController, TaskSet, TaskStateStore, taskContainers } from './executor/index.js';
 import type { ImageStore } from './images/index.js';
 import type { ContainerRuntime } from './runtime/index.js';
-import { SessionLoop, StatusReporter, type ManagerSession } from './session/index.js';
+import { LogPublisher, SessionLoop, StatusReporter, type ManagerSession } from './session/index.js';
 
 export interface AgentOptions {
   runtime: ContainerRuntime;
@@ -45,6 +45,7 @@ export class Agent {
   private readonly description: NodeDescription;
   private readonly loop: SessionLoop;
   private readonly reporter: StatusReporter;
+  private readonly logs: LogPublisher;
   private tasks: TaskSet | undefined;
   private session: ManagerSession | undefined;
   private id = '';
@@ -57,6 +58,10 @@ export class Agent {
       const s = this.session;
       return s ? (updates) => s.updateTaskStatus(updates) : undefined;
     }, this.log);
+    this.logs = new LogPublisher(async (taskId, opts) => {
+      const c = (await taskContainers(o.runtime)).get(taskId);
+      return c ? o.runtime.logs(c.id, opts) : undefined;
+    }, this.log);
     this.loop = new SessionLoop({
       managers: o.managers,
       credentials: o.credentials,
@@ -67,6 +72,7 @@ export class Agent {
       channelOptions: o.channelOptions,
       onSession: (m, first, s) => this.onSession(m, first, s),
       onAssignments: (m) => this.onAssignments(m),
+      onLogSubscription: (sub, session) => this.logs.handle(sub, session),
       onDisconnect: () => {
         this.session = undefined;
       },
@@ -116,6 +122,7 @@ export class Agent {
   /** Ends the session and stops driving tasks; their containers keep running. */
   async stop(): Promise<void> {
     await this.loop.stop();
+    this.logs.closeAll();
     this.reporter.close();
     await this.tasks?.detachAll();
     this.log.info('agent stopped');

@@ -2,3 +2,4 @@
 export { ManagerSession, type ManagerSessionOptions, type SessionHandlers } from './manager-session.js';
 export { SessionLoop, leaderFrom, NOT_LEADER_PREFIX, type SessionLoopOptions } from './session-loop.js';
 export { StatusReporter, type SendStatus } from './status-reporter.js';
+export { LogPublisher, type TaskLogEntry, type TaskLogSource } from './log-publisher.js';

@@ -1,15 +1,17 @@
 // One session with one manager: the Session stream (registration, manager list), heartbeats at
 // the period the manager asks for, the Assignments stream, and status reports. run() settles
 // when any of them fails, and the caller moves on (maybe to another manager).
-import { Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as grpcStatus, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { AssignmentsMessage, DispatcherClient, SessionMessage, TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
+import type { AssignmentsMessage, DispatcherClient, LogSubscription, PublishLogsMessage, SessionMessage, TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
 import type { NodeDescription } from '../../proto/gen/types.js';
 
 export interface SessionHandlers {
   /** The first message (registration done) and every later one (manager list, node changes). */
   onSession(msg: SessionMessage, first: boolean): void;
   onAssignments(msg: AssignmentsMessage): void;
+  /** A manager wants logs of some tasks (or, with close, no more of them). */
+  onLogSubscription?(sub: LogSubscription, session: ManagerSession): void;
 }
 
 export interface ManagerSessionOptions {
@@ -42,6 +44,7 @@ export class ManagerSession {
       let done = false;
       let hbTimer: NodeJS.Timeout | undefined;
       let assignments: ClientReadableStream<AssignmentsMessage> | undefined;
+      let logSubs: ClientReadableStream<LogSubscription> | undefined;
       const fail = (err: Error): void => {
         if (done) return;
         done = true;
@@ -50,6 +53,7 @@ export class ManagerSession {
         signal.removeEventListener('abort', onAbort);
         session.cancel();
         assignments?.cancel();
+        logSubs?.cancel();
         reject(err);
       };
       const onAbort = (): void => fail(new Error('agent stopping'));
@@ -74,6 +78,17 @@ export class ManagerSession {
         assignments.on('end', () => fail(new Error('assignments stream ended')));
       };
 
+      const openLogSubscriptions = (): void => {
+        if (!handlers.onLogSubscription) return;
+        logSubs = client.logSubscriptions({ sessionId: this.sessionId }, this.md);
+        logSubs.on('data', (m: LogSubscription) => {
+          if (!done) handlers.onLogSubscription?.(m, this);
+        });
+        // a manager without logs support is still a manager
+        logSubs.on('error', (e: ServiceError) => (e.code === grpcStatus.UNIMPLEMENTED ? undefined : fail(e)));
+        logSubs.on('end', () => fail(new Error('log subscriptions stream ended')));
+      };
+
       const openTimer = setTimeout(() => fail(new Error(`no session from manager ${this.o.addr} in time`)), this.o.openTimeoutMs ?? 10_000);
       const session = client.session({ description: this.o.description, sessionId: '' }, this.md);
       session.on('data', (m: SessionMessage) => {
@@ -90,11 +105,17 @@ export class ManagerSession {
         if (first) {
           hbTimer = setTimeout(heartbeat, this.periodMs);
           openAssignments();
+          openLogSubscriptions();
         }
       });
       session.on('error', (e: Error) => fail(e));
       session.on('end', () => fail(new Error('session stream ended')));
     });
+  }
+
+  /** A stream to send one subscription's log lines on; the callback gets its outcome. */
+  publishLogs(done: (err: ServiceError | null) => void): ClientWritableStream<PublishLogsMessage> {
+    return this.o.client.publishLogs(this.md, (err) => done(err));
   }
 
   /** Sends one batch of status reports on this session. */

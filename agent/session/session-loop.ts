@@ -3,7 +3,7 @@
 // answers, and learns the current manager list from the session messages.
 import { status as grpcStatus, type ChannelCredentials, type Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { DispatcherClient, type AssignmentsMessage, type SessionMessage } from '../../proto/gen/dispatcher.js';
+import { DispatcherClient, type AssignmentsMessage, type LogSubscription, type SessionMessage } from '../../proto/gen/dispatcher.js';
 import type { NodeDescription } from '../../proto/gen/types.js';
 import { ManagerSession } from './manager-session.js';
 
@@ -18,6 +18,7 @@ export interface SessionLoopOptions {
   description: () => NodeDescription;
   onSession(msg: SessionMessage, first: boolean, session: ManagerSession): void;
   onAssignments(msg: AssignmentsMessage): void;
+  onLogSubscription?(sub: LogSubscription, session: ManagerSession): void;
   /** Called when a session ends, with why. */
   onDisconnect?(err: Error): void;
   logger: Logger;
@@ -89,6 +90,7 @@ export class SessionLoop {
             this.o.onSession(m, first, session);
           },
           onAssignments: (m) => this.o.onAssignments(m),
+          onLogSubscription: this.o.onLogSubscription ? (sub, sess) => this.o.onLogSubscription?.(sub, sess) : undefined,
         },
       });
       const opened = Date.now();

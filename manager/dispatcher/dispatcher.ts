@@ -4,12 +4,13 @@
 // task status reports into store transactions. Leader-only: run() on election, stop() on loss.
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import type { AssignmentsMessage, SessionMessage, SessionRequest, UpdateTaskStatusRequest, WeightedPeer } from '../../proto/gen/dispatcher.js';
+import type { AssignmentsMessage, LogSubscription, PublishLogsMessage, SessionMessage, SessionRequest, UpdateTaskStatusRequest, WeightedPeer } from '../../proto/gen/dispatcher.js';
 import { NodeStatus_State, type Node, type Task } from '../../proto/gen/types.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { MemoryStore, ObjectEvent, ReadonlyDeep } from '../store/index.js';
 import { NodeAssignments } from './assignments.js';
 import { GroupCommit } from './group-commit.js';
+import { LogBroker, type LogReadHandle, type LogReadRequest } from './logs.js';
 import { status } from '@grpc/grpc-js';
 import { DispatcherRefusal, notLeader, notOwner, sessionInvalid, unavailable } from './errors.js';
 import { managersFromStore, markNodeDown, registerNode, UnknownNodeError } from './nodes.js';
@@ -37,6 +38,7 @@ export class Dispatcher {
   /** Assignment trackers with changes not sent yet (flushed once the watch queue is drained). */
   private readonly dirty = new Set<NodeAssignments>();
   private readonly random: () => number;
+  private readonly logs = new LogBroker();
   private batcher: StatusBatcher | undefined;
   /** Nodes with a registration in flight, and how many. */
   private readonly registering = new Map<string, number>();
@@ -120,6 +122,7 @@ export class Dispatcher {
     for (const t of this.expiries.values()) t.cancel();
     this.expiries.clear();
     this.batcher?.close();
+    this.logs.closeAll();
     const gone = notLeader(this.opts.leaderAddr?.());
     for (const s of this.sessions.values()) this.closeSession(s, gone);
     this.sessions.clear();
@@ -174,6 +177,7 @@ export class Dispatcher {
   }
 
   private closeSession(s: Session, err: Error): void {
+    this.logs.nodeGone(s.nodeId);
     for (const st of s.streams) st.end(err);
     s.streams.clear();
     s.assignments?.sink.end(err);
@@ -279,6 +283,43 @@ export class Dispatcher {
     } catch (err) {
       throw unavailable(`task status not recorded: ${(err as Error).message}`);
     }
+  }
+
+  /** The node's agent listens for log requests on this stream. */
+  openLogSubscriptions(who: NodeIdentity, sessionId: string, sink: StreamSink<LogSubscription>): void {
+    this.ensureRunning();
+    this.session(who, sessionId);
+    this.logs.listen(who.nodeId, sink);
+  }
+
+  logSubscriptionsClosed(nodeId: string, sink: StreamSink<LogSubscription>): void {
+    this.logs.nodeGone(nodeId, sink);
+  }
+
+  /** Lines an agent sends for a subscription. */
+  publishLogs(who: NodeIdentity, msg: PublishLogsMessage): void {
+    this.ensureRunning();
+    this.session(who, msg.sessionId);
+    this.logs.publish(who.nodeId, msg);
+  }
+
+  /**
+   * Logs of some tasks from the nodes that run them (the control API's `service logs`). Lines
+   * end when every node has sent all (or, with follow, when signal aborts or the reader stops).
+   */
+  subscribeLogs(req: LogReadRequest, signal?: AbortSignal): LogReadHandle {
+    this.ensureRunning();
+    const byNode = new Map<string, string[]>();
+    this.store.view((tx) => {
+      for (const id of req.taskIds) {
+        const t = tx.tasks.get(id);
+        if (!t?.nodeId) continue;
+        const list = byNode.get(t.nodeId) ?? [];
+        list.push(id);
+        byNode.set(t.nodeId, list);
+      }
+    });
+    return this.logs.subscribe(req, byNode, signal);
   }
 
   /** Totals of the status batcher (applied, stale, ...) and batches written. */

@@ -5,3 +5,4 @@ export { DEFAULT_HEARTBEAT_PERIOD_MS, type CallerInfo, type DispatcherOptions, t
 export { DispatcherRefusal, NOT_LEADER_PREFIX, leaderFromError } from './errors.js';
 export { isAssignedTo } from './assignments.js';
 export { peerHost } from './nodes.js';
+export { LogBroker, type LogReadHandle, type LogReadRequest, type TaskLogLine } from './logs.js';

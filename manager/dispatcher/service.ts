@@ -1,13 +1,17 @@
 // The Dispatcher gRPC service over a Dispatcher: identity from the call, refusals as status
 // codes. The daemon adds it to its cluster gRPC server:
 //   server.addService(DispatcherService, dispatcherService(dispatcher));
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerReadableStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type {
   AssignmentsMessage,
   AssignmentsRequest,
   DispatcherServer,
   HeartbeatRequest,
   HeartbeatResponse,
+  LogSubscription,
+  LogSubscriptionsRequest,
+  PublishLogsMessage,
+  PublishLogsResponse,
   SessionMessage,
   SessionRequest,
   UpdateTaskStatusRequest,
@@ -97,6 +101,46 @@ export function dispatcherService(d: Dispatcher): DispatcherServer {
         () => cb(null, {}),
         (err: unknown) => cb(asRefusal(err).toServiceError()),
       );
+    },
+
+    logSubscriptions(call: ServerWritableStream<LogSubscriptionsRequest, LogSubscription>): void {
+      const sink = sinkFor(call);
+      try {
+        const id = who(d, call);
+        call.on('cancelled', () => d.logSubscriptionsClosed(id.nodeId, sink));
+        d.openLogSubscriptions(id, call.request.sessionId, sink);
+      } catch (err) {
+        sink.end(err as Error);
+      }
+    },
+
+    publishLogs(call: ServerReadableStream<PublishLogsMessage, PublishLogsResponse>, cb: sendUnaryData<PublishLogsResponse>): void {
+      let done = false;
+      const finish = (err?: unknown): void => {
+        if (done) return;
+        done = true;
+        if (err) cb(asRefusal(err).toServiceError());
+        else cb(null, {});
+      };
+      let id: NodeIdentity;
+      try {
+        id = who(d, call);
+      } catch (err) {
+        finish(err);
+        return;
+      }
+      call.on('data', (msg: PublishLogsMessage) => {
+        if (done) return;
+        try {
+          d.publishLogs(id, msg);
+        } catch (err) {
+          finish(err);
+        }
+      });
+      call.on('end', () => finish());
+      call.on('error', () => {
+        done = true;
+      });
     },
   };
 }

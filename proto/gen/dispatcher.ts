@@ -13,6 +13,8 @@ import {
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -165,6 +167,78 @@ export interface UpdateTaskStatusRequest {
 }
 
 export interface UpdateTaskStatusResponse {
+}
+
+/**
+ * Logs (`shoal service logs`): a manager asks the agents running some tasks for their logs;
+ * each agent streams the lines back on PublishLogs, one stream per subscription.
+ */
+export interface LogSubscriptionsRequest {
+  sessionId: string;
+}
+
+export interface LogSubscription {
+  id: string;
+  /** only those this node runs are answered */
+  taskIds: string[];
+  /** keep sending new lines until closed */
+  follow: boolean;
+  /** last N lines of each task first; negative = all */
+  tail: bigint;
+  /** the reader went away: stop and end the stream */
+  close: boolean;
+}
+
+export interface LogLine {
+  taskId: string;
+  timeMs: bigint;
+  stream: LogLine_Stream;
+  /** one line, its newline included */
+  data: Buffer;
+}
+
+export enum LogLine_Stream {
+  STDOUT = 0,
+  STDERR = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function logLine_StreamFromJSON(object: any): LogLine_Stream {
+  switch (object) {
+    case 0:
+    case "STDOUT":
+      return LogLine_Stream.STDOUT;
+    case 1:
+    case "STDERR":
+      return LogLine_Stream.STDERR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LogLine_Stream.UNRECOGNIZED;
+  }
+}
+
+export function logLine_StreamToJSON(object: LogLine_Stream): string {
+  switch (object) {
+    case LogLine_Stream.STDOUT:
+      return "STDOUT";
+    case LogLine_Stream.STDERR:
+      return "STDERR";
+    case LogLine_Stream.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface PublishLogsMessage {
+  sessionId: string;
+  subscriptionId: string;
+  lines: LogLine[];
+  /** this node has no more lines for the subscription */
+  close: boolean;
+}
+
+export interface PublishLogsResponse {
 }
 
 function createBaseSessionRequest(): SessionRequest {
@@ -1173,6 +1247,520 @@ export const UpdateTaskStatusResponse: MessageFns<UpdateTaskStatusResponse> = {
   },
 };
 
+function createBaseLogSubscriptionsRequest(): LogSubscriptionsRequest {
+  return { sessionId: "" };
+}
+
+export const LogSubscriptionsRequest: MessageFns<LogSubscriptionsRequest> = {
+  encode(message: LogSubscriptionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogSubscriptionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogSubscriptionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogSubscriptionsRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: LogSubscriptionsRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogSubscriptionsRequest>, I>>(base?: I): LogSubscriptionsRequest {
+    return LogSubscriptionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogSubscriptionsRequest>, I>>(object: I): LogSubscriptionsRequest {
+    const message = createBaseLogSubscriptionsRequest();
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseLogSubscription(): LogSubscription {
+  return { id: "", taskIds: [], follow: false, tail: 0n, close: false };
+}
+
+export const LogSubscription: MessageFns<LogSubscription> = {
+  encode(message: LogSubscription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    for (const v of message.taskIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.follow !== false) {
+      writer.uint32(24).bool(message.follow);
+    }
+    if (message.tail !== 0n) {
+      if (BigInt.asIntN(64, message.tail) !== message.tail) {
+        throw new globalThis.Error("value provided for field message.tail of type int64 too large");
+      }
+      writer.uint32(32).int64(message.tail);
+    }
+    if (message.close !== false) {
+      writer.uint32(40).bool(message.close);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogSubscription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogSubscription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tail = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.close = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogSubscription {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      taskIds: globalThis.Array.isArray(object?.taskIds)
+        ? object.taskIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.task_ids)
+        ? object.task_ids.map((e: any) => globalThis.String(e))
+        : [],
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      tail: isSet(object.tail) ? BigInt(object.tail) : 0n,
+      close: isSet(object.close) ? globalThis.Boolean(object.close) : false,
+    };
+  },
+
+  toJSON(message: LogSubscription): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.taskIds?.length) {
+      obj.taskIds = message.taskIds;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.tail !== 0n) {
+      obj.tail = message.tail.toString();
+    }
+    if (message.close !== false) {
+      obj.close = message.close;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogSubscription>, I>>(base?: I): LogSubscription {
+    return LogSubscription.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogSubscription>, I>>(object: I): LogSubscription {
+    const message = createBaseLogSubscription();
+    message.id = object.id ?? "";
+    message.taskIds = object.taskIds?.map((e) => e) || [];
+    message.follow = object.follow ?? false;
+    message.tail = (object.tail !== undefined && object.tail !== null) ? BigInt(object.tail) : 0n;
+    message.close = object.close ?? false;
+    return message;
+  },
+};
+
+function createBaseLogLine(): LogLine {
+  return { taskId: "", timeMs: 0n, stream: 0, data: Buffer.alloc(0) };
+}
+
+export const LogLine: MessageFns<LogLine> = {
+  encode(message: LogLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.timeMs !== 0n) {
+      if (BigInt.asIntN(64, message.timeMs) !== message.timeMs) {
+        throw new globalThis.Error("value provided for field message.timeMs of type int64 too large");
+      }
+      writer.uint32(16).int64(message.timeMs);
+    }
+    if (message.stream !== 0) {
+      writer.uint32(24).int32(message.stream);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(34).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.timeMs = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stream = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogLine {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      timeMs: isSet(object.timeMs) ? BigInt(object.timeMs) : isSet(object.time_ms) ? BigInt(object.time_ms) : 0n,
+      stream: isSet(object.stream) ? logLine_StreamFromJSON(object.stream) : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: LogLine): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.timeMs !== 0n) {
+      obj.timeMs = message.timeMs.toString();
+    }
+    if (message.stream !== 0) {
+      obj.stream = logLine_StreamToJSON(message.stream);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogLine>, I>>(base?: I): LogLine {
+    return LogLine.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogLine>, I>>(object: I): LogLine {
+    const message = createBaseLogLine();
+    message.taskId = object.taskId ?? "";
+    message.timeMs = (object.timeMs !== undefined && object.timeMs !== null) ? BigInt(object.timeMs) : 0n;
+    message.stream = object.stream ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBasePublishLogsMessage(): PublishLogsMessage {
+  return { sessionId: "", subscriptionId: "", lines: [], close: false };
+}
+
+export const PublishLogsMessage: MessageFns<PublishLogsMessage> = {
+  encode(message: PublishLogsMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.subscriptionId !== "") {
+      writer.uint32(18).string(message.subscriptionId);
+    }
+    for (const v of message.lines) {
+      LogLine.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.close !== false) {
+      writer.uint32(32).bool(message.close);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishLogsMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishLogsMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subscriptionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lines.push(LogLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.close = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishLogsMessage {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      subscriptionId: isSet(object.subscriptionId)
+        ? globalThis.String(object.subscriptionId)
+        : isSet(object.subscription_id)
+        ? globalThis.String(object.subscription_id)
+        : "",
+      lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => LogLine.fromJSON(e)) : [],
+      close: isSet(object.close) ? globalThis.Boolean(object.close) : false,
+    };
+  },
+
+  toJSON(message: PublishLogsMessage): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.subscriptionId !== "") {
+      obj.subscriptionId = message.subscriptionId;
+    }
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => LogLine.toJSON(e));
+    }
+    if (message.close !== false) {
+      obj.close = message.close;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishLogsMessage>, I>>(base?: I): PublishLogsMessage {
+    return PublishLogsMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishLogsMessage>, I>>(object: I): PublishLogsMessage {
+    const message = createBasePublishLogsMessage();
+    message.sessionId = object.sessionId ?? "";
+    message.subscriptionId = object.subscriptionId ?? "";
+    message.lines = object.lines?.map((e) => LogLine.fromPartial(e)) || [];
+    message.close = object.close ?? false;
+    return message;
+  },
+};
+
+function createBasePublishLogsResponse(): PublishLogsResponse {
+  return {};
+}
+
+export const PublishLogsResponse: MessageFns<PublishLogsResponse> = {
+  encode(_: PublishLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PublishLogsResponse {
+    return {};
+  },
+
+  toJSON(_: PublishLogsResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishLogsResponse>, I>>(base?: I): PublishLogsResponse {
+    return PublishLogsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishLogsResponse>, I>>(_: I): PublishLogsResponse {
+    const message = createBasePublishLogsResponse();
+    return message;
+  },
+};
+
 export type DispatcherService = typeof DispatcherService;
 export const DispatcherService = {
   session: {
@@ -1213,6 +1801,25 @@ export const DispatcherService = {
       Buffer.from(UpdateTaskStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateTaskStatusResponse => UpdateTaskStatusResponse.decode(value),
   },
+  logSubscriptions: {
+    path: "/shoal.dispatcher.Dispatcher/LogSubscriptions" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: LogSubscriptionsRequest): Buffer =>
+      Buffer.from(LogSubscriptionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LogSubscriptionsRequest => LogSubscriptionsRequest.decode(value),
+    responseSerialize: (value: LogSubscription): Buffer => Buffer.from(LogSubscription.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LogSubscription => LogSubscription.decode(value),
+  },
+  publishLogs: {
+    path: "/shoal.dispatcher.Dispatcher/PublishLogs" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishLogsMessage): Buffer => Buffer.from(PublishLogsMessage.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishLogsMessage => PublishLogsMessage.decode(value),
+    responseSerialize: (value: PublishLogsResponse): Buffer => Buffer.from(PublishLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishLogsResponse => PublishLogsResponse.decode(value),
+  },
 } as const;
 
 export interface DispatcherServer extends UntypedServiceImplementation {
@@ -1220,6 +1827,8 @@ export interface DispatcherServer extends UntypedServiceImplementation {
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
   assignments: handleServerStreamingCall<AssignmentsRequest, AssignmentsMessage>;
   updateTaskStatus: handleUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
+  logSubscriptions: handleServerStreamingCall<LogSubscriptionsRequest, LogSubscription>;
+  publishLogs: handleClientStreamingCall<PublishLogsMessage, PublishLogsResponse>;
 }
 
 export interface DispatcherClient extends Client {
@@ -1265,6 +1874,31 @@ export interface DispatcherClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateTaskStatusResponse) => void,
   ): ClientUnaryCall;
+  logSubscriptions(
+    request: LogSubscriptionsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<LogSubscription>;
+  logSubscriptions(
+    request: LogSubscriptionsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<LogSubscription>;
+  publishLogs(
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsMessage>;
+  publishLogs(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsMessage>;
+  publishLogs(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsMessage>;
+  publishLogs(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsMessage>;
 }
 
 export const DispatcherClient = makeGenericClientConstructor(
@@ -1275,6 +1909,14 @@ export const DispatcherClient = makeGenericClientConstructor(
   service: typeof DispatcherService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

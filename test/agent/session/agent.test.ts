@@ -144,4 +144,46 @@ describe('Agent with a dispatcher', () => {
     expect(cs.get(replaced)?.state).toBe('exited');
     expect(storedState(kept)).toBe(TaskState.RUNNING);
   });
+
+  it('serves task logs to the managers (all, tail, follow until the reader stops)', async () => {
+    const a = newAgent();
+    await a.start();
+    const id = await assign(['sh', '-c', 'echo one; echo two >&2; echo three; i=0; while true; do i=$((i+1)); echo tick$i; sleep 0.1; done']);
+    await until(() => storedState(id) === TaskState.RUNNING, 'running');
+    const text = (l: { data: Buffer }): string => l.data.toString();
+    let first: { stream: string; text: string }[] = [];
+    await until(async () => {
+      first = [];
+      for await (const l of mgr.dispatcher.subscribeLogs({ taskIds: [id], follow: false, tail: -1 }).lines) first.push({ stream: l.stream, text: text(l) });
+      return first.length >= 6;
+    }, 'some log lines');
+    // stdout and stderr are copied apart: only each stream keeps its order
+    expect(first.filter((l) => l.stream === 'stdout').slice(0, 2).map((l) => l.text)).toEqual(['one\n', 'three\n']);
+    expect(first.filter((l) => l.stream === 'stderr').map((l) => l.text)).toEqual(['two\n']);
+    const tail: string[] = [];
+    for await (const l of mgr.dispatcher.subscribeLogs({ taskIds: [id], follow: false, tail: 2 }).lines) tail.push(text(l));
+    expect(tail).toHaveLength(2);
+    const ticks = tail.map((t) => Number(/^tick(\d+)\n$/.exec(t)?.[1]));
+    expect(ticks[1]).toBe(ticks[0]! + 1);
+    expect(ticks[0]).toBeGreaterThanOrEqual(first.length - 3 - 2);
+
+    const ac = new AbortController();
+    const followed: string[] = [];
+    const handle = mgr.dispatcher.subscribeLogs({ taskIds: [id, 'not-a-task'], follow: true, tail: 0 }, ac.signal);
+    expect(handle.unreachable).toEqual([]);
+    for await (const l of handle.lines) {
+      followed.push(text(l));
+      if (followed.length === 3) ac.abort();
+    }
+    const n = followed.map((t) => Number(/^tick(\d+)\n$/.exec(t)![1]));
+    expect(n[1]).toBe(n[0]! + 1);
+    expect(n[2]).toBe(n[1]! + 1);
+
+    // a task on a node without a session: named as unreachable, and the read ends at once
+    const elsewhere = await assign(['true'], { nodeId: 'n2' });
+    const gone = mgr.dispatcher.subscribeLogs({ taskIds: [elsewhere], follow: true, tail: -1 });
+    expect(gone.unreachable).toEqual(['n2']);
+    for await (const l of gone.lines) throw new Error(`unexpected line ${text(l)}`);
+  });
 });
+
