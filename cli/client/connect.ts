@@ -1,0 +1,63 @@
+// Clients of the Control and Daemon services for one command run, with promisified calls that
+// turn gRPC failures into one-line user errors.
+import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { ControlClient } from '../../proto/gen/control.js';
+import { DaemonClient } from '../../proto/gen/daemon.js';
+import { DaemonUnreachableError, fromGrpc } from './errors.js';
+import { resolveTarget, socketMissing, type ConnectionFlags, type Target } from './target.js';
+
+/** Deadline of one unary call (long: a write may wait for a Raft commit or a leader election). */
+export const CALL_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+export class Connection {
+  private control?: ControlClient;
+  private daemon?: DaemonClient;
+
+  constructor(readonly target: Target) {}
+
+  controlClient(): ControlClient {
+    return (this.control ??= new ControlClient(this.target.address, this.target.credentials));
+  }
+
+  daemonClient(): DaemonClient {
+    return (this.daemon ??= new DaemonClient(this.target.address, this.target.credentials));
+  }
+
+  /** Fails fast with the clear message when the daemon is not there. */
+  async ready(client: Client): Promise<void> {
+    if (socketMissing(this.target)) throw new DaemonUnreachableError(this.target, 'the socket does not exist');
+    await new Promise<void>((resolve, reject) =>
+      client.waitForReady(new Date(Date.now() + CONNECT_TIMEOUT_MS), (err) => (err ? reject(new DaemonUnreachableError(this.target, err.message)) : resolve())),
+    );
+  }
+
+  async call<C extends Client, Req, Res>(client: C, method: keyof C & string, req: Req, timeoutMs = CALL_TIMEOUT_MS): Promise<Res> {
+    await this.ready(client);
+    const fn = (client as unknown as Record<string, Unary<Req, Res>>)[method]!.bind(client);
+    return new Promise<Res>((resolve, reject) =>
+      fn(req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(fromGrpc(err, this.target)) : resolve(res))),
+    );
+  }
+
+  close(): void {
+    this.control?.close();
+    this.daemon?.close();
+  }
+}
+
+export function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Connection {
+  return new Connection(resolveTarget(flags, env));
+}
+
+/** Runs fn with a connection and always closes it (so the process can exit). */
+export async function withConnection<T>(flags: ConnectionFlags, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const c = connect(flags);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
