@@ -1,0 +1,159 @@
+// One pass of the updater over one service, inside a write transaction: settle slots, watch
+// the new tasks through their monitor period, apply the failure action past the ratio, start
+// the next batch after the delay, and mark the update completed.
+import type { Logger } from 'pino';
+import { TaskState, UpdateConfig_FailureAction, UpdateStatus, UpdateStatus_State as S, type Service } from '../../../proto/gen/types.js';
+import type { ReadonlyDeep, WriteTx } from '../../store/index.js';
+import { nodeTakesNewTasks } from '../tasks.js';
+import { effectiveConfig } from './config.js';
+import { failedEarly, failureText, replaceSlot, settleSlot } from './replace.js';
+import { newRun, type UpdateRun } from './run.js';
+import { groupSlots, slotOutdated, type UpdateSlot } from './slots.js';
+
+type RO<T> = ReadonlyDeep<T>;
+
+export interface UpdaterMemory {
+  readonly runs: Map<string, UpdateRun>;
+  /** Services left paused, with the spec_version they paused at: only a newer spec resumes. */
+  readonly paused: Map<string, bigint>;
+}
+
+function setStatus(tx: WriteTx, service: RO<Service>, state: S, nowMs: number, message: string, extra: Partial<Service> = {}): void {
+  const prev = service.updateStatus;
+  const finished = state === S.COMPLETED || state === S.ROLLBACK_COMPLETED || state === S.PAUSED || state === S.ROLLBACK_PAUSED;
+  const starting = state === S.UPDATING || state === S.ROLLBACK_STARTED;
+  const updateStatus = UpdateStatus.fromPartial({
+    state,
+    startedAtMs: starting && prev?.state !== state ? BigInt(nowMs) : (prev?.startedAtMs ?? BigInt(nowMs)),
+    completedAtMs: finished ? BigInt(nowMs) : 0n,
+    message,
+  });
+  tx.services.update({ ...service, ...extra, updateStatus } as RO<Service>);
+}
+
+function isUpdatable(service: RO<Service> | undefined): service is RO<Service> {
+  const mode = service?.spec?.mode?.$case;
+  return mode === 'replicated' || mode === 'global';
+}
+
+/** Returns the times (ms) at which this service wants another pass. */
+export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, nowMs: number, log: Logger): number[] {
+  const service = tx.services.get(serviceId);
+  if (!isUpdatable(service)) {
+    mem.runs.delete(serviceId);
+    mem.paused.delete(serviceId);
+    return [];
+  }
+  let run = mem.runs.get(serviceId);
+  // A new spec during an update: start over from the current state.
+  if (run && run.version !== service.specVersion) run = undefined;
+  const slots = groupSlots(tx.tasks.find('service', serviceId));
+  for (const s of slots.values()) settleSlot(tx, service, s, nowMs);
+
+  const state = service.updateStatus?.state ?? S.UNKNOWN;
+  if (state === S.PAUSED || state === S.ROLLBACK_PAUSED) {
+    const at = mem.paused.get(serviceId) ?? service.specVersion;
+    mem.paused.set(serviceId, at);
+    if (at === service.specVersion) {
+      mem.runs.delete(serviceId);
+      return [];
+    }
+  }
+  mem.paused.delete(serviceId);
+  const global = service.spec?.mode?.$case === 'global';
+  const eligible = (s: UpdateSlot): boolean => !global || nodeTakesNewTasks(tx.nodes.get(s.nodeId));
+  const outdated = [...slots.values()].filter((s) => eligible(s) && slotOutdated(service, s)).sort((a, b) => a.slot - b.slot || (a.nodeId < b.nodeId ? -1 : 1));
+
+  if (!run) {
+    mem.runs.delete(serviceId);
+    if (outdated.length === 0) {
+      if (state === S.UPDATING) setStatus(tx, service, S.COMPLETED, nowMs, 'update completed');
+      if (state === S.ROLLBACK_STARTED) setStatus(tx, service, S.ROLLBACK_COMPLETED, nowMs, 'rollback completed');
+      return [];
+    }
+    const rollback = state === S.ROLLBACK_STARTED;
+    run = newRun(service.specVersion, rollback, effectiveConfig(service, rollback), outdated.length, nowMs);
+    mem.runs.set(serviceId, run);
+    log.info({ serviceId, version: String(run.version), rollback, slots: outdated.length }, 'update started');
+    if (!rollback && state !== S.UPDATING) {
+      // Status first, in its own proposal: the orchestrators react to the service write
+      // before any slot holds two tasks.
+      setStatus(tx, service, S.UPDATING, nowMs, 'update in progress');
+      return [nowMs];
+    }
+  }
+  const wake: number[] = [];
+  const cfg = run.config;
+
+  for (const [taskId, since] of run.monitoring) {
+    const t = tx.tasks.get(taskId);
+    const slot = t ? [...run.batch].find(([, id]) => id === taskId)?.[0] : undefined;
+    if (!t) {
+      run.monitoring.delete(taskId);
+      for (const [k, id] of run.batch) if (id === taskId) run.batch.delete(k);
+      continue;
+    }
+    if (failedEarly(t)) {
+      run.failures++;
+      run.lastFailure = failureText(t);
+      run.monitoring.delete(taskId);
+      if (slot) run.batch.delete(slot);
+      log.warn({ serviceId, taskId, failures: run.failures, total: run.total }, 'updated task failed');
+      continue;
+    }
+    if (t.desiredState > TaskState.RUNNING) {
+      // Shut down by someone else (scale-down, a later run): neither a success nor a failure.
+      run.monitoring.delete(taskId);
+      if (slot) run.batch.delete(slot);
+      continue;
+    }
+    if (t.status?.state !== TaskState.RUNNING) continue;
+    if (slot) run.batch.delete(slot);
+    const at = since ?? nowMs;
+    run.monitoring.set(taskId, at);
+    if (at + cfg.monitorMs <= nowMs) run.monitoring.delete(taskId);
+    else wake.push(at + cfg.monitorMs);
+  }
+
+  if (run.failures > 0 && run.failures / run.total > cfg.maxFailureRatio && cfg.failureAction !== UpdateConfig_FailureAction.CONTINUE) {
+    const what = `${run.failures} of ${run.total} updated tasks failed (${run.lastFailure})`;
+    mem.runs.delete(serviceId);
+    if (cfg.failureAction === UpdateConfig_FailureAction.ROLLBACK && !run.rollback && service.previousSpec) {
+      log.warn({ serviceId, failures: run.failures }, 'update failed; rolling back');
+      setStatus(tx, service, S.ROLLBACK_STARTED, nowMs, `rollback started: ${what}`, {
+        spec: service.previousSpec as Service['spec'],
+        previousSpec: service.spec as Service['spec'],
+        specVersion: service.specVersion + 1n,
+        previousSpecVersion: service.specVersion,
+      } as Partial<Service>);
+    } else {
+      log.warn({ serviceId, failures: run.failures }, 'update paused');
+      mem.paused.set(serviceId, service.specVersion);
+      setStatus(tx, service, run.rollback ? S.ROLLBACK_PAUSED : S.PAUSED, nowMs, `${run.rollback ? 'rollback' : 'update'} paused: ${what}`);
+    }
+    return [];
+  }
+
+  if (run.batch.size > 0) return wake;
+  const todo = outdated.filter((s) => !run.attempted.has(s.key));
+  if (todo.length === 0) {
+    if (run.monitoring.size > 0) return wake;
+    mem.runs.delete(serviceId);
+    const failed = run.failures > 0 ? ` (${run.failures} of ${run.total} updated tasks failed)` : '';
+    log.info({ serviceId, rollback: run.rollback, failures: run.failures }, 'update completed');
+    setStatus(tx, service, run.rollback ? S.ROLLBACK_COMPLETED : S.COMPLETED, nowMs, `${run.rollback ? 'rollback' : 'update'} completed${failed}`);
+    return [];
+  }
+  if (run.attempted.size > 0 && run.nextBatchAt <= 0) run.nextBatchAt = nowMs + cfg.delayMs;
+  if (nowMs < run.nextBatchAt) return [...wake, run.nextBatchAt];
+  log.debug({ serviceId, at: nowMs, slots: todo.slice(0, cfg.parallelism).map((s) => s.key) }, "batch started");
+  for (const s of todo.slice(0, cfg.parallelism)) {
+    const id = replaceSlot(tx, service, s, cfg.startFirst, nowMs);
+    run.attempted.add(s.key);
+    run.batch.set(s.key, id);
+    run.monitoring.set(id, undefined);
+  }
+  // The delay runs from the end of this batch: 0 means "not yet known".
+  run.nextBatchAt = 0;
+  return wake;
+}
