@@ -84,6 +84,11 @@ export class Agent {
     return this.id;
   }
 
+  /** Manager addresses the agent knows (configured, plus those the managers announced). */
+  get managers(): readonly string[] {
+    return this.loop.managerList;
+  }
+
   get connected(): boolean {
     return this.session !== undefined;
   }
