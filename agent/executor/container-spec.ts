@@ -72,9 +72,20 @@ function groups(task: Task): number[] | undefined {
   });
 }
 
+/** Options the runtime cannot honour yet; running without them would quietly weaken the task. */
+function refuseUnsupported(c: NonNullable<NonNullable<Task['spec']>['container']>): void {
+  const unsupported: string[] = [];
+  if (c.capAdd.length) unsupported.push('cap_add');
+  if (c.capDrop.length) unsupported.push('cap_drop');
+  if (Object.keys(c.sysctls).length) unsupported.push('sysctls');
+  if (c.ulimits.length) unsupported.push('ulimits');
+  if (unsupported.length) throw new TaskRejectedError(`${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not supported on this node yet: remove ${unsupported.length > 1 ? 'them' : 'it'} from the service`);
+}
+
 export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecContext): ContainerSpec {
   const c = task.spec?.container;
   if (!c) throw new TaskRejectedError(`task ${task.id} has no container spec`);
+  refuseUnsupported(c);
   const cfg = image.config;
   // Docker's rule: a new entrypoint drops the image's cmd unless args are given too.
   const entrypoint = c.command.length > 0 ? c.command : (cfg.entrypoint ?? []);

@@ -60,6 +60,7 @@ describe('containerSpecFor', () => {
     expect(() => containerSpecFor(task({ mounts: [{ type: Mount_Type.VOLUME, source: 'v', target: '/v' }] }), image, ctx)).toThrow(/volume mounts are not supported/);
     expect(() => containerSpecFor(task({ stopSignal: 'SIGNOPE' }), image, ctx)).toThrow(/invalid stop signal "SIGNOPE"/);
     expect(() => containerSpecFor(task({ groups: ['wheel'] }), image, ctx)).toThrow(/numeric ids/);
+    expect(() => containerSpecFor(task({ capDrop: ['NET_RAW'], sysctls: { 'net.ipv4.ip_forward': '1' } }), image, ctx)).toThrow('cap_drop, sysctls are not supported on this node yet: remove them from the service');
   });
 
   it('normalizes signals and makes valid container names', () => {
