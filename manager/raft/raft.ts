@@ -414,9 +414,10 @@ export class Raft {
             this.electionElapsed = 0;
             this.vote = m.from;
           }
-        } else {
+        } else if (this.term > 0n) {
           this.send(newMessage({ type: voteRespType(m.type), to: m.from, term: this.term, reject: true }));
         }
+        // (At term 0 a rejection could not carry a term: the candidate simply times out.)
         return;
       }
       default:

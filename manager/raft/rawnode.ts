@@ -78,6 +78,11 @@ export class RawNode {
       throw new ClusterIdMismatchError(snapCluster, r.clusterId, m.from);
     }
     if (m.from === NONE) throw new InvalidInputError(`message ${MessageType[m.type]} has no sender id`);
+    // Only forwarded proposals and read requests travel without a term: anything else with
+    // term 0 would bypass the term checks.
+    if (m.term === 0n && m.type !== MessageType.MSG_PROP && m.type !== MessageType.MSG_READ_INDEX) {
+      throw new InvalidInputError(`message ${MessageType[m.type]} from ${m.from} carries no term`);
+    }
     if (m.to !== r.id) throw new InvalidInputError(`message ${MessageType[m.type]} from ${m.from} is addressed to ${m.to}, not to this member (${r.id})`);
     // Votes, proposals and responses from non-members are dropped (a removed member must not
     // disrupt the cluster). A leader's messages are accepted: this member's own view of the

@@ -73,6 +73,7 @@ describe('RawNode', () => {
     expect(() => rn.step(m({ type: MessageType.MSG_HEARTBEAT, clusterId: 'c2' }))).toThrow(ClusterIdMismatchError);
     expect(() => rn.step(m({ type: MessageType.MSG_HUP }))).toThrow(InvalidInputError);
     expect(() => rn.step(m({ type: MessageType.MSG_HEARTBEAT, to: 7n }))).toThrow(InvalidInputError);
+    expect(() => rn.step(m({ type: MessageType.MSG_APP, term: 0n }))).toThrow(/carries no term/);
     const snap = { metadata: { index: 5n, term: 1n, clusterId: 'other', confState: { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }, data: Buffer.alloc(0) };
     expect(() => rn.step(m({ type: MessageType.MSG_SNAP, snapshot: snap }))).toThrow(ClusterIdMismatchError);
     rn.step(m({ type: MessageType.MSG_VOTE, from: 42n, term: 9n }));
