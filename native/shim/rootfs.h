@@ -9,11 +9,10 @@
 int rootfs_open_binds(const struct shim_config *c, int *fds);
 
 /* Mounts the overlay, pivots into it, then /proc, /dev, /sys, bind and tmpfs mounts: all that
- * can happen while the supervisor is still moving us into the cgroup (which waits for an RCU
- * grace period). 0 or -1 with shim_error set. */
+ * does not depend on the cgroup namespace. 0 or -1 with shim_error set. */
 int rootfs_setup_early(const struct shim_config *c, const int *bind_fds);
 
-/* Once in the cgroup and its namespace: the cgroup mounts, masked paths, read-only rootfs. */
+/* Once in the cgroup namespace: the cgroup mounts, masked paths, read-only rootfs. */
 int rootfs_setup_late(const struct shim_config *c);
 
 /* Brings the loopback interface of a new network namespace up. */
