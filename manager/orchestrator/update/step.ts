@@ -62,7 +62,12 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
   mem.paused.delete(serviceId);
   const global = service.spec?.mode?.$case === 'global';
   const eligible = (s: UpdateSlot): boolean => !global || nodeTakesNewTasks(tx.nodes.get(s.nodeId));
-  const outdated = [...slots.values()].filter((s) => eligible(s) && slotOutdated(service, s)).sort((a, b) => a.slot - b.slot || (a.nodeId < b.nodeId ? -1 : 1));
+  // A slot that already holds a task of this spec_version was tried (its new task failed and
+  // the old one still runs, or it is on its way): trying again would loop on a bad image.
+  const tried = (s: UpdateSlot): boolean => s.all.some((t) => t.specVersion === service.specVersion);
+  const outdated = [...slots.values()]
+    .filter((s) => eligible(s) && slotOutdated(service, s) && !tried(s))
+    .sort((a, b) => a.slot - b.slot || (a.nodeId < b.nodeId ? -1 : 1));
 
   if (!run) {
     mem.runs.delete(serviceId);
@@ -84,6 +89,7 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
   }
   const wake: number[] = [];
   const cfg = run.config;
+  let sawFailure = false;
 
   for (const [taskId, since] of run.monitoring) {
     const t = tx.tasks.get(taskId);
@@ -96,6 +102,7 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
     if (failedEarly(t)) {
       run.failures++;
       run.lastFailure = failureText(t);
+      sawFailure = true;
       run.monitoring.delete(taskId);
       if (slot) run.batch.delete(slot);
       log.warn({ serviceId, taskId, failures: run.failures, total: run.total }, 'updated task failed');
@@ -146,6 +153,9 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
   }
   if (run.attempted.size > 0 && run.nextBatchAt <= 0) run.nextBatchAt = nowMs + cfg.delayMs;
   if (nowMs < run.nextBatchAt) return [...wake, run.nextBatchAt];
+  // The orchestrator reacts to the same failure (restart verdict) in a pass of its own; a
+  // start-first pair made now could be taken for a duplicate by that pass, so start a moment later.
+  if (sawFailure && cfg.startFirst) return [...wake, nowMs + 1];
   log.debug({ serviceId, at: nowMs, slots: todo.slice(0, cfg.parallelism).map((s) => s.key) }, "batch started");
   for (const s of todo.slice(0, cfg.parallelism)) {
     const id = replaceSlot(tx, service, s, cfg.startFirst, nowMs);

@@ -16,6 +16,8 @@ type RO<T> = ReadonlyDeep<T>;
 
 export class SimAgents {
   readonly failImages = new Set<string>();
+  /** Tasks (besides failImages) that fail at start. */
+  failWhen: (t: RO<Task>) => boolean = () => false;
 
   constructor(private readonly store: MemoryStore) {}
 
@@ -31,7 +33,7 @@ export class SimAgents {
           if (!t.nodeId || st < TaskState.ASSIGNED || st > TaskState.RUNNING) continue;
           if (t.desiredState > TaskState.RUNNING) tx.tasks.update(withStatus(t, TaskState.SHUTDOWN, 'shutdown'));
           else if (st < TaskState.RUNNING) {
-            const fail = this.failImages.has(t.spec?.container?.image ?? '');
+            const fail = this.failImages.has(t.spec?.container?.image ?? '') || this.failWhen(t);
             tx.tasks.update(fail ? withStatus(t, TaskState.FAILED, 'finished', 'task: non-zero exit (1)') : withStatus(t, TaskState.RUNNING, 'started'));
           }
         }
