@@ -8,7 +8,7 @@ import { RaftError, RawNode, type RaftConfig } from '../../../../manager/raft/in
 import { fmtMessage } from '../interaction/format.js';
 import { Clients, type Member } from './clients.js';
 import type { Operation } from './checker.js';
-import { SafetyMonitor } from './invariants.js';
+import { SafetyMonitor, SafetyViolation } from './invariants.js';
 import { type KvCommand, KvStore } from './kv.js';
 import { mulberry32, Rng } from './prng.js';
 import { SimStorage } from './storage.js';
@@ -160,6 +160,13 @@ export class Simulation {
     const members = new Set([...st.config.voters, ...st.config.learners]);
     for (const n of up) {
       if (members.has(n.id) && n.applied !== st.commit) return `member ${n.id} applied ${n.applied}, leader ${top.id} committed ${st.commit}`;
+    }
+    // Converged: every member's state machine must hold exactly the leader's data.
+    const want = JSON.stringify([...top.kv.data].sort());
+    for (const n of up) {
+      if (members.has(n.id) && JSON.stringify([...n.kv.data].sort()) !== want) {
+        throw new SafetyViolation(`state machine safety: member ${n.id}'s data differs from leader ${top.id}'s at index ${n.applied}`);
+      }
     }
     return undefined;
   }
