@@ -1,14 +1,132 @@
-// `shoal stack ...`. Only `config` exists until the cluster's control API does: it loads the
-// stack files exactly as `deploy` will and prints the result.
+// `shoal stack config|deploy|ls|services|ps|rm`. Files are loaded, checked and converted before
+// anything is sent: a stack file with any error changes nothing in the cluster. The cluster is
+// reached through the local daemon's socket (cli/stack/control.ts).
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { loadStack } from '../stack/load.js';
+import { connectControl, type StackControl } from '../stack/control.js';
+import { waitConverged } from '../stack/converge.js';
+import { deployStack, stackServices } from '../stack/deploy.js';
+import { serviceRows, stackRows, taskRows } from '../stack/inspect.js';
+import { loadStack, type LoadedStack } from '../stack/load.js';
 import { checkStackName } from '../stack/names.js';
+import { renderPlan } from '../stack/plan.js';
 import { renderStack, renderWarning } from '../stack/render.js';
+import { renderTable } from '../stack/table.js';
+import { STACK_NAMESPACE_LABEL } from '../stack/to-proto.js';
+import { parseDuration } from '../stack/units.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+type Format = 'table' | 'json';
+
+function formatOf(v: string | undefined): Format {
+  if (v === undefined || v === 'table' || v === 'json') return v ?? 'table';
+  throw new UsageError(`unknown --format "${v}": use table or json`);
+}
+
+function out(text: string): void {
+  process.stdout.write(text);
+}
+
+function loadFiles(files: string[] | undefined, stackName: string | undefined, command: string): LoadedStack {
+  if (!files || files.length === 0) throw new UsageError(`stack ${command} needs a stack file: pass -c FILE (repeat -c to merge overrides)`);
+  if (stackName !== undefined) checkStackName(stackName);
+  const loaded = loadStack({
+    files,
+    env: process.env,
+    workingDir: files[0] === '-' ? process.cwd() : dirname(resolve(files[0]!)),
+    ...(stackName !== undefined ? { stackName } : {}),
+  });
+  for (const w of loaded.warnings) process.stderr.write(`${renderWarning(w)}\n`);
+  return loaded;
+}
+
+async function withControl<T>(fn: (c: StackControl) => Promise<T>): Promise<T> {
+  const control = connectControl();
+  try {
+    return await fn(control);
+  } finally {
+    control.close();
+  }
+}
+
+interface DeployFlags {
+  composeFile?: string[];
+  prune?: boolean;
+  dryRun?: boolean;
+  detach?: boolean;
+  timeout: string;
+}
+
+async function deployAction(name: string, opts: DeployFlags): Promise<void> {
+  checkStackName(name);
+  const timeout = parseDuration(opts.timeout);
+  if (!timeout.ok) throw new UsageError(`invalid --timeout "${opts.timeout}": ${timeout.message}`);
+  const { stack } = loadFiles(opts.composeFile, name, 'deploy');
+  await withControl(async (control) => {
+    const log = (line: string) => out(`${line}\n`);
+    const { plan, changed } = await deployStack(control, { stack: name, spec: stack, prune: opts.prune === true, dryRun: opts.dryRun === true, log });
+    if (opts.dryRun) {
+      out(renderPlan(plan, name));
+      out('dry run: nothing was applied\n');
+      return;
+    }
+    if (plan.empty) out('nothing to change\n');
+    if (!opts.detach) await waitConverged(control, changed, { timeoutMs: timeout.value, log });
+  });
+}
+
+async function lsAction(opts: { format?: string }): Promise<void> {
+  const format = formatOf(opts.format);
+  const rows = await withControl(async (c) => stackRows(await c.listServices({ labels: { [STACK_NAMESPACE_LABEL]: '' } })));
+  if (format === 'json') return out(`${JSON.stringify(rows, null, 2)}\n`);
+  out(renderTable(['NAME', 'SERVICES'], rows.map((r) => [r.name, String(r.services)])));
+}
+
+async function servicesAction(name: string, opts: { format?: string }): Promise<void> {
+  checkStackName(name);
+  const format = formatOf(opts.format);
+  const rows = await withControl(async (c) => {
+    const services = [...(await stackServices(c, name)).values()];
+    if (services.length === 0) return [];
+    return serviceRows(services, await c.listTasks({ serviceIds: services.map((s) => s.id) }));
+  });
+  if (format === 'json') return out(`${JSON.stringify(rows, null, 2)}\n`);
+  if (rows.length === 0) return void process.stderr.write(`nothing found in stack: ${name}\n`);
+  out(renderTable(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows.map((r) => [r.id, r.name, r.mode, r.replicas, r.image, r.ports])));
+}
+
+async function psAction(name: string, opts: { format?: string }): Promise<void> {
+  checkStackName(name);
+  const format = formatOf(opts.format);
+  const rows = await withControl(async (c) => {
+    const services = [...(await stackServices(c, name)).values()];
+    if (services.length === 0) return [];
+    const tasks = await c.listTasks({ serviceIds: services.map((s) => s.id) });
+    // Hostnames are a nicety: a node list that cannot be read leaves node ids in the table.
+    const nodes = await c.listNodes().catch(() => []);
+    return taskRows(services, tasks, nodes);
+  });
+  if (format === 'json') return out(`${JSON.stringify(rows, null, 2)}\n`);
+  if (rows.length === 0) return void process.stderr.write(`nothing found in stack: ${name}\n`);
+  out(renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows.map((r) => [r.id, r.name, r.image, r.node, r.desiredState, r.currentState, r.error])));
+}
+
+async function rmAction(names: string[]): Promise<void> {
+  for (const n of names) checkStackName(n);
+  await withControl(async (c) => {
+    for (const name of names) {
+      const services = [...(await stackServices(c, name)).values()];
+      if (services.length === 0) process.stderr.write(`nothing found in stack: ${name}\n`);
+      for (const s of services) {
+        out(`removing service ${s.spec?.annotations?.name ?? s.id}\n`);
+        await c.removeService(s.id);
+      }
+    }
+  });
 }
 
 export function registerStackCommands(program: Command): void {
@@ -19,16 +137,20 @@ export function registerStackCommands(program: Command): void {
     .option('-c, --compose-file <file>', 'Compose file (required; - reads standard input); repeat to merge overrides in order', collect)
     .option('--stack-name <name>', 'check service names against this stack name (63-character limit)')
     .action((opts: { composeFile?: string[]; stackName?: string }) => {
-      const files = opts.composeFile ?? [];
-      if (files.length === 0) throw new UsageError('stack config needs a stack file: pass -c FILE (repeat -c to merge overrides)');
-      if (opts.stackName !== undefined) checkStackName(opts.stackName);
-      const { stack: spec, warnings } = loadStack({
-        files,
-        env: process.env,
-        workingDir: files[0] === '-' ? process.cwd() : dirname(resolve(files[0]!)),
-        ...(opts.stackName !== undefined ? { stackName: opts.stackName } : {}),
-      });
-      for (const w of warnings) process.stderr.write(`${renderWarning(w)}\n`);
-      process.stdout.write(renderStack(spec));
+      out(renderStack(loadFiles(opts.composeFile, opts.stackName, 'config').stack));
     });
+  stack
+    .command('deploy')
+    .description('create or update the services of a stack; only changed services are updated')
+    .argument('<name>', 'stack name (prefix of its services, networks and volumes)')
+    .option('-c, --compose-file <file>', 'Compose file (required); repeat to merge overrides in order', collect)
+    .option('--prune', 'remove services of the stack that are no longer in the file')
+    .option('--dry-run', 'print the plan (create / update with a field diff / remove) and apply nothing')
+    .option('-d, --detach', 'return once the changes are accepted, without waiting for convergence')
+    .option('--timeout <duration>', 'how long to wait for convergence', '5m')
+    .action(deployAction);
+  stack.command('ls').alias('list').description('list stacks').option('--format <format>', 'table or json').action(lsAction);
+  stack.command('services').description('list the services of a stack').argument('<name>').option('--format <format>', 'table or json').action(servicesAction);
+  stack.command('ps').description('list the tasks of a stack').argument('<name>').option('--format <format>', 'table or json').action(psAction);
+  stack.command('rm').alias('remove').description('remove stacks (their services)').argument('<name...>').action(rmAction);
 }

@@ -1,0 +1,94 @@
+// Waiting until the services a deploy touched run their new spec: polls ListTasks (the
+// service command's progress display is not shared yet) and prints a line whenever a
+// service's count moves, and once per failed task with the reason.
+import { TaskState, type Service, type Task } from '../../proto/gen/types.js';
+import type { StackControl } from './control.js';
+
+export class ConvergeTimeoutError extends Error {
+  readonly userError = true as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConvergeTimeoutError';
+  }
+}
+
+export interface Progress {
+  /** Tasks of the current spec that are where they should be (running, or complete for jobs). */
+  ready: number;
+  /** How many there should be. */
+  wanted: number;
+  done: boolean;
+}
+
+/** Where one service stands, from its tasks. */
+export function serviceProgress(svc: Service, tasks: readonly Task[]): Progress {
+  const mine = tasks.filter((t) => t.serviceId === svc.id);
+  const current = mine.filter((t) => t.specVersion === svc.specVersion);
+  const state = (t: Task) => t.status?.state ?? TaskState.NEW;
+  const live = (t: Task) => t.desiredState <= TaskState.RUNNING;
+  // Old tasks still running mean a rolling update is in progress.
+  const stale = mine.some((t) => t.specVersion !== svc.specVersion && live(t) && state(t) <= TaskState.RUNNING && state(t) >= TaskState.ASSIGNED);
+  const mode = svc.spec?.mode;
+  switch (mode?.$case) {
+    case 'replicated': {
+      const ready = current.filter((t) => live(t) && state(t) === TaskState.RUNNING).length;
+      return { ready, wanted: mode.value.replicas, done: ready === mode.value.replicas && !stale };
+    }
+    case 'global': {
+      const wanted = current.filter(live).length;
+      const ready = current.filter((t) => live(t) && state(t) === TaskState.RUNNING).length;
+      return { ready, wanted, done: wanted > 0 && ready === wanted && !stale };
+    }
+    case 'replicatedJob': {
+      const ready = current.filter((t) => state(t) === TaskState.COMPLETE).length;
+      return { ready, wanted: mode.value.totalCompletions, done: ready >= mode.value.totalCompletions };
+    }
+    case 'globalJob': {
+      const ready = current.filter((t) => state(t) === TaskState.COMPLETE).length;
+      return { ready, wanted: current.length, done: current.length > 0 && ready === current.length };
+    }
+    default:
+      return { ready: 0, wanted: 0, done: true };
+  }
+}
+
+export interface ConvergeOptions {
+  timeoutMs: number;
+  pollMs?: number;
+  log: (line: string) => void;
+}
+
+export async function waitConverged(control: StackControl, services: readonly Service[], o: ConvergeOptions): Promise<void> {
+  if (services.length === 0) return;
+  const deadline = Date.now() + o.timeoutMs;
+  const last = new Map<string, string>();
+  const reported = new Set<string>();
+  const pending = new Set(services.map((s) => s.id));
+  for (;;) {
+    const tasks = await control.listTasks({ serviceIds: [...pending] });
+    for (const svc of services.filter((s) => pending.has(s.id))) {
+      const name = svc.spec?.annotations?.name ?? svc.id;
+      const p = serviceProgress(svc, tasks);
+      const line = p.done ? `${name}: converged (${p.ready}/${p.wanted})` : `${name}: ${p.ready}/${p.wanted}`;
+      if (last.get(svc.id) !== line) o.log(line);
+      last.set(svc.id, line);
+      if (p.done) pending.delete(svc.id);
+      for (const t of tasks) {
+        const st = t.status?.state ?? TaskState.NEW;
+        if (t.serviceId !== svc.id || t.specVersion !== svc.specVersion || reported.has(t.id)) continue;
+        if (st === TaskState.FAILED || st === TaskState.REJECTED) {
+          reported.add(t.id);
+          o.log(`${name}.${t.slot || t.nodeId}: ${TaskState[st]!.toLowerCase()}: ${t.status?.err || t.status?.message || 'no reason given'}`);
+        }
+      }
+    }
+    if (pending.size === 0) return;
+    if (Date.now() > deadline) {
+      const names = services.filter((s) => pending.has(s.id)).map((s) => s.spec?.annotations?.name ?? s.id);
+      throw new ConvergeTimeoutError(
+        `${names.join(', ')} did not converge within ${Math.round(o.timeoutMs / 1000)} s; the deploy was applied and keeps converging: see \`shoal stack ps\`, or pass --timeout`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 250));
+  }
+}
