@@ -141,11 +141,11 @@ export class TestCluster {
       .map((t) => ({ id: t.id, node: host.get(t.nodeId) ?? t.nodeId }));
   }
 
-  async createService(via: string, name: string, o: { replicas?: number; global?: boolean; constraints?: string[]; reserveMemory?: bigint } = {}): Promise<Service> {
+  async createService(via: string, name: string, o: { replicas?: number; global?: boolean; constraints?: string[]; reserveMemory?: bigint; args?: string[] } = {}): Promise<Service> {
     const spec = ServiceSpec.fromPartial({
       annotations: { name },
       task: {
-        container: { image: 'busybox:latest', args: ['sleep', '100000'] },
+        container: { image: 'busybox:latest', args: o.args ?? ['sleep', '100000'] },
         placement: { constraints: o.constraints ?? [] },
         resources: o.reserveMemory ? { reservations: { memoryBytes: o.reserveMemory } } : undefined,
         restart: { condition: 0 },

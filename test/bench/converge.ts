@@ -1,0 +1,92 @@
+// `npm run bench -- converge [--swarm-runs N] [--no-swarm]`: in a 3-host lab (1 manager, 2
+// workers), create a 30-replica service and wait for 30/30 running, scale to 90 and wait, remove
+// it and wait until no container is left; then the same with Docker Swarm through
+// /work/shared/anchors/swarm/swarm_anchor.sh (phase create) in the same run.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ContainerRuntime } from '../../agent/runtime/index.js';
+import { TestCluster, until } from '../e2e/cluster.js';
+
+/** sleep that exits on SIGTERM (as Swarm's anchor gets with --init): stop is not a 10 s grace wait. */
+export const SLEEP_EXITING_ON_TERM = ['sh', '-c', 'trap "exit 0" TERM; sleep 100000 & wait'];
+
+export const SWARM_ANCHOR = process.env.SWARM_ANCHOR ?? '/work/shared/anchors/swarm/swarm_anchor.sh';
+
+/** Runs the Swarm anchor for some phases; returns its RESULT key=value figures, or why not. */
+export async function runSwarm(phases: string, env: Record<string, string> = {}, hosts = 3): Promise<{ results: Record<string, number | null>; reason?: string }> {
+  if (!existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd')) return { results: {}, reason: 'docker.io (dockerd) is not installed: apt-get install docker.io' };
+  if (!existsSync(SWARM_ANCHOR)) return { results: {}, reason: `${SWARM_ANCHOR} not found` };
+  const out = await new Promise<string>((resolve) => {
+    const p = spawn('bash', [SWARM_ANCHOR, '-p', phases, '-r', '1', '-n', String(hosts)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      s += d;
+      process.stderr.write(d);
+    });
+    p.on('close', () => resolve(s));
+  });
+  const results: Record<string, number | null> = {};
+  for (const m of out.matchAll(/^RESULT run=\d+ ([a-z0-9_]+)=(\S+)/gm)) results[m[1]!] = Number.isFinite(Number(m[2])) ? Number(m[2]) : null;
+  return { results };
+}
+
+async function liveContainers(c: TestCluster): Promise<number> {
+  let n = 0;
+  for (const h of c.lab.hosts) {
+    const rt = new ContainerRuntime({ stateDir: join(h.run, 'containers'), cgroupParent: h.cgroupParent, logger: pino({ level: 'silent' }) });
+    n += (await rt.list()).length;
+  }
+  return n;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+
+const round = (x: number | null | undefined): number | null => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
+
+export default async function converge(args: string[]): Promise<void> {
+  const c = await TestCluster.up({ name: 'shoale2ebc', subnet: '10.231.10.0/24', hosts: 3, heartbeatMs: 5000 });
+  let shoal: { create30: number; scale90: number; rm: number };
+  try {
+    await c.form(1);
+    const poll = { ms: 300_000 };
+    const create30 = await timed(async () => {
+      await c.createService('h1', 'conv', { replicas: 30, args: SLEEP_EXITING_ON_TERM });
+      await until(async () => (await c.running('h1', 'conv')).length === 30, '30/30', poll.ms);
+    });
+    process.stderr.write(`shoal: create 30 -> 30/30 running in ${create30.toFixed(3)} s\n`);
+    const scale90 = await timed(async () => {
+      await c.scale('h1', 'conv', 90);
+      await until(async () => (await c.running('h1', 'conv')).length === 90, '90/90', poll.ms);
+    });
+    process.stderr.write(`shoal: scale 90 -> 90/90 running in ${scale90.toFixed(3)} s\n`);
+    const rm = await timed(async () => {
+      await c.control('h1', 'removeService', { serviceId: 'conv' });
+      await until(async () => (await liveContainers(c)) === 0, 'no container left', poll.ms);
+    });
+    process.stderr.write(`shoal: rm -> no container left in ${rm.toFixed(3)} s\n`);
+    shoal = { create30, scale90, rm };
+  } finally {
+    await c.down();
+  }
+  const swarm = args.includes('--no-swarm') ? { results: {}, reason: 'skipped (--no-swarm)' } : await runSwarm('create');
+  if (swarm.reason) process.stderr.write(`swarm: not measured: ${swarm.reason}\n`);
+  const r = swarm.results;
+  console.log(
+    JSON.stringify({
+      bench: 'converge',
+      shoal_create30_s: round(shoal.create30),
+      swarm_create30_s: round(r.create_30_s),
+      shoal_scale90_s: round(shoal.scale90),
+      swarm_scale90_s: round(r.scale_30_to_90_s),
+      shoal_rm_s: round(shoal.rm),
+      swarm_rm_s: round(r.rm_90_all_containers_gone_s),
+      ...(swarm.reason ? { swarm_reason: swarm.reason } : {}),
+    }),
+  );
+}
