@@ -1,0 +1,223 @@
+// `shoal service create|ls|ps|inspect|logs|scale|rm`: the cluster's services through the
+// control API of the local daemon (or --host). create and scale wait for the tasks to run
+// unless --detach.
+import type { Command } from 'commander';
+import type { ListNodesResponse, ListServicesResponse, ListTasksResponse, GetServiceResponse, CreateServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
+import { Service, Task, TaskState, type Node } from '../../proto/gen/types.js';
+import { addConnectionOptions, connectionFlags, withConnection, type Connection } from '../client/index.js';
+import { waitForConvergence } from '../client/converge.js';
+import { buildServiceSpec, parseCount, type ServiceFlags } from '../client/service-spec.js';
+import { UsageError } from '../errors.js';
+import { parseDuration } from '../stack/units.js';
+import { ago, formatOf, printJson, renderTable, shortId, taskStateName } from '../format/index.js';
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+interface WaitFlags {
+  detach?: boolean;
+  waitTimeout?: string;
+}
+
+class NotConvergedError extends Error {
+  readonly userError = true as const;
+}
+
+function timeoutOf(f: WaitFlags): number | undefined {
+  if (f.waitTimeout === undefined) return undefined;
+  const p = parseDuration(f.waitTimeout);
+  if (!p.ok) throw new UsageError(`--wait-timeout: ${p.message}`);
+  return p.value;
+}
+
+async function converge(conn: Connection, svc: Service, f: WaitFlags): Promise<void> {
+  const r = await waitForConvergence(conn, svc, { timeoutMs: timeoutOf(f) });
+  if (!r.converged) {
+    const name = svc.spec?.annotations?.name ?? svc.id;
+    throw new NotConvergedError(`${name}: ${r.running}/${r.desired} tasks running after ${f.waitTimeout}; the cluster keeps trying: see \`shoal service ps ${name}\``);
+  }
+}
+
+const control = (c: Connection) => c.controlClient();
+
+function modeText(s: Service): string {
+  return s.spec?.mode?.$case === 'replicatedJob' ? 'replicated job' : s.spec?.mode?.$case === 'globalJob' ? 'global job' : (s.spec?.mode?.$case ?? 'unknown');
+}
+
+async function listAll(c: Connection): Promise<{ services: Service[]; tasks: Task[] }> {
+  const { services } = await c.call<ReturnType<typeof control>, unknown, ListServicesResponse>(control(c), 'listServices', { names: [], idPrefixes: [], labels: {} });
+  const { tasks } = await c.call<ReturnType<typeof control>, unknown, ListTasksResponse>(control(c), 'listTasks', { serviceIds: [], nodeIds: [], desiredStates: [] });
+  return { services, tasks };
+}
+
+function replicasText(s: Service, tasks: readonly Task[]): string {
+  const mine = tasks.filter((t) => t.serviceId === s.id && t.desiredState <= TaskState.RUNNING);
+  const running = mine.filter((t) => t.status?.state === TaskState.RUNNING).length;
+  const mode = s.spec?.mode;
+  const desired = mode?.$case === 'replicated' ? mode.value.replicas : mine.length;
+  const cap = s.spec?.task?.placement?.maxReplicas ? ` (max ${s.spec.task.placement.maxReplicas} per node)` : '';
+  return `${running}/${desired}${cap}`;
+}
+
+function taskRows(tasks: readonly Task[], nodes: ReadonlyMap<string, string>, full: boolean): string[][] {
+  return tasks.map((t) => {
+    const st = t.status;
+    const current = `${taskStateName(st?.state)}${st?.timestampMs ? ` ${ago(st.timestampMs)}` : ''}`;
+    const err = st?.err ?? '';
+    return [
+      full ? t.id : shortId(t.id),
+      `${t.serviceName}.${t.slot || shortId(t.nodeId)}`,
+      t.spec?.container?.image ?? '',
+      nodes.get(t.nodeId) ?? (t.nodeId ? shortId(t.nodeId) : ''),
+      taskStateName(t.desiredState),
+      current,
+      full || err.length <= 60 ? err : `${err.slice(0, 57)}...`,
+    ];
+  });
+}
+
+export function registerServiceCommands(program: Command): void {
+  const service = addConnectionOptions(program.command('service').description('manage the services of the cluster'));
+
+  service
+    .command('create')
+    .description('create a service and wait for its tasks to run')
+    .argument('<image>', 'image reference')
+    .argument('[command...]', 'command and arguments of the container')
+    .option('--name <name>', 'service name')
+    .option('--replicas <n>', 'number of tasks (replicated mode; default 1)')
+    .option('--mode <mode>', 'replicated or global', 'replicated')
+    .option('--constraint <expr>', 'placement constraint, e.g. node.labels.zone==a (repeatable)', collect)
+    .option('--placement-pref <pref>', 'spread=node.labels.<name> (repeatable)', collect)
+    .option('--max-replicas <n>', 'most tasks of this service on one node')
+    .option('--reserve-cpu <cpus>', 'CPUs set aside per task, e.g. 0.5')
+    .option('--reserve-memory <size>', 'memory set aside per task, e.g. 256M')
+    .option('--limit-cpu <cpus>', 'CPU limit per task')
+    .option('--limit-memory <size>', 'memory limit per task')
+    .option('--limit-pids <n>', 'process limit per task')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect)
+    .option('--mount <spec>', 'type=bind,src=/host,dst=/ctr[,readonly] (repeatable)', collect)
+    .option('--label <KEY=VALUE>', 'service label (repeatable)', collect)
+    .option('--container-label <KEY=VALUE>', 'container label (repeatable)', collect)
+    .option('--hostname <name>', 'container host name')
+    .option('-w, --workdir <dir>', 'working directory in the container')
+    .option('-u, --user <user>', 'user[:group] the container runs as')
+    .option('--stop-signal <signal>', 'signal that stops the container (default SIGTERM)')
+    .option('--stop-grace-period <duration>', 'time before the container is killed (default 10s)')
+    .option('--restart-condition <cond>', 'any, on-failure or none (default any)')
+    .option('--restart-delay <duration>', 'delay between restarts (default 5s)')
+    .option('--restart-max-attempts <n>', 'give up after this many restarts (default unlimited)')
+    .option('-d, --detach', 'return at once instead of waiting for the tasks to run')
+    .option('--wait-timeout <duration>', 'stop waiting after this long (exit 1; the service stays)')
+    .option('-q, --quiet', 'print only the service id')
+    .action(async (image: string, command: string[], f: ServiceFlags & WaitFlags & { quiet?: boolean }, cmd: Command) => {
+      if (f.mode === 'replicated' && cmd.getOptionValueSource('mode') === 'default') delete f.mode;
+      const spec = buildServiceSpec(image, command, f);
+      await withConnection(connectionFlags(cmd), async (c) => {
+        const { service: svc } = await c.call<ReturnType<typeof control>, unknown, CreateServiceResponse>(control(c), 'createService', { spec });
+        if (!f.detach) await converge(c, svc!, f);
+        process.stdout.write(`${svc!.id}\n`);
+      });
+    });
+
+  service
+    .command('ls')
+    .description('list services')
+    .option('--format <format>', 'table or json')
+    .option('-q, --quiet', 'print only ids')
+    .action(async (f: { format?: string; quiet?: boolean }, cmd: Command) => {
+      const format = formatOf(f.format);
+      await withConnection(connectionFlags(cmd), async (c) => {
+        const { services, tasks } = await listAll(c);
+        if (format === 'json') return printJson(services.map((s) => ({ ...(Service.toJSON(s) as object), replicas: replicasText(s, tasks) })));
+        if (f.quiet) return void process.stdout.write(services.map((s) => `${s.id}\n`).join(''));
+        const rows = services.map((s) => [shortId(s.id), s.spec?.annotations?.name ?? '', modeText(s), replicasText(s, tasks), s.spec?.task?.container?.image ?? '']);
+        process.stdout.write(renderTable(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE'], rows));
+      });
+    });
+
+  service
+    .command('ps')
+    .description("list the tasks of one or more services")
+    .argument('<service...>', 'service names or ids')
+    .option('--format <format>', 'table or json')
+    .option('--no-trunc', 'do not shorten ids and errors')
+    .option('-q, --quiet', 'print only task ids')
+    .action(async (refs: string[], f: { format?: string; trunc?: boolean; quiet?: boolean }, cmd: Command) => {
+      const format = formatOf(f.format);
+      await withConnection(connectionFlags(cmd), async (c) => {
+        const { tasks } = await c.call<ReturnType<typeof control>, unknown, ListTasksResponse>(control(c), 'listTasks', { serviceIds: refs, nodeIds: [], desiredStates: [] });
+        if (format === 'json') return printJson(tasks.map((t) => Task.toJSON(t)));
+        if (f.quiet) return void process.stdout.write(tasks.map((t) => `${t.id}\n`).join(''));
+        const { nodes } = await c.call<ReturnType<typeof control>, unknown, ListNodesResponse>(control(c), 'listNodes', { names: [], roles: [] });
+        const hostnames = new Map(nodes.map((n: Node) => [n.id, n.description?.hostname ?? n.id]));
+        process.stdout.write(renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], taskRows(tasks, hostnames, f.trunc === false)));
+      });
+    });
+
+  service
+    .command('inspect')
+    .description('show services in full (JSON)')
+    .argument('<service...>', 'service names or ids')
+    .action(async (refs: string[], _f: unknown, cmd: Command) => {
+      await withConnection(connectionFlags(cmd), async (c) => {
+        const out: unknown[] = [];
+        for (const ref of refs) {
+          const { service: s } = await c.call<ReturnType<typeof control>, unknown, GetServiceResponse>(control(c), 'getService', { serviceId: ref });
+          out.push(Service.toJSON(s!));
+        }
+        printJson(out);
+      });
+    });
+
+  service
+    .command('logs')
+    .description('show the logs of a service (not available yet)')
+    .argument('<service>', 'service name or id')
+    .action(() => {
+      throw new UsageError(
+        'service logs needs the log stream from agents to managers, which this version of shoal does not have yet; on the node that runs a task, use `shoal container logs CONTAINER` (find the node with `shoal service ps SERVICE`)',
+      );
+    });
+
+  service
+    .command('scale')
+    .description('set the number of replicas: SERVICE=N [SERVICE=N...]')
+    .argument('<pairs...>', 'SERVICE=REPLICAS')
+    .option('-d, --detach', 'return at once instead of waiting for the tasks')
+    .option('--wait-timeout <duration>', 'stop waiting after this long (exit 1)')
+    .action(async (pairs: string[], f: WaitFlags, cmd: Command) => {
+      const wanted = pairs.map((p) => {
+        const i = p.lastIndexOf('=');
+        if (i <= 0) throw new UsageError(`"${p}" is not SERVICE=REPLICAS, e.g. web=3`);
+        return { ref: p.slice(0, i), replicas: parseCount(`replicas of ${p.slice(0, i)}`, p.slice(i + 1)) };
+      });
+      await withConnection(connectionFlags(cmd), async (c) => {
+        const updated: Service[] = [];
+        for (const w of wanted) {
+          const { service: s } = await c.call<ReturnType<typeof control>, unknown, GetServiceResponse>(control(c), 'getService', { serviceId: w.ref });
+          if (s!.spec?.mode?.$case !== 'replicated') throw new UsageError(`service ${w.ref} is ${modeText(s!)}: only replicated services can be scaled`);
+          const spec = { ...s!.spec, mode: { $case: 'replicated' as const, value: { replicas: w.replicas } } };
+          const r = await c.call<ReturnType<typeof control>, unknown, UpdateServiceResponse>(control(c), 'updateService', { serviceId: s!.id, version: s!.meta!.version, spec, rollback: false });
+          process.stdout.write(`${s!.spec.annotations?.name} scaled to ${w.replicas}\n`);
+          updated.push(r.service!);
+        }
+        if (!f.detach) for (const s of updated) await converge(c, s, f);
+      });
+    });
+
+  service
+    .command('rm')
+    .alias('remove')
+    .description('remove services (their tasks are stopped)')
+    .argument('<service...>', 'service names or ids')
+    .action(async (refs: string[], _f: unknown, cmd: Command) => {
+      await withConnection(connectionFlags(cmd), async (c) => {
+        for (const ref of refs) {
+          await c.call(control(c), 'removeService', { serviceId: ref });
+          process.stdout.write(`${ref}\n`);
+        }
+      });
+    });
+}
