@@ -4,6 +4,8 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { addConnectionOptions, connectionFlags } from '../client/index.js';
+import { formatOf, printJson, renderTable } from '../format/index.js';
 import { connectControl, type StackControl } from '../stack/control.js';
 import { waitConverged } from '../stack/converge.js';
 import { deployStack, stackServices } from '../stack/deploy.js';
@@ -12,19 +14,11 @@ import { loadStack, type LoadedStack } from '../stack/load.js';
 import { checkStackName } from '../stack/names.js';
 import { renderPlan } from '../stack/plan.js';
 import { renderStack, renderWarning } from '../stack/render.js';
-import { renderTable } from '../stack/table.js';
 import { STACK_NAMESPACE_LABEL } from '../stack/to-proto.js';
 import { parseDuration } from '../stack/units.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
-}
-
-type Format = 'table' | 'json';
-
-function formatOf(v: string | undefined): Format {
-  if (v === undefined || v === 'table' || v === 'json') return v ?? 'table';
-  throw new UsageError(`unknown --format "${v}": use table or json`);
 }
 
 function out(text: string): void {
@@ -44,8 +38,8 @@ function loadFiles(files: string[] | undefined, stackName: string | undefined, c
   return loaded;
 }
 
-async function withControl<T>(fn: (c: StackControl) => Promise<T>): Promise<T> {
-  const control = connectControl();
+async function withControl<T>(cmd: Command, fn: (c: StackControl) => Promise<T>): Promise<T> {
+  const control = connectControl(connectionFlags(cmd));
   try {
     return await fn(control);
   } finally {
@@ -61,12 +55,12 @@ interface DeployFlags {
   timeout: string;
 }
 
-async function deployAction(name: string, opts: DeployFlags): Promise<void> {
+async function deployAction(name: string, opts: DeployFlags, cmd: Command): Promise<void> {
   checkStackName(name);
   const timeout = parseDuration(opts.timeout);
   if (!timeout.ok) throw new UsageError(`invalid --timeout "${opts.timeout}": ${timeout.message}`);
   const { stack } = loadFiles(opts.composeFile, name, 'deploy');
-  await withControl(async (control) => {
+  await withControl(cmd, async (control) => {
     const log = (line: string) => out(`${line}\n`);
     const { plan, changed } = await deployStack(control, { stack: name, spec: stack, prune: opts.prune === true, dryRun: opts.dryRun === true, log });
     if (opts.dryRun) {
@@ -79,30 +73,30 @@ async function deployAction(name: string, opts: DeployFlags): Promise<void> {
   });
 }
 
-async function lsAction(opts: { format?: string }): Promise<void> {
+async function lsAction(opts: { format?: string }, cmd: Command): Promise<void> {
   const format = formatOf(opts.format);
-  const rows = await withControl(async (c) => stackRows(await c.listServices({ labels: { [STACK_NAMESPACE_LABEL]: '' } })));
-  if (format === 'json') return out(`${JSON.stringify(rows, null, 2)}\n`);
+  const rows = await withControl(cmd, async (c) => stackRows(await c.listServices({ labels: { [STACK_NAMESPACE_LABEL]: '' } })));
+  if (format === 'json') return printJson(rows);
   out(renderTable(['NAME', 'SERVICES'], rows.map((r) => [r.name, String(r.services)])));
 }
 
-async function servicesAction(name: string, opts: { format?: string }): Promise<void> {
+async function servicesAction(name: string, opts: { format?: string }, cmd: Command): Promise<void> {
   checkStackName(name);
   const format = formatOf(opts.format);
-  const rows = await withControl(async (c) => {
+  const rows = await withControl(cmd, async (c) => {
     const services = [...(await stackServices(c, name)).values()];
     if (services.length === 0) return [];
     return serviceRows(services, await c.listTasks({ serviceIds: services.map((s) => s.id) }));
   });
-  if (format === 'json') return out(`${JSON.stringify(rows, null, 2)}\n`);
+  if (format === 'json') return printJson(rows);
   if (rows.length === 0) return void process.stderr.write(`nothing found in stack: ${name}\n`);
   out(renderTable(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows.map((r) => [r.id, r.name, r.mode, r.replicas, r.image, r.ports])));
 }
 
-async function psAction(name: string, opts: { format?: string }): Promise<void> {
+async function psAction(name: string, opts: { format?: string }, cmd: Command): Promise<void> {
   checkStackName(name);
   const format = formatOf(opts.format);
-  const rows = await withControl(async (c) => {
+  const rows = await withControl(cmd, async (c) => {
     const services = [...(await stackServices(c, name)).values()];
     if (services.length === 0) return [];
     const tasks = await c.listTasks({ serviceIds: services.map((s) => s.id) });
@@ -110,14 +104,14 @@ async function psAction(name: string, opts: { format?: string }): Promise<void> 
     const nodes = await c.listNodes().catch(() => []);
     return taskRows(services, tasks, nodes);
   });
-  if (format === 'json') return out(`${JSON.stringify(rows, null, 2)}\n`);
+  if (format === 'json') return printJson(rows);
   if (rows.length === 0) return void process.stderr.write(`nothing found in stack: ${name}\n`);
   out(renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows.map((r) => [r.id, r.name, r.image, r.node, r.desiredState, r.currentState, r.error])));
 }
 
-async function rmAction(names: string[]): Promise<void> {
+async function rmAction(names: string[], _opts: object, cmd: Command): Promise<void> {
   for (const n of names) checkStackName(n);
-  await withControl(async (c) => {
+  await withControl(cmd, async (c) => {
     for (const name of names) {
       const services = [...(await stackServices(c, name)).values()];
       if (services.length === 0) process.stderr.write(`nothing found in stack: ${name}\n`);
@@ -139,7 +133,7 @@ export function registerStackCommands(program: Command): void {
     .action((opts: { composeFile?: string[]; stackName?: string }) => {
       out(renderStack(loadFiles(opts.composeFile, opts.stackName, 'config').stack));
     });
-  stack
+  addConnectionOptions(stack
     .command('deploy')
     .description('create or update the services of a stack; only changed services are updated')
     .argument('<name>', 'stack name (prefix of its services, networks and volumes)')
@@ -147,10 +141,10 @@ export function registerStackCommands(program: Command): void {
     .option('--prune', 'remove services of the stack that are no longer in the file')
     .option('--dry-run', 'print the plan (create / update with a field diff / remove) and apply nothing')
     .option('-d, --detach', 'return once the changes are accepted, without waiting for convergence')
-    .option('--timeout <duration>', 'how long to wait for convergence', '5m')
+    .option('--timeout <duration>', 'how long to wait for convergence', '5m'))
     .action(deployAction);
-  stack.command('ls').alias('list').description('list stacks').option('--format <format>', 'table or json').action(lsAction);
-  stack.command('services').description('list the services of a stack').argument('<name>').option('--format <format>', 'table or json').action(servicesAction);
-  stack.command('ps').description('list the tasks of a stack').argument('<name>').option('--format <format>', 'table or json').action(psAction);
-  stack.command('rm').alias('remove').description('remove stacks (their services)').argument('<name...>').action(rmAction);
+  addConnectionOptions(stack.command('ls').alias('list').description('list stacks').option('--format <format>', 'table or json')).action(lsAction);
+  addConnectionOptions(stack.command('services').description('list the services of a stack').argument('<name>').option('--format <format>', 'table or json')).action(servicesAction);
+  addConnectionOptions(stack.command('ps').description('list the tasks of a stack').argument('<name>').option('--format <format>', 'table or json')).action(psAction);
+  addConnectionOptions(stack.command('rm').alias('remove').description('remove stacks (their services)').argument('<name...>')).action(rmAction);
 }

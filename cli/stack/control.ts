@@ -1,19 +1,8 @@
-// The stack commands' way to the cluster: the local daemon's unix socket
-// (SHOAL_RUN/shoal.sock), which serves the Control API and forwards to the leader. A small
-// promise adapter over the generated ControlClient, until the shared cli/client lands.
-import { join } from 'node:path';
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { ControlClient, type ListServicesRequest, type ListTasksRequest } from '../../proto/gen/control.js';
+// The calls the stack commands make, as promises over the shared CLI client (cli/client): the
+// local daemon's socket or a manager given by --host, with gRPC failures as one-line errors.
+import type { ListServicesRequest, ListTasksRequest } from '../../proto/gen/control.js';
 import type { Node, Service, ServiceSpec, Task } from '../../proto/gen/types.js';
-
-/** A refusal by the cluster (bad spec, stale version, no leader): the CLI prints it alone. */
-export class ControlCallError extends Error {
-  readonly userError = true as const;
-  constructor(message: string, readonly code: number) {
-    super(message);
-    this.name = 'ControlCallError';
-  }
-}
+import { connect, type Connection, type ConnectionFlags } from '../client/index.js';
 
 export interface StackControl {
   listServices(req: Partial<ListServicesRequest>): Promise<Service[]>;
@@ -26,31 +15,9 @@ export interface StackControl {
   close(): void;
 }
 
-export function controlSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.SHOAL_RUN || '/run/shoal', 'shoal.sock');
-}
-
-const userCodes = new Set<number>([
-  status.INVALID_ARGUMENT, status.NOT_FOUND, status.ALREADY_EXISTS, status.FAILED_PRECONDITION,
-  status.PERMISSION_DENIED, status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.ABORTED,
-]);
-
-function asError(err: ServiceError, socket: string): Error {
-  if (err.code === status.UNAVAILABLE && /ENOENT|ECONNREFUSED|No connection established|connect/i.test(err.details ?? '')) {
-    return new ControlCallError(`cannot reach the shoal daemon at ${socket}: is it running (shoal daemon) and is SHOAL_RUN right?`, err.code);
-  }
-  if (userCodes.has(err.code)) return new ControlCallError(err.details || err.message, err.code);
-  return err;
-}
-
-type Callback<Res> = (err: ServiceError | null, res: Res) => void;
-
-export function connectControl(socket: string = controlSocketPath(), timeoutMs = 30_000): StackControl {
-  const client = new ControlClient(`unix:${socket}`, credentials.createInsecure());
-  const call = <Req, Res>(method: string, req: Req): Promise<Res> => {
-    const fn = (client as unknown as Record<string, (r: Req, m: Metadata, o: { deadline: Date }, cb: Callback<Res>) => void>)[method]!.bind(client);
-    return new Promise((resolve, reject) => fn(req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (e, r) => (e ? reject(asError(e, socket)) : resolve(r))));
-  };
+export function stackControl(conn: Connection): StackControl {
+  const call = <Req, Res>(method: string, req: Req): Promise<Res> =>
+    conn.call<ReturnType<Connection['controlClient']>, Req, Res>(conn.controlClient(), method as never, req);
   return {
     listServices: async (req) =>
       (await call<ListServicesRequest, { services: Service[] }>('listServices', { names: [], idPrefixes: [], labels: {}, ...req })).services,
@@ -62,6 +29,10 @@ export function connectControl(socket: string = controlSocketPath(), timeoutMs =
     },
     listTasks: async (req) => (await call<ListTasksRequest, { tasks: Task[] }>('listTasks', { serviceIds: [], nodeIds: [], desiredStates: [], ...req })).tasks,
     listNodes: async () => (await call<unknown, { nodes: Node[] }>('listNodes', { names: [], roles: [] })).nodes,
-    close: () => client.close(),
+    close: () => conn.close(),
   };
+}
+
+export function connectControl(flags: ConnectionFlags = {}, env: NodeJS.ProcessEnv = process.env): StackControl {
+  return stackControl(connect(flags, env));
 }

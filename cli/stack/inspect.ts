@@ -1,6 +1,7 @@
 // Rows for `stack ls`, `stack services NAME` and `stack ps NAME`, computed from what the
 // Control API returns. Each row type is also the `--format json` element.
 import { PortConfig_Protocol, PortConfig_PublishMode, TaskState, type Node, type PortConfig, type Service, type Task } from '../../proto/gen/types.js';
+import { ago, shortId, taskStateName } from '../format/index.js';
 import { STACK_NAMESPACE_LABEL } from './to-proto.js';
 
 export interface StackRow {
@@ -50,7 +51,7 @@ export function serviceRows(services: readonly Service[], tasks: readonly Task[]
       : mode?.$case === 'replicatedJob' ? String(mode.value.totalCompletions)
       : String(tasks.filter((t) => t.serviceId === s.id && t.desiredState <= TaskState.RUNNING).length);
     return {
-      id: s.id.slice(0, 12),
+      id: shortId(s.id),
       name: s.spec?.annotations?.name ?? '',
       mode: modeText(s),
       replicas: `${running}/${wanted}`,
@@ -70,13 +71,6 @@ export interface TaskRow {
   error: string;
 }
 
-function ago(ms: bigint, now: number): string {
-  if (ms === 0n) return '';
-  const s = Math.max(0, Math.round((now - Number(ms)) / 1000));
-  return s < 60 ? `${s} seconds ago` : s < 3600 ? `${Math.round(s / 60)} minutes ago` : `${Math.round(s / 3600)} hours ago`;
-}
-
-const stateName = (s: TaskState) => (TaskState[s] ?? String(s)).charAt(0) + (TaskState[s] ?? String(s)).slice(1).toLowerCase();
 
 export function taskRows(services: readonly Service[], tasks: readonly Task[], nodes: readonly Node[], now = Date.now()): TaskRow[] {
   const names = new Map(services.map((s) => [s.id, s.spec?.annotations?.name ?? s.id]));
@@ -85,12 +79,12 @@ export function taskRows(services: readonly Service[], tasks: readonly Task[], n
     .filter((t) => names.has(t.serviceId))
     .sort((a, b) => names.get(a.serviceId)!.localeCompare(names.get(b.serviceId)!) || a.slot - b.slot || a.nodeId.localeCompare(b.nodeId) || Number((b.meta?.createdAtMs ?? 0n) - (a.meta?.createdAtMs ?? 0n)));
   return sorted.map((t) => ({
-    id: t.id.slice(0, 12),
+    id: shortId(t.id),
     name: `${names.get(t.serviceId)}.${t.slot || t.nodeId}`,
     image: t.spec?.container?.image ?? '',
     node: t.nodeId ? hosts.get(t.nodeId) ?? t.nodeId : '',
-    desiredState: stateName(t.desiredState),
-    currentState: `${stateName(t.status?.state ?? TaskState.NEW)} ${ago(t.status?.timestampMs ?? 0n, now)}`.trim(),
+    desiredState: taskStateName(t.desiredState),
+    currentState: `${taskStateName(t.status?.state)} ${ago(t.status?.timestampMs ?? 0n, now)}`.trim(),
     error: t.status?.err ?? '',
   }));
 }

@@ -171,11 +171,11 @@ describe('shoal stack ls|services|ps|rm', () => {
     const r = await shoal(['stack', 'ps', 'shop', '--format', 'json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; node: string; desiredState: string; currentState: string }[];
-    const running = rows.filter((x) => x.desiredState === 'Running');
+    const running = rows.filter((x) => x.desiredState === 'running');
     expect(running.map((x) => x.name).sort()).toEqual(['shop_api.1', 'shop_web.1', 'shop_web.2']);
     for (const x of running) {
       expect(['alpha', 'beta', 'gamma']).toContain(x.node);
-      expect(x.currentState).toMatch(/^Running/);
+      expect(x.currentState).toMatch(/^running/);
     }
   });
 
