@@ -54,7 +54,34 @@ export class RaftStore {
   /** Linearizable read barrier (ReadIndex): after it, the local store reflects every write
    *  acknowledged before the call. Works on followers too (the leader confirms the index). */
   async readBarrier(): Promise<void> {
-    await translate(this.raft, this.pub, () => this.raft.readIndex(), 'read', this.timeoutMs);
+    // A read forwarded to a leader that just died would wait out the whole timeout: abandon it
+    // when the leader changes and ask the new one, until the deadline.
+    const end = Date.now() + this.timeoutMs;
+    for (;;) {
+      const left = end - Date.now();
+      if (left <= 0) throw new NoQuorumError('read', this.timeoutMs);
+      let off: (() => void) | undefined;
+      const changed = new Promise<'changed'>((resolve) => {
+        off = this.raft.onLeaderChange(() => resolve('changed'));
+      });
+      const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), left).unref());
+      const read = translate(this.raft, this.pub, () => this.raft.readIndex(), 'read', this.timeoutMs).then(() => 'done' as const);
+      read.catch(() => undefined);
+      try {
+        const r = await Promise.race([read, changed, timer]).catch(async (err: unknown) => {
+          if (err instanceof NoLeaderError) {
+            // wait for an election instead of failing at once
+            await Promise.race([changed, timer]);
+            return 'changed' as const;
+          }
+          throw err;
+        });
+        if (r === 'done') return;
+        if (r === 'timeout') throw new NoQuorumError('read', this.timeoutMs);
+      } finally {
+        off?.();
+      }
+    }
   }
 
   get isLeader(): boolean {
