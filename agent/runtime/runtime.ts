@@ -63,7 +63,7 @@ export class ContainerRuntime {
     const name = spec.name ?? id.slice(0, 12);
     const dir = this.dir(id);
     const undo: (() => Promise<unknown>)[] = [];
-    // the cgroup layer works through the libuv pool: let it run while we do our own files
+    // started first: a v2 parent may need its controllers enabled, which waits in the kernel
     const cgroupName = `${this.cgroupParent}/${id}`;
     const cgCreated = this.cgroups.create(cgroupName, spec.limits ?? {});
     cgCreated.catch(() => undefined);

@@ -1,7 +1,13 @@
 // Reading and writing cgroup control files. Kernel errors are rethrown naming file and value,
 // since a bare EINVAL from a write says nothing about which limit was refused.
-import { existsSync } from 'node:fs';
-import { readFile, writeFile, mkdir, rmdir } from 'node:fs/promises';
+// These files live in memory and answer in microseconds, so the calls are synchronous: a trip
+// through libuv's thread pool costs more than the call itself (a create() made ~20 of them).
+// The exceptions block in the kernel: moving tasks (cgroup.procs, tasks, cgroup.threads) and
+// enabling controllers (cgroup.subtree_control) take the global threadgroup lock, whose first
+// writer waits for an RCU grace period (10-20 ms); those stay off the event loop.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 
 export class CgroupFileError extends Error {
   constructor(
@@ -18,16 +24,19 @@ export function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
+const MAY_BLOCK = new Set(['cgroup.procs', 'tasks', 'cgroup.threads', 'cgroup.subtree_control']);
+
 export async function writeControl(path: string, value: string): Promise<void> {
   try {
-    await writeFile(path, value);
+    if (MAY_BLOCK.has(basename(path))) await writeFile(path, value);
+    else writeFileSync(path, value);
   } catch (err) {
     throw new CgroupFileError(path, errCode(err), `writing ${JSON.stringify(value)} to ${path}: ${(err as Error).message}`);
   }
 }
 
 export async function readControl(path: string): Promise<string> {
-  return (await readFile(path, 'utf8')).trim();
+  return readFileSync(path, 'utf8').trim();
 }
 
 /** The file's text, or null when the file does not exist (controller absent or not enabled). */
@@ -63,7 +72,7 @@ export function fileExists(path: string): boolean {
 /** mkdir that reports whether it made the directory (false: it already existed). */
 export async function makeDir(path: string): Promise<boolean> {
   try {
-    await mkdir(path);
+    mkdirSync(path);
     return true;
   } catch (err) {
     if (errCode(err) === 'EEXIST') return false;
@@ -74,7 +83,7 @@ export async function makeDir(path: string): Promise<boolean> {
 /** rmdir; 'gone' if it did not exist, 'busy' if it still has processes or children. */
 export async function removeDir(path: string): Promise<'removed' | 'gone' | 'busy'> {
   try {
-    await rmdir(path);
+    rmdirSync(path);
     return 'removed';
   } catch (err) {
     const code = errCode(err);

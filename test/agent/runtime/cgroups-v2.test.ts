@@ -24,9 +24,10 @@ const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const read = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8').trim();
 
-async function runIn(cg: Cgroup, script: string): Promise<ChildProcess> {
+/** `setup` runs before the shell joins the cgroup (a trap must be in place before it can be signalled). */
+async function runIn(cg: Cgroup, script: string, setup = ':'): Promise<ChildProcess> {
   const joinCmd = cg.procsFiles().map((f) => `echo $$ > ${f}`).join('; ');
-  const child = spawn('sh', ['-c', `${joinCmd}; ${script}`], { stdio: 'ignore' });
+  const child = spawn('sh', ['-c', `${setup}; ${joinCmd}; ${script}`], { stdio: 'ignore' });
   children.push(child);
   for (let i = 0; i < 500 && !(await cg.pids()).includes(child.pid!); i++) await sleep(10);
   expect(await cg.pids()).toContain(child.pid);
@@ -100,7 +101,7 @@ describe.skipIf(unified === null)('cgroup v2', () => {
     const log = join(mkdtempSync(join(tmpdir(), 'shoalcg-term-')), 'terms');
     // The shell counts the SIGTERMs it gets and keeps running; its short sleeps die and are
     // replaced, so killAll sees new processes every round.
-    await runIn(cg, `trap 'echo term >> ${log}' TERM; while :; do sleep 0.05; done`);
+    await runIn(cg, 'while :; do sleep 0.05; done', `trap 'echo term >> ${log}' TERM`);
     await expect(cg.killAll('SIGTERM', 1500)).rejects.toThrow(/still has processes/);
     expect(readFileSync(log, 'utf8')).toBe('term\n'); // one SIGTERM, never a second
     await cg.killAll();
