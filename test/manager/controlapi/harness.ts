@@ -1,7 +1,7 @@
 // A control API on a real gRPC server (loopback TCP or a unix socket, insecure), over a
 // MemoryStore with the real orchestrators and scheduler running, fake nodes in the store, and a
 // fake agent that moves assigned tasks to RUNNING (and stopping ones to SHUTDOWN).
-import { credentials, Metadata, Server, ServerCredentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, Server, ServerCredentials, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { ControlClient, ControlService } from '../../../proto/gen/control.js';
 import { Cluster, NodeRole, TaskState, TaskStatus, type Task } from '../../../proto/gen/types.js';
@@ -30,6 +30,8 @@ export interface ControlHarnessOptions {
   store?: MemoryStore;
   /** Run orchestrators, scheduler and the fake agent (default true). */
   components?: boolean;
+  /** More services on the same server (e.g. a stand-in Daemon service for CLI tests). */
+  extra?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }
 
 /** Refuses callers whose test header says they are workers (stands in for the CA's identity). */
@@ -91,6 +93,7 @@ export async function startControl(o: ControlHarnessOptions = {}): Promise<Contr
     ControlService,
     controlService({ store, isLeader: () => true, leaderClient: () => null, authorize: (call) => headerAuthorize(call as never), ...o.deps }),
   );
+  for (const e of o.extra ?? []) server.addService(e.definition, e.implementation);
   const bind = o.bind ?? '127.0.0.1:0';
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(bind, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   const addr = bind.startsWith('unix:') ? bind : `127.0.0.1:${port}`;

@@ -1,0 +1,131 @@
+// `shoal init|join|leave|join-token|info`: this host's membership, through the local daemon's
+// Daemon service (always the unix socket: these act on this host), and the cluster's join
+// tokens through the Control service.
+import type { Command } from 'commander';
+import type { GetClusterResponse, RotateJoinTokenResponse } from '../../proto/gen/control.js';
+import type { InfoResponse, InitResponse, JoinResponse } from '../../proto/gen/daemon.js';
+import { NodeRole, type Cluster } from '../../proto/gen/types.js';
+import { addConnectionOptions, connectionFlags, withConnection, type Connection } from '../client/index.js';
+import { UsageError } from '../errors.js';
+import { formatOf, printJson, roleName } from '../format/index.js';
+
+/** init and join wait for certificates, Raft and the first heartbeat: allow them time. */
+const MEMBERSHIP_TIMEOUT_MS = 120_000;
+
+type DaemonC = ReturnType<Connection['daemonClient']>;
+type ControlC = ReturnType<Connection['controlClient']>;
+
+function joinCommand(token: string, addr: string): string {
+  return `    shoal join --token ${token} ${addr}`;
+}
+
+async function info(c: Connection): Promise<InfoResponse> {
+  return c.call<DaemonC, unknown, InfoResponse>(c.daemonClient(), 'info', {});
+}
+
+function managerAddr(i: InfoResponse): string {
+  return i.leaderAddr || i.managers[0] || '<manager-address>:4243';
+}
+
+export function registerMembershipCommands(program: Command): void {
+  addConnectionOptions(
+    program
+      .command('init')
+      .description('make this host the first manager of a new cluster')
+      .option('--advertise-addr <addr>', 'address other nodes reach this one at (host or host:port)')
+      .option('--listen-addr <addr>', 'cluster API address to bind (default 0.0.0.0:4243)')
+      .option('--force-new-cluster', 'start a new single-manager cluster from this manager\'s state'),
+  ).action(async (f: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean }, cmd: Command) => {
+    await withConnection(connectionFlags(cmd), async (c) => {
+      const r = await c.call<DaemonC, unknown, InitResponse>(
+        c.daemonClient(),
+        'init',
+        { advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '', forceNewCluster: f.forceNewCluster === true },
+        MEMBERSHIP_TIMEOUT_MS,
+      );
+      process.stdout.write(
+        `Cluster initialized: current node (${r.nodeId}) is now a manager.\n\n` +
+          `To add a worker to this cluster, run the following command:\n\n${joinCommand(r.workerToken, r.addr)}\n\n` +
+          "To add a manager to this cluster, run 'shoal join-token manager' and follow the instructions.\n",
+      );
+    });
+  });
+
+  addConnectionOptions(
+    program
+      .command('join')
+      .description('join this host to a cluster as a worker or a manager (the token decides)')
+      .argument('<addr>', "a manager's host:port")
+      .requiredOption('--token <token>', 'join token from `shoal join-token worker|manager`')
+      .option('--advertise-addr <addr>', 'address other nodes reach this one at')
+      .option('--listen-addr <addr>', 'cluster API address to bind if this node becomes a manager'),
+  ).action(async (addr: string, f: { token: string; advertiseAddr?: string; listenAddr?: string }, cmd: Command) => {
+    await withConnection(connectionFlags(cmd), async (c) => {
+      const r = await c.call<DaemonC, unknown, JoinResponse>(
+        c.daemonClient(),
+        'join',
+        { token: f.token, remoteAddr: addr, advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '' },
+        MEMBERSHIP_TIMEOUT_MS,
+      );
+      process.stdout.write(`This node joined a cluster as a ${roleName(r.role)}.\n`);
+    });
+  });
+
+  addConnectionOptions(
+    program
+      .command('leave')
+      .description('take this host out of its cluster')
+      .option('-f, --force', 'leave even if this is a manager (the cluster may lose its quorum)'),
+  ).action(async (f: { force?: boolean }, cmd: Command) => {
+    await withConnection(connectionFlags(cmd), async (c) => {
+      await c.call(c.daemonClient(), 'leave', { force: f.force === true }, MEMBERSHIP_TIMEOUT_MS);
+      process.stdout.write('Node left the cluster.\n');
+    });
+  });
+
+  addConnectionOptions(
+    program
+      .command('join-token')
+      .description('print (or rotate) the command that joins a worker or a manager')
+      .argument('<role>', 'worker or manager')
+      .option('--rotate', 'replace the token (the old one stops working)')
+      .option('-q, --quiet', 'print only the token'),
+  ).action(async (role: string, f: { rotate?: boolean; quiet?: boolean }, cmd: Command) => {
+    if (role !== 'worker' && role !== 'manager') throw new UsageError(`join-token takes worker or manager, not "${role}"`);
+    await withConnection(connectionFlags(cmd), async (c) => {
+      let cluster: Cluster | undefined;
+      if (f.rotate) {
+        cluster = (await c.call<ControlC, unknown, RotateJoinTokenResponse>(c.controlClient(), 'rotateJoinToken', { worker: role === 'worker', manager: role === 'manager' })).cluster;
+      } else {
+        cluster = (await c.call<ControlC, unknown, GetClusterResponse>(c.controlClient(), 'getCluster', {})).cluster;
+      }
+      const token = cluster?.rootCa?.joinTokens?.[role] ?? '';
+      if (f.quiet) return void process.stdout.write(`${token}\n`);
+      const addr = c.target.local ? managerAddr(await info(c)) : c.target.display;
+      if (f.rotate) process.stdout.write(`Successfully rotated ${role} join token.\n\n`);
+      process.stdout.write(`To add a ${role} to this cluster, run the following command:\n\n${joinCommand(token, addr)}\n`);
+    });
+  });
+
+  addConnectionOptions(
+    program
+      .command('info')
+      .description("describe this host's node and its cluster")
+      .option('--format <format>', 'table or json'),
+  ).action(async (f: { format?: string }, cmd: Command) => {
+    const format = formatOf(f.format);
+    await withConnection(connectionFlags(cmd), async (c) => {
+      const i = await info(c);
+      if (format === 'json') return printJson(i);
+      const lines = [`Cluster: ${i.state}`];
+      if (i.error) lines.push(` Error: ${i.error}`);
+      if (i.nodeId) {
+        lines.push(` Node ID: ${i.nodeId}`, ` Cluster ID: ${i.clusterId}`, ` Role: ${roleName(i.role)}`);
+        if (i.role === NodeRole.MANAGER) lines.push(` Is leader: ${i.isLeader}`);
+        if (i.leaderAddr) lines.push(` Leader: ${i.leaderAddr}`);
+        if (i.managers.length) lines.push(` Managers:`, ...i.managers.map((m) => `  ${m}`));
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+  });
+}
