@@ -19,6 +19,9 @@ export class SimAgents {
   /** Tasks (besides failImages) that fail at start. */
   failWhen: (t: RO<Task>) => boolean = () => false;
 
+  /** While true the agents do nothing (slow image pulls, a stuck shutdown). */
+  paused = false;
+
   constructor(private readonly store: MemoryStore) {}
 
   async run(signal?: AbortSignal): Promise<void> {
@@ -27,6 +30,15 @@ export class SimAgents {
       const r = await w.next();
       if (r.done) break;
       while (w.poll());
+      await this.act();
+    }
+    w.close();
+  }
+
+  /** One pass over every task (also what run() does after each commit). */
+  async act(): Promise<void> {
+    if (this.paused) return;
+    {
       await this.store.update((tx) => {
         for (const t of tx.tasks.all()) {
           const st = t.status?.state ?? TaskState.NEW;
@@ -39,7 +51,6 @@ export class SimAgents {
         }
       });
     }
-    w.close();
   }
 }
 
