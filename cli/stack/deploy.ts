@@ -9,6 +9,18 @@ import { serviceName } from './names.js';
 import type { StackPlan } from './plan.js';
 import { stackToProto, STACK_NAMESPACE_LABEL } from './to-proto.js';
 
+/** A service the stack would create already exists outside the stack: nothing is applied. */
+export class StackConflictError extends Error {
+  readonly userError = true as const;
+  constructor(stack: string, names: string[]) {
+    super(
+      `${names.map((n) => `service "${n}"`).join(', ')} already exist${names.length === 1 ? 's' : ''} outside stack ${stack} (no ${STACK_NAMESPACE_LABEL}=${stack} label): ` +
+        'remove or rename it, or deploy under another stack name; nothing was changed',
+    );
+    this.name = 'StackConflictError';
+  }
+}
+
 export interface DeployResult {
   plan: StackPlan;
   /** The services created or updated, as the cluster returned them (for convergence). */
@@ -43,6 +55,13 @@ export async function deployStack(control: StackControl, o: DeployOptions): Prom
   for (const [key, s] of current) if (s.spec) currentSpecs[key] = s.spec;
   const plan = planServiceSpecs(currentSpecs, desired, { prune: o.prune });
   if (o.dryRun) return { plan, changed: [] };
+
+  // Checked before any write, so a name clash cannot leave the stack half applied.
+  const creates = plan.services.filter((x) => x.action === 'create').map((x) => serviceName(o.stack, x.service));
+  if (creates.length > 0) {
+    const clash = await control.listServices({ names: creates });
+    if (clash.length > 0) throw new StackConflictError(o.stack, clash.map((s) => s.spec?.annotations?.name ?? s.id));
+  }
 
   const changed: Service[] = [];
   const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Service } from '../../../proto/gen/types.js';
+import { Service } from '../../../proto/gen/types.js';
 import { startControl, type ControlHarness } from '../../manager/controlapi/harness.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -60,6 +60,9 @@ const v1 = `services:
   worker:
     image: busybox:1.36
     deploy: { replicas: 1, labels: { team: jobs } }
+  agent:
+    image: busybox:1.36
+    deploy: { mode: global }
 `;
 
 describe('shoal stack deploy against a real control API', () => {
@@ -69,8 +72,9 @@ describe('shoal stack deploy against a real control API', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('creating service shop_web');
     expect(r.stdout).toContain('shop_web: converged (2/2)');
+    expect(r.stdout).toContain('shop_agent: converged (3/3)');
     const s = byName();
-    expect([...s.keys()].sort()).toEqual(['shop_api', 'shop_web', 'shop_worker']);
+    expect([...s.keys()].sort()).toEqual(['shop_agent', 'shop_api', 'shop_web', 'shop_worker']);
     expect(s.get('shop_web')!.spec!.annotations!.labels['shoal.stack.namespace']).toBe('shop');
     expect(s.get('shop_api')!.spec!.task!.container!.args).toEqual(['sleep', '3600']);
     expect(s.get('shop_worker')!.spec!.annotations!.labels.team).toBe('jobs');
@@ -114,7 +118,7 @@ describe('shoal stack deploy against a real control API', () => {
   });
 
   it('a service that left the file is kept without --prune and removed with it', async () => {
-    const v3 = write('v3.yml', v1.replace('MODE: blue', 'MODE: green').replace(/ {2}worker:[\s\S]*$/, ''));
+    const v3 = write('v3.yml', v1.replace('MODE: blue', 'MODE: green').replace(/ {2}worker:[\s\S]*?(?= {2}agent:)/, ''));
     const keep = await shoal(['stack', 'deploy', '-d', '-c', v3, 'shop']);
     expect(keep.code).toBe(0);
     expect(keep.stdout).toContain('service shop_worker: kept (not in the stack file; --prune removes it)');
@@ -122,7 +126,7 @@ describe('shoal stack deploy against a real control API', () => {
     const prune = await shoal(['stack', 'deploy', '--prune', '-c', v3, 'shop']);
     expect(prune.code).toBe(0);
     expect(prune.stdout).toContain('removing service shop_worker');
-    expect([...byName().keys()].sort()).toEqual(['shop_api', 'shop_web']);
+    expect([...byName().keys()].sort()).toEqual(['shop_agent', 'shop_api', 'shop_web']);
   });
 
   it('a file with an error applies nothing and says where the error is', async () => {
@@ -138,6 +142,20 @@ describe('shoal stack deploy against a real control API', () => {
     for (const [name, s] of after) expect(s.meta!.version, name).toBe(before.get(name)!.meta!.version);
   });
 
+  it('a service of the same name outside the stack is a conflict, not taken over', async () => {
+    await control.store.update((tx) => {
+      tx.services.create(Service.fromPartial({ id: 'handmade1', specVersion: 1n, spec: { ...byName().get('shop_api')!.spec!, annotations: { name: 'shop_cache', labels: {} } } }));
+    });
+    const before = byName();
+    const r = await shoal(['stack', 'deploy', '-d', '-c', write('cache.yml', 'services:\n  aaa:\n    image: redis:7\n  cache:\n    image: redis:7\n'), 'shop']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^shoal: service "shop_cache" already exists outside stack shop .*nothing was changed/);
+    // shop_aaa sorts first: the clash is found before anything is created.
+    expect([...byName().keys()].sort()).toEqual([...before.keys()].sort());
+    expect(byName().get('shop_cache')!.spec!.task!.container!.image).toBe('busybox:1.36');
+    await control.store.update((tx) => tx.services.delete('handmade1'));
+  });
+
   it('a spec the cluster refuses is reported without a stack trace', async () => {
     const r = await shoal(['stack', 'deploy', '-d', '-c', write('mode.yml', 'services:\n  api:\n    image: busybox:1.36\n    deploy: { mode: global }\n'), 'shop']);
     expect(r.code).not.toBe(0);
@@ -151,18 +169,19 @@ describe('shoal stack ls|services|ps|rm', () => {
     await shoal(['stack', 'deploy', '-d', '-c', write('other.yml', 'services:\n  one:\n    image: busybox:1.36\n'), 'other']);
     const r = await shoal(['stack', 'ls', '--format', 'json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual([{ name: 'other', services: 1 }, { name: 'shop', services: 2 }]);
+    expect(JSON.parse(r.stdout)).toEqual([{ name: 'other', services: 1 }, { name: 'shop', services: 3 }]);
     const t = await shoal(['stack', 'ls']);
     expect(t.stdout.split('\n')[0]).toMatch(/^NAME\s+SERVICES$/);
-    expect(t.stdout).toMatch(/\nshop\s+2\n/);
+    expect(t.stdout).toMatch(/\nshop\s+3\n/);
   });
 
   it('services shows replicas, image and ports of the stack only', async () => {
     const r = await shoal(['stack', 'services', 'shop', '--format', 'json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; replicas: string; image: string; ports: string }[];
-    expect(rows.map((x) => x.name)).toEqual(['shop_api', 'shop_web']);
-    expect(rows[1]).toMatchObject({ replicas: '2/2', image: 'nginx:1.25', ports: '*:8080->80/tcp' });
+    expect(rows.map((x) => x.name)).toEqual(['shop_agent', 'shop_api', 'shop_web']);
+    expect(rows[0]).toMatchObject({ mode: 'global', replicas: '3/3' });
+    expect(rows[2]).toMatchObject({ mode: 'replicated', replicas: '2/2', image: 'nginx:1.25', ports: '*:8080->80/tcp' });
     const t = await shoal(['stack', 'services', 'shop']);
     expect(t.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS$/);
   });
@@ -171,8 +190,9 @@ describe('shoal stack ls|services|ps|rm', () => {
     const r = await shoal(['stack', 'ps', 'shop', '--format', 'json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; node: string; desiredState: string; currentState: string }[];
-    const running = rows.filter((x) => x.desiredState === 'running');
+    const running = rows.filter((x) => x.desiredState === 'running' && !x.name.startsWith('shop_agent.'));
     expect(running.map((x) => x.name).sort()).toEqual(['shop_api.1', 'shop_web.1', 'shop_web.2']);
+    expect(rows.filter((x) => x.name.startsWith('shop_agent.')).map((x) => x.node).sort()).toEqual(['alpha', 'beta', 'gamma']);
     for (const x of running) {
       expect(['alpha', 'beta', 'gamma']).toContain(x.node);
       expect(x.currentState).toMatch(/^running/);
