@@ -19,11 +19,11 @@ export class Connection {
   constructor(readonly target: Target) {}
 
   controlClient(): ControlClient {
-    return (this.control ??= new ControlClient(this.target.address, this.target.credentials));
+    return (this.control ??= new ControlClient(this.target.address, this.target.credentials, this.target.options));
   }
 
   daemonClient(): DaemonClient {
-    return (this.daemon ??= new DaemonClient(this.target.address, this.target.credentials));
+    return (this.daemon ??= new DaemonClient(this.target.address, this.target.credentials, this.target.options));
   }
 
   /** Fails fast with the clear message when the daemon is not there. */

@@ -24,6 +24,8 @@ export interface Target {
   display: string;
   local: boolean;
   credentials: ChannelCredentials;
+  /** Channel options (TLS: a fixed server name, since certificates name node ids, not hosts). */
+  options: Record<string, string | number>;
 }
 
 export function localSocket(env: NodeJS.ProcessEnv = process.env): string {
@@ -43,7 +45,7 @@ export function resolveTarget(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
   const host = flags.host ?? env.SHOAL_HOST;
   if (!host || host.startsWith('unix:')) {
     const path = host ? host.replace(/^unix:(\/\/)?/, '') : localSocket(env);
-    return { address: `unix:${path}`, display: `unix://${path}`, local: true, credentials: credentials.createInsecure() };
+    return { address: `unix:${path}`, display: `unix://${path}`, local: true, credentials: credentials.createInsecure(), options: {} };
   }
   const address = /:\d+$/.test(host) ? host.replace(/^tcp:\/\//, '') : `${host.replace(/^tcp:\/\//, '')}:${DEFAULT_CLUSTER_PORT}`;
   const dir = flags.certDir ?? env.SHOAL_CERT_DIR ?? join(env.SHOAL_ROOT || '/var/lib/shoal', 'certificates');
@@ -52,7 +54,8 @@ export function resolveTarget(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
   const ca = readPem(flags.tlscacert ?? join(dir, 'root.crt'), 'tlscacert file');
   // Node certificates name the node id, not a host name: the chain to the cluster root is the check.
   const creds = credentials.createSsl(ca, key, cert, { checkServerIdentity: () => undefined });
-  return { address, display: address, local: false, credentials: creds };
+  // An IP address as TLS server name draws a Node warning (RFC 6066) on stderr: name it instead.
+  return { address, display: address, local: false, credentials: creds, options: { 'grpc.ssl_target_name_override': 'shoal-manager' } };
 }
 
 /** True when the local socket plainly does not exist (the daemon is not running). */

@@ -20,36 +20,44 @@ export interface CliHarness {
   close(): Promise<void>;
 }
 
+/** Runs `shoal ARGS` (tsx, from the repository root) without blocking this process. */
+export function runShoal(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npx', ['tsx', 'cli/main.ts', ...args], {
+      cwd: join(import.meta.dirname, '../..'),
+      env: { ...process.env, SHOAL_DEBUG: '', SHOAL_HOST: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export async function startCli(o: ControlHarnessOptions = {}): Promise<CliHarness> {
   const run = mkdtempSync(join(tmpdir(), 'shoalcx-'));
-  const control = await startControl({ ...o, bind: `unix:${join(run, 'shoal.sock')}` });
-  const shoal = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn('npx', ['tsx', 'cli/main.ts', ...args], {
-        cwd: join(import.meta.dirname, '../..'),
-        env: { ...process.env, SHOAL_DEBUG: '', SHOAL_HOST: '', SHOAL_RUN: run, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
-  return {
-    run,
-    control,
-    shoal,
-    close: async () => {
-      await control.close();
-      rmSync(run, { recursive: true, force: true });
-    },
-  };
+  try {
+    const control = await startControl({ ...o, bind: `unix:${join(run, 'shoal.sock')}` });
+    return {
+      run,
+      control,
+      shoal: (args, env = {}) => runShoal(args, { SHOAL_RUN: run, ...env }),
+      close: async () => {
+        await control.close();
+        rmSync(run, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(run, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 export function expectOneLineError(r: CliResult, pattern: RegExp): void {

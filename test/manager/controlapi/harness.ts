@@ -31,6 +31,8 @@ export interface ControlHarnessOptions {
   /** Run orchestrators, scheduler and the fake agent (default true). */
   components?: boolean;
   /** More services on the same server (e.g. a stand-in Daemon service for CLI tests). */
+  /** Server credentials (default insecure). */
+  serverCredentials?: ServerCredentials;
   extra?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }
 
@@ -95,7 +97,7 @@ export async function startControl(o: ControlHarnessOptions = {}): Promise<Contr
   );
   for (const e of o.extra ?? []) server.addService(e.definition, e.implementation);
   const bind = o.bind ?? '127.0.0.1:0';
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(bind, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(bind, o.serverCredentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   const addr = bind.startsWith('unix:') ? bind : `127.0.0.1:${port}`;
   const client = new ControlClient(addr, credentials.createInsecure());
   return {
