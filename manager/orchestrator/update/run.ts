@@ -19,6 +19,8 @@ export interface UpdateRun {
   readonly batch: Map<string, string>;
   /** New tasks within their monitor period: task id -> when first seen RUNNING (ms). */
   readonly monitoring: Map<string, number | undefined>;
+  /** Slots of the current batch not yet replaced (a big batch spans transactions). */
+  fill: number;
   /** When the next batch may start (the delay after the previous one). */
   nextBatchAt: number;
 }
@@ -34,6 +36,7 @@ export function newRun(version: bigint, rollback: boolean, config: EffectiveUpda
     attempted: new Set(),
     batch: new Map(),
     monitoring: new Map(),
+    fill: 0,
     nextBatchAt: nowMs,
   };
 }

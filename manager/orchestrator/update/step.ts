@@ -16,6 +16,8 @@ export interface UpdaterMemory {
   readonly runs: Map<string, UpdateRun>;
   /** Services left paused, with the spec_version they paused at: only a newer spec resumes. */
   readonly paused: Map<string, bigint>;
+  /** Slots one transaction may replace (keeps proposals small). */
+  readonly slotsPerTx: number;
 }
 
 function setStatus(tx: WriteTx, service: RO<Service>, state: S, nowMs: number, message: string, extra: Partial<Service> = {}): void {
@@ -84,7 +86,7 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
       // Status first, in its own proposal: the orchestrators react to the service write
       // before any slot holds two tasks.
       setStatus(tx, service, S.UPDATING, nowMs, 'update in progress');
-      return [nowMs];
+      return []; // the service event brings the next pass
     }
   }
   const wake: number[] = [];
@@ -141,8 +143,10 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
     return [];
   }
 
-  if (run.batch.size > 0) return wake;
   const todo = outdated.filter((s) => !run.attempted.has(s.key));
+  if (run.fill > 0 && todo.length > 0) return fillBatch(tx, service, run, todo, nowMs, mem.slotsPerTx, wake);
+  run.fill = 0;
+  if (run.batch.size > 0) return wake;
   if (todo.length === 0) {
     if (run.monitoring.size > 0) return wake;
     mem.runs.delete(serviceId);
@@ -156,14 +160,25 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
   // The orchestrator reacts to the same failure (restart verdict) in a pass of its own; a
   // start-first pair made now could be taken for a duplicate by that pass, so start a moment later.
   if (sawFailure && cfg.startFirst) return [...wake, nowMs + 1];
-  log.debug({ serviceId, at: nowMs, slots: todo.slice(0, cfg.parallelism).map((s) => s.key) }, "batch started");
-  for (const s of todo.slice(0, cfg.parallelism)) {
-    const id = replaceSlot(tx, service, s, cfg.startFirst, nowMs);
+  run.fill = Math.min(cfg.parallelism, todo.length);
+  log.debug({ serviceId, slots: run.fill }, 'batch started');
+  return fillBatch(tx, service, run, todo, nowMs, mem.slotsPerTx, wake);
+}
+
+/**
+ * Replaces the next slots of the batch, at most slotsPerTx in this transaction (each slot
+ * writes two or three objects); a bigger batch continues in the next pass at once.
+ */
+function fillBatch(tx: WriteTx, service: RO<Service>, run: UpdateRun, todo: UpdateSlot[], nowMs: number, slotsPerTx: number, wake: number[]): number[] {
+  const take = todo.slice(0, Math.min(run.fill, slotsPerTx));
+  for (const s of take) {
+    const id = replaceSlot(tx, service, s, run.config.startFirst, nowMs);
     run.attempted.add(s.key);
     run.batch.set(s.key, id);
     run.monitoring.set(id, undefined);
   }
+  run.fill = take.length < todo.length ? run.fill - take.length : 0;
   // The delay runs from the end of this batch: 0 means "not yet known".
   run.nextBatchAt = 0;
-  return wake;
+  return run.fill > 0 ? [...wake, nowMs] : wake;
 }

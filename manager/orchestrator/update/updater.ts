@@ -9,15 +9,21 @@ import { hasFinished } from '../tasks.js';
 import type { UpdateRun } from './run.js';
 import { stepService, type UpdaterMemory } from './step.js';
 
-export type UpdaterOptions = ComponentOptions;
+export interface UpdaterOptions extends ComponentOptions {
+  /** Slots one transaction may replace (default 300: two or three objects each). */
+  slotsPerTx?: number;
+}
+
+export const DEFAULT_SLOTS_PER_TX = 300;
 
 export class Updater extends WatchingComponent {
   private readonly dirtyServices = new Set<string>();
-  private readonly mem: UpdaterMemory = { runs: new Map<string, UpdateRun>(), paused: new Map<string, bigint>() };
+  private readonly mem: UpdaterMemory;
   private readonly timers = new Map<number, { handle: TimerHandle; services: Set<string> }>();
 
   constructor(store: MemoryStore, clock: Clock, opts: UpdaterOptions = {}) {
     super(store, clock, 'orchestrator/update', opts);
+    this.mem = { runs: new Map<string, UpdateRun>(), paused: new Map<string, bigint>(), slotsPerTx: Math.max(1, opts.slotsPerTx ?? DEFAULT_SLOTS_PER_TX) };
   }
 
   /** The state of a service's update as this leader sees it (tests and diagnostics). */
@@ -77,6 +83,11 @@ export class Updater extends WatchingComponent {
   }
 
   private wakeAt(serviceId: string, at: number): void {
+    if (at <= this.clock.now()) {
+      // more to do at once (a batch spanning transactions): the loop flushes again
+      this.dirtyServices.add(serviceId);
+      return;
+    }
     const existing = this.timers.get(at);
     if (existing) {
       existing.services.add(serviceId);

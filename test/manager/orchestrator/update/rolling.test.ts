@@ -124,6 +124,24 @@ describe('rolling update', () => {
     expect(statusOf(c.h, 'scale')).toBe(S.UNKNOWN);
   });
 
+  it('a batch bigger than one transaction allows is written over several', async () => {
+    c = await startCluster(3, 4);
+    await deploy(c, 'big', { replicas: 10, update: { parallelism: 0 } });
+    let maxCreated = 0;
+    let before = new Set(c.h.tasks('big').map((t) => t.id));
+    const w = everyCommit(c.h.store, (tx) => {
+      const now = tx.tasks.find('service', 'big');
+      maxCreated = Math.max(maxCreated, now.filter((t) => !before.has(t.id)).length);
+      before = new Set(now.map((t) => t.id));
+      return undefined;
+    });
+    checks.push(w);
+    await editService(c.h, 'big', setImage('app:v2'));
+    await driveUntil(c.h, 'completed', () => statusOf(c!.h, 'big') === S.COMPLETED);
+    expect(imagesRunning(c.h, 'big')).toEqual(Array(10).fill('app:v2'));
+    expect(maxCreated).toBe(4);
+  });
+
   it('global services are updated node by node, stop-first', async () => {
     c = await startCluster(4);
     await deploy(c, 'agent', { global: true, update: { parallelism: 1, monitorMs: 1000 } });

@@ -79,10 +79,10 @@ export interface Cluster {
 }
 
 /** Nodes, the real replicated and global orchestrators, the scheduler, the updater and agents. */
-export async function startCluster(nodes = 3): Promise<Cluster> {
+export async function startCluster(nodes = 3, slotsPerTx?: number): Promise<Cluster> {
   const h = new Harness();
   const agents = new SimAgents(h.store);
-  const updater = new Updater(h.store, h.clock, { logger: quiet });
+  const updater = new Updater(h.store, h.clock, { logger: quiet, slotsPerTx });
   const o = { logger: quiet };
   await h.store.update((tx) => {
     for (let i = 1; i <= nodes; i++) tx.nodes.create(makeNode(`n${i}`, { cpus: 64, memoryMiB: 65536 }));
