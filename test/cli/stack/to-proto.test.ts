@@ -12,6 +12,7 @@ import { defaultLimits } from '../../../cli/stack/limits.js';
 import { StackFileError } from '../../../cli/stack/errors.js';
 import { serviceToProto, stackToProto, STACK_NAMESPACE_LABEL } from '../../../cli/stack/to-proto.js';
 import { canonicalSpecJson, planServiceSpecs } from '../../../cli/stack/deploy-plan.js';
+import { validateServiceSpec } from '../../../manager/controlapi/index.js';
 import { load } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,6 +44,22 @@ function protoOutput(files: string[]): string | undefined {
 describe('stack file -> proto ServiceSpec over real-world files', () => {
   it('converts most fixtures (they are real deployable stacks)', () => {
     expect(cases.filter(([, f]) => protoOutput(f) !== undefined).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('every converted service passes the control API\'s own validation and reads back unchanged', () => {
+    for (const [name, files] of cases) {
+      const texts = files.map((f) => ({ file: f, text: readStackText(join(fixtures, f), defaultLimits) }));
+      let specs: Record<string, ServiceSpec>;
+      try {
+        specs = stackToProto('demo', loadStackTexts({ texts, env, workingDir: '/stack', stackName: 'demo' }).stack);
+      } catch (err) {
+        if (err instanceof StackFileError) continue;
+        throw err;
+      }
+      for (const [key, spec] of Object.entries(specs)) expect(() => validateServiceSpec(spec), `${name}: ${key}`).not.toThrow();
+      const readBack = Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, ServiceSpec.decode(ServiceSpec.encode(v).finish())]));
+      expect(planServiceSpecs(readBack, specs, { prune: true }).services.filter((p) => p.action !== 'unchanged'), name).toEqual([]);
+    }
   });
 
   it.each(cases)('%s', (name, files) => {
