@@ -25,6 +25,7 @@ import { joinRaft } from './raft-join.js';
 import { newRaftId, startAgent, startManagerParts, type ManagerParts, type Tuning } from './node-runtime.js';
 import type { ExtraService } from './cluster-api.js';
 import type { DaemonPaths } from './paths.js';
+import { renewCertificate } from './role-watch.js';
 import { loadNodeState, saveNodeState, type NodeState } from './state.js';
 import { writeClusterObjects } from './cluster-objects.js';
 import { localControl } from './control.js';
@@ -47,6 +48,8 @@ export class Daemon {
   private phase: 'inactive' | 'pending' | 'active' | 'error' = 'inactive';
   private lastError = '';
   private queue: Promise<unknown> = Promise.resolve();
+  private roleTimer: NodeJS.Timeout | undefined;
+  private checking = false;
   private readonly log: Logger;
 
   constructor(private readonly o: DaemonOptions) {
@@ -88,6 +91,7 @@ export class Daemon {
       }
       this.agent = await startAgent({ paths: this.o.paths, certs, managers: state.managers, tuning: this.tuning, logger: this.o.logger });
       this.phase = 'active';
+      this.watchRole();
       this.log.info({ node: state.nodeId, cluster: state.clusterId, role: state.role }, 'resumed cluster membership from disk');
     } catch (err) {
       this.fail(err);
@@ -117,6 +121,7 @@ export class Daemon {
         await this.commit({ clusterId, nodeId, role: 'manager', raftId: raftId.toString(), advertiseAddr: advertise, listenAddr: listen, managers: [advertise] });
         this.agent = await startAgent({ paths: this.o.paths, certs, managers: [advertise], tuning: this.tuning, logger: this.o.logger });
         this.phase = 'active';
+        this.watchRole();
         this.log.info({ node: nodeId, cluster: clusterId, addr: advertise }, 'initialised a new cluster');
         return { nodeId, clusterId, workerToken: tokens.worker, managerToken: tokens.manager, addr: advertise };
       } catch (err) {
@@ -149,6 +154,7 @@ export class Daemon {
         }
         this.agent = await startAgent({ paths: this.o.paths, certs: b.certs, managers: this.state!.managers, tuning: this.tuning, logger: this.o.logger });
         this.phase = 'active';
+        this.watchRole();
         this.log.info({ node: b.nodeId, cluster: b.clusterId, role: b.role }, 'joined the cluster');
         return { nodeId: b.nodeId, role: b.role === 'manager' ? NodeRole.MANAGER : NodeRole.WORKER };
       } catch (err) {
@@ -189,8 +195,68 @@ export class Daemon {
     };
   }
 
+  /** Polls the managers for this node's role and follows a promotion or demotion. */
+  private watchRole(): void {
+    if (this.roleTimer) return;
+    const period = this.o.tuning?.roleCheckMs ?? 3_000;
+    this.roleTimer = setInterval(() => {
+      if (this.checking || this.phase !== 'active' || !this.state || !this.certs) return;
+      this.checking = true;
+      void this.checkRole().finally(() => {
+        this.checking = false;
+      });
+    }, period);
+    this.roleTimer.unref();
+  }
+
+  private async checkRole(): Promise<void> {
+    const s = this.state!;
+    const addrs = s.role === 'manager' ? [this.mgr?.manager.leaderApiAddr() ?? s.advertiseAddr, s.advertiseAddr] : s.managers;
+    let answer;
+    try {
+      answer = await renewCertificate(addrs, this.certs!, s.nodeId, s.advertiseAddr);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'role check: no manager answered');
+      return;
+    }
+    if (answer.role === s.role) return;
+    await this.serial(() => this.changeRole(answer.role, answer.certs)).catch((err: unknown) => this.fail(err));
+  }
+
+  /** Becomes a manager (join the Raft group) or a worker (leave it), keeping the agent's tasks. */
+  private async changeRole(role: 'worker' | 'manager', certs: NodeCertificates): Promise<void> {
+    const s = this.state;
+    if (!s || s.role === role) return;
+    this.log.info({ node: s.nodeId, from: s.role, to: role }, 'role changed by the managers');
+    await saveNodeCertificates(this.o.paths.certDir, certs);
+    this.certs = certs;
+    const agent = this.agent;
+    this.agent = undefined;
+    await agent?.stop();
+    if (role === 'manager') {
+      const j = await joinRaft(s.managers[0] ?? s.advertiseAddr, certs, s.advertiseAddr);
+      const members = new Map(j.members.map((m) => [m.raftId, m.addr]));
+      await rm(this.o.paths.raftDir, { recursive: true, force: true });
+      this.mgr = await this.startManager(j.raftId, members, true);
+      await this.commit({ ...s, role: 'manager', raftId: j.raftId.toString(), managers: [...new Set([s.advertiseAddr, ...members.values()])] });
+    } else {
+      const managers = this.mgr ? this.mgr.manager.managerAddrs().filter((a) => a !== s.advertiseAddr) : s.managers;
+      const mgr = this.mgr;
+      this.mgr = undefined;
+      if (mgr) {
+        mgr.server.forceShutdown();
+        await mgr.manager.stop();
+      }
+      await rm(this.o.paths.raftDir, { recursive: true, force: true });
+      await this.commit({ ...s, role: 'worker', raftId: undefined, raftMembers: undefined, managers });
+    }
+    this.agent = await startAgent({ paths: this.o.paths, certs, managers: this.state!.managers, tuning: this.tuning, logger: this.o.logger });
+  }
+
   /** Stops serving; containers keep running and the next daemon re-adopts them. */
   async stop(): Promise<void> {
+    clearInterval(this.roleTimer);
+    this.roleTimer = undefined;
     await this.queue.catch(() => undefined);
     await this.stopParts();
   }

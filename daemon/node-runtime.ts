@@ -20,6 +20,8 @@ export interface Tuning {
   heartbeatMs?: number;
   agentBackoff?: { initialMs?: number; maxMs?: number };
   cgroupParent?: string;
+  /** How often a node asks the managers for its role (promotion / demotion); default 3 s. */
+  roleCheckMs?: number;
 }
 
 export interface ManagerParts {

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DaemonClient, type InitResponse } from '../../proto/gen/daemon.js';
 import { RaftMembershipClient } from '../../proto/gen/ca.js';
+import { ControlClient, ListServicesRequest } from '../../proto/gen/control.js';
 import { NodeRole, Service, TaskState } from '../../proto/gen/types.js';
 import { ImageStore } from '../../agent/images/index.js';
 import { ContainerRuntime } from '../../agent/runtime/index.js';
@@ -127,6 +128,13 @@ describe('shoal daemon (in process, loopback)', () => {
     const denied = await new Promise<ServiceError | null>((resolve) => rm_.join({ addr: h2.listen }, new Metadata(), (e) => resolve(e)));
     rm_.close();
     expect(denied?.code).toBe(7); // PERMISSION_DENIED
+    const listWith = (certs: typeof wcerts): Promise<ServiceError | null> => {
+      const ctl = new ControlClient(h1.listen, clientCredentials(certs));
+      return new Promise<ServiceError | null>((resolve) => ctl.listServices(ListServicesRequest.fromPartial({}), (e) => resolve(e))).finally(() => ctl.close());
+    };
+    expect((await listWith(wcerts))?.code).toBe(7); // a worker certificate cannot call the control API
+    const mcerts = (await loadNodeCertificates(h1.paths.certDir))!;
+    expect(await listWith(mcerts)).toBeNull(); // a manager's can
 
     // a replicated service runs on both nodes
     const svc = Service.fromPartial({ id: 'shoaldm-svc', specVersion: 1n, spec: { annotations: { name: 'web' }, task: { container: { image: 'busybox:latest', args: ['sleep', '1000'] } } } });
@@ -155,5 +163,19 @@ describe('shoal daemon (in process, loopback)', () => {
     const end = Date.now() + 30_000;
     while ((await rt2.list()).some((c) => c.state === 'running') && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
     expect((await rt2.list()).filter((c) => c.state === 'running')).toEqual([]);
+
+    // a manager does not leave without being demoted first (or --force)
+    const noLeave = await call(h1.paths.socket, 'leave', { force: false }).catch((e: ServiceError) => e);
+    expect((noLeave as ServiceError).details).toMatch(/demote/);
+    expect(d1.info().state).toBe('active');
+
+    // a removed node is refused, certificate or not
+    await stopDaemon(d2);
+    await store.update((tx) => tx.nodes.delete(joined.nodeId));
+    expect((await listWith(wcerts))?.code).toBe(16); // UNAUTHENTICATED
+    const rm2 = new RaftMembershipClient(h1.listen, clientCredentials(wcerts));
+    const refusedRemoved = await new Promise<ServiceError | null>((resolve) => rm2.join({ addr: h2.listen }, new Metadata(), (e) => resolve(e)));
+    rm2.close();
+    expect(refusedRemoved?.code).toBe(16);
   }, 150_000);
 });

@@ -51,6 +51,24 @@ describe('e2e: cluster membership and manager faults', () => {
     expect(await c.leader(managers)).toBe(next);
   }, 120_000);
 
+  it('promote a worker to manager and demote it again: Raft membership follows', async () => {
+    const setRole = async (host: string, desiredRole: NodeRole): Promise<void> => {
+      const { node } = await c.control<{ node: { id: string; spec: object; meta?: { version: bigint } } }>('h1', 'getNode', { nodeId: host });
+      await c.control('h1', 'updateNode', { nodeId: node.id, version: node.meta?.version ?? 0n, spec: { ...node.spec, desiredRole } });
+    };
+    await setRole('h4', NodeRole.MANAGER);
+    await until(async () => {
+      const i = await c.info('h4');
+      return i.role === NodeRole.MANAGER && i.managers.length === 4 && (await c.info('h1')).managers.length === 4;
+    }, 'h4 a raft member');
+    await setRole('h4', NodeRole.WORKER);
+    await until(async () => {
+      const i = await c.info('h4');
+      return i.role === NodeRole.WORKER && (await c.info('h1')).managers.length === 3;
+    }, 'h4 a worker again');
+    await c.leader(managers);
+  }, 120_000);
+
   it('every manager restarted at once recovers the cluster from disk', async () => {
     const ids = await Promise.all(managers.map((m) => c.info(m)));
     await Promise.all(managers.map((m) => c.kill(m, 'SIGTERM')));
