@@ -60,11 +60,23 @@ export async function* readLogs(dir: string, maxFiles: number, opts: LogReadOpti
     }
     return;
   }
-  yield* follow(live, opts);
+  yield* follow(live, maxFiles, opts);
+}
+
+/** Rotated files written after the one with inode `ino`, oldest first: when the log rotated
+ * more than once between two polls, these are the files the reader has not seen. */
+async function rotatedSince(live: string, ino: number, maxFiles: number): Promise<string[]> {
+  for (let i = 1; i < maxFiles; i++) {
+    if ((await inode(`${live}.${i}`)) !== ino) continue;
+    const newer: string[] = [];
+    for (let j = i - 1; j >= 1; j--) newer.push(`${live}.${j}`);
+    return newer;
+  }
+  return []; // rotated away entirely (or never there): nothing left to recover
 }
 
 /** Tails the live file by offset; when it is replaced (rotation) finishes the old one first. */
-async function* follow(live: string, opts: LogReadOptions): AsyncGenerator<LogEntry> {
+async function* follow(live: string, maxFiles: number, opts: LogReadOptions): AsyncGenerator<LogEntry> {
   let fh = await open(live, 'r').catch(() => null);
   let ino = fh ? (await fh.stat()).ino : null;
   let pos = 0;
@@ -92,8 +104,14 @@ async function* follow(live: string, opts: LogReadOptions): AsyncGenerator<LogEn
       const nowIno = await inode(live);
       if (nowIno !== null && nowIno !== ino) {
         await fh?.close();
+        for (const path of ino === null ? [] : await rotatedSince(live, ino, maxFiles)) {
+          for await (const l of linesOf(createReadStream(path))) {
+            const e = parse(l);
+            if (e) yield e;
+          }
+        }
         fh = await open(live, 'r').catch(() => null);
-        ino = nowIno;
+        ino = fh ? (await fh.stat()).ino : nowIno;
         pos = 0;
         rest = '';
         continue;
