@@ -2,12 +2,12 @@
 // cluster API server. Started from certificates and state already on disk.
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import type { Server } from '@grpc/grpc-js';
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
 import { ImageStore } from '../agent/images/index.js';
 import { ContainerRuntime } from '../agent/runtime/index.js';
-import { clientCredentials, serverCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
+import { clientCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
 import { Manager, type RaftTiming } from '../manager/node/index.js';
 import { ControlService, type ControlServer } from '../proto/gen/control.js';
 import { managerControl } from './control.js';
@@ -66,8 +66,9 @@ export async function startManagerParts(o: {
     members: o.members,
     join: o.join,
     raft: o.tuning.raft,
-    // Raft traffic is mutual TLS between manager certificates, like the cluster API.
-    serverCredentials: serverCredentials(o.certs),
+    // Raft traffic is mutual TLS: unlike the cluster API (where joining nodes have no certificate
+    // yet), the Raft port requires a client certificate of this cluster.
+    serverCredentials: ServerCredentials.createSsl(Buffer.from(o.certs.rootPem), [{ cert_chain: Buffer.from(o.certs.certPem), private_key: Buffer.from(o.certs.keyPem) }], true),
     channelCredentials: creds,
     identify: identifyWith(() => auth!),
     dispatcher: { heartbeatPeriodMs: o.tuning.heartbeatMs },
