@@ -74,10 +74,7 @@ export default async function main(args: string[]): Promise<void> {
     const t3 = now();
     if (exit.code !== 0) throw new Error(`shoal container exited ${exit.code}`);
     if (record && process.env.SHOAL_SHIM_TRACE) {
-      collectTrace(join(root, 'state', c.id, 'shim.log'), t0);
-      for (const [phase, t] of [['node: created', t1], ['node: started', t2], ['node: wait returned', t3]] as const) {
-        phases.set(phase, [...(phases.get(phase) ?? []), (t - t0) * 1000]);
-      }
+      collectTrace(join(root, 'state', c.id, 'shim.log'), t0, [['node: created', t1], ['node: started', t2], ['node: wait returned', t3]]);
     }
     await rt.remove(c.id);
     const t4 = now();
@@ -113,7 +110,10 @@ export default async function main(args: string[]): Promise<void> {
     return Math.round(s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]! * 100) / 100;
   };
   const timeline = [...phases].map(([phase, v]) => [phase, pct(v, 0.5) / 1000] as const).sort((a, b) => a[1] - b[1]);
-  for (const [phase, ms] of timeline) console.log(`timeline: ${phase.padEnd(34)} p50 ${ms.toFixed(2)} ms after create() was called`);
+  for (const [phase, ms] of timeline) {
+    const step = pct(steps.get(phase) ?? [], 0.5) / 1000;
+    console.log(`timeline: ${phase.padEnd(34)} p50 ${ms.toFixed(2)} ms after create() was called, p50 ${step.toFixed(2)} ms since the event before`);
+  }
   for (const [k, v] of Object.entries(samples)) console.log(`${k.padEnd(9)} p50 ${pct(v, 0.5)} ms  p90 ${pct(v, 0.9)} ms  (n=${v.length})`);
   console.log(
     JSON.stringify({
@@ -135,14 +135,21 @@ export default async function main(args: string[]): Promise<void> {
 }
 
 const phases = new Map<string, number[]>();
+/** Per phase, the time since the previous event of the same start: where each ms goes. */
+const steps = new Map<string, number[]>();
 /** SHOAL_SHIM_TRACE=1: the shim logs "trace PID PHASE MICROS" lines; keep them per phase. */
-function collectTrace(path: string, t0Ms: number): void {
+function collectTrace(path: string, t0Ms: number, node: [string, number][]): void {
+  const events: [string, number][] = node.map(([p, t]) => [p, (t - t0Ms) * 1000]);
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const m = /^trace \d+ (.+) (\d+)$/.exec(line);
-    if (!m) continue;
-    const list = phases.get(m[1]!) ?? [];
-    list.push(Number(m[2]) - t0Ms * 1000);
-    phases.set(m[1]!, list);
+    if (m) events.push([m[1]!, Number(m[2]) - t0Ms * 1000]);
+  }
+  events.sort((a, b) => a[1] - b[1]);
+  let prev = 0;
+  for (const [phase, us] of events) {
+    phases.set(phase, [...(phases.get(phase) ?? []), us]);
+    steps.set(phase, [...(steps.get(phase) ?? []), us - prev]);
+    prev = us;
   }
 }
 
