@@ -4,3 +4,4 @@ export { ControlError, statusOf, toServiceError } from './errors.js';
 export { validateServiceSpec, validateServiceName, MAX_NAME_LENGTH } from './validate.js';
 export { findNode, findService, findTask } from './lookup.js';
 export { redactCluster } from './cluster.js';
+export { LeaderClients } from './leader-client.js';

@@ -1,8 +1,9 @@
 // Nodes, the cluster object, WatchTasks, follower forwarding and the read barrier, over real gRPC.
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GetClusterResponse, GetNodeResponse, ListNodesResponse, RotateJoinTokenResponse, UpdateNodeResponse, WatchTasksEvent } from '../../../proto/gen/control.js';
 import { NodeAvailability, NodeRole, NodeStatus_State } from '../../../proto/gen/types.js';
+import { LeaderClients } from '../../../manager/controlapi/index.js';
 import { MemoryStore } from '../../../manager/store/index.js';
 import { call, startControl, type ControlHarness } from './harness.js';
 import { replicatedSpec } from './specs.js';
@@ -120,6 +121,25 @@ describe('a follower', () => {
     await refused(call(noLeader.client, 'createService', { spec: replicatedSpec('web') }), status.UNAVAILABLE, /no leader/);
     const noQuorum = await start({ components: false, deps: { readBarrier: () => Promise.reject(new Error('read index timed out')) } });
     await refused(call(noQuorum.client, 'listServices', { names: [], idPrefixes: [], labels: {} }), status.UNAVAILABLE, /no leader or no quorum.*read index timed out/);
+  });
+
+  it('follows the leader through LeaderClients as its address changes', async () => {
+    const a = await start({ components: false });
+    const b = await start({ components: false });
+    let leaderAddr: string | undefined = a.addr;
+    const leaders = new LeaderClients(credentials.createInsecure(), () => leaderAddr, {});
+    const f = await start({ store: new MemoryStore(), components: false, deps: { isLeader: () => false, leaderClient: () => leaders.get() } });
+    try {
+      await call(f.client, 'createService', { spec: replicatedSpec('one') });
+      leaderAddr = b.addr;
+      await call(f.client, 'createService', { spec: replicatedSpec('two') });
+      leaderAddr = undefined;
+      await refused(call(f.client, 'createService', { spec: replicatedSpec('three') }), status.UNAVAILABLE, /no leader/);
+    } finally {
+      leaders.close();
+    }
+    expect(a.store.view((tx) => tx.services.all().map((s) => s.spec!.annotations!.name))).toEqual(['one']);
+    expect(b.store.view((tx) => tx.services.all().map((s) => s.spec!.annotations!.name))).toEqual(['two']);
   });
 
   it('does not forward a forwarded call again', async () => {
