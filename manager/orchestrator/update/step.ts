@@ -74,7 +74,9 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
   if (!run) {
     mem.runs.delete(serviceId);
     if (outdated.length === 0) {
-      if (state === S.UPDATING) setStatus(tx, service, S.COMPLETED, nowMs, 'update completed');
+      // Nothing (left) to replace: also a paused update overtaken by a spec that the
+      // orchestrator alone brought in (its slots were empty, waiting for a restart).
+      if (state === S.UPDATING || state === S.PAUSED || state === S.ROLLBACK_PAUSED) setStatus(tx, service, S.COMPLETED, nowMs, 'update completed');
       if (state === S.ROLLBACK_STARTED) setStatus(tx, service, S.ROLLBACK_COMPLETED, nowMs, 'rollback completed');
       return [];
     }

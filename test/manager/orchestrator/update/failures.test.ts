@@ -54,6 +54,49 @@ describe('failure actions', () => {
     expect(count(imagesRunning(c.h, 'ok'), 'app:v1')).toBe(2);
   });
 
+  it('monitor: a new task that dies within `monitor` of running is a failure; after it, not', async () => {
+    c = await startCluster();
+    await deploy(c, 'mon', { replicas: 2, update: { parallelism: 1, delayMs: 8_000, monitorMs: 10_000, failureAction: 'pause' } });
+    const crash = async (id: string, image: string, slot: number): Promise<void> => {
+      await c!.h.store.update((tx) => {
+        for (const t of tx.tasks.find('service', id)) {
+          if (t.spec?.container?.image === image && t.slot === slot && t.status?.state === TaskState.RUNNING) {
+            tx.tasks.update({ ...t, status: { ...t.status!, state: TaskState.FAILED, err: 'task: non-zero exit (unhealthy)' } });
+          }
+        }
+      });
+    };
+    await editService(c.h, 'mon', setImage('app:v2'));
+    await c.h.until('slot 1 on v2', () => count(imagesRunning(c!.h, 'mon'), 'app:v2') === 1);
+    await c.h.clock.advance(4_000);
+    await crash('mon', 'app:v2', 1); // unhealthy 4 s after starting, within the 10 s monitor
+    await c.h.until('paused', () => statusOf(c!.h, 'mon') === S.PAUSED);
+    expect(message(c, 'mon')).toMatch(/^update paused: 1 of 2 updated tasks failed \(task \w+: task: non-zero exit \(unhealthy\)\)$/);
+
+
+    await deploy(c, 'mon2', { replicas: 2, update: { parallelism: 1, delayMs: 8_000, monitorMs: 10_000, failureAction: 'pause' } });
+    await editService(c.h, 'mon2', setImage('app:v3'));
+    await c.h.until('slot 1 on v3', () => count(imagesRunning(c!.h, 'mon2'), 'app:v3') === 1);
+    await c.h.clock.advance(12_000); // slot 2 started at +8 s and is still monitored
+    expect(count(imagesRunning(c.h, 'mon2'), 'app:v3')).toBe(2);
+    expect(statusOf(c.h, 'mon2')).toBe(S.UPDATING);
+    await crash('mon2', 'app:v3', 1); // past slot 1's monitor period: the orchestrator's business, not the update's
+    await driveUntil(c.h, 'completed', () => statusOf(c!.h, 'mon2') === S.COMPLETED);
+    expect(message(c, 'mon2')).toBe('update completed');
+  });
+
+  it('a paused update overtaken by a spec the orchestrator alone brought in is completed', async () => {
+    c = await startCluster();
+    c.agents.failImages.add('app:bad');
+    await deploy(c, 'gap', { replicas: 1, update: { failureAction: 'pause' } });
+    await editService(c.h, 'gap', setImage('app:bad'));
+    await c.h.until('paused', () => statusOf(c!.h, 'gap') === S.PAUSED);
+    // the slot is empty (old stopped, new failed) while its restart delay runs
+    await editService(c.h, 'gap', setImage('app:v3'));
+    await driveUntil(c.h, 'v3 running', () => imagesRunning(c!.h, 'gap')[0] === 'app:v3');
+    expect(statusOf(c.h, 'gap')).toBe(S.COMPLETED);
+  });
+
   it('continue: keeps going past failures and completes', async () => {
     c = await startCluster();
     c.agents.failImages.add('app:bad');
