@@ -54,8 +54,9 @@ export async function waitForConvergence(conn: Connection, svc: Service, o: Conv
       if (t.status?.state === TaskState.RUNNING) running++;
     }
     const desired = desiredOf(svc, active);
-    // A global service has no task until the orchestrator runs once: wait for its first write.
-    const settledGlobal = svc.spec?.mode?.$case !== 'replicated' && (events > 1 || Date.now() - started > 3_000);
+    // A global service has no task until the orchestrator runs once (it makes all of them in one
+    // write): wait for tasks, or a while when no node is eligible.
+    const settledGlobal = svc.spec?.mode?.$case !== 'replicated' && (active > 0 || events > 1 || Date.now() - started > 3_000);
     const converged = running === desired && active === desired && (svc.spec?.mode?.$case === 'replicated' || settledGlobal);
     return { converged, running, desired };
   };
