@@ -117,7 +117,7 @@ int exec_in_container(const struct shim_config *c, int report_fd) {
     if (report_fd >= 0) close(report_fd);
     if (!joined && write_all(v2.procs_fd, "0", 1) < 0) fail(1, "join the container's cgroup");
     else if (setns(fds[0], CLONE_NEWCGROUP) < 0) fail(1, "join the container's cgroup namespace");
-    else finish_and_exec(c);
+    else finish_and_exec(c, -1);
     write_all(errp[1], shim_error, strlen(shim_error));
     _exit(127);
   }

@@ -70,7 +70,7 @@ static int set_caps(uint64_t caps) {
   return 0;
 }
 
-int finish_and_exec(const struct shim_config *c) {
+int finish_and_exec(const struct shim_config *c, int seccomp_fd) {
   char path[4096];
   /* Bounding set first: dropping needs CAP_SETPCAP, which we still hold as root. */
   for (int cap = 0; cap < 64; cap++) {
@@ -93,7 +93,7 @@ int finish_and_exec(const struct shim_config *c) {
   if (resolve_command(c, path, sizeof path) < 0) return -1;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(1, "no_new_privs");
   trace("init: credentials set");
-  int rc = shim_seccomp_apply_default();
+  int rc = seccomp_fd >= 0 ? shim_seccomp_apply_from(seccomp_fd) : shim_seccomp_apply_default();
   trace("init: seccomp applied");
   if (rc != 0) {
     errno = rc < 0 ? -rc : rc;

@@ -8,5 +8,6 @@
 int resolve_command(const struct shim_config *c, char *out, size_t cap);
 
 /* Switches credentials, drops capabilities, sets no_new_privs, changes directory and applies
- * seccomp, then execs. Returns only on failure (-1 with shim_error set). */
-int finish_and_exec(const struct shim_config *c);
+ * seccomp (read compiled from seccomp_fd, or compiled here when it is -1), then execs. Returns
+ * only on failure (-1 with shim_error set). */
+int finish_and_exec(const struct shim_config *c, int seccomp_fd);

@@ -3,6 +3,7 @@
 #include "logger.h"
 #include "process.h"
 #include "rootfs.h"
+#include "seccomp.h"
 #include "util.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct pipes { int out[2], err[2], errp[2]; };
+struct pipes { int out[2], err[2], errp[2], sec[2]; };
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -100,6 +101,7 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd, 
   close(p->errp[0]);
   close(p->out[0]);
   close(p->err[0]);
+  close(p->sec[1]);
   int *bind_fds = calloc((size_t)c->nbinds + 1, sizeof(int));
   int nullfd = -1;
   trace("init: cloned");
@@ -121,7 +123,7 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd, 
   trace("init: rootfs ready");
   trace_keep_fd();
   if (dup2(nullfd, 0) < 0 || dup2(p->out[1], 1) < 0 || dup2(p->err[1], 2) < 0) { fail(1, "dup2"); goto fail; }
-  finish_and_exec(c);
+  finish_and_exec(c, p->sec[0]);
 fail:
   write_all(p->errp[1], shim_error, strlen(shim_error));
   _exit(127);
@@ -196,7 +198,7 @@ static void supervise_loop(const struct shim_config *c, pid_t init, int sfd, str
 static int supervise(const struct shim_config *c, int rep) {
   struct pipes p;
   char path[4096];
-  if (pipe2(p.out, O_CLOEXEC) || pipe2(p.err, O_CLOEXEC) || pipe2(p.errp, O_CLOEXEC)) {
+  if (pipe2(p.out, O_CLOEXEC) || pipe2(p.err, O_CLOEXEC) || pipe2(p.errp, O_CLOEXEC) || pipe2(p.sec, O_CLOEXEC)) {
     fail(1, "pipe");
     report(rep, "error %s\n", shim_error);
     return 1;
@@ -234,6 +236,12 @@ static int supervise(const struct shim_config *c, int rep) {
   if (init < 0) { fail(1, "clone the container's namespaces"); report(rep, "error %s\n", shim_error); return 1; }
   if (init == 0) child_init(c, &p, netfd, &join);
   if (join.clone_fd >= 0) close(join.clone_fd);
+  /* compiled here while the init builds its rootfs (2 cores: in parallel); the program fits
+   * in the pipe's buffer. On failure the init reads nothing and refuses to exec. */
+  close(p.sec[0]);
+  if (shim_seccomp_export(p.sec[1]) < 0) trace("supervisor: seccomp profile not compiled");
+  close(p.sec[1]);
+  trace("supervisor: seccomp compiled");
   close(p.errp[1]);
   close(p.out[1]);
   close(p.err[1]);

@@ -181,6 +181,32 @@ static int load_personality_filter(void) {
 static int load_personality_filter(void) { return 0; } /* other arches: personality unfiltered */
 #endif
 
+int shim_seccomp_export(int fd) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  if (ctx == NULL) return -ENOMEM;
+  int rc = build(ctx);
+  if (rc == 0) rc = seccomp_export_bpf(ctx, fd);
+  seccomp_release(ctx);
+  return rc < 0 ? rc : (rc > 0 ? -rc : 0);
+}
+
+int shim_seccomp_apply_from(int fd) {
+  /* a few hundred instructions at most; BPF_MAXINSNS bounds what the kernel accepts anyway */
+  static struct sock_filter prog[BPF_MAXINSNS];
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = read(fd, (char *)prog + got, sizeof prog - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0 || (got += (size_t)n) == sizeof prog) break;
+  }
+  /* nothing (the supervisor could not compile it) or a torn program: refuse, never run unfiltered */
+  if (got == 0 || got % sizeof *prog != 0) return -EINVAL;
+  struct sock_fprog fprog = { .len = (unsigned short)(got / sizeof *prog), .filter = prog };
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) return -errno;
+  return load_personality_filter();
+}
+
 int shim_seccomp_apply_default(void) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == NULL) return -ENOMEM;

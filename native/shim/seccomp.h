@@ -9,4 +9,11 @@
  * have set it, or still hold CAP_SYS_ADMIN. Returns 0, or -errno. */
 int shim_seccomp_apply_default(void);
 
+/* The same profile in two halves, so that a container start can compile it in the supervisor
+ * while its init builds the rootfs: shim_seccomp_export writes the compiled BPF program to fd
+ * (a pipe); shim_seccomp_apply_from reads it to EOF and installs it plus the personality
+ * filter, refusing (-EINVAL) when nothing or a partial program arrived. Both 0 or -errno. */
+int shim_seccomp_export(int fd);
+int shim_seccomp_apply_from(int fd);
+
 #endif
