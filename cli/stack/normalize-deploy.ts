@@ -60,6 +60,14 @@ export function normalizeDeploy(svc: PlainMap, path: KeyPath, ctx: FileContext):
     updateConfig: updateConfig(d.update_config, [...dp, 'update_config'], ctx),
     rollbackConfig: updateConfig(d.rollback_config, [...dp, 'rollback_config'], ctx),
   };
+  // The cluster refuses a reservation above its limit: say so here, with the line.
+  const { limits: lim, reservations: rsv } = spec.resources;
+  if (lim.memoryBytes !== undefined && rsv.memoryBytes !== undefined && lim.memoryBytes > 0 && rsv.memoryBytes > lim.memoryBytes) {
+    ctx.error([...rp, 'reservations', 'memory'], `reserved memory (${rsv.memoryBytes} bytes) exceeds the memory limit (${lim.memoryBytes} bytes): lower the reservation or raise limits.memory`);
+  }
+  if (lim.nanoCpus !== undefined && rsv.nanoCpus !== undefined && lim.nanoCpus > 0 && rsv.nanoCpus > lim.nanoCpus) {
+    ctx.error([...rp, 'reservations', 'cpus'], `reserved CPUs (${rsv.nanoCpus / 1e9}) exceed the CPU limit (${lim.nanoCpus / 1e9}): lower the reservation or raise limits.cpus`);
+  }
   spec.placement.constraints.forEach((c, i) => {
     const why = checkConstraint(c);
     if (why) ctx.error([...dp, 'placement', 'constraints', i], why);

@@ -13,6 +13,9 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
   if (typeof svc.image !== 'string' || svc.image.trim() === '') {
     const why = svc.build !== undefined ? 'cluster mode runs pushed images and does not build: ' : '';
     ctx.error(path, `no image: ${why}add \`image:\` naming an image the nodes can pull`, 'key');
+  } else if (/\s/.test(svc.image)) {
+    // The control API refuses it; caught here so the deploy fails with a line number instead.
+    ctx.error([...path, 'image'], `image "${svc.image}" contains whitespace: write one image reference, e.g. nginx:1.25 or registry.example.com/team/app:2`);
   }
   const spec: ServiceSpec = {
     image: str('image') ?? '',

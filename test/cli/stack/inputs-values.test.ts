@@ -31,9 +31,9 @@ describe('types and values', () => {
   });
 
   it('sizes and cpus are bytes and nano-CPUs', () => {
-    const { stack } = load(svc('    deploy:\n      resources:\n        limits: {memory: 1.5G, cpus: "0.5", pids: 100}\n        reservations: {memory: 512m, cpus: 2}\n'));
+    const { stack } = load(svc('    deploy:\n      resources:\n        limits: {memory: 1.5G, cpus: "2.5", pids: 100}\n        reservations: {memory: 512m, cpus: 2}\n'));
     expect(stack.services.web!.deploy.resources).toEqual({
-      limits: { memoryBytes: 1.5 * 1024 ** 3, nanoCpus: 500_000_000, pids: 100 },
+      limits: { memoryBytes: 1.5 * 1024 ** 3, nanoCpus: 2_500_000_000, pids: 100 },
       reservations: { memoryBytes: 512 * 1024 ** 2, nanoCpus: 2_000_000_000 },
     });
     expect(load(svc('    tmpfs: /run:size=100k\n')).stack.services.web!.mounts[0]).toMatchObject({ type: 'tmpfs', sizeBytes: 102_400 });
@@ -260,5 +260,18 @@ describe('interpolation', () => {
     const { stack, warnings } = load(svc('    user: ${APP_USER}\n'));
     expect(stack.services.web!.user).toBe('');
     expect(warnings).toContainEqual(expect.objectContaining({ path: 'services.web.user', line: 4, message: expect.stringMatching(/APP_USER is not set/) }));
+  });
+});
+
+describe('values the cluster would refuse, caught at load time with a line', () => {
+  it('an image with whitespace', () => {
+    expectProblem(loadError('services:\n  web:\n    image: "nginx 1.25"\n'), { path: 'services.web.image', line: 3, message: /contains whitespace/ });
+  });
+
+  it('a reservation above its limit', () => {
+    const err = loadError(svc('    deploy:\n      resources:\n        limits: { memory: 64M, cpus: "0.5" }\n        reservations: { memory: 128M, cpus: "1" }\n'));
+    expectProblem(err, { path: 'services.web.deploy.resources.reservations.memory', message: /exceeds the memory limit/ });
+    expectProblem(err, { path: 'services.web.deploy.resources.reservations.cpus', message: /exceed the CPU limit \(0\.5\)/ });
+    expect(load(svc('    deploy:\n      resources:\n        limits: { memory: 128M }\n        reservations: { memory: 128M }\n')).stack.services.web!.deploy.resources.reservations.memoryBytes).toBe(134217728);
   });
 });
