@@ -7,6 +7,8 @@ export interface UpdateRun {
   /** The service's spec_version this run brings every slot to. */
   readonly version: bigint;
   readonly rollback: boolean;
+  /** update_status.started_at_ms when the run began (tells a new rollback from an old one). */
+  readonly statusStartedAt: bigint;
   readonly config: EffectiveUpdateConfig;
   /** Slots that were outdated when the run began (the denominator of the failure ratio). */
   readonly total: number;
@@ -25,10 +27,11 @@ export interface UpdateRun {
   nextBatchAt: number;
 }
 
-export function newRun(version: bigint, rollback: boolean, config: EffectiveUpdateConfig, total: number, nowMs: number): UpdateRun {
+export function newRun(version: bigint, rollback: boolean, config: EffectiveUpdateConfig, total: number, nowMs: number, statusStartedAt: bigint): UpdateRun {
   return {
     version,
     rollback,
+    statusStartedAt,
     config,
     total: Math.max(1, total),
     failures: 0,

@@ -46,7 +46,8 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
     mem.paused.delete(serviceId);
     return [];
   }
-  let run = mem.runs.get(serviceId);
+  const previous = mem.runs.get(serviceId);
+  let run = previous;
   // A new spec during an update: start over from the current state.
   if (run && run.version !== service.specVersion) run = undefined;
   const slots = groupSlots(tx.tasks.find('service', serviceId));
@@ -80,8 +81,11 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
       if (state === S.ROLLBACK_STARTED) setStatus(tx, service, S.ROLLBACK_COMPLETED, nowMs, 'rollback completed');
       return [];
     }
-    const rollback = state === S.ROLLBACK_STARTED;
-    run = newRun(service.specVersion, rollback, effectiveConfig(service, rollback), outdated.length, nowMs);
+    // ROLLBACK_STARTED left over from a rollback that a new spec overtook is an update (the
+    // control API writes a fresh status, with a new start time, for each rollback it asks for).
+    const overtaken = previous?.rollback === true && previous.statusStartedAt === service.updateStatus?.startedAtMs;
+    const rollback = state === S.ROLLBACK_STARTED && !overtaken;
+    run = newRun(service.specVersion, rollback, effectiveConfig(service, rollback), outdated.length, nowMs, service.updateStatus?.startedAtMs ?? 0n);
     mem.runs.set(serviceId, run);
     log.info({ serviceId, version: String(run.version), rollback, slots: outdated.length }, 'update started');
     if (!rollback && state !== S.UPDATING) {

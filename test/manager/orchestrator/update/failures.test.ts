@@ -151,6 +151,21 @@ describe('failure actions', () => {
     expect(message(c, 'man')).toBe('rollback completed');
   });
 
+  it('a new spec during a rollback is an update again (update_config, UPDATING, COMPLETED)', async () => {
+    c = await startCluster();
+    await deploy(c, 'rr', { replicas: 4, update: { parallelism: 0, monitorMs: 5_000 }, rollback: { parallelism: 1, delayMs: 10_000 } });
+    await editService(c.h, 'rr', setImage('app:v2'));
+    await driveUntil(c.h, 'updated', () => statusOf(c!.h, 'rr') === S.COMPLETED);
+    await requestRollback(c.h, 'rr');
+    await driveUntil(c.h, 'one slot rolled back', () => count(imagesRunning(c!.h, 'rr'), 'app:v1') === 1);
+    expect(statusOf(c.h, 'rr')).toBe(S.ROLLBACK_STARTED);
+    await editService(c.h, 'rr', setImage('app:v3'));
+    await c.h.until('updating', () => statusOf(c!.h, 'rr') === S.UPDATING);
+    // parallelism 0 of update_config: every slot at once, no 10 s rollback delay
+    await c.h.until('all on v3', () => count(imagesRunning(c!.h, 'rr'), 'app:v3') === 4);
+    await driveUntil(c.h, 'completed', () => statusOf(c!.h, 'rr') === S.COMPLETED);
+  });
+
   it('a new spec mid-way restarts the update from the current state', async () => {
     c = await startCluster();
     await deploy(c, 'mid', { replicas: 6, update: { parallelism: 1, delayMs: 10_000 } });
