@@ -27,10 +27,10 @@ afterAll(async () => {
 
 interface Run { code: number; stdout: string; stderr: string }
 
-function shoal(args: string[], run = dir): Promise<Run> {
+function shoal(args: string[], run = dir, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
     execFile(tsx, [join(repo, 'cli/main.ts'), ...args], {
-      cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, SHOAL_RUN: run }, timeout: 90_000,
+      cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, SHOAL_RUN: run, ...env }, timeout: 90_000,
     }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
   });
 }
@@ -161,6 +161,25 @@ describe('shoal stack deploy against a real control API', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^shoal: .*shop_api is replicated: changing it to global is not supported/);
     expect(byName().get('shop_api')!.spec!.mode!.$case).toBe('replicated');
+  });
+});
+
+describe('a real-world stack file', () => {
+  it('deploys, redeploys as unchanged and is removed', async () => {
+    const file = join(repo, 'test/cli/stack/fixtures/swarmprom-traefik.yml');
+    const env = { DOMAIN: 'example.org', ADMIN_USER: 'admin', HASHED_PASSWORD: 'x' };
+    const first = await shoal(['stack', 'deploy', '--detach', '-c', file, 'prom'], dir, env);
+    expect(first.code, first.stderr).toBe(0);
+    const created = services().filter((s) => s.spec!.annotations!.labels['shoal.stack.namespace'] === 'prom');
+    expect(created.length).toBeGreaterThanOrEqual(5);
+    expect(created.some((s) => s.spec!.mode!.$case === 'global')).toBe(true);
+    const again = await shoal(['stack', 'deploy', '--detach', '-c', file, 'prom'], dir, env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toMatch(/creating|updating/);
+    expect(again.stdout.match(/: unchanged/g)?.length).toBe(created.length);
+    const rm = await shoal(['stack', 'rm', 'prom']);
+    expect(rm.code).toBe(0);
+    expect(services().filter((s) => s.spec!.annotations!.labels['shoal.stack.namespace'] === 'prom')).toEqual([]);
   });
 });
 
