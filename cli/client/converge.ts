@@ -77,7 +77,9 @@ export async function waitForConvergence(conn: Connection, svc: Service, o: Conv
     if (removed) tasks.delete(t.id);
     else tasks.set(t.id, t);
     const state = t.status?.state ?? TaskState.NEW;
-    if (!tty && !removed && before?.status?.state !== state) out.write(`${taskName(t)}  ${taskStateName(state)}${t.status?.err ? `: ${t.status.err}` : ''}\n`);
+    // Tasks already stopped when the watch starts are history: only changes and live tasks print.
+    const news = before ? before.status?.state !== state : t.desiredState <= TaskState.RUNNING;
+    if (!tty && !removed && news) out.write(`${taskName(t)}  ${taskStateName(state)}${t.status?.err ? `: ${t.status.err}` : ''}\n`);
     const err = t.status?.err;
     if (err && t.desiredState <= TaskState.RUNNING && reasons.get(t.id) !== err) {
       reasons.set(t.id, err);
