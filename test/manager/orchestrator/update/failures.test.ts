@@ -166,6 +166,19 @@ describe('failure actions', () => {
     await driveUntil(c.h, 'completed', () => statusOf(c!.h, 'rr') === S.COMPLETED);
   });
 
+  it('scaling down mid-way: the update finishes on the slots that are left', async () => {
+    c = await startCluster();
+    await deploy(c, 'sd', { replicas: 6, update: { parallelism: 1, delayMs: 10_000 } });
+    await editService(c.h, 'sd', setImage('app:v2'));
+    await c.h.until('slot 1 on v2', () => count(imagesRunning(c!.h, 'sd'), 'app:v2') === 1);
+    await editService(c.h, 'sd', (spec) => {
+      spec.mode = { $case: 'replicated', value: { replicas: 3 } };
+    });
+    await driveUntil(c.h, 'completed', () => statusOf(c!.h, 'sd') === S.COMPLETED);
+    expect(imagesRunning(c.h, 'sd')).toEqual(Array(3).fill('app:v2'));
+    expect(c.h.tasks('sd', (t) => t.desiredState === TaskState.RUNNING).map((t) => t.slot)).toEqual([1, 2, 3]);
+  });
+
   it('a new spec mid-way restarts the update from the current state', async () => {
     c = await startCluster();
     await deploy(c, 'mid', { replicas: 6, update: { parallelism: 1, delayMs: 10_000 } });
