@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mount_Type, Task, TaskState, TaskStatus, type ContainerSpec } from '../../../proto/gen/types.js';
 import { ContainerController, LABEL_TASK_ID, step, taskContainers } from '../../../agent/executor/index.js';
+import { collect } from '../runtime/helpers.js';
 import { makeAgentFixture, type AgentFixture } from './fixture.js';
 
 let fx: AgentFixture;
@@ -45,6 +46,14 @@ async function drive(t: Task, ctl: ContainerController, from: TaskStatus, until?
     if (until !== undefined && cur.state === until) break;
   }
   return { status: cur, states };
+}
+
+async function waitForLine(containerId: string, text: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    for await (const e of fx.runtime.logs(containerId)) if (e.text === text) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`container never printed ${JSON.stringify(text)}`);
 }
 
 describe('ContainerController', () => {
@@ -100,13 +109,16 @@ describe('ContainerController', () => {
   });
 
   it('stops a task with its stop signal, within the grace period', async () => {
-    const t = makeTask({ args: ['sh', '-c', 'trap "echo got INT; exit 5" INT; while true; do sleep 0.05; done'], stopSignal: 'INT', stopGracePeriod: { nanos: 20_000_000_000n } });
+    const t = makeTask({ args: ['sh', '-c', 'trap "echo got INT; exit 5" INT; echo ready; while true; do sleep 0.05; done'], stopSignal: 'INT', stopGracePeriod: { nanos: 20_000_000_000n } });
     const ctl = controller(t);
     const running = await drive(t, ctl, t.status!, TaskState.RUNNING);
+    // a signal sent before the trap is set would be ignored (the shell is the namespace's init)
+    await waitForLine(running.status.containerId, 'ready\n');
     const stopped = await drive({ ...t, desiredState: TaskState.SHUTDOWN }, ctl, running.status);
     expect(stopped.states).toEqual([TaskState.SHUTDOWN]);
     const c = await fx.runtime.inspect(running.status.containerId);
     expect(c.exit).toMatchObject({ code: 5, signal: null });
+    expect((await collect(fx.runtime.logs(c.id))).map((e) => e.text)).toContain('got INT\n');
     await ctl.remove();
   });
 
