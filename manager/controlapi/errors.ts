@@ -44,7 +44,11 @@ export function statusOf(err: unknown): { code: status; details: string } {
   const details = e?.details || e?.message || String(err);
   if (err instanceof ControlError) return { code: err.code, details };
   if (typeof e?.code === 'number' && e.code > 0 && e.code <= 16) return { code: e.code as status, details };
-  if (e?.name && UNAVAILABLE_NAMES.has(e.name)) return { code: status.UNAVAILABLE, details: `no quorum or no leader: ${details}; retry when the managers agree again` };
+  if (e?.name && UNAVAILABLE_NAMES.has(e.name)) {
+    // The manager layer's errors already say "no leader"/"no quorum" and the way out.
+    const said = (err as { userError?: boolean }).userError === true;
+    return { code: status.UNAVAILABLE, details: said ? details : `no quorum or no leader: ${details}; retry when the managers agree again` };
+  }
   if (e?.name && e.name in BY_NAME) return { code: BY_NAME[e.name]!, details };
   return { code: status.INTERNAL, details };
 }

@@ -49,6 +49,7 @@ export function controlService(deps: ControlDeps): ControlServer {
             try {
               await barrier();
             } catch (err) {
+              if ((err as { userError?: boolean }).userError === true) throw err;
               throw unavailable(`cannot read the cluster state consistently (no leader or no quorum): ${(err as Error).message}`);
             }
           }

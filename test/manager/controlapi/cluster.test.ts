@@ -150,3 +150,20 @@ describe('a follower', () => {
     await refused(call(a.client, 'createService', { spec: replicatedSpec('web') }), status.UNAVAILABLE, /not the leader any more/);
   });
 });
+
+describe('quorum errors of the manager layer', () => {
+  it('pass through as UNAVAILABLE with their own message, and nothing is written', async () => {
+    class NoQuorumError extends Error {
+      readonly userError = true;
+      constructor() {
+        super('write refused: no quorum (a majority of managers did not answer within 5000 ms); nothing was changed');
+        this.name = 'NoQuorumError';
+      }
+    }
+    const store = new MemoryStore({ proposer: { propose: () => Promise.reject(new NoQuorumError()) } });
+    const h = await start({ store: new MemoryStore(), components: false, deps: { store, readBarrier: () => Promise.reject(new NoQuorumError()) } });
+    await refused(call(h.client, 'createService', { spec: replicatedSpec('web') }), status.UNAVAILABLE, /^write refused: no quorum/);
+    await refused(call(h.client, 'listNodes', { names: [], roles: [] }), status.UNAVAILABLE, /^write refused: no quorum/);
+    expect(store.version).toBe(0n);
+  });
+});
