@@ -155,7 +155,9 @@ describe('Agent with a dispatcher', () => {
     await until(async () => {
       first = [];
       for await (const l of mgr.dispatcher.subscribeLogs({ taskIds: [id], follow: false, tail: -1 }).lines) first.push({ stream: l.stream, text: text(l) });
-      return first.length >= 6;
+      // stderr may land after a few ticks: wait for it, and for two lines after it (the tail below)
+      const two = first.findIndex((l) => l.text === 'two\n');
+      return first.length >= 6 && two >= 0 && first.length - two > 2;
     }, 'some log lines');
     // stdout and stderr are copied apart: only each stream keeps its order
     expect(first.filter((l) => l.stream === 'stdout').slice(0, 2).map((l) => l.text)).toEqual(['one\n', 'three\n']);
