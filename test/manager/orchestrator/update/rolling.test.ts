@@ -49,10 +49,10 @@ function maxStarting(id: string, image: string): { max: number; check: (tx: Read
   return r;
 }
 
-describe('rolling update', () => {
+describe.each([{ log: 'immediate commits', asyncLog: false }, { log: 'commits a turn later', asyncLog: true }])('rolling update ($log)', ({ asyncLog }) => {
   for (const [parallelism, replicas] of [[1, 4], [5, 10], [0, 6]] as const) {
     it(`stop-first, parallelism ${parallelism}: every slot replaced, never two live tasks in a slot, at most ${parallelism || 'all'} starting at once`, async () => {
-      c = await startCluster();
+      c = await startCluster({ asyncLog });
       await deploy(c, 'web', { replicas, update: { parallelism, monitorMs: 2000 } });
       const live = everyCommit(c.h.store, twoLive('web'));
       const starting = maxStarting('web', 'app:v2');
@@ -71,7 +71,7 @@ describe('rolling update', () => {
   }
 
   it('start-first: every slot keeps a RUNNING task throughout, and the old one goes once the new one runs', async () => {
-    c = await startCluster();
+    c = await startCluster({ asyncLog });
     await deploy(c, 'api', { replicas: 5, update: { parallelism: 2, startFirst: true, monitorMs: 3000 } });
     const serving = everyCommit(c.h.store, slotWithoutRunning('api', 5));
     checks.push(serving);
@@ -85,7 +85,7 @@ describe('rolling update', () => {
   });
 
   it('waits `delay` between batches', async () => {
-    c = await startCluster();
+    c = await startCluster({ asyncLog });
     await deploy(c, 'slow', { replicas: 3, update: { parallelism: 1, delayMs: 10_000, monitorMs: 0 } });
     await editService(c.h, 'slow', setImage('app:v2'));
     const v2 = (): number => imagesRunning(c!.h, 'slow').filter((i) => i === 'app:v2').length;
@@ -102,7 +102,7 @@ describe('rolling update', () => {
   });
 
   it('completes only after the monitor period of the last new task', async () => {
-    c = await startCluster();
+    c = await startCluster({ asyncLog });
     await deploy(c, 'mon', { replicas: 1, update: { monitorMs: 30_000 } });
     await editService(c.h, 'mon', setImage('app:v2'));
     await c.h.until('new task running', () => imagesRunning(c!.h, 'mon')[0] === 'app:v2');
@@ -112,7 +112,7 @@ describe('rolling update', () => {
   });
 
   it('a change of replicas only is no update: no task is replaced', async () => {
-    c = await startCluster();
+    c = await startCluster({ asyncLog });
     await deploy(c, 'scale', { replicas: 2 });
     const before = running(c.h, 'scale').map((t) => t.id);
     await editService(c.h, 'scale', (spec) => {
@@ -125,7 +125,7 @@ describe('rolling update', () => {
   });
 
   it('a batch bigger than one transaction allows is written over several', async () => {
-    c = await startCluster(3, 4);
+    c = await startCluster({ slotsPerTx: 4, asyncLog });
     await deploy(c, 'big', { replicas: 10, update: { parallelism: 0 } });
     let maxCreated = 0;
     let before = new Set(c.h.tasks('big').map((t) => t.id));
@@ -143,7 +143,7 @@ describe('rolling update', () => {
   });
 
   it('global services are updated node by node, stop-first', async () => {
-    c = await startCluster(4);
+    c = await startCluster({ nodes: 4, asyncLog });
     await deploy(c, 'agent', { global: true, update: { parallelism: 1, monitorMs: 1000 } });
     const live = everyCommit(c.h.store, twoLive('agent'));
     const starting = maxStarting('agent', 'app:v2');

@@ -79,8 +79,17 @@ export interface Cluster {
 }
 
 /** Nodes, the real replicated and global orchestrators, the scheduler, the updater and agents. */
-export async function startCluster(nodes = 3, slotsPerTx?: number): Promise<Cluster> {
-  const h = new Harness();
+export interface ClusterOpts {
+  nodes?: number;
+  slotsPerTx?: number;
+  /** Commit proposals a turn later, as Raft does, instead of at once. */
+  asyncLog?: boolean;
+}
+
+export async function startCluster(opts: ClusterOpts = {}): Promise<Cluster> {
+  const nodes = opts.nodes ?? 3;
+  const slotsPerTx = opts.slotsPerTx;
+  const h = new Harness({ asyncLog: opts.asyncLog });
   const agents = new SimAgents(h.store);
   const updater = new Updater(h.store, h.clock, { logger: quiet, slotsPerTx });
   const o = { logger: quiet };
