@@ -29,6 +29,8 @@ export interface AgentOptions {
   /** Reconnection backoff; tests shorten it. */
   backoff?: { initialMs?: number; maxMs?: number };
   channelOptions?: Record<string, string | number>;
+  /** Every session message (the node object as the managers see it: role, availability). */
+  onSessionMessage?: (msg: SessionMessage) => void;
 }
 
 export function hostDescription(): NodeDescription {
@@ -134,6 +136,7 @@ export class Agent {
   }
 
   private onSession(m: SessionMessage, first: boolean, s: ManagerSession): void {
+    this.o.onSessionMessage?.(m);
     if (!first) return;
     this.id = m.nodeId;
     this.session = s;
