@@ -7,6 +7,7 @@ import type { ComponentOptions } from './component.js';
 import { GlobalOrchestrator } from './global/orchestrator.js';
 import { ReplicatedOrchestrator } from './replicated/orchestrator.js';
 import { TaskReaper } from './task-reaper.js';
+import { Updater } from './update/index.js';
 
 export interface LeaderComponentsOptions extends ComponentOptions {
   scheduler?: SchedulerOptions;
@@ -29,7 +30,7 @@ export class LeaderComponents {
     return this.running !== undefined;
   }
 
-  /** Starts the orchestrators, the task reaper and the scheduler (no-op if running). */
+  /** Starts the orchestrators, the task reaper, the updater and the scheduler (no-op if running). */
   start(): void {
     if (this.running) return;
     const o = { logger: this.opts.logger };
@@ -37,6 +38,7 @@ export class LeaderComponents {
       new ReplicatedOrchestrator(this.store, this.clock, o),
       new GlobalOrchestrator(this.store, this.clock, o),
       new TaskReaper(this.store, this.clock, o),
+      new Updater(this.store, this.clock, o),
       new Scheduler(this.store, this.clock, { ...o, ...this.opts.scheduler }),
     ];
     const ac = new AbortController();

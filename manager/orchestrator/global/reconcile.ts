@@ -7,6 +7,7 @@ import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
 import { SETTLED_DESIRED_STATE, type ReconcileOutcome } from '../replicated/reconcile.js';
 import type { RestartTracker } from '../restarts.js';
 import { byAge, hasFinished, isRunnable, newTask, nodeKeepsTasks, nodeTakesNewTasks, withDesiredState } from '../tasks.js';
+import { startFirstPending } from '../update/slots.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
@@ -77,7 +78,8 @@ export function reconcileGlobal(
         alive.push(t);
       }
     }
-    while (alive.length > 1) stop(alive.shift()!, TaskState.SHUTDOWN);
+    // A start-first replacement still starting keeps its old task beside it (the updater ends it).
+    while (alive.length > 1 && !startFirstPending(alive)) stop(alive.shift()!, TaskState.SHUTDOWN);
     if (alive.length > 0 || settled || !keep || !nodeTakesNewTasks(node)) continue;
     const due = restarts.dueAt(key);
     if (due !== undefined && due > nowMs) {

@@ -4,6 +4,7 @@ import { TaskState, type Task } from '../../../proto/gen/types.js';
 import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
 import type { RestartTracker } from '../restarts.js';
 import { byAge, hasFinished, isRunnable, newTask, nodeKeepsTasks, withDesiredState } from '../tasks.js';
+import { startFirstPending } from '../update/slots.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
@@ -83,7 +84,8 @@ export function reconcileReplicated(
       }
     }
     // Two live tasks in one slot (e.g. after a partition healed): keep the newest.
-    while (st.alive.length > 1) shutDown(tx, st.alive.shift()!, TaskState.SHUTDOWN, out);
+    // A start-first replacement still starting keeps its old task beside it (the updater ends it).
+    while (st.alive.length > 1 && !startFirstPending(st.alive)) shutDown(tx, st.alive.shift()!, TaskState.SHUTDOWN, out);
     if (st.alive.length > 0 || st.settled.length > 0) st.replace = false;
     if (st.alive.length > 0 || st.settled.length > 0 || st.replace || restarts.dueAt(slotKey(serviceId, slot)) !== undefined) slots.set(slot, st);
   }
