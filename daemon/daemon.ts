@@ -211,7 +211,11 @@ export class Daemon {
 
   private async checkRole(): Promise<void> {
     const s = this.state!;
-    const addrs = s.role === 'manager' ? [this.mgr?.manager.leaderApiAddr() ?? s.advertiseAddr, s.advertiseAddr] : s.managers;
+    // A removed (demoted) manager no longer hears the leader and its own store stops changing:
+    // ask the leader if known, then the other managers, itself last.
+    const others = [...(s.raftMembers ?? []).map(([, a]) => a), ...s.managers].filter((a) => a && a !== s.advertiseAddr);
+    const leader = this.mgr?.manager.leaderApiAddr();
+    const addrs = s.role === 'manager' ? [...new Set([...(leader ? [leader] : []), ...others, s.advertiseAddr])] : s.managers;
     let answer;
     try {
       answer = await renewCertificate(addrs, this.certs!, s.nodeId, s.advertiseAddr);

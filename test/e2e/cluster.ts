@@ -2,7 +2,7 @@
 // driven through each host's local socket (SHOAL_RUN/shoal.sock is a file: reachable from the
 // test process without entering the host's network namespace).
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { cpSync, createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as ctl from '../../proto/gen/control.js';
@@ -155,7 +155,19 @@ export class TestCluster {
     return (await this.control<{ service: Service }>(via, 'createService', { spec })).service;
   }
 
+  /** Updates a node's spec (read, change, write; again if it changed in between, as a CLI would). */
+  async updateNodeSpec(via: string, host: string, change: (spec: object) => object): Promise<void> {
+    await retryStale(async () => {
+      const { node } = await this.control<{ node: { id: string; spec: object; meta?: { version: bigint } } }>(via, 'getNode', { nodeId: host });
+      await this.control(via, 'updateNode', { nodeId: node.id, version: node.meta?.version ?? 0n, spec: change(node.spec) });
+    });
+  }
+
   async scale(via: string, name: string, replicas: number): Promise<void> {
+    await retryStale(() => this.scaleOnce(via, name, replicas));
+  }
+
+  private async scaleOnce(via: string, name: string, replicas: number): Promise<void> {
     const { service } = await this.control<{ service: Service }>(via, 'getService', { serviceId: name });
     const spec = ServiceSpec.fromPartial(service.spec!);
     spec.mode = { $case: 'replicated', value: { replicas } };
@@ -187,7 +199,24 @@ export class TestCluster {
 
   async down(): Promise<void> {
     for (const name of [...this.procs.keys()]) await this.kill(name, 'SIGKILL');
+    if (process.env.SHOAL_E2E_KEEP_LOGS) {
+      // daemon logs live in the lab's data directory, which down() removes
+      const keep = join(process.env.SHOAL_E2E_KEEP_LOGS, this.o.name);
+      mkdirSync(keep, { recursive: true });
+      for (const h of this.lab.hosts) cpSync(join(h.root, '..', `daemon-${h.name}.log`), join(keep, `daemon-${h.name}.log`), { force: true });
+    }
     await this.lab.down({ graceMs: 0 });
+  }
+}
+
+/** Runs a read-modify-write again while it fails on a version conflict. */
+export async function retryStale<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || !/changed since it was read|version/i.test((err as ServiceError).details ?? '')) throw err;
+    }
   }
 }
 

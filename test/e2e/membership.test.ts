@@ -52,10 +52,7 @@ describe('e2e: cluster membership and manager faults', () => {
   }, 120_000);
 
   it('promote a worker to manager and demote it again: Raft membership follows', async () => {
-    const setRole = async (host: string, desiredRole: NodeRole): Promise<void> => {
-      const { node } = await c.control<{ node: { id: string; spec: object; meta?: { version: bigint } } }>('h1', 'getNode', { nodeId: host });
-      await c.control('h1', 'updateNode', { nodeId: node.id, version: node.meta?.version ?? 0n, spec: { ...node.spec, desiredRole } });
-    };
+    const setRole = (host: string, desiredRole: NodeRole): Promise<void> => c.updateNodeSpec('h1', host, (spec) => ({ ...spec, desiredRole }));
     await setRole('h4', NodeRole.MANAGER);
     await until(async () => {
       const i = await c.info('h4');

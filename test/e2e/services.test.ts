@@ -37,8 +37,7 @@ describe('e2e: services', () => {
     await until(async () => (await count('agent')) === 5, 'agent on 5 nodes');
     await c.scale('h1', 'web', 5);
     await until(async () => (await count('web')) === 5, 'web 5/5');
-    const { node } = await c.control<{ node: { id: string; spec: object; meta?: { version: bigint } } }>('h1', 'getNode', { nodeId: 'h4' });
-    await c.control('h1', 'updateNode', { nodeId: node.id, version: node.meta?.version ?? 0n, spec: { ...node.spec, availability: 2 } });
+    await c.updateNodeSpec('h1', 'h4', (spec) => ({ ...spec, availability: 2 }));
     await until(async () => {
       const web = await c.running('h1', 'web');
       const ag = await c.running('h1', 'agent');
