@@ -2,6 +2,7 @@
 // Role changes record the wanted role; the leader's role manager applies it to Raft membership.
 import type { Command } from 'commander';
 import type { GetNodeResponse, ListNodesResponse } from '../../proto/gen/control.js';
+import type { InfoResponse } from '../../proto/gen/daemon.js';
 import { ManagerStatus_Reachability, Node, NodeAvailability, NodeRole, type NodeSpec } from '../../proto/gen/types.js';
 import { addConnectionOptions, connectionFlags, withConnection, type Connection } from '../client/index.js';
 import { UsageError } from '../errors.js';
@@ -21,6 +22,16 @@ function managerStatus(n: Node): string {
   if (ms?.reachability === ManagerStatus_Reachability.REACHABLE) return 'Reachable';
   if (ms?.reachability === ManagerStatus_Reachability.UNREACHABLE) return 'Unreachable';
   return 'Manager';
+}
+
+/** This host's node id when talking to the local daemon (marked * in `node ls`, as Docker does). */
+async function selfId(c: Connection): Promise<string | undefined> {
+  if (!c.target.local) return undefined;
+  try {
+    return (await c.call<ReturnType<Connection['daemonClient']>, unknown, InfoResponse>(c.daemonClient(), 'info', {}, 5_000)).nodeId || undefined;
+  } catch {
+    return undefined; // a daemon without the Daemon service (tests) or a transient failure: no mark
+  }
 }
 
 async function getNode(c: Connection, ref: string): Promise<Node> {
@@ -67,7 +78,8 @@ export function registerNodeCommands(program: Command): void {
         const { nodes } = await c.call<ReturnType<Connection['controlClient']>, unknown, ListNodesResponse>(c.controlClient(), 'listNodes', { names: [], roles: [] });
         if (format === 'json') return printJson(nodes.map((n) => Node.toJSON(n)));
         if (f.quiet) return void process.stdout.write(nodes.map((n) => `${n.id}\n`).join(''));
-        const rows = nodes.map((n) => [shortId(n.id, 25), n.description?.hostname ?? '', nodeStateName(n.status?.state), availabilityName(n.spec?.availability), managerStatus(n), n.status?.addr ?? '']);
+        const self = await selfId(c);
+        const rows = nodes.map((n) => [`${shortId(n.id, 25)}${n.id === self ? ' *' : ''}`, n.description?.hostname ?? '', nodeStateName(n.status?.state), availabilityName(n.spec?.availability), managerStatus(n), n.status?.addr ?? '']);
         process.stdout.write(renderTable(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ADDRESS'], rows));
       });
     });

@@ -42,7 +42,8 @@ describe('shoal node', () => {
     const r = await h.shoal(['node', 'ls']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ADDRESS\n/);
-    expect(r.stdout).toMatch(/node1\s+alpha\s+ready\s+active\s+Manager/);
+    expect(r.stdout).toMatch(/node1 \*\s+alpha\s+ready\s+active\s+Manager/); // this host (Info) marked
+    expect(r.stdout).toMatch(/node2\s+beta/);
     expect(r.stdout).toMatch(/node3\s+gamma\s+down\s+active/);
     const j = await h.shoal(['node', 'ls', '--format', 'json']);
     expect((JSON.parse(j.stdout) as { id: string }[]).map((n) => n.id)).toEqual(['node1', 'node2', 'node3']);
