@@ -1,5 +1,6 @@
 // `shoal service create` flags -> a ServiceSpec. Everything a user can get wrong is checked
 // here first with a message naming the flag; the manager checks again (other clients exist).
+import { randomBytes } from 'node:crypto';
 import { Mount, Mount_Type, RestartPolicy_Condition, ServiceSpec, type Resources } from '../../proto/gen/types.js';
 import { UsageError } from '../errors.js';
 import { parseCpus, parseDuration, parseSize, type Parsed } from '../stack/units.js';
@@ -112,6 +113,12 @@ function resources(cpu: string | undefined, mem: string | undefined, pids: strin
 
 const CONDITIONS: Record<string, RestartPolicy_Condition> = { any: RestartPolicy_Condition.ANY, 'on-failure': RestartPolicy_Condition.ON_FAILURE, none: RestartPolicy_Condition.NONE };
 
+/** Without --name, Docker invents a name; ours says where it came from: busybox-x3k9q. */
+export function defaultName(image: string): string {
+  const base = image.replace(/[@:][^/]*$/, '').split('/').pop()!.replace(/[^a-zA-Z0-9_.-]/g, '').replace(/^[^a-zA-Z0-9]+/, '').slice(0, 56) || 'service';
+  return `${base}-${randomBytes(4).readUInt32BE(0).toString(36).padStart(5, '0').slice(-5)}`;
+}
+
 export function buildServiceSpec(image: string, command: readonly string[], f: ServiceFlags, env: NodeJS.ProcessEnv = process.env): ServiceSpec {
   if (!image) throw new UsageError('service create needs an image: shoal service create --name NAME IMAGE [ARG...]');
   const mode = f.mode ?? 'replicated';
@@ -123,7 +130,7 @@ export function buildServiceSpec(image: string, command: readonly string[], f: S
   if (condition === undefined) throw new UsageError(`--restart-condition is any, on-failure or none, not "${f.restartCondition}"`);
   const envList = (f.env ?? []).map((e) => (e.includes('=') ? e : env[e] !== undefined ? `${e}=${env[e]}` : e));
   const spec = ServiceSpec.fromPartial({
-    annotations: { name: f.name ?? '', labels: keyValues('--label', f.label) },
+    annotations: { name: f.name ?? defaultName(image), labels: keyValues('--label', f.label) },
     task: {
       container: {
         image,

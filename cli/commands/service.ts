@@ -85,7 +85,7 @@ export function registerServiceCommands(program: Command): void {
     .description('create a service and wait for its tasks to run')
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments of the container')
-    .option('--name <name>', 'service name')
+    .option('--name <name>', 'service name (default: the image name and a random suffix)')
     .option('--replicas <n>', 'number of tasks (replicated mode; default 1)')
     .option('--mode <mode>', 'replicated or global', 'replicated')
     .option('--constraint <expr>', 'placement constraint, e.g. node.labels.zone==a (repeatable)', collect)

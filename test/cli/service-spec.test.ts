@@ -59,6 +59,11 @@ describe('service create flags', () => {
     expect(() => buildServiceSpec('', [], { name: 'x' })).toThrow(/needs an image/);
   });
 
+  it('names a service after its image when --name is missing', () => {
+    expect(buildServiceSpec('registry.local:5000/team/redis:7@sha256:ab', [], {}).annotations!.name).toMatch(/^redis-[0-9a-z]{5}$/);
+    expect(buildServiceSpec('busybox', [], {}).annotations!.name).toMatch(/^busybox-[0-9a-z]{5}$/);
+  });
+
   it('parses mounts and refuses incomplete ones', () => {
     expect(parseMount('type=tmpfs,dst=/tmp,tmpfs-size=64m')).toMatchObject({ type: Mount_Type.TMPFS, target: '/tmp', tmpfsSizeBytes: 64n * 1024n * 1024n });
     expect(parseMount('source=vol,target=/v')).toMatchObject({ type: Mount_Type.VOLUME, source: 'vol', target: '/v', readOnly: false });
