@@ -1,7 +1,7 @@
 // Waiting until the services a deploy touched run their new spec: polls ListTasks (the
 // service command's progress display is not shared yet) and prints a line whenever a
 // service's count moves, and once per failed task with the reason.
-import { TaskState, type Service, type Task } from '../../proto/gen/types.js';
+import { TaskState, UpdateStatus_State, type Service, type Task } from '../../proto/gen/types.js';
 import type { StackControl } from './control.js';
 
 export class ConvergeTimeoutError extends Error {
@@ -9,6 +9,37 @@ export class ConvergeTimeoutError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ConvergeTimeoutError';
+  }
+}
+
+/** The rolling update of a deploy stopped (paused, or rolled back): waiting longer is pointless. */
+export class UpdateStoppedError extends Error {
+  readonly userError = true as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UpdateStoppedError';
+  }
+}
+
+/**
+ * Why the update this deploy started stopped, or undefined while it goes on. `since` is the
+ * service's meta.updatedAtMs as our write returned it: a status from an earlier update (a
+ * pause the updater has not reset yet) started before it and does not count.
+ */
+export function updateStopped(svc: Service, since: bigint): string | undefined {
+  const st = svc.updateStatus;
+  if (!st || st.startedAtMs < since) return undefined;
+  const name = svc.spec?.annotations?.name ?? svc.id;
+  const why = st.message ? `: ${st.message}` : '';
+  switch (st.state) {
+    case UpdateStatus_State.PAUSED:
+      return `the update of ${name} is paused${why}; fix the cause, then deploy again or run \`shoal service rollback ${name}\``;
+    case UpdateStatus_State.ROLLBACK_PAUSED:
+      return `the rollback of ${name} is paused${why}; see \`shoal service ps ${name}\``;
+    case UpdateStatus_State.ROLLBACK_COMPLETED:
+      return `the update of ${name} failed and was rolled back${why}; see \`shoal service ps ${name}\``;
+    default:
+      return undefined;
   }
 }
 
@@ -58,13 +89,24 @@ export interface ConvergeOptions {
   log: (line: string) => void;
 }
 
-export async function waitConverged(control: StackControl, services: readonly Service[], o: ConvergeOptions): Promise<void> {
-  if (services.length === 0) return;
+export async function waitConverged(control: StackControl, written: readonly Service[], o: ConvergeOptions): Promise<void> {
+  if (written.length === 0) return;
+  const since = new Map(written.map((s) => [s.id, s.meta?.updatedAtMs ?? 0n]));
+  let services = written;
   const deadline = Date.now() + o.timeoutMs;
   const last = new Map<string, string>();
   const reported = new Set<string>();
   const pending = new Set(services.map((s) => s.id));
   for (;;) {
+    // Re-read the services: the updater may pause or roll back, which changes the spec version.
+    const fresh = new Map((await control.listServices({ idPrefixes: [...pending] })).map((s) => [s.id, s]));
+    services = services.map((s) => fresh.get(s.id) ?? s);
+    for (const id of pending) {
+      const svc = fresh.get(id);
+      if (!svc) throw new UpdateStoppedError(`service ${services.find((s) => s.id === id)?.spec?.annotations?.name ?? id} was removed while the deploy waited for it`);
+      const stopped = updateStopped(svc, since.get(id) ?? 0n);
+      if (stopped) throw new UpdateStoppedError(stopped);
+    }
     const tasks = await control.listTasks({ serviceIds: [...pending] });
     for (const svc of services.filter((s) => pending.has(s.id))) {
       const name = svc.spec?.annotations?.name ?? svc.id;

@@ -1,8 +1,8 @@
 // serviceProgress: when a deploy counts a service as converged, over hand-made task lists
 // (the rolling updater that would produce them in a cluster is not wired in yet).
 import { describe, expect, it } from 'vitest';
-import { Service, Task, TaskState, type ServiceSpec } from '../../../proto/gen/types.js';
-import { serviceProgress } from '../../../cli/stack/converge.js';
+import { Service, Task, TaskState, UpdateStatus_State, type ServiceSpec } from '../../../proto/gen/types.js';
+import { serviceProgress, updateStopped } from '../../../cli/stack/converge.js';
 
 const svc = (mode: ServiceSpec['mode'], specVersion = 2n) =>
   Service.fromPartial({ id: 's1', specVersion, spec: { annotations: { name: 'shop_web' }, mode } });
@@ -36,5 +36,23 @@ describe('serviceProgress', () => {
     const global = svc({ $case: 'global', value: {} });
     expect(serviceProgress(global, []).done).toBe(false);
     expect(serviceProgress(global, [task(0, 2n, TaskState.RUNNING), task(0, 2n, TaskState.STARTING)])).toEqual({ ready: 1, wanted: 2, done: false });
+  });
+});
+
+describe('updateStopped', () => {
+  const withStatus = (state: UpdateStatus_State, startedAtMs: bigint, message = '') =>
+    Service.fromPartial({ id: 's1', spec: { annotations: { name: 'shop_web' } }, updateStatus: { state, startedAtMs, message } });
+
+  it('reports a pause or a completed rollback of this deploy\'s update, with the reason', () => {
+    expect(updateStopped(withStatus(UpdateStatus_State.PAUSED, 200n, 'task failed'), 100n)).toMatch(/update of shop_web is paused: task failed; .*shoal service rollback shop_web/);
+    expect(updateStopped(withStatus(UpdateStatus_State.ROLLBACK_COMPLETED, 200n), 100n)).toMatch(/failed and was rolled back/);
+    expect(updateStopped(withStatus(UpdateStatus_State.ROLLBACK_PAUSED, 200n), 100n)).toMatch(/rollback of shop_web is paused/);
+  });
+
+  it('keeps waiting while updating, and ignores a status left from an earlier update', () => {
+    expect(updateStopped(withStatus(UpdateStatus_State.UPDATING, 200n), 100n)).toBeUndefined();
+    expect(updateStopped(withStatus(UpdateStatus_State.ROLLBACK_STARTED, 200n), 100n)).toBeUndefined();
+    expect(updateStopped(withStatus(UpdateStatus_State.PAUSED, 50n), 100n)).toBeUndefined();
+    expect(updateStopped(Service.fromPartial({ id: 's1' }), 100n)).toBeUndefined();
   });
 });
