@@ -63,10 +63,11 @@ export function runProbe(runtime: ProbeRuntime, containerId: string, args: strin
   const token = randomBytes(8).toString('hex');
   let timedOut = false;
   const kill = (): void => {
-    // The exec may still be joining the container: try again until its process shows up.
     let tries = 0;
     const again = (): void => {
-      if (killTagged(token) === 0 && !finished && tries++ < 50) setTimeout(again, 20);
+      killTagged(token);
+      // until the exec returns: a probe still being set up (slow host) is caught on a later try
+      if (!finished && tries++ < 600) setTimeout(again, 50);
     };
     again();
   };
