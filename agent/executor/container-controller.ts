@@ -3,6 +3,7 @@
 // the container the previous one created (re-adoption).
 import type { Logger } from 'pino';
 import type { Task } from '../../proto/gen/types.js';
+import { HealthCheckConfigError, HealthMonitor, planHealthCheck } from '../health/index.js';
 import { ImageNotFoundError, type ImageStore } from '../images/index.js';
 import { ContainerSpecError, type ContainerInfo, type ContainerRuntime } from '../runtime/index.js';
 import { containerSpecFor, DEFAULT_STOP_GRACE_MS, LABEL_STOP_GRACE_MS, LABEL_STOP_SIGNAL, LABEL_TASK_ID, normalizeSignal, type SpecContext } from './container-spec.js';
@@ -28,6 +29,9 @@ export async function taskContainers(runtime: ContainerRuntime): Promise<Map<str
 
 export class ContainerController implements Controller {
   private containerId: string | undefined;
+  private health: HealthMonitor | undefined;
+  /** The health check stopped the container: its exit is a failure whatever the code. */
+  private unhealthy = false;
 
   constructor(
     private task: Task,
@@ -56,6 +60,13 @@ export class ContainerController implements Controller {
     if (await this.find()) return;
     const image = this.task.spec?.container?.image ?? '';
     if (!image) throw new TaskRejectedError(`task ${this.task.id} names no image`);
+    // a malformed health check rejects the task now instead of failing it once it runs
+    try {
+      planHealthCheck(this.task.spec?.container?.healthcheck);
+    } catch (err) {
+      if (err instanceof HealthCheckConfigError) throw new TaskRejectedError(err.message);
+      throw err;
+    }
     let resolved;
     try {
       resolved = await this.deps.images.resolve(image);
@@ -77,20 +88,46 @@ export class ContainerController implements Controller {
   async start(): Promise<{ containerId: string; pid: number }> {
     const c = await this.find();
     if (!c) throw new Error(`container of task ${this.task.id} is gone`);
-    if (c.state === 'running') return { containerId: c.id, pid: c.pid ?? 0 };
+    if (c.state === 'running') {
+      this.watchHealth(c.id);
+      return { containerId: c.id, pid: c.pid ?? 0 };
+    }
     if (c.state === 'exited') throw new Error(`container of task ${this.task.id} already exited (${c.exit?.code ?? '?'})`);
     const started = await this.deps.runtime.start(c.id);
+    this.watchHealth(started.id);
     return { containerId: started.id, pid: started.pid ?? 0 };
+  }
+
+  /** Runs the spec's health check; an unhealthy container is stopped (agent/health/README.md). */
+  private watchHealth(containerId: string): void {
+    if (this.health) return;
+    const logger = this.deps.logger.child({ task: this.task.id, container: containerId });
+    this.health = new HealthMonitor({ runtime: this.deps.runtime, containerId, config: this.task.spec?.container?.healthcheck, logger });
+    this.health.onChange((h) => {
+      if (h.status !== 'unhealthy') return;
+      this.unhealthy = true;
+      this.deps.runtime.stop(containerId).catch((err: unknown) => logger.warn({ err }, 'stopping an unhealthy container failed'));
+    });
+    this.health.start();
   }
 
   async wait(signal?: AbortSignal): Promise<ExitInfo> {
     const c = await this.find();
     if (!c) throw new Error(`container of task ${this.task.id} is gone`);
-    const exit = await this.deps.runtime.wait(c.id, signal);
-    return { exitCode: exit.code, oomKilled: exit.oomKilled, signal: exit.signal };
+    // a container adopted after an agent restart is running without a monitor yet
+    if (c.state === 'running') this.watchHealth(c.id);
+    try {
+      const exit = await this.deps.runtime.wait(c.id, signal);
+      return { exitCode: exit.code, oomKilled: exit.oomKilled, signal: exit.signal, unhealthy: this.unhealthy };
+    } finally {
+      // exited, or the wait was abandoned (a later wait starts a fresh monitor): no probe timers left behind
+      this.health?.stop();
+      this.health = undefined;
+    }
   }
 
   async shutdown(): Promise<void> {
+    this.health?.stop();
     const c = await this.find();
     if (!c || c.state !== 'running') return;
     // the container remembers its stop signal and grace: the task spec may be gone by now

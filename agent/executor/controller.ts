@@ -7,6 +7,8 @@ export interface ExitInfo {
   oomKilled: boolean;
   /** The signal that killed the process, if one did. */
   signal: string | null;
+  /** The health check failed and stopped the container. */
+  unhealthy?: boolean;
 }
 
 export interface Controller {

@@ -76,6 +76,7 @@ export async function step(task: Task, current: TaskStatus, ctl: Controller, opt
         if (opts.signal?.aborted) return current;
         return next(current, TaskState.FAILED, 'lost the container', now, { err: reason(err) });
       }
+      if (exit.unhealthy) return next(current, TaskState.FAILED, 'finished', now, { exitCode: exit.exitCode, err: 'task: non-zero exit (unhealthy)' });
       if (exit.oomKilled) return next(current, TaskState.FAILED, 'finished', now, { exitCode: exit.exitCode, oomKilled: true, err: 'task: killed by the OOM killer (memory limit reached)' });
       if (exit.exitCode === 0) return next(current, TaskState.COMPLETE, 'finished', now, { exitCode: 0 });
       return next(current, TaskState.FAILED, 'finished', now, { exitCode: exit.exitCode, err: `task: non-zero exit (${exit.exitCode})` });
