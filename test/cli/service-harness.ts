@@ -23,7 +23,8 @@ export interface CliHarness {
 /** Runs `shoal ARGS` (tsx, from the repository root) without blocking this process. */
 export function runShoal(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tsx', 'cli/main.ts', ...args], {
+    // node --import tsx: what `npx tsx` runs, without npx's second of start-up per command.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
       cwd: join(import.meta.dirname, '../..'),
       env: { ...process.env, SHOAL_DEBUG: '', SHOAL_HOST: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
