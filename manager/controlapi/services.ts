@@ -1,6 +1,6 @@
 // Service rpcs: create, update (spec, scale, rollback), remove, get, list. Every write is one
 // store transaction that re-reads and re-checks inside it, so a concurrent change is caught.
-import { Service, ServiceSpec } from '../../proto/gen/types.js';
+import { Service, ServiceSpec, UpdateStatus_State } from '../../proto/gen/types.js';
 import type {
   CreateServiceRequest,
   CreateServiceResponse,
@@ -64,6 +64,10 @@ export async function updateService(store: MemoryStore, req: UpdateServiceReques
       previousSpec: cur.spec,
       previousSpecVersion: cur.specVersion,
       endpoint: next.endpoint ? { ...(cur.endpoint ?? { ports: [], virtualIps: [] }), spec: next.endpoint } : cur.endpoint,
+      // a manual rollback runs with rollback_config (manager/orchestrator/update/README.md)
+      ...(req.rollback
+        ? { updateStatus: { state: UpdateStatus_State.ROLLBACK_STARTED, startedAtMs: BigInt(Date.now()), completedAtMs: 0n, message: 'manually requested rollback' } }
+        : {}),
     });
     return cur.id;
   });
