@@ -1,5 +1,5 @@
 // serviceProgress: when a deploy counts a service as converged, over hand-made task lists
-// (the rolling updater that would produce them in a cluster is not wired in yet).
+// (deploy.test.ts sees the real updater converge; these pin the edge cases).
 import { describe, expect, it } from 'vitest';
 import { Service, Task, TaskState, UpdateStatus_State, type ServiceSpec } from '../../../proto/gen/types.js';
 import { serviceProgress, updateStopped } from '../../../cli/stack/converge.js';

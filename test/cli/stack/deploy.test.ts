@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Service } from '../../../proto/gen/types.js';
+import { Service, TaskState } from '../../../proto/gen/types.js';
 import { startControl, type ControlHarness } from '../../manager/controlapi/harness.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -53,7 +53,7 @@ const v1 = `services:
     image: nginx:1.25
     environment: { MODE: blue }
     ports: ["8080:80"]
-    deploy: { replicas: 2 }
+    deploy: { replicas: 2, update_config: { parallelism: 2, monitor: 200ms } }
   api:
     image: busybox:1.36
     command: ["sleep", "3600"]
@@ -101,15 +101,15 @@ describe('shoal stack deploy against a real control API', () => {
     for (const [name, s] of byName()) expect(s.meta!.version, name).toBe(before.get(name)!.meta!.version);
   });
 
-  // --detach: the manager's rolling updater is not wired into LeaderComponents yet, so tasks of
-  // an updated spec never appear here; converge.test.ts covers the wait on synthetic tasks.
-  it('an edited file updates only the service that changed', async () => {
+  it('an edited file updates only the service that changed, and waits for the rolling update', async () => {
     const before = byName();
-    const r = await shoal(['stack', 'deploy', '--detach', '-c', join(dir, 'v2.yml'), 'shop']);
-    expect(r.code).toBe(0);
+    const r = await shoal(['stack', 'deploy', '-c', join(dir, 'v2.yml'), 'shop']);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('updating service shop_web');
     expect(r.stdout).toContain('service shop_api: unchanged');
-    expect(r.stdout).not.toContain('converged');
+    expect(r.stdout).toContain('shop_web: converged (2/2)');
+    const live = control.store.view((tx) => tx.tasks.all().filter((t) => t.serviceId === before.get('shop_web')!.id && t.desiredState <= TaskState.RUNNING));
+    expect(live.map((t) => [t.specVersion, t.status?.state])).toEqual([[2n, TaskState.RUNNING], [2n, TaskState.RUNNING]]);
     const after = byName();
     expect(after.get('shop_web')!.specVersion).toBe(before.get('shop_web')!.specVersion + 1n);
     expect(after.get('shop_web')!.spec!.task!.container!.env).toEqual(['MODE=green']);
