@@ -1,6 +1,7 @@
-// Waiting until the services a deploy touched run their new spec: polls ListTasks (the
-// service command's progress display is not shared yet) and prints a line whenever a
-// service's count moves, and once per failed task with the reason.
+// Waiting until the services a deploy touched run their new spec: polls ListTasks for all of
+// them at once and prints a line whenever a service's count moves, and once per failed task.
+// Not cli/client's waitForConvergence: that follows one service and does not tell tasks of the
+// old spec from the new, which a rolling update needs.
 import { TaskState, UpdateStatus_State, type Service, type Task } from '../../proto/gen/types.js';
 import type { StackControl } from './control.js';
 
