@@ -50,7 +50,7 @@ describe('simulated agents over the dispatcher protocol', () => {
     const w = store.watch({ filter: (e) => e.kind === 'task' });
     void (async () => {
       for await (const e of w) {
-        if (e.kind !== 'task' || e.type === 'delete') continue;
+        if (e.type === 'commit' || e.type === 'reset' || e.type === 'delete' || e.kind !== 'task') continue;
         const s = e.object.status?.state;
         if (s === undefined) continue;
         const list = seen.get(e.object.id) ?? [];

@@ -1,161 +1,132 @@
-// `npm run bench -- scheduler-scale [nodes] [services] [replicas]`: the manager's store,
-// orchestrators, task reaper and scheduler in one process place 100 services x 1,000 replicas on
-// 1,000 nodes. Agents are simulated in-store (nodes are written as READY); the dispatcher and
-// its gRPC sessions are not part of this measurement yet. `--raft N` puts the store on N real
-// Raft members in this process (gRPC on loopback, WALs with fsync in a temp dir); by default
-// the store commits at once.
-import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
-import path from 'node:path';
+// `npm run bench -- scheduler-scale [--agents 1000] [--services 100] [--replicas 1000]
+//   [--processes 1] [--connections 8] [--start-ms 20] [--heartbeat-ms 5000]`
+// The real manager (store, orchestrators, task reaper, scheduler, dispatcher on loopback gRPC)
+// in this process; 1,000 SIMULATED agents in separate worker processes speak the real dispatcher
+// protocol (each its own Session and node id, heartbeats, Assignments, batched UpdateTaskStatus
+// ACCEPTED/PREPARING -> STARTING/RUNNING) and never start a container. Agents identify by a
+// metadata header: mTLS is left out of this measurement. Measured: services created -> all tasks
+// ASSIGNED in the store (placement) and -> all RUNNING as reported through the protocol; peak RSS
+// (VmHWM) and CPU time of the manager process alone.
+// `--in-store [nodes] [services] [replicas] [--raft N]`: the older mode without dispatcher.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { RaftNode } from '../../manager/raft/node/index.js';
-import { Node, NodeRole, NodeStatus_State, Service } from '../../proto/gen/types.js';
-import { RealClock } from '../../manager/clock.js';
-import { GlobalOrchestrator } from '../../manager/orchestrator/global/orchestrator.js';
-import { ReplicatedOrchestrator } from '../../manager/orchestrator/replicated/orchestrator.js';
-import { TaskReaper } from '../../manager/orchestrator/task-reaper.js';
-import { Scheduler } from '../../manager/scheduler/scheduler.js';
-import { MemoryStore, RaftBinding } from '../../manager/store/index.js';
+import { NodeStatus_State, TaskState } from '../../proto/gen/types.js';
+import { benchService, inStoreRun } from './sim-agents/in-store-run.js';
+import { spawnSimAgents, startSimManager } from './sim-agents/index.js';
 
-const ASSIGNED = 192;
-
-function node(i: number): Node {
-  return Node.fromPartial({
-    id: `node-${String(i).padStart(5, '0')}`,
-    role: NodeRole.WORKER,
-    spec: { annotations: { name: '', labels: { zone: `z${i % 3}` } } },
-    description: { hostname: `host-${i}`, resources: { nanoCpus: 16_000_000_000n, memoryBytes: 64n << 30n } },
-    status: { state: NodeStatus_State.READY },
-  });
-}
-
-function service(i: number, replicas: number): Service {
-  const s = Service.fromPartial({
-    id: `svc-${i}`,
-    specVersion: 1n,
-    spec: {
-      annotations: { name: `svc-${i}` },
-      task: {
-        container: { image: 'busybox:latest', args: ['sleep', 'infinity'] },
-        resources: { reservations: { nanoCpus: 10_000_000n, memoryBytes: 16n << 20n } },
-      },
-    },
-  });
-  s.spec!.mode = { $case: 'replicated', value: { replicas } };
-  return s;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const srv = net.createServer();
-      srv.listen(0, '127.0.0.1', () => resolve(srv));
-    })),
-  );
-  const ports = servers.map((srv) => (srv.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
-  return ports;
-}
-
-interface RaftCluster {
-  store: MemoryStore;
-  close(): Promise<void>;
-}
-
-/** N Raft members in this process; resolves with the leader's store. */
-async function raftCluster(n: number, clock: RealClock): Promise<RaftCluster> {
-  const dir = await mkdtemp('/tmp/shoalst-bench-');
-  const ports = await freePorts(n);
-  const peers = new Map(ports.map((p, i) => [BigInt(i + 1), `127.0.0.1:${p}`]));
-  const members: { binding: RaftBinding; node: RaftNode<bigint> }[] = [];
-  const logger = pino({ level: 'warn' });
-  for (const [id, addr] of peers) {
-    const binding = new RaftBinding({ clock });
-    const node = await RaftNode.start<bigint>({ id, clusterId: 'shoalst-bench', dir: path.join(dir, `m${id}`), listen: addr, peers, stateMachine: binding.stateMachine, logger });
-    binding.attach(node);
-    members.push({ binding, node });
-  }
-  for (;;) {
-    const l = members.find((m) => m.node.status().role === 'leader');
-    if (l) {
-      return {
-        store: l.binding.store,
-        close: async () => {
-          await Promise.all(members.map((m) => m.node.stop()));
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
-    }
-    await new Promise((r) => setTimeout(r, 20));
+/** A process's VmHWM (peak resident set) or VmRSS in MiB, from /proc. */
+function procMb(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0; // the process is gone
   }
 }
 
 export default async function main(argv: string[]): Promise<void> {
-  const raftAt = argv.indexOf('--raft');
-  const raftMembers = raftAt >= 0 ? Number(argv[raftAt + 1] ?? 3) : 0;
-  const args = raftAt >= 0 ? [...argv.slice(0, raftAt), ...argv.slice(raftAt + 2)] : argv;
-  const [nodes = 1000, services = 100, replicas = 1000] = args.map(Number);
-  const total = services * replicas;
-  const clock = new RealClock();
-  const cluster = raftMembers > 0 ? await raftCluster(raftMembers, clock) : undefined;
-  const store = cluster?.store ?? new MemoryStore({ clock });
-  const logger = pino({ level: 'warn' });
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-
-  await store.update((tx) => {
-    for (let i = 0; i < nodes; i++) tx.nodes.create(node(i));
+  if (argv.includes('--in-store')) return inStoreRun(argv.filter((a) => a !== '--in-store'));
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      agents: { type: 'string', default: '1000' },
+      services: { type: 'string', default: '100' },
+      replicas: { type: 'string', default: '1000' },
+      processes: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '8' },
+      'start-ms': { type: 'string', default: '20' },
+      'heartbeat-ms': { type: 'string', default: '5000' },
+      'timeout-s': { type: 'string', default: '600' },
+    },
   });
-  const ac = new AbortController();
-  const orchestrator = new ReplicatedOrchestrator(store, clock, { logger });
-  const scheduler = new Scheduler(store, clock, { logger });
-  // The global orchestrator and the reaper run as on a real leader, though they have little to do.
-  const others = [new GlobalOrchestrator(store, clock, { logger }), new TaskReaper(store, clock, { logger })];
-  const runs = [orchestrator.run(ac.signal), scheduler.run(ac.signal), ...others.map((c) => c.run(ac.signal))];
+  const agents = Number(values.agents);
+  const services = Number(values.services);
+  const replicas = Number(values.replicas);
+  const total = services * replicas;
+  const logger = pino({ level: 'warn' });
 
-  let assigned = 0;
-  const done = new Promise<void>((resolve) => {
+  const manager = await startSimManager({ logger, dispatcher: { heartbeatPeriodMs: Number(values['heartbeat-ms']) } });
+  const { store } = manager;
+  const t0 = performance.now();
+  const sims = await spawnSimAgents({
+    addr: manager.addr,
+    agents,
+    processes: Number(values.processes),
+    connectionsPerProcess: Number(values.connections),
+    startMs: Number(values['start-ms']),
+  });
+  try {
+    const ready = store.view((tx) => tx.nodes.all().filter((n) => n.status?.state === NodeStatus_State.READY).length);
+    if (ready !== agents) throw new Error(`only ${ready} of ${agents} simulated nodes READY`);
+    console.log(
+      `${agents} simulated agents (no containers; ${values.processes} worker process(es), ${values.connections} HTTP/2 connections each, ` +
+        `start ${values['start-ms']} ms, heartbeat ${values['heartbeat-ms']} ms, identity by metadata header: mTLS not measured) ` +
+        `registered in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+
+    let assigned = 0;
+    let running = 0;
+    let assignedAt = 0;
+    let runningAt = 0;
+    const counted = new Map<string, TaskState>();
     const w = store.watch({ filter: (e) => e.kind === 'task' });
-    void (async () => {
+    const done = (async () => {
       for await (const e of w) {
-        if (e.type === 'update' && e.kind === 'task' && e.object.status?.state === ASSIGNED && e.old?.status?.state !== ASSIGNED) {
-          if (++assigned === total) {
-            w.close();
-            resolve();
-          }
+        if (e.type === 'commit' || e.type === 'reset' || e.type === 'delete' || e.kind !== 'task') continue;
+        const s = e.object.status?.state ?? TaskState.NEW;
+        const before = counted.get(e.object.id) ?? TaskState.NEW;
+        if (s >= TaskState.ASSIGNED && before < TaskState.ASSIGNED && ++assigned === total) assignedAt = performance.now();
+        if (s >= TaskState.RUNNING && before < TaskState.RUNNING && ++running === total) {
+          runningAt = performance.now();
+          return;
         }
+        if (s > before) counted.set(e.object.id, s);
       }
     })();
-  });
 
-  const log = raftMembers > 0 ? `${raftMembers} in-process Raft members` : 'an in-memory store (no Raft)';
-  console.log(`placing ${total} tasks of ${services} services on ${nodes} simulated nodes with ${log} (agents simulated in-store; dispatcher/gRPC not measured)`);
-  const start = performance.now();
-  for (let i = 0; i < services; i++) await store.update((tx) => tx.services.create(service(i, replicas)));
-  await done;
-  const secs = (performance.now() - start) / 1000;
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  ac.abort();
-  await Promise.all(runs);
-  clearInterval(sampler);
-  await cluster?.close();
-
-  const perNode = new Map<string, number>();
-  store.view((tx) => {
-    for (const t of tx.tasks.all()) perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
-  });
-  const counts = [...perNode.values()];
-  console.log(`placed ${assigned} tasks in ${secs.toFixed(2)} s; tasks per node min ${Math.min(...counts)} max ${Math.max(...counts)}`);
-  console.log(
-    JSON.stringify({
-      bench: 'scheduler-scale',
-      tasks_per_s: Math.round(total / secs),
-      peak_rss_mb: Math.round(peakRss / 2 ** 20),
-      nodes,
-      tasks: total,
-      raft_members: raftMembers,
-      simulated_agents: 'in-store',
-      dispatcher_measured: false,
-    }),
-  );
+    console.log(`creating ${services} services x ${replicas} replicas = ${total} tasks`);
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    const progress = setInterval(() => {
+      const agentsRss = sims.pids.reduce((a, pid) => a + procMb(pid, 'VmRSS'), 0);
+      console.log(`  ${((performance.now() - start) / 1000).toFixed(1)} s: ${assigned} assigned, ${running} running in the store (${sims.runningReported()} reported by agents, ${sims.sessionFailures()} sessions failed); manager rss ${procMb('self', 'VmRSS').toFixed(0)} MB, agents ${agentsRss.toFixed(0)} MB`);
+    }, 2_000);
+    for (let i = 0; i < services; i++) await store.update((tx) => tx.services.create(benchService(i, replicas)));
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not all ${total} tasks RUNNING after ${values['timeout-s']} s (${assigned} assigned, ${running} running)`)), Number(values['timeout-s']) * 1000).unref());
+    try {
+      await Promise.race([done, timeout]);
+    } finally {
+      clearInterval(progress);
+      w.close();
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const runSecs = (runningAt - start) / 1000;
+    const assignSecs = (assignedAt - start) / 1000;
+    const peakRss = procMb('self', 'VmHWM');
+    const perNode = new Map<string, number>();
+    store.view((tx) => {
+      for (const t of tx.tasks.all()) perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
+    });
+    const counts = [...perNode.values()];
+    console.log(
+      `all ${total} ASSIGNED after ${assignSecs.toFixed(2)} s, all RUNNING (reported over the protocol) after ${runSecs.toFixed(2)} s; ` +
+        `tasks per node min ${Math.min(...counts)} max ${Math.max(...counts)}; manager CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak RSS ${peakRss.toFixed(0)} MB`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'scheduler-scale',
+        tasks_per_s: Math.round(total / runSecs),
+        assigned_per_s: Math.round(total / assignSecs),
+        peak_rss_mb: Math.round(peakRss),
+        agents,
+        tasks: total,
+        agents_simulated: true,
+        session_failures: sims.sessionFailures(),
+      }),
+    );
+  } finally {
+    await sims.stop();
+    await manager.close();
+  }
 }

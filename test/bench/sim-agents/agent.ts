@@ -46,8 +46,15 @@ export class SimAgent {
     return this.opened;
   }
 
+  /** Sessions that failed (and were reopened, as a real agent's SessionLoop would). */
+  failures = 0;
+
   /** Opens the session; resolves once the manager has sent the first SessionMessage. */
   start(): Promise<void> {
+    return new Promise((resolve, reject) => this.open(resolve, reject));
+  }
+
+  private open(resolve: () => void, reject: (e: Error) => void): void {
     const md = new Metadata();
     md.set(SIM_NODE_HEADER, this.o.nodeId);
     const description = NodeDescription.fromPartial({
@@ -56,29 +63,35 @@ export class SimAgent {
       resources: { nanoCpus: 64_000_000_000n, memoryBytes: 256n << 30n },
       engineVersion: 'simulated',
     });
-    return new Promise((resolve, reject) => {
-      this.session = new ManagerSession({
-        client: this.o.client,
-        addr: this.o.addr,
-        metadata: md,
-        description,
-        logger: this.o.logger ?? pino({ level: 'silent' }),
-        openTimeoutMs: 60_000,
-        handlers: {
-          onSession: (_m, first) => {
-            if (!first) return;
-            this.opened = true;
-            this.reporter.kick();
-            resolve();
-          },
-          onAssignments: (m) => this.assignments(m),
+    const session = new ManagerSession({
+      client: this.o.client,
+      addr: this.o.addr,
+      metadata: md,
+      description,
+      logger: this.o.logger ?? pino({ level: 'silent' }),
+      openTimeoutMs: 60_000,
+      handlers: {
+        onSession: (_m, first) => {
+          if (!first) return;
+          this.opened = true;
+          this.reporter.kick();
+          resolve();
         },
-      });
-      this.session.run(this.ac.signal).catch((err: Error) => {
-        this.opened = false;
-        if (!this.ac.signal.aborted) this.sessionError = err;
-        reject(err);
-      });
+        onAssignments: (m) => this.assignments(m),
+      },
+    });
+    this.session = session;
+    session.run(this.ac.signal).catch((err: Error) => {
+      this.opened = false;
+      if (this.ac.signal.aborted) return reject(err);
+      this.failures++;
+      this.sessionError = err;
+      // reconnect after a pause; the new stream's COMPLETE message resynchronises the tasks
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.open(resolve, reject);
+      }, 500);
+      this.timers.add(timer);
     });
   }
 

@@ -24,7 +24,7 @@ export class SimFleet {
     const conns = Math.max(1, Math.min(o.connections ?? 4, o.count));
     for (let k = 0; k < conns; k++) {
       // a distinct channel option keeps grpc-js from folding the clients into one subchannel
-      this.clients.push(new DispatcherClient(o.addr, credentials.createInsecure(), { 'shoal.sim.connection': k, 'grpc.max_receive_message_length': 64 << 20 }));
+      this.clients.push(new DispatcherClient(o.addr, credentials.createInsecure(), { 'shoal.sim.connection': k, 'grpc.enable_channelz': 0, 'grpc.max_receive_message_length': 64 << 20 }));
     }
     for (let i = 0; i < o.count; i++) {
       this.agents.push(new SimAgent({ nodeId: simNodeId(o.prefix ?? 'sim-node-', (o.first ?? 0) + i), client: this.clients[i % conns]!, addr: o.addr, startMs: o.startMs }));
@@ -41,6 +41,12 @@ export class SimFleet {
   get runningReported(): number {
     let n = 0;
     for (const a of this.agents) n += a.runningReported;
+    return n;
+  }
+
+  get failures(): number {
+    let n = 0;
+    for (const a of this.agents) n += a.failures;
     return n;
   }
 

@@ -42,7 +42,7 @@ export async function startSimManager(o: SimManagerOptions = {}): Promise<SimMan
     logger,
     ...o.dispatcher,
   });
-  const server = new Server({ 'grpc.max_send_message_length': 64 << 20 });
+  const server = new Server({ 'grpc.max_send_message_length': 64 << 20, 'grpc.enable_channelz': 0 });
   server.addService(DispatcherService, dispatcherService(dispatcher));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

@@ -19,6 +19,8 @@ export interface SimProcesses {
   pids: number[];
   /** Tasks the agents have reported RUNNING (as of each worker's last progress message). */
   runningReported(): number;
+  /** Sessions that failed and were reopened (heartbeat deadline missed, stream error). */
+  sessionFailures(): number;
   stop(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export async function spawnSimAgents(o: SimProcessesOptions): Promise<SimProcess
   const n = Math.max(1, Math.min(o.processes ?? 1, o.agents));
   const children: ChildProcess[] = [];
   const running = new Map<number, number>();
+  const failures = new Map<number, number>();
   const stop = async (): Promise<void> => {
     await Promise.all(
       children.map(
@@ -54,10 +57,13 @@ export async function spawnSimAgents(o: SimProcessesOptions): Promise<SimProcess
       children.push(c);
       ready.push(
         new Promise<void>((resolve, reject) => {
-          c.on('message', (m: { type: string; running?: number; message?: string }) => {
+          c.on('message', (m: { type: string; running?: number; failures?: number; message?: string }) => {
             if (m.type === 'ready') resolve();
             else if (m.type === 'error') reject(new Error(`simulated agents (worker ${k}): ${m.message}`));
-            else if (m.type === 'progress') running.set(k, m.running ?? 0);
+            else if (m.type === 'progress') {
+              running.set(k, m.running ?? 0);
+              failures.set(k, m.failures ?? 0);
+            }
           });
           c.once('exit', (code) => reject(new Error(`simulated agents worker ${k} exited (${code})`)));
         }),
@@ -71,6 +77,7 @@ export async function spawnSimAgents(o: SimProcessesOptions): Promise<SimProcess
   return {
     pids: children.map((c) => c.pid!),
     runningReported: () => [...running.values()].reduce((a, b) => a + b, 0),
+    sessionFailures: () => [...failures.values()].reduce((a, b) => a + b, 0),
     stop,
   };
 }

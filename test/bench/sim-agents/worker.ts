@@ -25,4 +25,4 @@ fleet.start().then(
   (err: Error) => send({ type: 'error', message: err.message }),
 );
 // progress for the parent's log; the measurement itself is read from the manager's store
-setInterval(() => send({ type: 'progress', running: fleet.runningReported, connected: fleet.connected }), 1_000).unref();
+setInterval(() => send({ type: 'progress', running: fleet.runningReported, connected: fleet.connected, failures: fleet.failures }), 1_000).unref();
