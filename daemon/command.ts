@@ -12,6 +12,7 @@ interface DaemonFlags {
   root?: string;
   run?: string;
   heartbeatMs?: string;
+  disconnectGraceMs?: string;
   raftTickMs?: string;
   raftElectionTicks?: string;
   logLevel?: string;
@@ -33,6 +34,7 @@ export function registerDaemonCommand(program: Command): void {
     .option('--root <dir>', 'persistent state (default $SHOAL_ROOT or /var/lib/shoal)')
     .option('--run <dir>', 'volatile state and the local socket (default $SHOAL_RUN or /run/shoal)')
     .option('--heartbeat-ms <ms>', 'agent heartbeat period for a new cluster (default 5000; env SHOAL_HEARTBEAT_MS)')
+    .option('--disconnect-grace-ms <ms>', 'a node whose session closed is down after this (default 3000; env SHOAL_DISCONNECT_GRACE_MS)')
     .option('--raft-tick-ms <ms>', 'Raft tick (default 50; env SHOAL_RAFT_TICK_MS)')
     .option('--raft-election-ticks <n>', 'Raft election timeout in ticks (default 8)')
     .option('--log-level <level>', 'pino level (default $SHOAL_LOG_LEVEL or info)')
@@ -45,6 +47,7 @@ export function registerDaemonCommand(program: Command): void {
         advertiseAddr: f.advertiseAddr,
         tuning: {
           heartbeatMs: int(f.heartbeatMs ?? process.env.SHOAL_HEARTBEAT_MS, '--heartbeat-ms'),
+          disconnectGraceMs: int(f.disconnectGraceMs ?? process.env.SHOAL_DISCONNECT_GRACE_MS, '--disconnect-grace-ms'),
           raft: {
             tickMs: int(f.raftTickMs ?? process.env.SHOAL_RAFT_TICK_MS, '--raft-tick-ms'),
             electionTicks: int(f.raftElectionTicks, '--raft-election-ticks'),

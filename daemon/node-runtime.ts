@@ -18,6 +18,8 @@ export interface Tuning {
   raft?: RaftTiming;
   /** Dispatcher heartbeat period when the cluster object sets none. */
   heartbeatMs?: number;
+  /** How long a node whose session stream closed may take to come back before it is down. */
+  disconnectGraceMs?: number;
   agentBackoff?: { initialMs?: number; maxMs?: number };
   cgroupParent?: string;
   /** How often a node asks the managers for its role (promotion / demotion); default 3 s. */
@@ -71,7 +73,7 @@ export async function startManagerParts(o: {
     serverCredentials: ServerCredentials.createSsl(Buffer.from(o.certs.rootPem), [{ cert_chain: Buffer.from(o.certs.certPem), private_key: Buffer.from(o.certs.keyPem) }], true),
     channelCredentials: creds,
     identify: identifyWith(() => auth!),
-    dispatcher: { heartbeatPeriodMs: o.tuning.heartbeatMs },
+    dispatcher: { heartbeatPeriodMs: o.tuning.heartbeatMs, disconnectGraceMs: o.tuning.disconnectGraceMs },
     logger: o.logger,
   });
   auth = authenticatorFor(o.certs.rootPem, manager.store);

@@ -20,6 +20,7 @@ export interface ClusterOptions {
   subnet: string;
   hosts: number;
   heartbeatMs?: number;
+  disconnectGraceMs?: number;
 }
 
 export class TestCluster {
@@ -63,6 +64,7 @@ export class TestCluster {
       process.execPath, '--import', 'tsx', join(REPO, 'cli/main.ts'), 'daemon',
       '--listen-addr', this.addr(name), '--advertise-addr', this.addr(name),
       '--heartbeat-ms', String(this.o.heartbeatMs ?? 500),
+      ...(this.o.disconnectGraceMs ? ['--disconnect-grace-ms', String(this.o.disconnectGraceMs)] : []),
     ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     p.stderr!.pipe(log);
     this.procs.set(name, p);

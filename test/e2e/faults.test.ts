@@ -12,7 +12,7 @@ let c: TestCluster;
 const managers = ['h1', 'h2', 'h3'];
 
 beforeAll(async () => {
-  c = await TestCluster.up({ name: 'shoale2ef', subnet: '10.231.9.0/24', hosts: 5, heartbeatMs: 2000 });
+  c = await TestCluster.up({ name: 'shoale2ef', subnet: '10.231.9.0/24', hosts: 5, heartbeatMs: 4000, disconnectGraceMs: 12_000 }); // an agent restart under load may take seconds
   await c.form();
   await c.createService('h1', 'web', { replicas: 6 });
   await until(async () => (await c.running('h1', 'web')).length === 6, 'web 6/6');
