@@ -13,7 +13,14 @@ const groups: Record<string, () => Promise<Registrar>> = {
   image: async () => (await import('../agent/commands/image.js')).registerImageCommands,
   lab: async () => (await import('../deploy/lab/commands.js')).registerLabCommands,
   stack: async () => (await import('./commands/stack.js')).registerStackCommands,
-  service: async () => (await import('./commands/service.js')).registerServiceCommands,
+  service: async () => {
+    const base = await import('./commands/service.js');
+    const update = await import('./commands/service-update.js');
+    return (p: Command) => {
+      base.registerServiceCommands(p);
+      update.registerServiceUpdateCommands(p);
+    };
+  },
   node: async () => (await import('./commands/node.js')).registerNodeCommands,
   init: async () => (await import('./commands/membership.js')).registerMembershipCommands,
   join: async () => (await import('./commands/membership.js')).registerMembershipCommands,
