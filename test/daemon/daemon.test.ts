@@ -2,7 +2,7 @@
 // cluster (CA, tokens, single-member Raft), a worker joins with its token, a bad token is refused
 // and leaves nothing behind, a replicated service runs on both nodes, a worker certificate cannot
 // change Raft membership, and a restarted daemon re-adopts its containers from disk.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +163,15 @@ describe('shoal daemon (in process, loopback)', () => {
     const end = Date.now() + 30_000;
     while ((await rt2.list()).some((c) => c.state === 'running') && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
     expect((await rt2.list()).filter((c) => c.state === 'running')).toEqual([]);
+
+    // a worker joins and leaves: its membership is forgotten, the daemon keeps serving
+    const d3b = await startDaemon(h3);
+    await call(h3.paths.socket, 'join', { token: init.workerToken, remoteAddr: h1.listen, advertiseAddr: h3.listen, listenAddr: h3.listen });
+    expect(d3b.info().state).toBe('active');
+    await call(h3.paths.socket, 'leave', { force: false });
+    expect(d3b.info().state).toBe('inactive');
+    expect(existsSync(h3.paths.stateFile)).toBe(false);
+    expect(await loadNodeCertificates(h3.paths.certDir)).toBeNull();
 
     // a manager does not leave without being demoted first (or --force)
     const noLeave = await call(h1.paths.socket, 'leave', { force: false }).catch((e: ServiceError) => e);
