@@ -60,14 +60,20 @@ function replicasText(s: Service, tasks: readonly Task[]): string {
   return `${running}/${desired}${cap}`;
 }
 
+// Tasks come sorted by service, slot and newest first: older tasks of a slot are its history,
+// shown under the current one as Docker does (" \_ web.1").
 function taskRows(tasks: readonly Task[], nodes: ReadonlyMap<string, string>, full: boolean): string[][] {
+  let lastSlot = '';
   return tasks.map((t) => {
+    const slot = `${t.serviceId}/${t.slot || t.nodeId}`;
+    const history = slot === lastSlot;
+    lastSlot = slot;
     const st = t.status;
     const current = `${taskStateName(st?.state)}${st?.timestampMs ? ` ${ago(st.timestampMs)}` : ''}`;
     const err = st?.err ?? '';
     return [
       full ? t.id : shortId(t.id),
-      `${t.serviceName}.${t.slot || shortId(t.nodeId)}`,
+      `${history ? ' \\_ ' : ''}${t.serviceName}.${t.slot || shortId(t.nodeId)}`,
       t.spec?.container?.image ?? '',
       nodes.get(t.nodeId) ?? (t.nodeId ? shortId(t.nodeId) : ''),
       taskStateName(t.desiredState),

@@ -10,6 +10,7 @@ function serviceIds(tx: ReadTx, refs: readonly string[]): Set<string> | undefine
   return refs.length === 0 ? undefined : new Set(refs.map((r) => findService(tx, r).id));
 }
 
+/** Sorted by service, slot (node for global tasks), then newest first: a slot's current task leads its history. */
 export function listTasks(store: MemoryStore, req: ListTasksRequest): ListTasksResponse {
   const states = new Set(req.desiredStates);
   const tasks = store.view((tx) => {
@@ -21,7 +22,7 @@ export function listTasks(store: MemoryStore, req: ListTasksRequest): ListTasksR
     else pool = tx.tasks.all();
     return pool.filter((t) => (!nodes || nodes.has(t.nodeId)) && (states.size === 0 || states.has(t.desiredState)));
   });
-  tasks.sort((a, b) => a.serviceName.localeCompare(b.serviceName) || a.slot - b.slot || a.nodeId.localeCompare(b.nodeId) || Number((b.meta?.createdAtMs ?? 0n) - (a.meta?.createdAtMs ?? 0n)));
+  tasks.sort((a, b) => a.serviceName.localeCompare(b.serviceName) || a.slot - b.slot || a.nodeId.localeCompare(b.nodeId) || Number((b.meta?.createdAtMs ?? 0n) - (a.meta?.createdAtMs ?? 0n)) || a.desiredState - b.desiredState);
   return { tasks: tasks.map((t) => asMessage<Task>(t)) };
 }
 

@@ -1,7 +1,7 @@
 // `shoal service ...` end to end: the real CLI process against a control API on a unix socket,
 // with the real orchestrator and scheduler and a fake agent running the tasks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskState } from '../../proto/gen/types.js';
+import { TaskState, TaskStatus } from '../../proto/gen/types.js';
 import { expectOneLineError, startCli, type CliHarness } from './service-harness.js';
 
 let h: CliHarness;
@@ -79,6 +79,25 @@ describe('shoal service', () => {
     expectOneLineError(await h.shoal(['service', 'logs', 'web']), /needs the log stream/);
     expect(h.control.store.version).toBe(v);
     expect(h.control.store.view((tx) => tx.services.all().map((s) => s.spec!.annotations!.name))).toEqual(['web']);
+  });
+
+  it('ps shows a slot\'s older tasks under the current one', async () => {
+    // The fake agent is paused by now: tasks stop at ASSIGNED, so create detaches.
+    const c = await h.shoal(['service', 'create', '--detach', '--name', 'flaky', '--restart-delay', '0s', 'busybox']);
+    expect(c.code, c.stderr).toBe(0);
+    await h.control.store.update((tx) => {
+      const s = tx.services.find('name', 'flaky')[0]!;
+      const t = tx.tasks.find('service', s.id)[0]!;
+      tx.tasks.update({ ...t, status: TaskStatus.fromPartial({ state: TaskState.FAILED, err: 'exit code 3', timestampMs: BigInt(Date.now()) }) });
+    });
+    const assigned = (): number =>
+      h.control.store.view((tx) => tx.tasks.find('service', tx.services.find('name', 'flaky')[0]!.id).filter((t) => t.status?.state === TaskState.ASSIGNED).length);
+    for (let i = 0; i < 500 && assigned() !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    const ps = await h.shoal(['service', 'ps', 'flaky']);
+    const lines = ps.stdout.trim().split('\n').slice(1);
+    expect(lines, ps.stdout).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\S+\s+flaky\.1\s+busybox\s+\S+\s+running\s+assigned/);
+    expect(lines[1]).toMatch(/^\S+\s+\\_ flaky\.1\s+busybox\s+\S+\s+shutdown\s+failed .* ago\s+exit code 3$/);
   });
 
   it('says clearly when the daemon is not running', async () => {
