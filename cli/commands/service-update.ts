@@ -72,7 +72,7 @@ function pick<T>(table: Record<string, T>, flag: string, v: string): T {
 function setUpdateConfig(cur: UpdateConfig | undefined, f: Flags, p: 'update' | 'rollback'): UpdateConfig | undefined {
   const keys = ['Parallelism', 'Delay', 'Order', 'FailureAction', 'Monitor', 'MaxFailureRatio'].map((k) => `${p}${k}`);
   if (!keys.some((k) => f[k] !== undefined)) return cur;
-  const c = UpdateConfig.fromPartial(cur ? UpdateConfig.toJSON(cur) as object : { parallelism: 1 });
+  const c = cur ? UpdateConfig.fromJSON(UpdateConfig.toJSON(cur)) : UpdateConfig.fromPartial({ parallelism: 1 });
   const v = (k: string) => str(f, `${p}${k}`);
   if (v('Parallelism') !== undefined) c.parallelism = parseCount(`--${p}-parallelism`, v('Parallelism')!);
   if (v('Delay') !== undefined) c.delay = nanosOf(f, `${p}Delay`);
@@ -101,7 +101,7 @@ function setKeyValues(cur: Record<string, string>, add: string[], rm: string[], 
 
 /** The service's spec with the flags applied; the stored spec is left as it was. */
 export function applyUpdateFlags(current: ServiceSpec, f: Flags): ServiceSpec {
-  const spec = ServiceSpec.fromPartial(ServiceSpec.toJSON(current) as object);
+  const spec = ServiceSpec.fromJSON(ServiceSpec.toJSON(current));
   spec.task ??= ServiceSpec.fromPartial({ task: {} }).task!;
   const task = spec.task;
   task.container ??= ServiceSpec.fromPartial({ task: { container: {} } }).task!.container!;
