@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { NotLeaderError as RaftNotLeaderError, ProposalDroppedError } from '../raft/index.js';
 import { RaftNode, RaftTimeoutError, type RaftNodeOptions } from '../raft/node/index.js';
 import type { Clock } from '../clock.js';
-import { MemoryStore, type Proposer } from '../store/index.js';
+import { RaftBinding, type MemoryStore } from '../store/index.js';
 import { NoLeaderError, NoQuorumError, NotLeaderError } from './errors.js';
 
 export type RaftStoreOptions = Omit<RaftNodeOptions<bigint>, 'stateMachine' | 'logger'> & {
@@ -25,30 +25,18 @@ export class RaftStore {
 
   /** Recovers (or bootstraps) the Raft member in o.dir and the store from its snapshot and log. */
   static async start(o: RaftStoreOptions): Promise<RaftStore> {
-    let raft: RaftNode<bigint> | undefined;
     const timeoutMs = o.requestTimeoutMs ?? 10_000;
     const pub = o.publicAddr ?? ((a: string) => a);
-    // The store needs its proposer before the node exists (boot replays entries into the store).
-    const proposer: Proposer = {
-      propose: async (data) => {
-        if (!raft) throw new NoLeaderError('write');
-        return { index: await translate(raft, pub, () => raft!.propose(data), 'write', timeoutMs) };
-      },
-    };
-    const store = new MemoryStore({ clock: o.clock, proposer });
-    raft = await RaftNode.start<bigint>({
+    // The binding gives the store its proposer before the node exists (boot replays entries
+    // into the store); proposals are refused as "no leader" until the node is attached.
+    const binding = new RaftBinding({ clock: o.clock });
+    const raft = await RaftNode.start<bigint>({
       ...o,
       logger: o.logger?.child({ component: 'raft' }),
-      stateMachine: {
-        apply: (data, entry) => {
-          store.applyCommitted(data, entry.index);
-          return entry.index;
-        },
-        snapshot: () => store.snapshot(),
-        restore: (data) => store.restore(data),
-      },
+      stateMachine: binding.stateMachine,
     });
-    return new RaftStore(store, raft, timeoutMs, pub);
+    binding.attach({ propose: (data) => translate(raft, pub, () => raft.propose(data), 'write', timeoutMs) });
+    return new RaftStore(binding.store, raft, timeoutMs, pub);
   }
 
   /** Linearizable read barrier (ReadIndex): after it, the local store reflects every write
