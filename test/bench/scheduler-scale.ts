@@ -1,5 +1,5 @@
 // `npm run bench -- scheduler-scale [--agents 1000] [--services 100] [--replicas 1000]
-//   [--processes 1] [--connections 8] [--start-ms 20] [--heartbeat-ms 5000]`
+//   [--processes 2] [--connections 8] [--start-ms 20] [--heartbeat-ms 5000]`
 // The real manager (store, orchestrators, task reaper, scheduler, dispatcher on loopback gRPC)
 // in this process; 1,000 SIMULATED agents in separate worker processes speak the real dispatcher
 // protocol (each its own Session and node id, heartbeats, Assignments, batched UpdateTaskStatus
@@ -33,7 +33,7 @@ export default async function main(argv: string[]): Promise<void> {
       agents: { type: 'string', default: '1000' },
       services: { type: 'string', default: '100' },
       replicas: { type: 'string', default: '1000' },
-      processes: { type: 'string', default: '1' },
+      processes: { type: 'string', default: '2' },
       connections: { type: 'string', default: '8' },
       'start-ms': { type: 'string', default: '20' },
       'heartbeat-ms': { type: 'string', default: '5000' },
@@ -113,6 +113,7 @@ export default async function main(argv: string[]): Promise<void> {
       `all ${total} ASSIGNED after ${assignSecs.toFixed(2)} s, all RUNNING (reported over the protocol) after ${runSecs.toFixed(2)} s; ` +
         `tasks per node min ${Math.min(...counts)} max ${Math.max(...counts)}; manager CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak RSS ${peakRss.toFixed(0)} MB`,
     );
+    if (sims.sessionFailures() > 0) console.log('agent sessions failed and reopened (last reason per agent):', JSON.stringify(await sims.failureReasons()));
     console.log(
       JSON.stringify({
         bench: 'scheduler-scale',

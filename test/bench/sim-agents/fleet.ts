@@ -50,6 +50,17 @@ export class SimFleet {
     return n;
   }
 
+  /** Why sessions failed: message (numbers stripped) -> count. */
+  failureReasons(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.agents) {
+      if (!a.sessionError) continue;
+      const k = a.sessionError.message.replace(/[0-9.:]+/g, '#').slice(0, 120);
+      out[k] = (out[k] ?? 0) + 1;
+    }
+    return out;
+  }
+
   get connected(): number {
     return this.agents.filter((a) => a.connected).length;
   }

@@ -21,6 +21,8 @@ export interface SimProcesses {
   runningReported(): number;
   /** Sessions that failed and were reopened (heartbeat deadline missed, stream error). */
   sessionFailures(): number;
+  /** The last failure of each agent's session, grouped by message. */
+  failureReasons(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function spawnSimAgents(o: SimProcessesOptions): Promise<SimProcess
   const children: ChildProcess[] = [];
   const running = new Map<number, number>();
   const failures = new Map<number, number>();
+  const reasons = new Map<number, Record<string, number>>();
   const stop = async (): Promise<void> => {
     await Promise.all(
       children.map(
@@ -57,8 +60,9 @@ export async function spawnSimAgents(o: SimProcessesOptions): Promise<SimProcess
       children.push(c);
       ready.push(
         new Promise<void>((resolve, reject) => {
-          c.on('message', (m: { type: string; running?: number; failures?: number; message?: string }) => {
+          c.on('message', (m: { type: string; running?: number; failures?: number; message?: string; reasons?: Record<string, number> }) => {
             if (m.type === 'ready') resolve();
+            else if (m.type === 'reasons') reasons.set(k, m.reasons ?? {});
             else if (m.type === 'error') reject(new Error(`simulated agents (worker ${k}): ${m.message}`));
             else if (m.type === 'progress') {
               running.set(k, m.running ?? 0);
@@ -75,6 +79,15 @@ export async function spawnSimAgents(o: SimProcessesOptions): Promise<SimProcess
     throw err;
   }
   return {
+    async failureReasons() {
+      reasons.clear();
+      for (const c of children) if (c.connected) c.send('reasons');
+      const end = Date.now() + 2_000;
+      while (reasons.size < children.length && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      const out: Record<string, number> = {};
+      for (const r of reasons.values()) for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+      return out;
+    },
     pids: children.map((c) => c.pid!),
     runningReported: () => [...running.values()].reduce((a, b) => a + b, 0),
     sessionFailures: () => [...failures.values()].reduce((a, b) => a + b, 0),

@@ -9,6 +9,7 @@ const send = (m: object): void => {
 };
 
 process.on('message', (m) => {
+  if (m === 'reasons') send({ type: 'reasons', reasons: fleet.failureReasons() });
   if (m === 'stop') {
     fleet.stop();
     process.disconnect();
