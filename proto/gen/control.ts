@@ -186,6 +186,39 @@ export interface WatchTasksEvent {
   removed: boolean;
 }
 
+/**
+ * `service logs`: the lines of a service's tasks, read from the nodes that run them by the
+ * leader's dispatcher (a follower forwards the stream to the leader).
+ */
+export interface ServiceLogsRequest {
+  /** id, unique id prefix or name */
+  serviceId: string;
+  /** keep streaming new lines until the caller cancels */
+  follow: boolean;
+  /** last N lines of each task first; negative = all */
+  tail: bigint;
+}
+
+export interface ServiceLogsLine {
+  taskId: string;
+  nodeId: string;
+  timeMs: bigint;
+  stderr: boolean;
+  /** one line, its newline included */
+  data: Buffer;
+  /** the task's slot (0 for global services) */
+  slot: number;
+  /** of node_id, as the store knows it */
+  hostname: string;
+}
+
+export interface ServiceLogsMessage {
+  lines: ServiceLogsLine[];
+  /** Sent first, once: nodes that run some of the tasks but are not connected (no lines from them). */
+  unreachableNodes: string[];
+  serviceName: string;
+}
+
 function createBaseCreateServiceRequest(): CreateServiceRequest {
   return { spec: undefined };
 }
@@ -2466,6 +2499,399 @@ export const WatchTasksEvent: MessageFns<WatchTasksEvent> = {
   },
 };
 
+function createBaseServiceLogsRequest(): ServiceLogsRequest {
+  return { serviceId: "", follow: false, tail: 0n };
+}
+
+export const ServiceLogsRequest: MessageFns<ServiceLogsRequest> = {
+  encode(message: ServiceLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serviceId !== "") {
+      writer.uint32(10).string(message.serviceId);
+    }
+    if (message.follow !== false) {
+      writer.uint32(16).bool(message.follow);
+    }
+    if (message.tail !== 0n) {
+      if (BigInt.asIntN(64, message.tail) !== message.tail) {
+        throw new globalThis.Error("value provided for field message.tail of type int64 too large");
+      }
+      writer.uint32(24).int64(message.tail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serviceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tail = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceLogsRequest {
+    return {
+      serviceId: isSet(object.serviceId)
+        ? globalThis.String(object.serviceId)
+        : isSet(object.service_id)
+        ? globalThis.String(object.service_id)
+        : "",
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      tail: isSet(object.tail) ? BigInt(object.tail) : 0n,
+    };
+  },
+
+  toJSON(message: ServiceLogsRequest): unknown {
+    const obj: any = {};
+    if (message.serviceId !== "") {
+      obj.serviceId = message.serviceId;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.tail !== 0n) {
+      obj.tail = message.tail.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceLogsRequest>, I>>(base?: I): ServiceLogsRequest {
+    return ServiceLogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceLogsRequest>, I>>(object: I): ServiceLogsRequest {
+    const message = createBaseServiceLogsRequest();
+    message.serviceId = object.serviceId ?? "";
+    message.follow = object.follow ?? false;
+    message.tail = (object.tail !== undefined && object.tail !== null) ? BigInt(object.tail) : 0n;
+    return message;
+  },
+};
+
+function createBaseServiceLogsLine(): ServiceLogsLine {
+  return { taskId: "", nodeId: "", timeMs: 0n, stderr: false, data: Buffer.alloc(0), slot: 0, hostname: "" };
+}
+
+export const ServiceLogsLine: MessageFns<ServiceLogsLine> = {
+  encode(message: ServiceLogsLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(18).string(message.nodeId);
+    }
+    if (message.timeMs !== 0n) {
+      if (BigInt.asIntN(64, message.timeMs) !== message.timeMs) {
+        throw new globalThis.Error("value provided for field message.timeMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.timeMs);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(32).bool(message.stderr);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(42).bytes(message.data);
+    }
+    if (message.slot !== 0) {
+      writer.uint32(48).uint32(message.slot);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(58).string(message.hostname);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceLogsLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceLogsLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeMs = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stderr = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.slot = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceLogsLine {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      timeMs: isSet(object.timeMs) ? BigInt(object.timeMs) : isSet(object.time_ms) ? BigInt(object.time_ms) : 0n,
+      stderr: isSet(object.stderr) ? globalThis.Boolean(object.stderr) : false,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      slot: isSet(object.slot) ? globalThis.Number(object.slot) : 0,
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+    };
+  },
+
+  toJSON(message: ServiceLogsLine): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.timeMs !== 0n) {
+      obj.timeMs = message.timeMs.toString();
+    }
+    if (message.stderr !== false) {
+      obj.stderr = message.stderr;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.slot !== 0) {
+      obj.slot = Math.round(message.slot);
+    }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceLogsLine>, I>>(base?: I): ServiceLogsLine {
+    return ServiceLogsLine.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceLogsLine>, I>>(object: I): ServiceLogsLine {
+    const message = createBaseServiceLogsLine();
+    message.taskId = object.taskId ?? "";
+    message.nodeId = object.nodeId ?? "";
+    message.timeMs = (object.timeMs !== undefined && object.timeMs !== null) ? BigInt(object.timeMs) : 0n;
+    message.stderr = object.stderr ?? false;
+    message.data = object.data ?? Buffer.alloc(0);
+    message.slot = object.slot ?? 0;
+    message.hostname = object.hostname ?? "";
+    return message;
+  },
+};
+
+function createBaseServiceLogsMessage(): ServiceLogsMessage {
+  return { lines: [], unreachableNodes: [], serviceName: "" };
+}
+
+export const ServiceLogsMessage: MessageFns<ServiceLogsMessage> = {
+  encode(message: ServiceLogsMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.lines) {
+      ServiceLogsLine.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.unreachableNodes) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.serviceName !== "") {
+      writer.uint32(26).string(message.serviceName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceLogsMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceLogsMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lines.push(ServiceLogsLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.unreachableNodes.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serviceName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceLogsMessage {
+    return {
+      lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => ServiceLogsLine.fromJSON(e)) : [],
+      unreachableNodes: globalThis.Array.isArray(object?.unreachableNodes)
+        ? object.unreachableNodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.unreachable_nodes)
+        ? object.unreachable_nodes.map((e: any) => globalThis.String(e))
+        : [],
+      serviceName: isSet(object.serviceName)
+        ? globalThis.String(object.serviceName)
+        : isSet(object.service_name)
+        ? globalThis.String(object.service_name)
+        : "",
+    };
+  },
+
+  toJSON(message: ServiceLogsMessage): unknown {
+    const obj: any = {};
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => ServiceLogsLine.toJSON(e));
+    }
+    if (message.unreachableNodes?.length) {
+      obj.unreachableNodes = message.unreachableNodes;
+    }
+    if (message.serviceName !== "") {
+      obj.serviceName = message.serviceName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceLogsMessage>, I>>(base?: I): ServiceLogsMessage {
+    return ServiceLogsMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceLogsMessage>, I>>(object: I): ServiceLogsMessage {
+    const message = createBaseServiceLogsMessage();
+    message.lines = object.lines?.map((e) => ServiceLogsLine.fromPartial(e)) || [];
+    message.unreachableNodes = object.unreachableNodes?.map((e) => e) || [];
+    message.serviceName = object.serviceName ?? "";
+    return message;
+  },
+};
+
 export type ControlService = typeof ControlService;
 export const ControlService = {
   createService: {
@@ -2600,6 +3026,15 @@ export const ControlService = {
     responseSerialize: (value: WatchTasksEvent): Buffer => Buffer.from(WatchTasksEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchTasksEvent => WatchTasksEvent.decode(value),
   },
+  serviceLogs: {
+    path: "/shoal.control.Control/ServiceLogs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ServiceLogsRequest): Buffer => Buffer.from(ServiceLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ServiceLogsRequest => ServiceLogsRequest.decode(value),
+    responseSerialize: (value: ServiceLogsMessage): Buffer => Buffer.from(ServiceLogsMessage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ServiceLogsMessage => ServiceLogsMessage.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -2617,6 +3052,7 @@ export interface ControlServer extends UntypedServiceImplementation {
   getCluster: handleUnaryCall<GetClusterRequest, GetClusterResponse>;
   rotateJoinToken: handleUnaryCall<RotateJoinTokenRequest, RotateJoinTokenResponse>;
   watchTasks: handleServerStreamingCall<WatchTasksRequest, WatchTasksEvent>;
+  serviceLogs: handleServerStreamingCall<ServiceLogsRequest, ServiceLogsMessage>;
 }
 
 export interface ControlClient extends Client {
@@ -2821,6 +3257,12 @@ export interface ControlClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchTasksEvent>;
+  serviceLogs(request: ServiceLogsRequest, options?: Partial<CallOptions>): ClientReadableStream<ServiceLogsMessage>;
+  serviceLogs(
+    request: ServiceLogsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ServiceLogsMessage>;
 }
 
 export const ControlClient = makeGenericClientConstructor(ControlService, "shoal.control.Control") as unknown as {
@@ -2828,6 +3270,14 @@ export const ControlClient = makeGenericClientConstructor(ControlService, "shoal
   service: typeof ControlService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
