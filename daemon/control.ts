@@ -30,6 +30,9 @@ export function managerControl(m: Manager, certs: NodeCertificates, auth: (() =>
       if (auth) auth().requireRole(call, 'manager');
     },
     readBarrier: () => m.readBarrier(),
+    // Only the leader's dispatcher holds the agents' sessions; the control API calls this on
+    // the leader and forwards ServiceLogs there otherwise.
+    subscribeLogs: (req, signal) => m.dispatcher.subscribeLogs(req, signal),
     logger,
   });
 }
@@ -50,7 +53,9 @@ export function localControl(current: () => ControlServer | undefined, role: () 
     if (def.responseStream) {
       impl[method] = (call: ServerWritableStream<unknown, unknown>) => {
         const c = current() as unknown as Record<string, (call: unknown) => void> | undefined;
-        if (!c) return void call.destroy(Object.assign(new Error(refuse().details), refuse()));
+        // grpc-js (1.14) sends a server stream's status from an 'error' event; destroy(err)
+        // would close the stream without it and leave the client waiting.
+        if (!c) return void call.emit('error', Object.assign(new Error(refuse().details), refuse()));
         c[method]!(call);
       };
     } else {

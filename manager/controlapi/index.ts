@@ -5,3 +5,4 @@ export { validateServiceSpec, validateServiceName, MAX_NAME_LENGTH } from './val
 export { findNode, findService, findTask } from './lookup.js';
 export { redactCluster } from './cluster.js';
 export { LeaderClients } from './leader-client.js';
+export { serviceLogs, forwardError, NO_LEADER_RETRY, type SubscribeLogs, type LogsLine } from './logs.js';

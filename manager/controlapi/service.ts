@@ -4,10 +4,11 @@
 import { Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { CallWithAuth } from '../ca/identity.js';
-import type { ControlClient, ControlServer, WatchTasksEvent, WatchTasksRequest } from '../../proto/gen/control.js';
+import type { ControlClient, ControlServer, ServiceLogsMessage, ServiceLogsRequest, WatchTasksEvent, WatchTasksRequest } from '../../proto/gen/control.js';
 import type { MemoryStore } from '../store/index.js';
 import { getCluster, rotateJoinToken } from './cluster.js';
 import { toServiceError, unavailable } from './errors.js';
+import { forwardError, NO_LEADER_RETRY, serviceLogs, type SubscribeLogs } from './logs.js';
 import { getNode, listNodes, removeNode, updateNode } from './nodes.js';
 import { createService, getService, listServices, removeService, updateService } from './services.js';
 import { getTask, listTasks, watchTasks } from './tasks.js';
@@ -27,6 +28,8 @@ export interface ControlDeps {
   /** Deadline of a forwarded write (default 15 s). */
   forwardTimeoutMs?: number;
   logger?: Logger;
+  /** The leader's `dispatcher.subscribeLogs` (ServiceLogs); without it this manager serves no logs. */
+  subscribeLogs?: SubscribeLogs;
 }
 
 /** Marks a call forwarded by a follower: it must not be forwarded again. */
@@ -70,13 +73,13 @@ export function controlService(deps: ControlDeps): ControlServer {
           if (deps.isLeader()) return fn(call.request);
           if (call.metadata.get(FORWARDED_HEADER).length > 0) throw unavailable('this manager is not the leader any more; retry');
           const leader = deps.leaderClient();
-          if (!leader) throw unavailable('no leader: the managers have not elected one (is a quorum of managers up?); retry');
+          if (!leader) throw unavailable(`${NO_LEADER_RETRY} (is a quorum of managers up?)`);
           deps.logger?.debug({ method }, 'forwarding write to the leader');
           const md = new Metadata();
           md.set(FORWARDED_HEADER, '1');
           const forward = (leader as unknown as Record<string, ForwardFn<Req, Res>>)[method]!.bind(leader);
           return new Promise<Res>((resolve, reject) => {
-            forward(call.request, md, { deadline: new Date(Date.now() + timeout) }, (err, res) => (err ? reject(err) : resolve(res)));
+            forward(call.request, md, { deadline: new Date(Date.now() + timeout) }, (err, res) => (err ? reject(forwardError(err)) : resolve(res)));
           });
         })
         .then(
@@ -101,6 +104,7 @@ export function controlService(deps: ControlDeps): ControlServer {
     getNode: read('getNode', (r) => getNode(store, r)),
     getCluster: read('getCluster', () => getCluster(store)),
     watchTasks: (call: ServerWritableStream<WatchTasksRequest, WatchTasksEvent>) => void streamTasks(deps, call),
+    serviceLogs: (call: ServerWritableStream<ServiceLogsRequest, ServiceLogsMessage>) => void serviceLogs(deps, call, FORWARDED_HEADER),
   };
 }
 
