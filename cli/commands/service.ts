@@ -1,10 +1,11 @@
 // `shoal service create|ls|ps|inspect|logs|scale|rm`: the cluster's services through the
 // control API of the local daemon (or --host). create and scale wait for the tasks to run
 // unless --detach.
+import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import type { ListNodesResponse, ListServicesResponse, ListTasksResponse, GetServiceResponse, CreateServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
+import type { ServiceLogsLine, ServiceLogsMessage, ListNodesResponse, ListServicesResponse, ListTasksResponse, GetServiceResponse, CreateServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
 import { Service, Task, TaskState, type Node } from '../../proto/gen/types.js';
-import { addConnectionOptions, connectionFlags, withConnection, type Connection } from '../client/index.js';
+import { addConnectionOptions, connectionFlags, fromGrpc, withConnection, type Connection } from '../client/index.js';
 import { waitForConvergence } from '../client/converge.js';
 import { buildServiceSpec, parseCount, type ServiceFlags } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
@@ -81,6 +82,54 @@ function taskRows(tasks: readonly Task[], nodes: ReadonlyMap<string, string>, fu
       full || err.length <= 60 ? err : `${err.slice(0, 57)}...`,
     ];
   });
+}
+
+interface LogsFlags {
+  follow?: boolean;
+  tail: string;
+  timestamps?: boolean;
+  trunc?: boolean;
+}
+
+/** Docker's prefix: `web.1.<task id>@<host>`, padded to the widest seen so columns line up. */
+function logPrinter(f: LogsFlags): (l: ServiceLogsLine, service: string) => void {
+  let width = 0;
+  return (l, service) => {
+    const ctx = `${service}.${l.slot || shortId(l.nodeId)}.${f.trunc === false ? l.taskId : shortId(l.taskId)}@${l.hostname || shortId(l.nodeId)}`;
+    width = Math.max(width, ctx.length);
+    const ts = f.timestamps ? `${new Date(Number(l.timeMs)).toISOString()} ` : '';
+    let text = Buffer.from(l.data).toString('utf8');
+    if (!text.endsWith('\n')) text += '\n';
+    (l.stderr ? process.stderr : process.stdout).write(`${ts}${ctx.padEnd(width)} | ${text}`);
+  };
+}
+
+/** Streams ServiceLogs; with --follow until Ctrl-C, which ends the command with status 0. */
+async function printLogs(c: Connection, ref: string, tail: number, f: LogsFlags): Promise<void> {
+  const client = control(c);
+  await c.ready(client);
+  const stream = client.serviceLogs({ serviceId: ref, follow: f.follow === true, tail: BigInt(tail) });
+  const print = logPrinter(f);
+  let service = ref;
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+    stream.cancel();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (m: ServiceLogsMessage) => {
+        if (m.serviceName) service = m.serviceName;
+        if (m.unreachableNodes.length > 0) process.stderr.write(`warning: no logs from ${m.unreachableNodes.join(', ')}: not connected to the managers\n`);
+        for (const l of m.lines) print(l, service);
+      });
+      stream.on('end', () => resolve());
+      stream.on('error', (err: ServiceError) => (interrupted && err.code === status.CANCELLED ? resolve() : reject(fromGrpc(err, c.target))));
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
 }
 
 export function registerServiceCommands(program: Command): void {
@@ -179,12 +228,15 @@ export function registerServiceCommands(program: Command): void {
 
   service
     .command('logs')
-    .description('show the logs of a service (not available yet)')
+    .description("show the logs of a service's tasks (stderr lines go to stderr)")
     .argument('<service>', 'service name or id')
-    .action(() => {
-      throw new UsageError(
-        'service logs needs the log stream from agents to managers, which this version of shoal does not have yet; on the node that runs a task, use `shoal container logs CONTAINER` (find the node with `shoal service ps SERVICE`)',
-      );
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .option('--tail <n>', 'only the last N lines of each task ("all" for every line)', 'all')
+    .option('-t, --timestamps', 'print when each line was written')
+    .option('--no-trunc', 'do not shorten task ids')
+    .action(async (ref: string, f: LogsFlags, cmd: Command) => {
+      const tail = f.tail === 'all' ? -1 : parseCount('--tail', f.tail);
+      await withConnection(connectionFlags(cmd), (c) => printLogs(c, ref, tail, f));
     });
 
   service
