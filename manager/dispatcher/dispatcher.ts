@@ -31,6 +31,9 @@ interface Session {
   lastManagers: string;
 }
 
+/** Longest stretch the watch backlog is routed without yielding to I/O. */
+const DRAIN_SLICE_MS = 50;
+
 export class Dispatcher {
   private readonly log: Logger;
   private readonly sessions = new Map<string, Session>();
@@ -95,10 +98,18 @@ export class Dispatcher {
       for (;;) {
         const next = await watcher.next();
         if (next.done) break;
+        // A backlog of 100,000 task events takes seconds to route: yield to I/O now and then
+        // so heartbeats and status reports are served meanwhile (not timed out, not marked down).
+        const until = performance.now() + DRAIN_SLICE_MS;
+        let more = false;
         for (let e: typeof next.value | undefined = next.value; e; e = watcher.poll()) {
           if (e.type === 'commit') {
             this.route(batch, e.version);
             batch = [];
+            if (performance.now() > until) {
+              more = true;
+              break;
+            }
           } else if (e.type === 'reset') {
             batch = [];
             this.resendComplete();
@@ -106,6 +117,7 @@ export class Dispatcher {
         }
         for (const t of this.dirty) t.flush();
         this.dirty.clear();
+        if (more) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
