@@ -193,11 +193,15 @@ function progress(svc: Service, tasks: readonly { specVersion: bigint; desiredSt
 /** Follows the update until it ends; throws UpdateFailedError when it paused or rolled back. */
 export async function followUpdate(c: Connection, ref: string, sinceMs: number, rollback: boolean, out: (line: string) => void): Promise<void> {
   let last = '';
+  // an update that overtakes one in progress keeps its status start time: having seen it in
+  // progress after our write also makes the end state ours (and spares relying on clocks)
+  let seenInProgress = false;
   for (;;) {
     const svc = await getService(c, ref);
     const { tasks } = await c.call<ReturnType<typeof control>, unknown, ListTasksResponse>(control(c), 'listTasks', { serviceIds: [svc.id], nodeIds: [], desiredStates: [] });
     const st = svc.updateStatus;
-    const fresh = st !== undefined && Number(st.startedAtMs) >= sinceMs;
+    if (st && (st.state === S.UPDATING || st.state === S.ROLLBACK_STARTED)) seenInProgress = true;
+    const fresh = st !== undefined && (seenInProgress || Number(st.startedAtMs) >= sinceMs);
     const name = svc.spec?.annotations?.name ?? svc.id;
     const p = progress(svc, tasks);
     const rolling = fresh && (st.state === S.ROLLBACK_STARTED || st.state === S.ROLLBACK_COMPLETED || st.state === S.ROLLBACK_PAUSED);
@@ -214,7 +218,7 @@ export async function followUpdate(c: Connection, ref: string, sinceMs: number, 
       }
     } else if (Date.now() - sinceMs > NO_STATUS_GRACE_MS && p.done + tasks.filter((t) => t.desiredState <= TaskState.RUNNING && t.status?.state === TaskState.RUNNING && t.specVersion !== svc.specVersion).length >= p.want) {
       // no task needed replacing (replicas or a label only): converged once every task runs
-      return out(`${name}: converged, no task needed replacing`);
+      return out(`${name}: converged`);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

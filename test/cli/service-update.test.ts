@@ -83,7 +83,7 @@ describe('shoal service update', () => {
     await h.shoal(['service', 'update', '--image', 'busybox:1', '--update-monitor', '100ms', 'web']);
     const r = await h.shoal(['service', 'update', '--replicas', '2', 'web']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/converged/);
+    expect(r.stdout).toMatch(/web: converged/);
     expect(liveImages('web')).toHaveLength(2);
   });
 
