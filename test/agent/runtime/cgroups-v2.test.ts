@@ -98,15 +98,19 @@ describe.skipIf(unified === null)('cgroup v2', () => {
 
   it('killAll gives up with a typed error when a process outlives the signal', async () => {
     const cg = await create('stubborn');
-    const log = join(mkdtempSync(join(tmpdir(), 'shoalcg-term-')), 'terms');
-    // The shell counts the SIGTERMs it gets and keeps running; its short sleeps die and are
-    // replaced, so killAll sees new processes every round.
-    await runIn(cg, 'while :; do sleep 0.05; done', `trap 'echo term >> ${log}' TERM`);
-    await expect(cg.killAll('SIGTERM', 1500)).rejects.toThrow(/still has processes/);
-    expect(readFileSync(log, 'utf8')).toBe('term\n'); // one SIGTERM, never a second
-    await cg.killAll();
-    expect(await cg.pids()).toEqual([]);
-    rmSync(join(log, '..'), { recursive: true, force: true });
+    const dir = mkdtempSync(join(tmpdir(), 'shoalcg-term-'));
+    const log = join(dir, 'terms');
+    try {
+      // The shell counts the SIGTERMs it gets and keeps running; its short sleeps die and are
+      // replaced, so killAll sees new processes every round.
+      await runIn(cg, 'while :; do sleep 0.05; done', `trap 'echo term >> ${log}' TERM`);
+      await expect(cg.killAll('SIGTERM', 1500)).rejects.toThrow(/still has processes/);
+      expect(readFileSync(log, 'utf8')).toBe('term\n'); // one SIGTERM, never a second
+      await cg.killAll();
+      expect(await cg.pids()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(available.has('memory'))('refuses limits whose controller this hierarchy lacks, leaving nothing', async () => {
