@@ -4,7 +4,7 @@
 import { Metadata, status, type ClientReadableStream, type ServerWritableStream, type ServiceError } from '@grpc/grpc-js';
 import type { ServiceLogsLine, ServiceLogsMessage, ServiceLogsRequest } from '../../proto/gen/control.js';
 import type { ControlDeps } from './service.js';
-import { toServiceError, unavailable } from './errors.js';
+import { failedPrecondition, toServiceError, unavailable } from './errors.js';
 import { findService } from './lookup.js';
 
 /** One line as the dispatcher's LogBroker hands it out (manager/dispatcher TaskLogLine). */
@@ -52,7 +52,7 @@ export async function serviceLogs(deps: ControlDeps, call: Call, forwardedHeader
 
 async function fromDispatcher(deps: ControlDeps, call: Call, signal: AbortSignal): Promise<void> {
   const subscribe = deps.subscribeLogs;
-  if (!subscribe) throw new Error('this manager serves no logs (no dispatcher wired to its control API)');
+  if (!subscribe) throw failedPrecondition("this manager cannot serve service logs: it needs the log stream of the leader's dispatcher, which is not wired to its control API");
   const { name, tasks, hosts } = deps.store.view((tx) => {
     const svc = findService(tx, call.request.serviceId);
     const tasks = tx.tasks.find('service', svc.id).filter((t) => t.nodeId);
