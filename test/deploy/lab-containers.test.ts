@@ -1,6 +1,6 @@
 // `down` with real containers in a host (the runtime of agent/runtime, the busybox test image):
 // a running one and an exited one that was never removed; nothing of either may be left.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,10 @@ import { alive, mountPoints, residueOf, tempDirs } from './lab-helpers.js';
 const NAME = 'shoaltl-ctr';
 const dirs = tempDirs('ctr');
 const repo = join(import.meta.dirname, '../..');
+// The fixture's runtime uses the default cgroup parent `shoal` on purpose (down must find such
+// containers through their records); the parent itself is this test's to remove if it made it.
+const DEFAULT_PARENT = 'shoal';
+const defaultParentBefore = cgroupDirs(DEFAULT_PARENT).length > 0;
 
 afterAll(async () => {
   try {
@@ -18,7 +22,15 @@ afterAll(async () => {
     expect(residueOf(NAME, dirs)).toEqual([]);
   } finally {
     dirs.cleanup();
+    if (!defaultParentBefore) {
+      for (const d of cgroupDirs(DEFAULT_PARENT)) {
+        try {
+          rmdirSync(d); // empty once down removed the containers' cgroups; refused otherwise
+        } catch {}
+      }
+    }
   }
+  if (!defaultParentBefore) expect(cgroupDirs(DEFAULT_PARENT)).toEqual([]);
 });
 
 /** Every directory of that cgroup name in any hierarchy. */
