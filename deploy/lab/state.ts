@@ -1,6 +1,6 @@
 // The lab's state file: every kernel object and directory is written here BEFORE it is made,
 // so `down` (or a failed `up`) removes exactly what this lab made and nothing else.
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LabConflictError, LabExistsError } from './errors.js';
 
@@ -118,6 +118,12 @@ export async function readState(dirs: LabDirs, lab: string): Promise<LabState | 
 
 export async function removeState(dirs: LabDirs, lab: string): Promise<void> {
   await rm(labStateDir(dirs, lab), { recursive: true, force: true });
+  // The roots belong to the labs: once the last lab is gone, leave no empty directory behind.
+  for (const root of [dirs.stateDir, dirs.dataDir]) {
+    await rmdir(root).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' && err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+    });
+  }
 }
 
 export async function listLabNames(dirs: LabDirs): Promise<string[]> {
