@@ -22,11 +22,17 @@ import {
 } from "@grpc/grpc-js";
 import {
   Cluster,
+  Config,
+  ConfigSpec,
+  Network,
+  NetworkSpec,
   Node,
   NodeRole,
   nodeRoleFromJSON,
   nodeRoleToJSON,
   NodeSpec,
+  Secret,
+  SecretSpec,
   Service,
   ServiceSpec,
   Task,
@@ -217,6 +223,156 @@ export interface ServiceLogsMessage {
   /** Sent first, once: nodes that run some of the tasks but are not connected (no lines from them). */
   unreachableNodes: string[];
   serviceName: string;
+}
+
+/**
+ * Secrets and configs. Reads never return a secret's data (spec.data is empty), as in Swarm;
+ * configs are returned whole. Only labels may be updated; data is immutable (make a new one and
+ * update the services). Removing one that a service refers to is refused with the services named.
+ */
+export interface CreateSecretRequest {
+  spec: SecretSpec | undefined;
+}
+
+export interface CreateSecretResponse {
+  secret: Secret | undefined;
+}
+
+export interface GetSecretRequest {
+  secretId: string;
+}
+
+export interface GetSecretResponse {
+  secret: Secret | undefined;
+}
+
+export interface UpdateSecretRequest {
+  secretId: string;
+  version: bigint;
+  labels: { [key: string]: string };
+}
+
+export interface UpdateSecretRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface UpdateSecretResponse {
+  secret: Secret | undefined;
+}
+
+export interface ListSecretsRequest {
+  names: string[];
+  labels: { [key: string]: string };
+}
+
+export interface ListSecretsRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListSecretsResponse {
+  secrets: Secret[];
+}
+
+export interface RemoveSecretRequest {
+  secretId: string;
+}
+
+export interface RemoveSecretResponse {
+}
+
+export interface CreateConfigRequest {
+  spec: ConfigSpec | undefined;
+}
+
+export interface CreateConfigResponse {
+  config: Config | undefined;
+}
+
+export interface GetConfigRequest {
+  configId: string;
+}
+
+export interface GetConfigResponse {
+  config: Config | undefined;
+}
+
+export interface UpdateConfigRequest {
+  configId: string;
+  version: bigint;
+  labels: { [key: string]: string };
+}
+
+export interface UpdateConfigRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface UpdateConfigResponse {
+  config: Config | undefined;
+}
+
+export interface ListConfigsRequest {
+  names: string[];
+  labels: { [key: string]: string };
+}
+
+export interface ListConfigsRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListConfigsResponse {
+  configs: Config[];
+}
+
+export interface RemoveConfigRequest {
+  configId: string;
+}
+
+export interface RemoveConfigResponse {
+}
+
+/**
+ * Networks: recorded as objects now (stack files create them); the networking work allocates
+ * and wires them. Removing one that a service is attached to is refused with the services named.
+ */
+export interface CreateNetworkRequest {
+  spec: NetworkSpec | undefined;
+}
+
+export interface CreateNetworkResponse {
+  network: Network | undefined;
+}
+
+export interface GetNetworkRequest {
+  networkId: string;
+}
+
+export interface GetNetworkResponse {
+  network: Network | undefined;
+}
+
+export interface ListNetworksRequest {
+  names: string[];
+  labels: { [key: string]: string };
+}
+
+export interface ListNetworksRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListNetworksResponse {
+  networks: Network[];
+}
+
+export interface RemoveNetworkRequest {
+  networkId: string;
+}
+
+export interface RemoveNetworkResponse {
 }
 
 function createBaseCreateServiceRequest(): CreateServiceRequest {
@@ -2892,6 +3048,2622 @@ export const ServiceLogsMessage: MessageFns<ServiceLogsMessage> = {
   },
 };
 
+function createBaseCreateSecretRequest(): CreateSecretRequest {
+  return { spec: undefined };
+}
+
+export const CreateSecretRequest: MessageFns<CreateSecretRequest> = {
+  encode(message: CreateSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      SecretSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = SecretSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateSecretRequest {
+    return { spec: isSet(object.spec) ? SecretSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: CreateSecretRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = SecretSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateSecretRequest>, I>>(base?: I): CreateSecretRequest {
+    return CreateSecretRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateSecretRequest>, I>>(object: I): CreateSecretRequest {
+    const message = createBaseCreateSecretRequest();
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? SecretSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateSecretResponse(): CreateSecretResponse {
+  return { secret: undefined };
+}
+
+export const CreateSecretResponse: MessageFns<CreateSecretResponse> = {
+  encode(message: CreateSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secret !== undefined) {
+      Secret.encode(message.secret, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secret = Secret.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateSecretResponse {
+    return { secret: isSet(object.secret) ? Secret.fromJSON(object.secret) : undefined };
+  },
+
+  toJSON(message: CreateSecretResponse): unknown {
+    const obj: any = {};
+    if (message.secret !== undefined) {
+      obj.secret = Secret.toJSON(message.secret);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateSecretResponse>, I>>(base?: I): CreateSecretResponse {
+    return CreateSecretResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateSecretResponse>, I>>(object: I): CreateSecretResponse {
+    const message = createBaseCreateSecretResponse();
+    message.secret = (object.secret !== undefined && object.secret !== null)
+      ? Secret.fromPartial(object.secret)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetSecretRequest(): GetSecretRequest {
+  return { secretId: "" };
+}
+
+export const GetSecretRequest: MessageFns<GetSecretRequest> = {
+  encode(message: GetSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secretId !== "") {
+      writer.uint32(10).string(message.secretId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secretId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSecretRequest {
+    return {
+      secretId: isSet(object.secretId)
+        ? globalThis.String(object.secretId)
+        : isSet(object.secret_id)
+        ? globalThis.String(object.secret_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSecretRequest): unknown {
+    const obj: any = {};
+    if (message.secretId !== "") {
+      obj.secretId = message.secretId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSecretRequest>, I>>(base?: I): GetSecretRequest {
+    return GetSecretRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSecretRequest>, I>>(object: I): GetSecretRequest {
+    const message = createBaseGetSecretRequest();
+    message.secretId = object.secretId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSecretResponse(): GetSecretResponse {
+  return { secret: undefined };
+}
+
+export const GetSecretResponse: MessageFns<GetSecretResponse> = {
+  encode(message: GetSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secret !== undefined) {
+      Secret.encode(message.secret, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secret = Secret.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSecretResponse {
+    return { secret: isSet(object.secret) ? Secret.fromJSON(object.secret) : undefined };
+  },
+
+  toJSON(message: GetSecretResponse): unknown {
+    const obj: any = {};
+    if (message.secret !== undefined) {
+      obj.secret = Secret.toJSON(message.secret);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSecretResponse>, I>>(base?: I): GetSecretResponse {
+    return GetSecretResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSecretResponse>, I>>(object: I): GetSecretResponse {
+    const message = createBaseGetSecretResponse();
+    message.secret = (object.secret !== undefined && object.secret !== null)
+      ? Secret.fromPartial(object.secret)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateSecretRequest(): UpdateSecretRequest {
+  return { secretId: "", version: 0n, labels: {} };
+}
+
+export const UpdateSecretRequest: MessageFns<UpdateSecretRequest> = {
+  encode(message: UpdateSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secretId !== "") {
+      writer.uint32(10).string(message.secretId);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.version);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      UpdateSecretRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secretId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = UpdateSecretRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.labels[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateSecretRequest {
+    return {
+      secretId: isSet(object.secretId)
+        ? globalThis.String(object.secretId)
+        : isSet(object.secret_id)
+        ? globalThis.String(object.secret_id)
+        : "",
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: UpdateSecretRequest): unknown {
+    const obj: any = {};
+    if (message.secretId !== "") {
+      obj.secretId = message.secretId;
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateSecretRequest>, I>>(base?: I): UpdateSecretRequest {
+    return UpdateSecretRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateSecretRequest>, I>>(object: I): UpdateSecretRequest {
+    const message = createBaseUpdateSecretRequest();
+    message.secretId = object.secretId ?? "";
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseUpdateSecretRequest_LabelsEntry(): UpdateSecretRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const UpdateSecretRequest_LabelsEntry: MessageFns<UpdateSecretRequest_LabelsEntry> = {
+  encode(message: UpdateSecretRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateSecretRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateSecretRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateSecretRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: UpdateSecretRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateSecretRequest_LabelsEntry>, I>>(base?: I): UpdateSecretRequest_LabelsEntry {
+    return UpdateSecretRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateSecretRequest_LabelsEntry>, I>>(
+    object: I,
+  ): UpdateSecretRequest_LabelsEntry {
+    const message = createBaseUpdateSecretRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateSecretResponse(): UpdateSecretResponse {
+  return { secret: undefined };
+}
+
+export const UpdateSecretResponse: MessageFns<UpdateSecretResponse> = {
+  encode(message: UpdateSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secret !== undefined) {
+      Secret.encode(message.secret, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secret = Secret.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateSecretResponse {
+    return { secret: isSet(object.secret) ? Secret.fromJSON(object.secret) : undefined };
+  },
+
+  toJSON(message: UpdateSecretResponse): unknown {
+    const obj: any = {};
+    if (message.secret !== undefined) {
+      obj.secret = Secret.toJSON(message.secret);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateSecretResponse>, I>>(base?: I): UpdateSecretResponse {
+    return UpdateSecretResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateSecretResponse>, I>>(object: I): UpdateSecretResponse {
+    const message = createBaseUpdateSecretResponse();
+    message.secret = (object.secret !== undefined && object.secret !== null)
+      ? Secret.fromPartial(object.secret)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListSecretsRequest(): ListSecretsRequest {
+  return { names: [], labels: {} };
+}
+
+export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
+  encode(message: ListSecretsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      ListSecretsRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSecretsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSecretsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ListSecretsRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.labels[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSecretsRequest {
+    return {
+      names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ListSecretsRequest): unknown {
+    const obj: any = {};
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSecretsRequest>, I>>(base?: I): ListSecretsRequest {
+    return ListSecretsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSecretsRequest>, I>>(object: I): ListSecretsRequest {
+    const message = createBaseListSecretsRequest();
+    message.names = object.names?.map((e) => e) || [];
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseListSecretsRequest_LabelsEntry(): ListSecretsRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const ListSecretsRequest_LabelsEntry: MessageFns<ListSecretsRequest_LabelsEntry> = {
+  encode(message: ListSecretsRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSecretsRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSecretsRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSecretsRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ListSecretsRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSecretsRequest_LabelsEntry>, I>>(base?: I): ListSecretsRequest_LabelsEntry {
+    return ListSecretsRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSecretsRequest_LabelsEntry>, I>>(
+    object: I,
+  ): ListSecretsRequest_LabelsEntry {
+    const message = createBaseListSecretsRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListSecretsResponse(): ListSecretsResponse {
+  return { secrets: [] };
+}
+
+export const ListSecretsResponse: MessageFns<ListSecretsResponse> = {
+  encode(message: ListSecretsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.secrets) {
+      Secret.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSecretsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSecretsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secrets.push(Secret.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSecretsResponse {
+    return {
+      secrets: globalThis.Array.isArray(object?.secrets) ? object.secrets.map((e: any) => Secret.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListSecretsResponse): unknown {
+    const obj: any = {};
+    if (message.secrets?.length) {
+      obj.secrets = message.secrets.map((e) => Secret.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSecretsResponse>, I>>(base?: I): ListSecretsResponse {
+    return ListSecretsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSecretsResponse>, I>>(object: I): ListSecretsResponse {
+    const message = createBaseListSecretsResponse();
+    message.secrets = object.secrets?.map((e) => Secret.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveSecretRequest(): RemoveSecretRequest {
+  return { secretId: "" };
+}
+
+export const RemoveSecretRequest: MessageFns<RemoveSecretRequest> = {
+  encode(message: RemoveSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secretId !== "") {
+      writer.uint32(10).string(message.secretId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secretId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveSecretRequest {
+    return {
+      secretId: isSet(object.secretId)
+        ? globalThis.String(object.secretId)
+        : isSet(object.secret_id)
+        ? globalThis.String(object.secret_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RemoveSecretRequest): unknown {
+    const obj: any = {};
+    if (message.secretId !== "") {
+      obj.secretId = message.secretId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveSecretRequest>, I>>(base?: I): RemoveSecretRequest {
+    return RemoveSecretRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveSecretRequest>, I>>(object: I): RemoveSecretRequest {
+    const message = createBaseRemoveSecretRequest();
+    message.secretId = object.secretId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveSecretResponse(): RemoveSecretResponse {
+  return {};
+}
+
+export const RemoveSecretResponse: MessageFns<RemoveSecretResponse> = {
+  encode(_: RemoveSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveSecretResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveSecretResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveSecretResponse>, I>>(base?: I): RemoveSecretResponse {
+    return RemoveSecretResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveSecretResponse>, I>>(_: I): RemoveSecretResponse {
+    const message = createBaseRemoveSecretResponse();
+    return message;
+  },
+};
+
+function createBaseCreateConfigRequest(): CreateConfigRequest {
+  return { spec: undefined };
+}
+
+export const CreateConfigRequest: MessageFns<CreateConfigRequest> = {
+  encode(message: CreateConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      ConfigSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = ConfigSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateConfigRequest {
+    return { spec: isSet(object.spec) ? ConfigSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: CreateConfigRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = ConfigSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateConfigRequest>, I>>(base?: I): CreateConfigRequest {
+    return CreateConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateConfigRequest>, I>>(object: I): CreateConfigRequest {
+    const message = createBaseCreateConfigRequest();
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? ConfigSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateConfigResponse(): CreateConfigResponse {
+  return { config: undefined };
+}
+
+export const CreateConfigResponse: MessageFns<CreateConfigResponse> = {
+  encode(message: CreateConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      Config.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = Config.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateConfigResponse {
+    return { config: isSet(object.config) ? Config.fromJSON(object.config) : undefined };
+  },
+
+  toJSON(message: CreateConfigResponse): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = Config.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateConfigResponse>, I>>(base?: I): CreateConfigResponse {
+    return CreateConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateConfigResponse>, I>>(object: I): CreateConfigResponse {
+    const message = createBaseCreateConfigResponse();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? Config.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetConfigRequest(): GetConfigRequest {
+  return { configId: "" };
+}
+
+export const GetConfigRequest: MessageFns<GetConfigRequest> = {
+  encode(message: GetConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configId !== "") {
+      writer.uint32(10).string(message.configId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConfigRequest {
+    return {
+      configId: isSet(object.configId)
+        ? globalThis.String(object.configId)
+        : isSet(object.config_id)
+        ? globalThis.String(object.config_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetConfigRequest): unknown {
+    const obj: any = {};
+    if (message.configId !== "") {
+      obj.configId = message.configId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConfigRequest>, I>>(base?: I): GetConfigRequest {
+    return GetConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConfigRequest>, I>>(object: I): GetConfigRequest {
+    const message = createBaseGetConfigRequest();
+    message.configId = object.configId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetConfigResponse(): GetConfigResponse {
+  return { config: undefined };
+}
+
+export const GetConfigResponse: MessageFns<GetConfigResponse> = {
+  encode(message: GetConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      Config.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = Config.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConfigResponse {
+    return { config: isSet(object.config) ? Config.fromJSON(object.config) : undefined };
+  },
+
+  toJSON(message: GetConfigResponse): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = Config.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConfigResponse>, I>>(base?: I): GetConfigResponse {
+    return GetConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConfigResponse>, I>>(object: I): GetConfigResponse {
+    const message = createBaseGetConfigResponse();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? Config.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateConfigRequest(): UpdateConfigRequest {
+  return { configId: "", version: 0n, labels: {} };
+}
+
+export const UpdateConfigRequest: MessageFns<UpdateConfigRequest> = {
+  encode(message: UpdateConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configId !== "") {
+      writer.uint32(10).string(message.configId);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.version);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      UpdateConfigRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = UpdateConfigRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.labels[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateConfigRequest {
+    return {
+      configId: isSet(object.configId)
+        ? globalThis.String(object.configId)
+        : isSet(object.config_id)
+        ? globalThis.String(object.config_id)
+        : "",
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: UpdateConfigRequest): unknown {
+    const obj: any = {};
+    if (message.configId !== "") {
+      obj.configId = message.configId;
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateConfigRequest>, I>>(base?: I): UpdateConfigRequest {
+    return UpdateConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateConfigRequest>, I>>(object: I): UpdateConfigRequest {
+    const message = createBaseUpdateConfigRequest();
+    message.configId = object.configId ?? "";
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseUpdateConfigRequest_LabelsEntry(): UpdateConfigRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const UpdateConfigRequest_LabelsEntry: MessageFns<UpdateConfigRequest_LabelsEntry> = {
+  encode(message: UpdateConfigRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateConfigRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateConfigRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateConfigRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: UpdateConfigRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateConfigRequest_LabelsEntry>, I>>(base?: I): UpdateConfigRequest_LabelsEntry {
+    return UpdateConfigRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateConfigRequest_LabelsEntry>, I>>(
+    object: I,
+  ): UpdateConfigRequest_LabelsEntry {
+    const message = createBaseUpdateConfigRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateConfigResponse(): UpdateConfigResponse {
+  return { config: undefined };
+}
+
+export const UpdateConfigResponse: MessageFns<UpdateConfigResponse> = {
+  encode(message: UpdateConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      Config.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = Config.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateConfigResponse {
+    return { config: isSet(object.config) ? Config.fromJSON(object.config) : undefined };
+  },
+
+  toJSON(message: UpdateConfigResponse): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = Config.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateConfigResponse>, I>>(base?: I): UpdateConfigResponse {
+    return UpdateConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateConfigResponse>, I>>(object: I): UpdateConfigResponse {
+    const message = createBaseUpdateConfigResponse();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? Config.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListConfigsRequest(): ListConfigsRequest {
+  return { names: [], labels: {} };
+}
+
+export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
+  encode(message: ListConfigsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      ListConfigsRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConfigsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConfigsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ListConfigsRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.labels[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListConfigsRequest {
+    return {
+      names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ListConfigsRequest): unknown {
+    const obj: any = {};
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListConfigsRequest>, I>>(base?: I): ListConfigsRequest {
+    return ListConfigsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConfigsRequest>, I>>(object: I): ListConfigsRequest {
+    const message = createBaseListConfigsRequest();
+    message.names = object.names?.map((e) => e) || [];
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseListConfigsRequest_LabelsEntry(): ListConfigsRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const ListConfigsRequest_LabelsEntry: MessageFns<ListConfigsRequest_LabelsEntry> = {
+  encode(message: ListConfigsRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConfigsRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConfigsRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListConfigsRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ListConfigsRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListConfigsRequest_LabelsEntry>, I>>(base?: I): ListConfigsRequest_LabelsEntry {
+    return ListConfigsRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConfigsRequest_LabelsEntry>, I>>(
+    object: I,
+  ): ListConfigsRequest_LabelsEntry {
+    const message = createBaseListConfigsRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListConfigsResponse(): ListConfigsResponse {
+  return { configs: [] };
+}
+
+export const ListConfigsResponse: MessageFns<ListConfigsResponse> = {
+  encode(message: ListConfigsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.configs) {
+      Config.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConfigsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConfigsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configs.push(Config.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListConfigsResponse {
+    return {
+      configs: globalThis.Array.isArray(object?.configs) ? object.configs.map((e: any) => Config.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListConfigsResponse): unknown {
+    const obj: any = {};
+    if (message.configs?.length) {
+      obj.configs = message.configs.map((e) => Config.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListConfigsResponse>, I>>(base?: I): ListConfigsResponse {
+    return ListConfigsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConfigsResponse>, I>>(object: I): ListConfigsResponse {
+    const message = createBaseListConfigsResponse();
+    message.configs = object.configs?.map((e) => Config.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveConfigRequest(): RemoveConfigRequest {
+  return { configId: "" };
+}
+
+export const RemoveConfigRequest: MessageFns<RemoveConfigRequest> = {
+  encode(message: RemoveConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configId !== "") {
+      writer.uint32(10).string(message.configId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveConfigRequest {
+    return {
+      configId: isSet(object.configId)
+        ? globalThis.String(object.configId)
+        : isSet(object.config_id)
+        ? globalThis.String(object.config_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RemoveConfigRequest): unknown {
+    const obj: any = {};
+    if (message.configId !== "") {
+      obj.configId = message.configId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveConfigRequest>, I>>(base?: I): RemoveConfigRequest {
+    return RemoveConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveConfigRequest>, I>>(object: I): RemoveConfigRequest {
+    const message = createBaseRemoveConfigRequest();
+    message.configId = object.configId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveConfigResponse(): RemoveConfigResponse {
+  return {};
+}
+
+export const RemoveConfigResponse: MessageFns<RemoveConfigResponse> = {
+  encode(_: RemoveConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveConfigResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveConfigResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveConfigResponse>, I>>(base?: I): RemoveConfigResponse {
+    return RemoveConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveConfigResponse>, I>>(_: I): RemoveConfigResponse {
+    const message = createBaseRemoveConfigResponse();
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest(): CreateNetworkRequest {
+  return { spec: undefined };
+}
+
+export const CreateNetworkRequest: MessageFns<CreateNetworkRequest> = {
+  encode(message: CreateNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      NetworkSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = NetworkSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest {
+    return { spec: isSet(object.spec) ? NetworkSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: CreateNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = NetworkSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(base?: I): CreateNetworkRequest {
+    return CreateNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(object: I): CreateNetworkRequest {
+    const message = createBaseCreateNetworkRequest();
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? NetworkSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateNetworkResponse(): CreateNetworkResponse {
+  return { network: undefined };
+}
+
+export const CreateNetworkResponse: MessageFns<CreateNetworkResponse> = {
+  encode(message: CreateNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = Network.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkResponse {
+    return { network: isSet(object.network) ? Network.fromJSON(object.network) : undefined };
+  },
+
+  toJSON(message: CreateNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkResponse>, I>>(base?: I): CreateNetworkResponse {
+    return CreateNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkResponse>, I>>(object: I): CreateNetworkResponse {
+    const message = createBaseCreateNetworkResponse();
+    message.network = (object.network !== undefined && object.network !== null)
+      ? Network.fromPartial(object.network)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetNetworkRequest(): GetNetworkRequest {
+  return { networkId: "" };
+}
+
+export const GetNetworkRequest: MessageFns<GetNetworkRequest> = {
+  encode(message: GetNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.networkId !== "") {
+      writer.uint32(10).string(message.networkId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNetworkRequest {
+    return {
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetNetworkRequest>, I>>(base?: I): GetNetworkRequest {
+    return GetNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetNetworkRequest>, I>>(object: I): GetNetworkRequest {
+    const message = createBaseGetNetworkRequest();
+    message.networkId = object.networkId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetNetworkResponse(): GetNetworkResponse {
+  return { network: undefined };
+}
+
+export const GetNetworkResponse: MessageFns<GetNetworkResponse> = {
+  encode(message: GetNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = Network.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNetworkResponse {
+    return { network: isSet(object.network) ? Network.fromJSON(object.network) : undefined };
+  },
+
+  toJSON(message: GetNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetNetworkResponse>, I>>(base?: I): GetNetworkResponse {
+    return GetNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetNetworkResponse>, I>>(object: I): GetNetworkResponse {
+    const message = createBaseGetNetworkResponse();
+    message.network = (object.network !== undefined && object.network !== null)
+      ? Network.fromPartial(object.network)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListNetworksRequest(): ListNetworksRequest {
+  return { names: [], labels: {} };
+}
+
+export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
+  encode(message: ListNetworksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      ListNetworksRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNetworksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNetworksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ListNetworksRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.labels[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNetworksRequest {
+    return {
+      names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ListNetworksRequest): unknown {
+    const obj: any = {};
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNetworksRequest>, I>>(base?: I): ListNetworksRequest {
+    return ListNetworksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNetworksRequest>, I>>(object: I): ListNetworksRequest {
+    const message = createBaseListNetworksRequest();
+    message.names = object.names?.map((e) => e) || [];
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseListNetworksRequest_LabelsEntry(): ListNetworksRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const ListNetworksRequest_LabelsEntry: MessageFns<ListNetworksRequest_LabelsEntry> = {
+  encode(message: ListNetworksRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNetworksRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNetworksRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNetworksRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ListNetworksRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNetworksRequest_LabelsEntry>, I>>(base?: I): ListNetworksRequest_LabelsEntry {
+    return ListNetworksRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNetworksRequest_LabelsEntry>, I>>(
+    object: I,
+  ): ListNetworksRequest_LabelsEntry {
+    const message = createBaseListNetworksRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListNetworksResponse(): ListNetworksResponse {
+  return { networks: [] };
+}
+
+export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
+  encode(message: ListNetworksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.networks) {
+      Network.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNetworksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNetworksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.networks.push(Network.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNetworksResponse {
+    return {
+      networks: globalThis.Array.isArray(object?.networks) ? object.networks.map((e: any) => Network.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListNetworksResponse): unknown {
+    const obj: any = {};
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => Network.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNetworksResponse>, I>>(base?: I): ListNetworksResponse {
+    return ListNetworksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNetworksResponse>, I>>(object: I): ListNetworksResponse {
+    const message = createBaseListNetworksResponse();
+    message.networks = object.networks?.map((e) => Network.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkRequest(): RemoveNetworkRequest {
+  return { networkId: "" };
+}
+
+export const RemoveNetworkRequest: MessageFns<RemoveNetworkRequest> = {
+  encode(message: RemoveNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.networkId !== "") {
+      writer.uint32(10).string(message.networkId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveNetworkRequest {
+    return {
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RemoveNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(base?: I): RemoveNetworkRequest {
+    return RemoveNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(object: I): RemoveNetworkRequest {
+    const message = createBaseRemoveNetworkRequest();
+    message.networkId = object.networkId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkResponse(): RemoveNetworkResponse {
+  return {};
+}
+
+export const RemoveNetworkResponse: MessageFns<RemoveNetworkResponse> = {
+  encode(_: RemoveNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(base?: I): RemoveNetworkResponse {
+    return RemoveNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(_: I): RemoveNetworkResponse {
+    const message = createBaseRemoveNetworkResponse();
+    return message;
+  },
+};
+
 export type ControlService = typeof ControlService;
 export const ControlService = {
   createService: {
@@ -3035,6 +5807,141 @@ export const ControlService = {
     responseSerialize: (value: ServiceLogsMessage): Buffer => Buffer.from(ServiceLogsMessage.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceLogsMessage => ServiceLogsMessage.decode(value),
   },
+  createSecret: {
+    path: "/shoal.control.Control/CreateSecret" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateSecretRequest): Buffer => Buffer.from(CreateSecretRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateSecretRequest => CreateSecretRequest.decode(value),
+    responseSerialize: (value: CreateSecretResponse): Buffer =>
+      Buffer.from(CreateSecretResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateSecretResponse => CreateSecretResponse.decode(value),
+  },
+  getSecret: {
+    path: "/shoal.control.Control/GetSecret" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSecretRequest): Buffer => Buffer.from(GetSecretRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSecretRequest => GetSecretRequest.decode(value),
+    responseSerialize: (value: GetSecretResponse): Buffer => Buffer.from(GetSecretResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSecretResponse => GetSecretResponse.decode(value),
+  },
+  updateSecret: {
+    path: "/shoal.control.Control/UpdateSecret" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateSecretRequest): Buffer => Buffer.from(UpdateSecretRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateSecretRequest => UpdateSecretRequest.decode(value),
+    responseSerialize: (value: UpdateSecretResponse): Buffer =>
+      Buffer.from(UpdateSecretResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateSecretResponse => UpdateSecretResponse.decode(value),
+  },
+  listSecrets: {
+    path: "/shoal.control.Control/ListSecrets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSecretsRequest): Buffer => Buffer.from(ListSecretsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSecretsRequest => ListSecretsRequest.decode(value),
+    responseSerialize: (value: ListSecretsResponse): Buffer => Buffer.from(ListSecretsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSecretsResponse => ListSecretsResponse.decode(value),
+  },
+  removeSecret: {
+    path: "/shoal.control.Control/RemoveSecret" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveSecretRequest): Buffer => Buffer.from(RemoveSecretRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveSecretRequest => RemoveSecretRequest.decode(value),
+    responseSerialize: (value: RemoveSecretResponse): Buffer =>
+      Buffer.from(RemoveSecretResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveSecretResponse => RemoveSecretResponse.decode(value),
+  },
+  createConfig: {
+    path: "/shoal.control.Control/CreateConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateConfigRequest): Buffer => Buffer.from(CreateConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateConfigRequest => CreateConfigRequest.decode(value),
+    responseSerialize: (value: CreateConfigResponse): Buffer =>
+      Buffer.from(CreateConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateConfigResponse => CreateConfigResponse.decode(value),
+  },
+  getConfig: {
+    path: "/shoal.control.Control/GetConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetConfigRequest): Buffer => Buffer.from(GetConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConfigRequest => GetConfigRequest.decode(value),
+    responseSerialize: (value: GetConfigResponse): Buffer => Buffer.from(GetConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConfigResponse => GetConfigResponse.decode(value),
+  },
+  updateConfig: {
+    path: "/shoal.control.Control/UpdateConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateConfigRequest): Buffer => Buffer.from(UpdateConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateConfigRequest => UpdateConfigRequest.decode(value),
+    responseSerialize: (value: UpdateConfigResponse): Buffer =>
+      Buffer.from(UpdateConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateConfigResponse => UpdateConfigResponse.decode(value),
+  },
+  listConfigs: {
+    path: "/shoal.control.Control/ListConfigs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListConfigsRequest): Buffer => Buffer.from(ListConfigsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListConfigsRequest => ListConfigsRequest.decode(value),
+    responseSerialize: (value: ListConfigsResponse): Buffer => Buffer.from(ListConfigsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListConfigsResponse => ListConfigsResponse.decode(value),
+  },
+  removeConfig: {
+    path: "/shoal.control.Control/RemoveConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveConfigRequest): Buffer => Buffer.from(RemoveConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveConfigRequest => RemoveConfigRequest.decode(value),
+    responseSerialize: (value: RemoveConfigResponse): Buffer =>
+      Buffer.from(RemoveConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveConfigResponse => RemoveConfigResponse.decode(value),
+  },
+  createNetwork: {
+    path: "/shoal.control.Control/CreateNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateNetworkRequest): Buffer => Buffer.from(CreateNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateNetworkRequest => CreateNetworkRequest.decode(value),
+    responseSerialize: (value: CreateNetworkResponse): Buffer =>
+      Buffer.from(CreateNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateNetworkResponse => CreateNetworkResponse.decode(value),
+  },
+  getNetwork: {
+    path: "/shoal.control.Control/GetNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNetworkRequest): Buffer => Buffer.from(GetNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNetworkRequest => GetNetworkRequest.decode(value),
+    responseSerialize: (value: GetNetworkResponse): Buffer => Buffer.from(GetNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetNetworkResponse => GetNetworkResponse.decode(value),
+  },
+  listNetworks: {
+    path: "/shoal.control.Control/ListNetworks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNetworksRequest): Buffer => Buffer.from(ListNetworksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNetworksRequest => ListNetworksRequest.decode(value),
+    responseSerialize: (value: ListNetworksResponse): Buffer =>
+      Buffer.from(ListNetworksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListNetworksResponse => ListNetworksResponse.decode(value),
+  },
+  removeNetwork: {
+    path: "/shoal.control.Control/RemoveNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveNetworkRequest): Buffer => Buffer.from(RemoveNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveNetworkRequest => RemoveNetworkRequest.decode(value),
+    responseSerialize: (value: RemoveNetworkResponse): Buffer =>
+      Buffer.from(RemoveNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveNetworkResponse => RemoveNetworkResponse.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -3053,6 +5960,20 @@ export interface ControlServer extends UntypedServiceImplementation {
   rotateJoinToken: handleUnaryCall<RotateJoinTokenRequest, RotateJoinTokenResponse>;
   watchTasks: handleServerStreamingCall<WatchTasksRequest, WatchTasksEvent>;
   serviceLogs: handleServerStreamingCall<ServiceLogsRequest, ServiceLogsMessage>;
+  createSecret: handleUnaryCall<CreateSecretRequest, CreateSecretResponse>;
+  getSecret: handleUnaryCall<GetSecretRequest, GetSecretResponse>;
+  updateSecret: handleUnaryCall<UpdateSecretRequest, UpdateSecretResponse>;
+  listSecrets: handleUnaryCall<ListSecretsRequest, ListSecretsResponse>;
+  removeSecret: handleUnaryCall<RemoveSecretRequest, RemoveSecretResponse>;
+  createConfig: handleUnaryCall<CreateConfigRequest, CreateConfigResponse>;
+  getConfig: handleUnaryCall<GetConfigRequest, GetConfigResponse>;
+  updateConfig: handleUnaryCall<UpdateConfigRequest, UpdateConfigResponse>;
+  listConfigs: handleUnaryCall<ListConfigsRequest, ListConfigsResponse>;
+  removeConfig: handleUnaryCall<RemoveConfigRequest, RemoveConfigResponse>;
+  createNetwork: handleUnaryCall<CreateNetworkRequest, CreateNetworkResponse>;
+  getNetwork: handleUnaryCall<GetNetworkRequest, GetNetworkResponse>;
+  listNetworks: handleUnaryCall<ListNetworksRequest, ListNetworksResponse>;
+  removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkResponse>;
 }
 
 export interface ControlClient extends Client {
@@ -3263,6 +6184,216 @@ export interface ControlClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ServiceLogsMessage>;
+  createSecret(
+    request: CreateSecretRequest,
+    callback: (error: ServiceError | null, response: CreateSecretResponse) => void,
+  ): ClientUnaryCall;
+  createSecret(
+    request: CreateSecretRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateSecretResponse) => void,
+  ): ClientUnaryCall;
+  createSecret(
+    request: CreateSecretRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateSecretResponse) => void,
+  ): ClientUnaryCall;
+  getSecret(
+    request: GetSecretRequest,
+    callback: (error: ServiceError | null, response: GetSecretResponse) => void,
+  ): ClientUnaryCall;
+  getSecret(
+    request: GetSecretRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSecretResponse) => void,
+  ): ClientUnaryCall;
+  getSecret(
+    request: GetSecretRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSecretResponse) => void,
+  ): ClientUnaryCall;
+  updateSecret(
+    request: UpdateSecretRequest,
+    callback: (error: ServiceError | null, response: UpdateSecretResponse) => void,
+  ): ClientUnaryCall;
+  updateSecret(
+    request: UpdateSecretRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateSecretResponse) => void,
+  ): ClientUnaryCall;
+  updateSecret(
+    request: UpdateSecretRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateSecretResponse) => void,
+  ): ClientUnaryCall;
+  listSecrets(
+    request: ListSecretsRequest,
+    callback: (error: ServiceError | null, response: ListSecretsResponse) => void,
+  ): ClientUnaryCall;
+  listSecrets(
+    request: ListSecretsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSecretsResponse) => void,
+  ): ClientUnaryCall;
+  listSecrets(
+    request: ListSecretsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSecretsResponse) => void,
+  ): ClientUnaryCall;
+  removeSecret(
+    request: RemoveSecretRequest,
+    callback: (error: ServiceError | null, response: RemoveSecretResponse) => void,
+  ): ClientUnaryCall;
+  removeSecret(
+    request: RemoveSecretRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveSecretResponse) => void,
+  ): ClientUnaryCall;
+  removeSecret(
+    request: RemoveSecretRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveSecretResponse) => void,
+  ): ClientUnaryCall;
+  createConfig(
+    request: CreateConfigRequest,
+    callback: (error: ServiceError | null, response: CreateConfigResponse) => void,
+  ): ClientUnaryCall;
+  createConfig(
+    request: CreateConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateConfigResponse) => void,
+  ): ClientUnaryCall;
+  createConfig(
+    request: CreateConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateConfigResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  updateConfig(
+    request: UpdateConfigRequest,
+    callback: (error: ServiceError | null, response: UpdateConfigResponse) => void,
+  ): ClientUnaryCall;
+  updateConfig(
+    request: UpdateConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateConfigResponse) => void,
+  ): ClientUnaryCall;
+  updateConfig(
+    request: UpdateConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateConfigResponse) => void,
+  ): ClientUnaryCall;
+  listConfigs(
+    request: ListConfigsRequest,
+    callback: (error: ServiceError | null, response: ListConfigsResponse) => void,
+  ): ClientUnaryCall;
+  listConfigs(
+    request: ListConfigsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListConfigsResponse) => void,
+  ): ClientUnaryCall;
+  listConfigs(
+    request: ListConfigsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListConfigsResponse) => void,
+  ): ClientUnaryCall;
+  removeConfig(
+    request: RemoveConfigRequest,
+    callback: (error: ServiceError | null, response: RemoveConfigResponse) => void,
+  ): ClientUnaryCall;
+  removeConfig(
+    request: RemoveConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveConfigResponse) => void,
+  ): ClientUnaryCall;
+  removeConfig(
+    request: RemoveConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveConfigResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    callback: (error: ServiceError | null, response: GetNetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetNetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetNetworkResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ControlClient = makeGenericClientConstructor(ControlService, "shoal.control.Control") as unknown as {

@@ -22,7 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Duration, Node, NodeDescription, Task, TaskStatus } from "./types.js";
+import { Config, Duration, Node, NodeDescription, Secret, Task, TaskStatus } from "./types.js";
 
 export const protobufPackage = "shoal.dispatcher";
 
@@ -111,7 +111,13 @@ export interface AssignmentsRequest {
 
 export interface AssignmentChange {
   action: AssignmentChange_Action;
+  /**
+   * Exactly one of these is set. A node is sent the secrets and configs that its assigned tasks
+   * refer to, before those tasks; REMOVE of one (only its id is set) follows the last such task.
+   */
   task: Task | undefined;
+  secret: Secret | undefined;
+  config: Config | undefined;
 }
 
 export enum AssignmentChange_Action {
@@ -802,7 +808,7 @@ export const AssignmentsRequest: MessageFns<AssignmentsRequest> = {
 };
 
 function createBaseAssignmentChange(): AssignmentChange {
-  return { action: 0, task: undefined };
+  return { action: 0, task: undefined, secret: undefined, config: undefined };
 }
 
 export const AssignmentChange: MessageFns<AssignmentChange> = {
@@ -812,6 +818,12 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
     }
     if (message.task !== undefined) {
       Task.encode(message.task, writer.uint32(18).fork()).join();
+    }
+    if (message.secret !== undefined) {
+      Secret.encode(message.secret, writer.uint32(26).fork()).join();
+    }
+    if (message.config !== undefined) {
+      Config.encode(message.config, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -845,6 +857,22 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
             message.task = Task.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.secret = Secret.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.config = Config.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -861,6 +889,8 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
     return {
       action: isSet(object.action) ? assignmentChange_ActionFromJSON(object.action) : 0,
       task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      secret: isSet(object.secret) ? Secret.fromJSON(object.secret) : undefined,
+      config: isSet(object.config) ? Config.fromJSON(object.config) : undefined,
     };
   },
 
@@ -872,6 +902,12 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
     if (message.task !== undefined) {
       obj.task = Task.toJSON(message.task);
     }
+    if (message.secret !== undefined) {
+      obj.secret = Secret.toJSON(message.secret);
+    }
+    if (message.config !== undefined) {
+      obj.config = Config.toJSON(message.config);
+    }
     return obj;
   },
 
@@ -882,6 +918,12 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
     const message = createBaseAssignmentChange();
     message.action = object.action ?? 0;
     message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    message.secret = (object.secret !== undefined && object.secret !== null)
+      ? Secret.fromPartial(object.secret)
+      : undefined;
+    message.config = (object.config !== undefined && object.config !== null)
+      ? Config.fromPartial(object.config)
+      : undefined;
     return message;
   },
 };

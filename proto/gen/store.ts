@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Cluster, Network, Node, Service, Task } from "./types.js";
+import { Cluster, Config, Network, Node, Secret, Service, Task } from "./types.js";
 
 export const protobufPackage = "shoal.store";
 
@@ -69,6 +69,8 @@ export interface StoreAction {
     | { $case: "service"; value: Service }
     | { $case: "task"; value: Task }
     | { $case: "network"; value: Network }
+    | { $case: "secret"; value: Secret }
+    | { $case: "config"; value: Config }
     | undefined;
 }
 
@@ -87,6 +89,8 @@ export interface StoreSnapshot {
   services: Service[];
   tasks: Task[];
   networks: Network[];
+  secrets: Secret[];
+  configs: Config[];
 }
 
 function createBaseStoreAction(): StoreAction {
@@ -119,6 +123,12 @@ export const StoreAction: MessageFns<StoreAction> = {
         break;
       case "network":
         Network.encode(message.target.value, writer.uint32(58).fork()).join();
+        break;
+      case "secret":
+        Secret.encode(message.target.value, writer.uint32(66).fork()).join();
+        break;
+      case "config":
+        Config.encode(message.target.value, writer.uint32(74).fork()).join();
         break;
     }
     return writer;
@@ -193,6 +203,22 @@ export const StoreAction: MessageFns<StoreAction> = {
             message.target = { $case: "network", value: Network.decode(reader, reader.uint32()) };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.target = { $case: "secret", value: Secret.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.target = { $case: "config", value: Config.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -223,6 +249,10 @@ export const StoreAction: MessageFns<StoreAction> = {
         ? { $case: "task", value: Task.fromJSON(object.task) }
         : isSet(object.network)
         ? { $case: "network", value: Network.fromJSON(object.network) }
+        : isSet(object.secret)
+        ? { $case: "secret", value: Secret.fromJSON(object.secret) }
+        : isSet(object.config)
+        ? { $case: "config", value: Config.fromJSON(object.config) }
         : undefined,
     };
   },
@@ -245,6 +275,10 @@ export const StoreAction: MessageFns<StoreAction> = {
       obj.task = Task.toJSON(message.target.value);
     } else if (message.target?.$case === "network") {
       obj.network = Network.toJSON(message.target.value);
+    } else if (message.target?.$case === "secret") {
+      obj.secret = Secret.toJSON(message.target.value);
+    } else if (message.target?.$case === "config") {
+      obj.config = Config.toJSON(message.target.value);
     }
     return obj;
   },
@@ -286,6 +320,18 @@ export const StoreAction: MessageFns<StoreAction> = {
       case "network": {
         if (object.target?.value !== undefined && object.target?.value !== null) {
           message.target = { $case: "network", value: Network.fromPartial(object.target.value) };
+        }
+        break;
+      }
+      case "secret": {
+        if (object.target?.value !== undefined && object.target?.value !== null) {
+          message.target = { $case: "secret", value: Secret.fromPartial(object.target.value) };
+        }
+        break;
+      }
+      case "config": {
+        if (object.target?.value !== undefined && object.target?.value !== null) {
+          message.target = { $case: "config", value: Config.fromPartial(object.target.value) };
         }
         break;
       }
@@ -409,7 +455,7 @@ export const StoreActions: MessageFns<StoreActions> = {
 };
 
 function createBaseStoreSnapshot(): StoreSnapshot {
-  return { version: 0n, clusters: [], nodes: [], services: [], tasks: [], networks: [] };
+  return { version: 0n, clusters: [], nodes: [], services: [], tasks: [], networks: [], secrets: [], configs: [] };
 }
 
 export const StoreSnapshot: MessageFns<StoreSnapshot> = {
@@ -434,6 +480,12 @@ export const StoreSnapshot: MessageFns<StoreSnapshot> = {
     }
     for (const v of message.networks) {
       Network.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.secrets) {
+      Secret.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.configs) {
+      Config.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -499,6 +551,22 @@ export const StoreSnapshot: MessageFns<StoreSnapshot> = {
             message.networks.push(Network.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.secrets.push(Secret.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.configs.push(Config.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -519,6 +587,8 @@ export const StoreSnapshot: MessageFns<StoreSnapshot> = {
       services: globalThis.Array.isArray(object?.services) ? object.services.map((e: any) => Service.fromJSON(e)) : [],
       tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [],
       networks: globalThis.Array.isArray(object?.networks) ? object.networks.map((e: any) => Network.fromJSON(e)) : [],
+      secrets: globalThis.Array.isArray(object?.secrets) ? object.secrets.map((e: any) => Secret.fromJSON(e)) : [],
+      configs: globalThis.Array.isArray(object?.configs) ? object.configs.map((e: any) => Config.fromJSON(e)) : [],
     };
   },
 
@@ -542,6 +612,12 @@ export const StoreSnapshot: MessageFns<StoreSnapshot> = {
     if (message.networks?.length) {
       obj.networks = message.networks.map((e) => Network.toJSON(e));
     }
+    if (message.secrets?.length) {
+      obj.secrets = message.secrets.map((e) => Secret.toJSON(e));
+    }
+    if (message.configs?.length) {
+      obj.configs = message.configs.map((e) => Config.toJSON(e));
+    }
     return obj;
   },
 
@@ -556,6 +632,8 @@ export const StoreSnapshot: MessageFns<StoreSnapshot> = {
     message.services = object.services?.map((e) => Service.fromPartial(e)) || [];
     message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
     message.networks = object.networks?.map((e) => Network.fromPartial(e)) || [];
+    message.secrets = object.secrets?.map((e) => Secret.fromPartial(e)) || [];
+    message.configs = object.configs?.map((e) => Config.fromPartial(e)) || [];
     return message;
   },
 };

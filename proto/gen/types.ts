@@ -503,6 +503,10 @@ export interface ContainerSpec {
   dnsNameservers: string[];
   dnsSearch: string[];
   dnsOptions: string[];
+  /** files in a tmpfs, default /run/secrets/<name> */
+  secrets: SecretReference[];
+  /** files, default /<name> */
+  configs: ConfigReference[];
 }
 
 export interface ContainerSpec_LabelsEntry {
@@ -1112,6 +1116,54 @@ export interface Cluster {
   spec: ClusterSpec | undefined;
   rootCa: RootCA | undefined;
   networkBootstrapKey: Buffer;
+}
+
+export interface SecretSpec {
+  /** name must be unique among secrets */
+  annotations: Annotations | undefined;
+  data: Buffer;
+}
+
+export interface Secret {
+  id: string;
+  meta: Meta | undefined;
+  spec: SecretSpec | undefined;
+}
+
+export interface ConfigSpec {
+  /** name must be unique among configs */
+  annotations: Annotations | undefined;
+  data: Buffer;
+}
+
+export interface Config {
+  id: string;
+  meta: Meta | undefined;
+  spec: ConfigSpec | undefined;
+}
+
+/** Where a secret or config appears in the container, and as whom. */
+export interface FileTarget {
+  /** secrets: relative to /run/secrets unless absolute; configs: absolute path */
+  name: string;
+  /** default "0" */
+  uid: string;
+  /** default "0" */
+  gid: string;
+  /** default 0444 */
+  mode: number;
+}
+
+export interface SecretReference {
+  secretId: string;
+  secretName: string;
+  file: FileTarget | undefined;
+}
+
+export interface ConfigReference {
+  configId: string;
+  configName: string;
+  file: FileTarget | undefined;
 }
 
 function createBaseMeta(): Meta {
@@ -3321,6 +3373,8 @@ function createBaseContainerSpec(): ContainerSpec {
     dnsNameservers: [],
     dnsSearch: [],
     dnsOptions: [],
+    secrets: [],
+    configs: [],
   };
 }
 
@@ -3400,6 +3454,12 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     }
     for (const v of message.dnsOptions) {
       writer.uint32(202).string(v!);
+    }
+    for (const v of message.secrets) {
+      SecretReference.encode(v!, writer.uint32(210).fork()).join();
+    }
+    for (const v of message.configs) {
+      ConfigReference.encode(v!, writer.uint32(218).fork()).join();
     }
     return writer;
   },
@@ -3623,6 +3683,22 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
             message.dnsOptions.push(reader.string());
             continue;
           }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.secrets.push(SecretReference.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.configs.push(ConfigReference.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3730,6 +3806,12 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
         : globalThis.Array.isArray(object?.dns_options)
         ? object.dns_options.map((e: any) => globalThis.String(e))
         : [],
+      secrets: globalThis.Array.isArray(object?.secrets)
+        ? object.secrets.map((e: any) => SecretReference.fromJSON(e))
+        : [],
+      configs: globalThis.Array.isArray(object?.configs)
+        ? object.configs.map((e: any) => ConfigReference.fromJSON(e))
+        : [],
     };
   },
 
@@ -3822,6 +3904,12 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     if (message.dnsOptions?.length) {
       obj.dnsOptions = message.dnsOptions;
     }
+    if (message.secrets?.length) {
+      obj.secrets = message.secrets.map((e) => SecretReference.toJSON(e));
+    }
+    if (message.configs?.length) {
+      obj.configs = message.configs.map((e) => ConfigReference.toJSON(e));
+    }
     return obj;
   },
 
@@ -3875,6 +3963,8 @@ export const ContainerSpec: MessageFns<ContainerSpec> = {
     message.dnsNameservers = object.dnsNameservers?.map((e) => e) || [];
     message.dnsSearch = object.dnsSearch?.map((e) => e) || [];
     message.dnsOptions = object.dnsOptions?.map((e) => e) || [];
+    message.secrets = object.secrets?.map((e) => SecretReference.fromPartial(e)) || [];
+    message.configs = object.configs?.map((e) => ConfigReference.fromPartial(e)) || [];
     return message;
   },
 };
@@ -9017,6 +9107,725 @@ export const Cluster: MessageFns<Cluster> = {
       ? RootCA.fromPartial(object.rootCa)
       : undefined;
     message.networkBootstrapKey = object.networkBootstrapKey ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSecretSpec(): SecretSpec {
+  return { annotations: undefined, data: Buffer.alloc(0) };
+}
+
+export const SecretSpec: MessageFns<SecretSpec> = {
+  encode(message: SecretSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.annotations !== undefined) {
+      Annotations.encode(message.annotations, writer.uint32(10).fork()).join();
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecretSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecretSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.annotations = Annotations.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecretSpec {
+    return {
+      annotations: isSet(object.annotations) ? Annotations.fromJSON(object.annotations) : undefined,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: SecretSpec): unknown {
+    const obj: any = {};
+    if (message.annotations !== undefined) {
+      obj.annotations = Annotations.toJSON(message.annotations);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SecretSpec>, I>>(base?: I): SecretSpec {
+    return SecretSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SecretSpec>, I>>(object: I): SecretSpec {
+    const message = createBaseSecretSpec();
+    message.annotations = (object.annotations !== undefined && object.annotations !== null)
+      ? Annotations.fromPartial(object.annotations)
+      : undefined;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSecret(): Secret {
+  return { id: "", meta: undefined, spec: undefined };
+}
+
+export const Secret: MessageFns<Secret> = {
+  encode(message: Secret, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.meta !== undefined) {
+      Meta.encode(message.meta, writer.uint32(18).fork()).join();
+    }
+    if (message.spec !== undefined) {
+      SecretSpec.encode(message.spec, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Secret {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecret();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.meta = Meta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.spec = SecretSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Secret {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      meta: isSet(object.meta) ? Meta.fromJSON(object.meta) : undefined,
+      spec: isSet(object.spec) ? SecretSpec.fromJSON(object.spec) : undefined,
+    };
+  },
+
+  toJSON(message: Secret): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.meta !== undefined) {
+      obj.meta = Meta.toJSON(message.meta);
+    }
+    if (message.spec !== undefined) {
+      obj.spec = SecretSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Secret>, I>>(base?: I): Secret {
+    return Secret.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Secret>, I>>(object: I): Secret {
+    const message = createBaseSecret();
+    message.id = object.id ?? "";
+    message.meta = (object.meta !== undefined && object.meta !== null) ? Meta.fromPartial(object.meta) : undefined;
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? SecretSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConfigSpec(): ConfigSpec {
+  return { annotations: undefined, data: Buffer.alloc(0) };
+}
+
+export const ConfigSpec: MessageFns<ConfigSpec> = {
+  encode(message: ConfigSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.annotations !== undefined) {
+      Annotations.encode(message.annotations, writer.uint32(10).fork()).join();
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.annotations = Annotations.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigSpec {
+    return {
+      annotations: isSet(object.annotations) ? Annotations.fromJSON(object.annotations) : undefined,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ConfigSpec): unknown {
+    const obj: any = {};
+    if (message.annotations !== undefined) {
+      obj.annotations = Annotations.toJSON(message.annotations);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigSpec>, I>>(base?: I): ConfigSpec {
+    return ConfigSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigSpec>, I>>(object: I): ConfigSpec {
+    const message = createBaseConfigSpec();
+    message.annotations = (object.annotations !== undefined && object.annotations !== null)
+      ? Annotations.fromPartial(object.annotations)
+      : undefined;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseConfig(): Config {
+  return { id: "", meta: undefined, spec: undefined };
+}
+
+export const Config: MessageFns<Config> = {
+  encode(message: Config, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.meta !== undefined) {
+      Meta.encode(message.meta, writer.uint32(18).fork()).join();
+    }
+    if (message.spec !== undefined) {
+      ConfigSpec.encode(message.spec, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Config {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.meta = Meta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.spec = ConfigSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Config {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      meta: isSet(object.meta) ? Meta.fromJSON(object.meta) : undefined,
+      spec: isSet(object.spec) ? ConfigSpec.fromJSON(object.spec) : undefined,
+    };
+  },
+
+  toJSON(message: Config): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.meta !== undefined) {
+      obj.meta = Meta.toJSON(message.meta);
+    }
+    if (message.spec !== undefined) {
+      obj.spec = ConfigSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Config>, I>>(base?: I): Config {
+    return Config.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Config>, I>>(object: I): Config {
+    const message = createBaseConfig();
+    message.id = object.id ?? "";
+    message.meta = (object.meta !== undefined && object.meta !== null) ? Meta.fromPartial(object.meta) : undefined;
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? ConfigSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFileTarget(): FileTarget {
+  return { name: "", uid: "", gid: "", mode: 0 };
+}
+
+export const FileTarget: MessageFns<FileTarget> = {
+  encode(message: FileTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.uid !== "") {
+      writer.uint32(18).string(message.uid);
+    }
+    if (message.gid !== "") {
+      writer.uint32(26).string(message.gid);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(32).uint32(message.mode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FileTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFileTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.gid = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.mode = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FileTarget {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : "",
+      gid: isSet(object.gid) ? globalThis.String(object.gid) : "",
+      mode: isSet(object.mode) ? globalThis.Number(object.mode) : 0,
+    };
+  },
+
+  toJSON(message: FileTarget): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.uid !== "") {
+      obj.uid = message.uid;
+    }
+    if (message.gid !== "") {
+      obj.gid = message.gid;
+    }
+    if (message.mode !== 0) {
+      obj.mode = Math.round(message.mode);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FileTarget>, I>>(base?: I): FileTarget {
+    return FileTarget.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FileTarget>, I>>(object: I): FileTarget {
+    const message = createBaseFileTarget();
+    message.name = object.name ?? "";
+    message.uid = object.uid ?? "";
+    message.gid = object.gid ?? "";
+    message.mode = object.mode ?? 0;
+    return message;
+  },
+};
+
+function createBaseSecretReference(): SecretReference {
+  return { secretId: "", secretName: "", file: undefined };
+}
+
+export const SecretReference: MessageFns<SecretReference> = {
+  encode(message: SecretReference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secretId !== "") {
+      writer.uint32(10).string(message.secretId);
+    }
+    if (message.secretName !== "") {
+      writer.uint32(18).string(message.secretName);
+    }
+    if (message.file !== undefined) {
+      FileTarget.encode(message.file, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecretReference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecretReference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secretId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secretName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.file = FileTarget.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecretReference {
+    return {
+      secretId: isSet(object.secretId)
+        ? globalThis.String(object.secretId)
+        : isSet(object.secret_id)
+        ? globalThis.String(object.secret_id)
+        : "",
+      secretName: isSet(object.secretName)
+        ? globalThis.String(object.secretName)
+        : isSet(object.secret_name)
+        ? globalThis.String(object.secret_name)
+        : "",
+      file: isSet(object.file) ? FileTarget.fromJSON(object.file) : undefined,
+    };
+  },
+
+  toJSON(message: SecretReference): unknown {
+    const obj: any = {};
+    if (message.secretId !== "") {
+      obj.secretId = message.secretId;
+    }
+    if (message.secretName !== "") {
+      obj.secretName = message.secretName;
+    }
+    if (message.file !== undefined) {
+      obj.file = FileTarget.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SecretReference>, I>>(base?: I): SecretReference {
+    return SecretReference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SecretReference>, I>>(object: I): SecretReference {
+    const message = createBaseSecretReference();
+    message.secretId = object.secretId ?? "";
+    message.secretName = object.secretName ?? "";
+    message.file = (object.file !== undefined && object.file !== null)
+      ? FileTarget.fromPartial(object.file)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConfigReference(): ConfigReference {
+  return { configId: "", configName: "", file: undefined };
+}
+
+export const ConfigReference: MessageFns<ConfigReference> = {
+  encode(message: ConfigReference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configId !== "") {
+      writer.uint32(10).string(message.configId);
+    }
+    if (message.configName !== "") {
+      writer.uint32(18).string(message.configName);
+    }
+    if (message.file !== undefined) {
+      FileTarget.encode(message.file, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigReference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigReference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.configName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.file = FileTarget.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigReference {
+    return {
+      configId: isSet(object.configId)
+        ? globalThis.String(object.configId)
+        : isSet(object.config_id)
+        ? globalThis.String(object.config_id)
+        : "",
+      configName: isSet(object.configName)
+        ? globalThis.String(object.configName)
+        : isSet(object.config_name)
+        ? globalThis.String(object.config_name)
+        : "",
+      file: isSet(object.file) ? FileTarget.fromJSON(object.file) : undefined,
+    };
+  },
+
+  toJSON(message: ConfigReference): unknown {
+    const obj: any = {};
+    if (message.configId !== "") {
+      obj.configId = message.configId;
+    }
+    if (message.configName !== "") {
+      obj.configName = message.configName;
+    }
+    if (message.file !== undefined) {
+      obj.file = FileTarget.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigReference>, I>>(base?: I): ConfigReference {
+    return ConfigReference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigReference>, I>>(object: I): ConfigReference {
+    const message = createBaseConfigReference();
+    message.configId = object.configId ?? "";
+    message.configName = object.configName ?? "";
+    message.file = (object.file !== undefined && object.file !== null)
+      ? FileTarget.fromPartial(object.file)
+      : undefined;
     return message;
   },
 };
