@@ -3,11 +3,10 @@
 // it and wait until no container is left; then the same with Docker Swarm through
 // /work/shared/anchors/swarm/swarm_anchor.sh (phase create) in the same run.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { ContainerRuntime } from '../../agent/runtime/index.js';
 import { TestCluster, until } from '../e2e/cluster.js';
+import { formatStages, processCpuMs, readLogLines, stageTimes } from '../bench-helpers/timeline.js';
 
 /** sleep that exits on SIGTERM (as Swarm's anchor gets with --init): stop is not a 10 s grace wait. */
 export const SLEEP_EXITING_ON_TERM = ['sh', '-c', 'trap "exit 0" TERM; sleep 100000 & wait'];
@@ -32,45 +31,93 @@ export async function runSwarm(phases: string, env: Record<string, string> = {},
   return { results };
 }
 
-async function liveContainers(c: TestCluster): Promise<number> {
+/**
+ * Containers left on the lab's hosts: every container directory in the runtimes' state
+ * directories, whatever its state (the runtime removes the directory last, after the cgroup).
+ * Counting directories is stricter than the runtime's list() (which skips a directory whose
+ * container.json is already gone) and cheap enough to poll without taking CPU from the daemons.
+ */
+function liveContainers(c: TestCluster): number {
   let n = 0;
   for (const h of c.lab.hosts) {
-    const rt = new ContainerRuntime({ stateDir: join(h.run, 'containers'), cgroupParent: h.cgroupParent, logger: pino({ level: 'silent' }) });
-    n += (await rt.list()).length;
+    try {
+      n += readdirSync(join(h.run, 'containers')).filter((e) => /^[0-9a-f]{64}$/.test(e)).length;
+    } catch {
+      // no state directory yet: no container
+    }
   }
   return n;
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+interface Phase {
+  name: string;
+  startMs: number;
+  endMs: number;
+  /** CPU the daemons (and the containers' supervisors they reaped) used during the phase. */
+  daemonCpuMs: number;
+  benchCpuMs: number;
+  /** CLOCK_MONOTONIC at the start, in µs: the clock of V8's CPU profiles (--profile). */
+  startMonoUs: bigint;
+}
+
+async function timed(c: TestCluster, name: string, phases: Phase[], fn: () => Promise<unknown>): Promise<number> {
+  const cpu = (): number => [...c.procs.values()].reduce((s, p) => s + (p.pid ? processCpuMs(p.pid) : 0), 0);
+  const cpu0 = cpu();
+  const bench0 = process.cpuUsage();
+  const startMs = Date.now();
+  const startMonoUs = process.hrtime.bigint() / 1000n;
   const t0 = performance.now();
   await fn();
-  return (performance.now() - t0) / 1000;
+  const s = (performance.now() - t0) / 1000;
+  const bench = process.cpuUsage(bench0);
+  phases.push({ name, startMs, endMs: Date.now(), daemonCpuMs: cpu() - cpu0, benchCpuMs: Math.round((bench.user + bench.system) / 1000), startMonoUs });
+  return s;
+}
+
+/** Where each phase's time went, from the daemons' logs (printed to stderr before the lab goes). */
+function printTimeline(c: TestCluster, phases: Phase[]): void {
+  const lines = readLogLines(c.lab.hosts.map((h) => join(h.root, '..', `daemon-${h.name}.log`)));
+  for (const p of phases) {
+    process.stderr.write(`${formatStages(p.name, p.endMs - p.startMs, stageTimes(lines, p.startMs, p.endMs))}\n`);
+    process.stderr.write(`  cpu: daemons ${p.daemonCpuMs} ms, bench ${p.benchCpuMs} ms; monotonic start ${p.startMonoUs} µs\n`);
+  }
 }
 
 const round = (x: number | null | undefined): number | null => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
 
 export default async function converge(args: string[]): Promise<void> {
-  const c = await TestCluster.up({ name: 'shoale2ebc', subnet: '10.231.10.0/24', hosts: 3, heartbeatMs: 5000 });
+  // --profile DIR: the daemons write V8 CPU profiles there (they are stopped with SIGTERM so
+  // that they write them; the measurement itself is the same)
+  const profileAt = args.indexOf('--profile');
+  const profileDir = profileAt >= 0 ? args[profileAt + 1] : undefined;
+  if (profileDir) {
+    process.env.SHOAL_CPU_PROFILE_DIR = profileDir;
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${join(import.meta.dirname, '../bench-helpers/cpu-profile.mjs')}`.trim();
+  }
+  const c = await TestCluster.up({ name: 'shoalcvb', subnet: '10.231.65.0/24', hosts: 3, heartbeatMs: 5000 });
   let shoal: { create30: number; scale90: number; rm: number };
   try {
     await c.form(1);
     const poll = { ms: 300_000 };
-    const create30 = await timed(async () => {
+    const phases: Phase[] = [];
+    const create30 = await timed(c, 'create 30', phases, async () => {
       await c.createService('h1', 'conv', { replicas: 30, args: SLEEP_EXITING_ON_TERM });
       await until(async () => (await c.running('h1', 'conv')).length === 30, '30/30', poll.ms);
     });
     process.stderr.write(`shoal: create 30 -> 30/30 running in ${create30.toFixed(3)} s\n`);
-    const scale90 = await timed(async () => {
+    const scale90 = await timed(c, 'scale 90', phases, async () => {
       await c.scale('h1', 'conv', 90);
       await until(async () => (await c.running('h1', 'conv')).length === 90, '90/90', poll.ms);
     });
     process.stderr.write(`shoal: scale 90 -> 90/90 running in ${scale90.toFixed(3)} s\n`);
-    const rm = await timed(async () => {
+    const rm = await timed(c, 'rm', phases, async () => {
       await c.control('h1', 'removeService', { serviceId: 'conv' });
-      await until(async () => (await liveContainers(c)) === 0, 'no container left', poll.ms);
+      await until(() => liveContainers(c) === 0, 'no container left', poll.ms);
     });
     process.stderr.write(`shoal: rm -> no container left in ${rm.toFixed(3)} s\n`);
     shoal = { create30, scale90, rm };
+    printTimeline(c, phases);
+    if (profileDir) for (const h of c.lab.hosts) await c.kill(h.name, 'SIGTERM');
   } finally {
     await c.down();
   }
