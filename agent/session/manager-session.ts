@@ -1,10 +1,12 @@
 // One session with one manager: the Session stream (registration, manager list), heartbeats at
 // the period the manager asks for, the Assignments stream, and status reports. run() settles
-// when any of them fails, and the caller moves on (maybe to another manager).
+// when any of them fails, or when heartbeats go unanswered (see heartbeat.ts), and the caller
+// moves on (maybe to another manager).
 import { Metadata, status as grpcStatus, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { AssignmentsMessage, DispatcherClient, LogSubscription, PublishLogsMessage, SessionMessage, TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
 import type { NodeDescription } from '../../proto/gen/types.js';
+import { HeartbeatWindow, isTransientHeartbeatError, MissedHeartbeatsError } from './heartbeat.js';
 
 export interface SessionHandlers {
   /** The first message (registration done) and every later one (manager list, node changes). */
@@ -59,12 +61,27 @@ export class ManagerSession {
       const onAbort = (): void => fail(new Error('agent stopping'));
       signal.addEventListener('abort', onAbort, { once: true });
 
+      // One heartbeat in flight at a time; a late answer still counts while the manager's grace
+      // lasts, a transient failure is retried within it, and once it is over the manager is given
+      // up (the loop then tries another).
+      const beats = new HeartbeatWindow(Date.now(), this.periodMs);
       const heartbeat = (): void => {
-        const deadline = new Date(Date.now() + Math.max(this.periodMs, 1_000));
+        const now = Date.now();
+        if (beats.expired(now)) return fail(new MissedHeartbeatsError(this.o.addr, beats.silentFor(now), this.periodMs));
+        const deadline = new Date(beats.deadline(now));
         client.heartbeat({ sessionId: this.sessionId }, this.md, { deadline }, (err: ServiceError | null, res) => {
           if (done) return;
-          if (err) return fail(err);
+          const at = Date.now();
+          if (err) {
+            if (!isTransientHeartbeatError(err) || beats.expired(at)) {
+              return fail(beats.expired(at) ? new MissedHeartbeatsError(this.o.addr, beats.silentFor(at), this.periodMs, err) : err);
+            }
+            logger.debug({ manager: this.o.addr, err: err.message }, 'heartbeat failed; retrying within the grace period');
+            hbTimer = setTimeout(heartbeat, beats.retryDelay(at));
+            return;
+          }
           this.periodMs = nanosToMs(res?.period?.nanos, this.periodMs);
+          beats.answered(at, this.periodMs);
           hbTimer = setTimeout(heartbeat, this.periodMs);
         });
       };
@@ -99,6 +116,7 @@ export class ManagerSession {
           this.sessionId = m.sessionId;
           this.nodeId = m.nodeId;
           this.periodMs = nanosToMs(m.heartbeatPeriod?.nanos, this.periodMs);
+          beats.answered(Date.now(), this.periodMs);
           logger.info({ manager: this.o.addr, node: m.nodeId, session: m.sessionId, periodMs: this.periodMs }, 'session opened');
         }
         handlers.onSession(m, first);
