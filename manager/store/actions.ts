@@ -1,12 +1,12 @@
 // Turning a transaction's changes into StoreAction messages, and back into typed objects.
 import { StoreAction, StoreActionKind } from '../../proto/gen/store.js';
-import { Cluster, Network, Node, Service, Task, type Meta } from '../../proto/gen/types.js';
+import { Cluster, Config, Network, Node, Secret, Service, Task, type Meta } from '../../proto/gen/types.js';
 import type { Change } from './tx.js';
 import type { ObjectKind, ReadonlyDeep, StoreObject } from './types.js';
 
 type Target = NonNullable<StoreAction['target']>;
 
-const MESSAGES = { cluster: Cluster, node: Node, service: Service, task: Task, network: Network };
+const MESSAGES = { cluster: Cluster, node: Node, service: Service, task: Task, network: Network, secret: Secret, config: Config };
 
 function target(kind: ObjectKind, value: StoreObject): Target {
   return { $case: kind, value } as Target;

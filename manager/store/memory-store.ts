@@ -52,6 +52,8 @@ export class MemoryStore {
     service: new Table('service'),
     task: new Table('task'),
     network: new Table('network'),
+    secret: new Table('secret'),
+    config: new Table('config'),
   };
   private readonly reader: ReadTx = readTx(this.tables);
   private readonly watchers = new Set<Watcher>();
@@ -256,6 +258,8 @@ export class MemoryStore {
       services: all('service'),
       tasks: all('task'),
       networks: all('network'),
+      secrets: all('secret'),
+      configs: all('config'),
     }).finish();
   }
 
@@ -272,6 +276,8 @@ export class MemoryStore {
     load('service', snap.services);
     load('task', snap.tasks);
     load('network', snap.networks);
+    load('secret', snap.secrets);
+    load('config', snap.configs);
     this.lastIndex = snap.version;
     this.publish({ type: 'reset', version: snap.version });
   }

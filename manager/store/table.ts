@@ -32,6 +32,8 @@ export const TABLE_SPECS: { [K in ObjectKind]: TableSpec<K> } = {
     },
   },
   network: { indexes: { name: (n) => lowerName(n.spec) }, unique: 'name' },
+  secret: { indexes: { name: (s) => lowerName(s.spec) }, unique: 'name' },
+  config: { indexes: { name: (c) => lowerName(c.spec) }, unique: 'name' },
 };
 
 /** Index names usable with find() per kind. */

@@ -29,6 +29,8 @@ export interface ReadTx {
   readonly services: ReadTable<'service'>;
   readonly tasks: ReadTable<'task'>;
   readonly networks: ReadTable<'network'>;
+  readonly secrets: ReadTable<'secret'>;
+  readonly configs: ReadTable<'config'>;
 }
 
 export interface WriteTx extends ReadTx {
@@ -39,6 +41,8 @@ export interface WriteTx extends ReadTx {
   readonly services: WriteTable<'service'>;
   readonly tasks: WriteTable<'task'>;
   readonly networks: WriteTable<'network'>;
+  readonly secrets: WriteTable<'secret'>;
+  readonly configs: WriteTable<'config'>;
 }
 
 function normKey(index: string, key: string): string {
@@ -74,6 +78,8 @@ export function readTx(tables: Tables): ReadTx {
     services: new CommittedTable(tables.service),
     tasks: new CommittedTable(tables.task),
     networks: new CommittedTable(tables.network),
+    secrets: new CommittedTable(tables.secret),
+    configs: new CommittedTable(tables.config),
   };
 }
 
@@ -186,5 +192,7 @@ export function writeTx(tables: Tables, changes: Change[]): WriteTx {
     services: new OverlayTable(tables.service, changes),
     tasks: new OverlayTable(tables.task, changes),
     networks: new OverlayTable(tables.network, changes),
+    secrets: new OverlayTable(tables.secret, changes),
+    configs: new OverlayTable(tables.config, changes),
   };
 }

@@ -1,6 +1,6 @@
 // Shared vocabulary of the store: which object kinds it holds, how reads are typed, what a
 // watcher receives, and how a Raft log plugs in underneath.
-import type { Cluster, Network, Node, Service, Task } from '../../proto/gen/types.js';
+import type { Cluster, Config, Network, Node, Secret, Service, Task } from '../../proto/gen/types.js';
 
 export interface KindMap {
   cluster: Cluster;
@@ -8,10 +8,12 @@ export interface KindMap {
   service: Service;
   task: Task;
   network: Network;
+  secret: Secret;
+  config: Config;
 }
 
 export type ObjectKind = keyof KindMap;
-export const OBJECT_KINDS: readonly ObjectKind[] = ['cluster', 'node', 'service', 'task', 'network'];
+export const OBJECT_KINDS: readonly ObjectKind[] = ['cluster', 'node', 'service', 'task', 'network', 'secret', 'config'];
 
 export type StoreObject = KindMap[ObjectKind];
 
