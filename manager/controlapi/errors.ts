@@ -15,6 +15,7 @@ export class ControlError extends Error {
 
 export const invalidArgument = (msg: string): ControlError => new ControlError(status.INVALID_ARGUMENT, msg);
 export const notFound = (msg: string): ControlError => new ControlError(status.NOT_FOUND, msg);
+export const alreadyExists = (msg: string): ControlError => new ControlError(status.ALREADY_EXISTS, msg);
 export const failedPrecondition = (msg: string): ControlError => new ControlError(status.FAILED_PRECONDITION, msg);
 export const unavailable = (msg: string): ControlError => new ControlError(status.UNAVAILABLE, msg);
 

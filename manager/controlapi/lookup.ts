@@ -1,6 +1,6 @@
 // Finding the object a user named: by full id, by name (hostname for nodes), or by a unique id
 // prefix. An ambiguous prefix is refused with the candidates, as Docker does.
-import type { Node, Service, Task } from '../../proto/gen/types.js';
+import type { Config, Network, Node, Secret, Service, Task } from '../../proto/gen/types.js';
 import type { ReadonlyDeep, ReadTx } from '../store/index.js';
 import { invalidArgument, notFound } from './errors.js';
 
@@ -40,4 +40,28 @@ export function findTask(tx: ReadTx, ref: string): RO<Task> {
   const exact = tx.tasks.get(ref);
   if (exact) return exact;
   return single('task', ref, byPrefix(tx.tasks.all(), ref), (t) => `${t.serviceName}.${t.slot || t.nodeId}`);
+}
+
+type Named = { readonly id: string; readonly spec?: { readonly annotations?: { readonly name: string } | undefined } | undefined };
+
+// Secrets, configs and networks are found like services: id, then name (any case), then prefix.
+function findNamed<T extends Named>(kind: string, table: { get(id: string): T | undefined; find(index: 'name', key: string): T[]; all(): T[] }, ref: string): T {
+  if (!ref) throw invalidArgument(`no ${kind} given: name a ${kind} by id, id prefix or name`);
+  const exact = table.get(ref);
+  if (exact) return exact;
+  const named = table.find('name', ref);
+  if (named.length === 1) return named[0]!;
+  return single(kind, ref, byPrefix(table.all(), ref), (o) => o.spec?.annotations?.name ?? '');
+}
+
+export function findSecret(tx: ReadTx, ref: string): RO<Secret> {
+  return findNamed('secret', tx.secrets, ref);
+}
+
+export function findConfig(tx: ReadTx, ref: string): RO<Config> {
+  return findNamed('config', tx.configs, ref);
+}
+
+export function findNetwork(tx: ReadTx, ref: string): RO<Network> {
+  return findNamed('network', tx.networks, ref);
 }

@@ -11,6 +11,8 @@ import { toServiceError, unavailable } from './errors.js';
 import { forwardError, NO_LEADER_RETRY, serviceLogs, type SubscribeLogs } from './logs.js';
 import { getNode, listNodes, removeNode, updateNode } from './nodes.js';
 import { createService, getService, listServices, removeService, updateService } from './services.js';
+import { createNetwork, getNetwork, listNetworks, removeNetwork } from './networks.js';
+import { createConfig, createSecret, getConfig, getSecret, listConfigs, listSecrets, removeConfig, removeSecret, updateConfig, updateSecret } from './secrets.js';
 import { getTask, listTasks, watchTasks } from './tasks.js';
 
 export type ControlMethod = keyof ControlServer & string;
@@ -103,6 +105,20 @@ export function controlService(deps: ControlDeps): ControlServer {
     listNodes: read('listNodes', (r) => listNodes(store, r)),
     getNode: read('getNode', (r) => getNode(store, r)),
     getCluster: read('getCluster', () => getCluster(store)),
+    createSecret: write('createSecret', (r) => createSecret(store, r)),
+    updateSecret: write('updateSecret', (r) => updateSecret(store, r)),
+    removeSecret: write('removeSecret', (r) => removeSecret(store, r)),
+    getSecret: read('getSecret', (r) => getSecret(store, r)),
+    listSecrets: read('listSecrets', (r) => listSecrets(store, r)),
+    createConfig: write('createConfig', (r) => createConfig(store, r)),
+    updateConfig: write('updateConfig', (r) => updateConfig(store, r)),
+    removeConfig: write('removeConfig', (r) => removeConfig(store, r)),
+    getConfig: read('getConfig', (r) => getConfig(store, r)),
+    listConfigs: read('listConfigs', (r) => listConfigs(store, r)),
+    createNetwork: write('createNetwork', (r) => createNetwork(store, r)),
+    removeNetwork: write('removeNetwork', (r) => removeNetwork(store, r)),
+    getNetwork: read('getNetwork', (r) => getNetwork(store, r)),
+    listNetworks: read('listNetworks', (r) => listNetworks(store, r)),
     watchTasks: (call: ServerWritableStream<WatchTasksRequest, WatchTasksEvent>) => void streamTasks(deps, call),
     serviceLogs: (call: ServerWritableStream<ServiceLogsRequest, ServiceLogsMessage>) => void serviceLogs(deps, call, FORWARDED_HEADER),
   };

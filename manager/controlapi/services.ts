@@ -16,6 +16,7 @@ import type {
 import { cloneObject, newObjectId, type MemoryStore, type ReadonlyDeep } from '../store/index.js';
 import { asMessage, failedPrecondition, invalidArgument } from './errors.js';
 import { findService } from './lookup.js';
+import { checkReferences } from './references.js';
 import { modeName, validateServiceSpec } from './validate.js';
 
 function sameSpec(a: ReadonlyDeep<ServiceSpec> | undefined, b: ReadonlyDeep<ServiceSpec> | undefined): boolean {
@@ -28,6 +29,7 @@ export async function createService(store: MemoryStore, req: CreateServiceReques
   validateServiceSpec(spec);
   const id = newObjectId();
   await store.update((tx) => {
+    checkReferences(tx, spec);
     tx.services.create(
       Service.fromPartial({ id, spec: cloneObject(spec), specVersion: 1n, endpoint: spec.endpoint ? { spec: cloneObject(spec.endpoint) } : undefined }),
     );
@@ -57,6 +59,8 @@ export async function updateService(store: MemoryStore, req: UpdateServiceReques
       throw invalidArgument(`service ${oldName} is ${modeName(cur.spec)}: changing it to ${modeName(next)} is not supported; remove it and create it again`);
     }
     if (sameSpec(cur.spec, next)) return cur.id;
+    // A rollback is checked too: its spec may name a secret or network removed since.
+    checkReferences(tx, next);
     tx.services.update({
       ...cur,
       spec: cloneObject(next),

@@ -5,6 +5,7 @@ import { Mount_Type } from '../../proto/gen/types.js';
 import { parseConstraints, parseSpreadDescriptor } from '../scheduler/constraints.js';
 import type { ReadonlyDeep } from '../store/index.js';
 import { invalidArgument } from './errors.js';
+import { validateFileTargets } from './references.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const MAX_NAME_LENGTH = 63;
@@ -15,6 +16,23 @@ export function validateServiceName(name: string): void {
   if (!name) throw invalidArgument('a service needs a name (--name NAME)');
   if (name.length > MAX_NAME_LENGTH) throw invalidArgument(`service name "${name}" is ${name.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`);
   if (!NAME_RE.test(name)) throw invalidArgument(`service name "${name}" is invalid: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+}
+
+/** Secrets, configs and networks: names are not DNS labels, so Swarm's 64 characters apply. */
+export const MAX_OBJECT_NAME_LENGTH = 64;
+
+export function validateObjectName(kind: string, name: string): void {
+  if (!name) throw invalidArgument(`a ${kind} needs a name (\`shoal ${kind} create NAME ...\`)`);
+  if (name.length > MAX_OBJECT_NAME_LENGTH) {
+    throw invalidArgument(`${kind} name "${name}" is ${name.length} characters long; at most ${MAX_OBJECT_NAME_LENGTH} are allowed`);
+  }
+  if (!NAME_RE.test(name)) throw invalidArgument(`${kind} name "${name}" is invalid: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+}
+
+export function validateLabels(kind: string, labels: Readonly<Record<string, string>>): void {
+  for (const k of Object.keys(labels)) {
+    if (!k.trim()) throw invalidArgument(`a ${kind} label has an empty key; write key=value`);
+  }
 }
 
 function checkCount(what: string, v: number): void {
@@ -84,6 +102,7 @@ export function validateServiceSpec(spec: ReadonlyDeep<ServiceSpec> | undefined)
     if (!m.target.startsWith('/')) throw invalidArgument(`mount target "${m.target}" must be an absolute path inside the container`);
     if (m.type === Mount_Type.BIND && !m.source.startsWith('/')) throw invalidArgument(`bind mount source "${m.source}" must be an absolute path on the host`);
   }
+  validateFileTargets(spec);
 }
 
 /** Which kind of service a spec describes, for refusing a mode change on update. */
