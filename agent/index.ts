@@ -3,12 +3,15 @@
 // a new Agent over the same stateDir and runtime re-adopts them.
 import type { ChannelCredentials, Metadata } from '@grpc/grpc-js';
 import { cpus, hostname as osHostname, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AssignmentChange_Action, AssignmentsType, type AssignmentsMessage, type SessionMessage } from '../proto/gen/dispatcher.js';
 import { NodeDescription, type Task, type TaskStatus } from '../proto/gen/types.js';
 import { ContainerController, TaskSet, TaskStateStore, taskContainers } from './executor/index.js';
 import type { ImageStore } from './images/index.js';
 import type { ContainerRuntime } from './runtime/index.js';
+import { SecretStore, TaskFiles } from './secrets/index.js';
+import { LocalVolumes } from './volumes/index.js';
 import { LogPublisher, SessionLoop, StatusReporter, type ManagerSession } from './session/index.js';
 
 export interface AgentOptions {
@@ -24,6 +27,11 @@ export interface AgentOptions {
   description?: NodeDescription;
   /** Extra metadata on every dispatcher call (tests identify nodes this way instead of mTLS). */
   metadata?: Metadata;
+  /** Volatile root (SHOAL_RUN): task secrets go to RUN/secrets, configs to RUN/configs.
+   * Default: the parent of the runtime's state directory (SHOAL_RUN/containers). */
+  runDir?: string;
+  /** Named volumes (SHOAL_ROOT/volumes). Default: beside stateDir (SHOAL_ROOT/agent). */
+  volumesDir?: string;
   /** Network of tasks that name neither "host" nor "none" (default host, until overlays exist). */
   defaultNetwork?: 'host' | 'none';
   /** Reconnection backoff; tests shorten it. */
@@ -49,6 +57,10 @@ export class Agent {
   private readonly reporter: StatusReporter;
   private readonly logs: LogPublisher;
   private tasks: TaskSet | undefined;
+  /** Secrets and configs sent by the dispatcher: memory only, never written to disk. */
+  readonly secrets = new SecretStore();
+  readonly taskFiles: TaskFiles;
+  readonly volumes: LocalVolumes;
   private session: ManagerSession | undefined;
   private id = '';
   private readonly sessionWaiters: (() => void)[] = [];
@@ -56,6 +68,9 @@ export class Agent {
   constructor(private readonly o: AgentOptions) {
     this.log = o.logger.child({ component: 'agent' });
     this.description = o.description ?? hostDescription();
+    const run = o.runDir ?? dirname(o.runtime.stateDir);
+    this.taskFiles = new TaskFiles({ secretsDir: join(run, 'secrets'), configsDir: join(run, 'configs'), logger: this.log });
+    this.volumes = new LocalVolumes({ root: o.volumesDir ?? join(dirname(o.stateDir), 'volumes'), logger: this.log });
     this.reporter = new StatusReporter(() => {
       const s = this.session;
       return s ? (updates) => s.updateTaskStatus(updates) : undefined;
@@ -110,6 +125,9 @@ export class Agent {
           nodeId: this.id,
           defaultNetwork: this.o.defaultNetwork ?? 'host',
           logger: this.log,
+          secrets: this.secrets,
+          taskFiles: this.taskFiles,
+          volumes: this.volumes,
         }),
       containerTaskIds: async () => [...(await taskContainers(this.o.runtime)).keys()],
       state: new TaskStateStore(this.o.stateDir),
@@ -147,14 +165,24 @@ export class Agent {
   private onAssignments(m: AssignmentsMessage): void {
     const tasks = this.tasks;
     if (!tasks) return;
+    // secrets and configs first (synchronously), so the tasks after them find what they refer to
     if (m.type === AssignmentsType.COMPLETE) {
+      this.secrets.replace(m.changes.flatMap((c) => (c.secret ? [c.secret] : [])), m.changes.flatMap((c) => (c.config ? [c.config] : [])));
       void tasks.complete(m.changes.filter((c) => c.task).map((c) => c.task!));
       return;
     }
     for (const c of m.changes) {
-      if (!c.task) continue;
-      if (c.action === AssignmentChange_Action.REMOVE) void tasks.remove(c.task.id);
-      else void tasks.update(c.task);
+      const remove = c.action === AssignmentChange_Action.REMOVE;
+      if (c.secret) {
+        if (remove) this.secrets.removeSecret(c.secret.id);
+        else this.secrets.putSecret(c.secret);
+      } else if (c.config) {
+        if (remove) this.secrets.removeConfig(c.config.id);
+        else this.secrets.putConfig(c.config);
+      } else if (c.task) {
+        if (remove) void tasks.remove(c.task.id);
+        else void tasks.update(c.task);
+      }
     }
   }
 }

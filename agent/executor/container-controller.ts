@@ -8,8 +8,9 @@ import { ImageNotFoundError, type ImageStore } from '../images/index.js';
 import { ContainerSpecError, type ContainerInfo, type ContainerRuntime } from '../runtime/index.js';
 import { containerSpecFor, DEFAULT_STOP_GRACE_MS, LABEL_STOP_GRACE_MS, LABEL_STOP_SIGNAL, LABEL_TASK_ID, normalizeSignal, type SpecContext } from './container-spec.js';
 import { TaskRejectedError, type Controller, type ExitInfo } from './controller.js';
+import { ensureVolumes, makeTaskFiles, planTaskMounts, type TaskMountDeps } from './task-mounts.js';
 
-export interface ContainerControllerDeps extends SpecContext {
+export interface ContainerControllerDeps extends SpecContext, TaskMountDeps {
   runtime: ContainerRuntime;
   images: ImageStore;
   /** Named in rejections ("image X not found on node H"). */
@@ -74,12 +75,19 @@ export class ContainerController implements Controller {
       if (err instanceof ImageNotFoundError) throw new TaskRejectedError(`image ${image} not found on node ${this.deps.hostname}`);
       throw err;
     }
-    const spec = containerSpecFor(this.task, resolved, this.deps);
+    // everything that can refuse the task, before anything is made on the host
+    const plan = planTaskMounts(this.task, this.deps);
+    const spec = containerSpecFor(this.task, resolved, this.deps, { volumes: plan.volumeDirs });
+    await ensureVolumes(plan, resolved.layerDirs, this.deps);
+    const files = await makeTaskFiles(this.task.id, plan, this.deps);
+    spec.mounts = [...(spec.mounts ?? []), ...files];
     try {
       const c = await this.deps.runtime.create(spec);
       this.containerId = c.id;
       this.deps.logger.info({ task: this.task.id, container: c.id }, 'task container created');
     } catch (err) {
+      // no container to own them: the task's files go now
+      await this.deps.taskFiles?.release(this.task.id).catch((e: unknown) => this.deps.logger.warn({ task: this.task.id, err: e }, 'removing task files failed'));
       if (err instanceof ContainerSpecError) throw new TaskRejectedError(err.message);
       throw err;
     }
@@ -140,8 +148,11 @@ export class ContainerController implements Controller {
 
   async remove(): Promise<void> {
     const c = await this.find();
-    if (!c) return;
-    await this.deps.runtime.remove(c.id, { force: true });
-    this.containerId = undefined;
+    if (c) {
+      await this.deps.runtime.remove(c.id, { force: true });
+      this.containerId = undefined;
+    }
+    // after the container, whose mounts hold the files; also when a failed prepare left them
+    await this.deps.taskFiles?.release(this.task.id);
   }
 }

@@ -43,8 +43,16 @@ export function containerName(task: Task): string {
   return `${service.slice(0, 60)}.${where}.${task.id}`.slice(0, 128);
 }
 
-function mounts(task: Task): MountSpec[] {
-  return (task.spec?.container?.mounts ?? []).map((m): MountSpec => {
+/** What the controller made on the host before the spec: volume directories and task files. */
+export interface PreparedMounts {
+  /** The host directory of each named volume the task mounts, by volume name. */
+  volumes?: ReadonlyMap<string, string>;
+  /** Read-only binds of the task's secrets and configs, placed after the service's own mounts. */
+  files?: MountSpec[];
+}
+
+function mounts(task: Task, prepared: PreparedMounts): MountSpec[] {
+  const own = (task.spec?.container?.mounts ?? []).map((m): MountSpec => {
     if (m.type === Mount_Type.BIND) return { type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly };
     if (m.type === Mount_Type.TMPFS) {
       const opts: string[] = [];
@@ -52,8 +60,15 @@ function mounts(task: Task): MountSpec[] {
       if (m.tmpfsMode) opts.push(`mode=${m.tmpfsMode.toString(8)}`);
       return { type: 'tmpfs', target: m.target, options: opts.length ? opts.join(',') : undefined };
     }
-    throw new TaskRejectedError(`mount of ${m.target}: volume mounts are not supported on this node yet (use a bind or tmpfs mount)`);
+    if (m.type === Mount_Type.VOLUME) {
+      if (!m.source) throw new TaskRejectedError(`mount of ${m.target}: anonymous volumes are not supported on this node yet: give the volume a name`);
+      const dir = prepared.volumes?.get(m.source);
+      if (dir) return { type: 'bind', source: dir, target: m.target, readOnly: m.readOnly };
+      throw new TaskRejectedError(`mount of ${m.target}: volume ${m.source} is not available on this node (no volume driver)`);
+    }
+    throw new TaskRejectedError(`mount of ${m.target}: mount type ${String(m.type)} is not supported (use bind, volume or tmpfs)`);
   });
+  return [...own, ...(prepared.files ?? [])];
 }
 
 function network(task: Task, ctx: SpecContext): NetworkMode {
@@ -82,7 +97,7 @@ function refuseUnsupported(c: NonNullable<NonNullable<Task['spec']>['container']
   if (unsupported.length) throw new TaskRejectedError(`${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not supported on this node yet: remove ${unsupported.length > 1 ? 'them' : 'it'} from the service`);
 }
 
-export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecContext): ContainerSpec {
+export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecContext, prepared: PreparedMounts = {}): ContainerSpec {
   const c = task.spec?.container;
   if (!c) throw new TaskRejectedError(`task ${task.id} has no container spec`);
   refuseUnsupported(c);
@@ -106,7 +121,7 @@ export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecCont
     user: c.user || cfg.user || undefined,
     groups: groups(task),
     hostname: c.hostname || undefined,
-    mounts: mounts(task),
+    mounts: mounts(task, prepared),
     readOnly: c.readOnly,
     network: network(task, ctx),
     limits: {

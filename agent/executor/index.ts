@@ -14,8 +14,10 @@ export {
   LABEL_STOP_GRACE_MS,
   LABEL_STOP_SIGNAL,
   LABEL_TASK_ID,
+  type PreparedMounts,
   type SpecContext,
 } from './container-spec.js';
+export { planTaskMounts, ensureVolumes, makeTaskFiles, type TaskMountDeps, type TaskMountPlan } from './task-mounts.js';
 export { TaskRunner, type RunnerController } from './task-runner.js';
 export { TaskStateStore, type TaskRecord } from './task-state.js';
 export { TaskSet, type TaskSetDeps } from './task-set.js';

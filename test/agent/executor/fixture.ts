@@ -23,10 +23,11 @@ export interface AgentFixture {
   cleanup(): Promise<string[]>;
 }
 
-export async function makeAgentFixture(tag: string): Promise<AgentFixture> {
-  const root = mkdtempSync(join(tmpdir(), `shoalag-${tag}-`));
+/** `prefix` names every kernel object and temp dir (the executor tests use shoalag). */
+export async function makeAgentFixture(tag: string, prefix = 'shoalag'): Promise<AgentFixture> {
+  const root = mkdtempSync(join(tmpdir(), `${prefix}-${tag}-`));
   const runDir = join(root, 'run', 'containers');
-  const cgroupParent = `shoalag-${tag}-${process.pid}`;
+  const cgroupParent = `${prefix}-${tag}-${process.pid}`;
   const logger = pino({ level: process.env.SHOAL_TEST_LOG ?? 'silent' });
   const cgroups = detectCgroups({ logger });
   const newRuntime = (): ContainerRuntime => new ContainerRuntime({ stateDir: runDir, cgroupParent, cgroups, logger });
