@@ -19,7 +19,7 @@ import {
 } from './config.js';
 import { build } from './build.js';
 import { LabNotFoundError, LabUpError } from './errors.js';
-import { exists, netnsPath } from './kernel.js';
+import { exists, ipBatch, mustRun, netnsPath } from './kernel.js';
 import { labLogger } from './log.js';
 import {
   createState,
@@ -226,6 +226,32 @@ export class Lab {
       );
     }
     return h;
+  }
+
+  /**
+   * Cuts a host off the lab's network, as a pulled cable: its port on the switch (the veth `hN`
+   * in the switch namespace) goes down, so nothing reaches it or leaves it; processes in the host
+   * keep running. Nothing new is made, so there is nothing for `down` to remove (it deletes the
+   * switch namespace, port and all). Doing it twice is fine.
+   */
+  async cutLink(host: string | LabHost): Promise<void> {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    await ipBatch(this.switchNetns, [`link set ${h.name} down`]);
+    this.log.info({ lab: this.name, host: h.name }, 'link cut');
+  }
+
+  /** Puts a host's switch port back up (undoes cutLink; fine on a port that is up). */
+  async restoreLink(host: string | LabHost): Promise<void> {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    await ipBatch(this.switchNetns, [`link set ${h.name} up`]);
+    this.log.info({ lab: this.name, host: h.name }, 'link restored');
+  }
+
+  /** Whether a host's switch port is up (false after cutLink). */
+  async linkUp(host: string | LabHost): Promise<boolean> {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    const out = await mustRun(['ip', '-n', this.switchNetns, '-o', 'link', 'show', 'dev', h.name]);
+    return /[<,]UP[,>]/.test(out);
   }
 
   /** The variables every command in a host gets. */
