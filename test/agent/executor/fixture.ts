@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ImageStore } from '../../../agent/images/index.js';
 import { ContainerRuntime } from '../../../agent/runtime/index.js';
+import { unmountAll } from '../../../agent/secrets/index.js';
 import { detectCgroups } from '../../../agent/runtime/cgroups/index.js';
 import { testImagePath } from '../../helpers/images.js';
 import { leftoverCgroups, leftoverMounts } from '../runtime/helpers.js';
@@ -46,6 +47,8 @@ export async function makeAgentFixture(tag: string, prefix = 'shoalag'): Promise
       for (const c of await runtime.list()) await runtime.remove(c.id, { force: true }).catch(() => undefined);
       await cgroups.open(cgroupParent)?.remove();
       const left = [...leftoverCgroups(cgroupParent), ...leftoverMounts(root)];
+      // reported above as a failure, but never left on the host (nor fail the rm below)
+      await unmountAll(root).catch(() => undefined);
       rmSync(root, { recursive: true, force: true });
       return left;
     },
