@@ -10,6 +10,14 @@ export type DeathVerdict = 'restart' | 'settle';
 export class RestartTracker {
   private readonly due = new Map<string, number>();
   private readonly attempts = new Map<string, number[]>();
+  private readonly iterations = new Map<string, bigint>();
+
+  /** A job runs again (new iteration): its slots count their attempts afresh. */
+  startIteration(serviceId: string, iteration: bigint): void {
+    if (this.iterations.get(serviceId) === iteration) return;
+    this.forgetService(serviceId);
+    this.iterations.set(serviceId, iteration);
+  }
 
   /** Decides about a task that died while meant to run, recording the restart if there is one. */
   onDeath(slot: string, t: ReadonlyDeep<Task>, nowMs: number): DeathVerdict {
@@ -43,6 +51,7 @@ export class RestartTracker {
 
   /** Forgets everything about a service (removed). */
   forgetService(serviceId: string): void {
+    this.iterations.delete(serviceId);
     const prefix = `${serviceId}\u0000`;
     for (const m of [this.due, this.attempts]) for (const k of [...m.keys()]) if (k.startsWith(prefix)) m.delete(k);
   }

@@ -4,7 +4,7 @@ import { TaskState, type Task } from '../../proto/gen/types.js';
 import type { Clock } from '../clock.js';
 import { slotKey, type MemoryStore, type ObjectEvent, type ReadonlyDeep, type ReadTx, type WriteTx } from '../store/index.js';
 import { WatchingComponent, type ComponentOptions } from './component.js';
-import { byAge, DEFAULT_TASK_HISTORY, hasFinished, isRunnable } from './tasks.js';
+import { byAge, DEFAULT_TASK_HISTORY, hasFinished, isJob, isRunnable, ofEarlierRun } from './tasks.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
@@ -87,8 +87,10 @@ function collectSlot(tx: ReadTx, key: string, limit: number, out: string[]): voi
   }
   if (limit < 0 || keep.length <= limit) return;
   // A settled task (desired COMPLETE) is what marks its slot as done: deleting it would free the
-  // slot and the orchestrator would run it again.
-  const historic = keep.filter((t) => isHistoric(t, tx) && t.desiredState !== TaskState.COMPLETE).sort(byAge);
+  // slot and the orchestrator would run it again. A job's earlier runs no longer mark anything.
+  const service = tasks[0] && tx.services.get(tasks[0].serviceId);
+  const marksSlot = (t: RO<Task>): boolean => t.desiredState === TaskState.COMPLETE && !(service && isJob(service) && ofEarlierRun(t, service));
+  const historic = keep.filter((t) => isHistoric(t, tx) && !marksSlot(t)).sort(byAge);
   let excess = keep.length - limit;
   for (const t of historic) {
     if (excess-- <= 0) break;

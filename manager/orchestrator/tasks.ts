@@ -43,6 +43,7 @@ export function newTask(service: RO<Service>, slot: number, nodeId: string, nowM
     nodeId,
     spec: spec?.task,
     specVersion: service.specVersion,
+    jobIteration: isJob(service) ? jobIteration(service) : 0n,
     desiredState: TaskState.RUNNING,
     status: { ...TaskStatus.fromPartial({}), state: INITIAL_TASK_STATE, timestampMs: BigInt(nowMs), message: 'created' },
     endpoint: spec?.endpoint ? { spec: spec.endpoint, ports: [], virtualIps: [] } : undefined,
@@ -111,4 +112,24 @@ export function isReplicated(s: RO<Service> | undefined): boolean {
 export function isGlobal(s: RO<Service> | undefined): boolean {
   const mode = s?.spec?.mode?.$case;
   return mode === 'global' || mode === 'globalJob';
+}
+
+/** Replicated and global jobs: run to completion, never restarted on success. */
+export function isJob(s: RO<Service> | undefined): boolean {
+  const mode = s?.spec?.mode?.$case;
+  return mode === 'replicatedJob' || mode === 'globalJob';
+}
+
+/**
+ * The run of a job that is current. Every spec change of a job (`service update --force`
+ * included) runs it again, as Swarm's job_iteration does; the control API already bumps
+ * spec_version on each change, so that number is the iteration.
+ */
+export function jobIteration(s: RO<Service>): bigint {
+  return s.specVersion;
+}
+
+/** A job's task made for an earlier run: history, not part of the current one. */
+export function ofEarlierRun(t: RO<Task>, s: RO<Service>): boolean {
+  return t.specVersion !== jobIteration(s);
 }

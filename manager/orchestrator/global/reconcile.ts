@@ -6,7 +6,7 @@ import { nodeSupports } from '../../scheduler/filters.js';
 import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
 import { SETTLED_DESIRED_STATE, type ReconcileOutcome } from '../replicated/reconcile.js';
 import type { RestartTracker } from '../restarts.js';
-import { byAge, hasFinished, isRunnable, newTask, nodeKeepsTasks, nodeTakesNewTasks, withDesiredState } from '../tasks.js';
+import { byAge, hasFinished, isRunnable, jobIteration, newTask, nodeKeepsTasks, nodeTakesNewTasks, ofEarlierRun, withDesiredState } from '../tasks.js';
 import { startFirstPending } from '../update/slots.js';
 
 type RO<T> = ReadonlyDeep<T>;
@@ -41,8 +41,15 @@ export function reconcileGlobal(
   const platforms = service.spec?.task?.placement?.platforms ?? [];
   const matches = (n: RO<Node>): boolean => constraints !== undefined && matchesConstraints(constraints, n) && nodeSupports(n, platforms);
 
+  const job = mode === 'globalJob';
+  if (job) restarts.startIteration(serviceId, jobIteration(service));
   const byNode = new Map<string, RO<Task>[]>();
   for (const t of tasks) {
+    // A global job's earlier runs are history; a task of one that still runs is stopped.
+    if (job && ofEarlierRun(t, service)) {
+      if (isRunnable(t)) stop(t, TaskState.SHUTDOWN);
+      continue;
+    }
     const list = byNode.get(t.nodeId);
     if (list) list.push(t);
     else byNode.set(t.nodeId, [t]);
@@ -67,7 +74,7 @@ export function reconcileGlobal(
         stop(t, TaskState.SHUTDOWN);
       } else if (hasFinished(t)) {
         // A global job's task that exited 0 is done on its node for good.
-        const jobDone = mode === 'globalJob' && t.status?.state === TaskState.COMPLETE;
+        const jobDone = job && t.status?.state === TaskState.COMPLETE;
         if (!jobDone && restarts.onDeath(key, t, nowMs) === 'restart') {
           stop(t, TaskState.SHUTDOWN);
         } else {

@@ -1,10 +1,11 @@
 // One pass over a replicated job: run tasks in slots 1..total_completions, at most
 // max_concurrent at a time, until each slot has a task that completed. A task that exits 0 is
-// never restarted; a failed one follows the restart policy.
+// never restarted; a failed one follows the restart policy. A spec change starts a new run
+// (iteration): tasks of earlier runs are history, and stopped if they still run.
 import { TaskState, type Task } from '../../../proto/gen/types.js';
 import { slotKey, type ReadonlyDeep, type WriteTx } from '../../store/index.js';
 import type { RestartTracker } from '../restarts.js';
-import { byAge, hasFinished, isRunnable, newTask, nodeKeepsTasks, withDesiredState } from '../tasks.js';
+import { byAge, hasFinished, isRunnable, jobIteration, newTask, nodeKeepsTasks, ofEarlierRun, withDesiredState } from '../tasks.js';
 import { SETTLED_DESIRED_STATE, type ReconcileOutcome } from './reconcile.js';
 
 type RO<T> = ReadonlyDeep<T>;
@@ -28,8 +29,16 @@ export function reconcileReplicatedJob(
     out.shutDown++;
   };
 
+  restarts.startIteration(serviceId, jobIteration(service));
   const bySlot = new Map<number, RO<Task>[]>();
   for (const t of tx.tasks.find('service', serviceId)) {
+    if (ofEarlierRun(t, service)) {
+      if (isRunnable(t)) {
+        if (full()) return out;
+        stop(t, TaskState.SHUTDOWN);
+      }
+      continue;
+    }
     const list = bySlot.get(t.slot);
     if (list) list.push(t);
     else bySlot.set(t.slot, [t]);
