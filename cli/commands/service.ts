@@ -56,9 +56,25 @@ function replicasText(s: Service, tasks: readonly Task[]): string {
   const mine = tasks.filter((t) => t.serviceId === s.id && t.desiredState <= TaskState.RUNNING);
   const running = mine.filter((t) => t.status?.state === TaskState.RUNNING).length;
   const mode = s.spec?.mode;
+  if (mode?.$case === 'replicatedJob' || mode?.$case === 'globalJob') return jobText(s, tasks, running);
   const desired = mode?.$case === 'replicated' ? mode.value.replicas : mine.length;
   const cap = s.spec?.task?.placement?.maxReplicas ? ` (max ${s.spec.task.placement.maxReplicas} per node)` : '';
   return `${running}/${desired}${cap}`;
+}
+
+// Jobs as Docker shows them: running now of at most how many, then the current run's
+// completions, e.g. `0/2 (4/4 completed)`. Earlier runs (before an update) do not count.
+function jobText(s: Service, tasks: readonly Task[], running: number): string {
+  const run = tasks.filter((t) => t.serviceId === s.id && t.specVersion === s.specVersion);
+  const completed = run.filter((t) => t.status?.state === TaskState.COMPLETE).length;
+  const mode = s.spec?.mode;
+  if (mode?.$case === 'replicatedJob') {
+    const total = mode.value.totalCompletions || mode.value.maxConcurrent || 1;
+    const concurrent = mode.value.maxConcurrent || total;
+    return `${running}/${concurrent} (${completed}/${total} completed)`;
+  }
+  const nodes = new Set(run.map((t) => t.nodeId)).size;
+  return `${running}/${nodes} (${completed}/${nodes} completed)`;
 }
 
 // Tasks come sorted by service, slot and newest first: older tasks of a slot are its history,

@@ -1,0 +1,143 @@
+// Jobs on a 3-host lab cluster (h1 manager, h2 and h3 workers) with real daemons and containers:
+// a replicated job runs total_completions tasks, at most max_concurrent at once, and nothing
+// after; a failing job task follows its restart policy; a global job completes once per node;
+// `service update --force` runs a job again. Counts come from the store via the Control API.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Mount_Type, RestartPolicy_Condition, ServiceSpec, TaskState, type Service, type Task } from '../../proto/gen/types.js';
+import { runShoal } from '../cli/service-harness.js';
+import { TestCluster, until } from './cluster.js';
+
+let c: TestCluster;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shoalrj-'));
+  c = await TestCluster.up({ name: 'shoalrj2', subnet: '10.231.67.0/24', hosts: 3 });
+  await c.form(1);
+}, 180_000);
+
+afterAll(async () => {
+  await c?.down();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+const ms = (n: number) => ({ nanos: BigInt(n) * 1_000_000n });
+const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
+const finished = (t: Task) => (t.status?.state ?? 0) > TaskState.RUNNING;
+const live = (t: Task) => t.desiredState <= TaskState.RUNNING && !finished(t);
+const complete = (t: Task) => t.status?.state === TaskState.COMPLETE;
+const shoal = (args: string[]) => runShoal(args, { SHOAL_RUN: c.host('h1').run });
+
+interface JobOptions {
+  mode: ServiceSpec['mode'];
+  script: string;
+  condition?: RestartPolicy_Condition;
+  maxAttempts?: number;
+  bind?: string;
+}
+
+async function createJob(name: string, o: JobOptions): Promise<Service> {
+  const spec = ServiceSpec.fromPartial({
+    annotations: { name },
+    task: {
+      container: {
+        image: 'busybox:latest',
+        args: ['sh', '-c', o.script],
+        mounts: o.bind ? [{ type: Mount_Type.BIND, source: o.bind, target: '/shared' }] : [],
+      },
+      restart: { condition: o.condition ?? RestartPolicy_Condition.ON_FAILURE, delay: ms(500), maxAttempts: o.maxAttempts ?? 0 },
+    },
+  });
+  spec.mode = o.mode;
+  return (await c.control<{ service: Service }>('h1', 'createService', { spec })).service;
+}
+
+async function getService(name: string): Promise<Service> {
+  return (await c.control<{ service: Service }>('h1', 'getService', { serviceId: name })).service;
+}
+
+/** Waits for `cond` over the job's tasks, checking at every look that at most `most` run at once. */
+async function watchJob(name: string, most: number, cond: (ts: Task[]) => boolean, what: string): Promise<{ tasks: Task[]; peak: number }> {
+  let peak = 0;
+  const tasks = await until(async () => {
+    const ts = await c.tasks('h1', name);
+    const running = ts.filter(live).length;
+    peak = Math.max(peak, running);
+    expect(running, `${name}: ${running} tasks running at once`).toBeLessThanOrEqual(most);
+    return cond(ts) && ts;
+  }, what, 90_000);
+  return { tasks, peak };
+}
+
+describe('e2e: jobs', () => {
+  it('replicated job, 4 completions, 2 at a time: 4 complete tasks, then nothing; --force runs it again', async () => {
+    await createJob('rjob', { mode: { $case: 'replicatedJob', value: { totalCompletions: 4, maxConcurrent: 2 } }, script: 'sleep 1' });
+    const first = await watchJob('rjob', 2, (ts) => ts.filter(complete).length === 4, '4 completions');
+    expect(first.peak).toBe(2); // it did use its concurrency
+    await sleep(2_000); // four restart delays: a restart of a completed task would show
+    let ts = await c.tasks('h1', 'rjob');
+    expect(ts).toHaveLength(4);
+    expect(ts.map((t) => t.slot).sort()).toEqual([1, 2, 3, 4]);
+    for (const t of ts) {
+      expect(t.status?.state).toBe(TaskState.COMPLETE);
+      expect(t.desiredState).toBe(TaskState.COMPLETE);
+    }
+    const ls = await shoal(['service', 'ls']);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toMatch(/rjob\s+replicated job\s+0\/2 \(4\/4 completed\)/);
+
+    // A new iteration: the CLI's --force bumps the spec, the job runs 4 more tasks.
+    const before = (await getService('rjob')).specVersion;
+    const up = await shoal(['service', 'update', '--force', '-d', 'rjob']);
+    expect(up.code, up.stderr).toBe(0);
+    const now = (await getService('rjob')).specVersion;
+    expect(now).toBeGreaterThan(before);
+    await watchJob('rjob', 2, (x) => x.filter((t) => complete(t) && t.specVersion === now).length === 4, 'second run complete');
+    await sleep(2_000);
+    ts = await c.tasks('h1', 'rjob');
+    expect(ts).toHaveLength(8);
+    const rerun = ts.filter((t) => t.specVersion === now);
+    expect(rerun.map((t) => t.slot).sort()).toEqual([1, 2, 3, 4]);
+    for (const t of rerun) expect(t.jobIteration).toBe(now);
+  }, 180_000);
+
+  it('a failing job task is restarted per its policy: one that fails once then succeeds, one that always fails', async () => {
+    // The bind-mounted directory is the same on every lab host: the first run leaves a mark
+    // and fails, the restarted one finds it and succeeds.
+    await createJob('rjonce', { mode: { $case: 'replicatedJob', value: { totalCompletions: 1, maxConcurrent: 1 } }, script: 'if [ -e /shared/mark ]; then exit 0; fi; touch /shared/mark; exit 1', bind: dir });
+    await createJob('rjbad', { mode: { $case: 'replicatedJob', value: { totalCompletions: 1, maxConcurrent: 1 } }, script: 'exit 2', maxAttempts: 2 });
+    const once = await watchJob('rjonce', 1, (ts) => ts.some(complete), 'rjonce completed');
+    expect(once.tasks.map((t) => t.status?.state).sort()).toEqual([TaskState.COMPLETE, TaskState.FAILED]);
+    const bad = await watchJob('rjbad', 1, (ts) => ts.length === 3 && ts.every(finished) && ts.some((t) => t.desiredState === TaskState.COMPLETE), 'rjbad gave up');
+    for (const t of bad.tasks) expect(t.status?.exitCode).toBe(2);
+    await sleep(2_000);
+    expect(await c.tasks('h1', 'rjbad')).toHaveLength(3);
+    expect(await c.tasks('h1', 'rjonce')).toHaveLength(2);
+  }, 120_000);
+
+  it('global job: one completed task per node, nothing after; a forced update runs it again', async () => {
+    await createJob('gjob', { mode: { $case: 'globalJob', value: {} }, script: 'true' });
+    const nodes = (await c.control<{ nodes: { id: string }[] }>('h1', 'listNodes', {})).nodes.map((n) => n.id).sort();
+    expect(nodes).toHaveLength(3);
+    await watchJob('gjob', 3, (ts) => ts.filter(complete).length === 3, 'gjob on 3 nodes');
+    await sleep(2_000);
+    let ts = await c.tasks('h1', 'gjob');
+    expect(ts).toHaveLength(3);
+    expect(ts.map((t) => t.nodeId).sort()).toEqual(nodes);
+    expect(ts.every((t) => t.desiredState === TaskState.COMPLETE)).toBe(true);
+
+    const svc = await getService('gjob');
+    const spec = ServiceSpec.fromPartial(svc.spec!);
+    spec.task!.forceUpdate += 1n;
+    await c.control('h1', 'updateService', { serviceId: svc.id, version: svc.meta!.version, spec });
+    const now = (await getService('gjob')).specVersion;
+    await watchJob('gjob', 3, (x) => x.filter((t) => complete(t) && t.specVersion === now).length === 3, 'gjob again on 3 nodes');
+    await sleep(2_000);
+    ts = await c.tasks('h1', 'gjob');
+    expect(ts).toHaveLength(6);
+    expect(ts.filter((t) => t.specVersion === now).map((t) => t.nodeId).sort()).toEqual(nodes);
+  }, 120_000);
+});
