@@ -265,7 +265,7 @@ export class Dispatcher {
     this.ensureRunning();
     const s = this.session(who, sessionId);
     s.assignments?.sink.end();
-    const tracker = new NodeAssignments(who.nodeId, (m) => sink.write(m));
+    const tracker = new NodeAssignments(who.nodeId, (m) => sink.write(m), (fn) => this.store.view(fn));
     s.assignments = { tracker, sink };
     this.store.view((tx) => tracker.sendComplete(tx, this.store.version));
   }
