@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { NodeCAClient, NodeCAService, RaftMembershipService, type NodeCAServer } from '../proto/gen/ca.js';
 import { DispatcherService } from '../proto/gen/dispatcher.js';
 import { NodeRole } from '../proto/gen/types.js';
-import { clientCredentials, NodeAuthenticator, nodeCAService, serverCredentials, type NodeCertificates, type NodeRoleName } from '../manager/ca/index.js';
+import { clientCredentials, NodeAuthenticator, nodeCAService, nodeCertExpiryMs, serverCredentials, type NodeCertificates, type NodeRoleName } from '../manager/ca/index.js';
 import { dispatcherService, type IdentifyFn } from '../manager/dispatcher/index.js';
 import { raftMembershipService, type Manager } from '../manager/node/index.js';
 import type { MemoryStore } from '../manager/store/index.js';
@@ -34,6 +34,8 @@ export async function startClusterApi(o: {
   certs: NodeCertificates;
   manager: Manager;
   auth: NodeAuthenticator;
+  /** Tests only: overrides the cluster's node_cert_expiry (see manager/ca/expiry.ts). */
+  certExpiryMs?: number;
   extra?: ExtraService[];
   logger: Logger;
 }): Promise<Server> {
@@ -51,6 +53,8 @@ export async function startClusterApi(o: {
         };
       },
       authenticator: () => o.auth,
+      certExpiryMs: () => nodeCertExpiryMs(store.view((tx) => tx.clusters.all()[0])?.spec?.caConfig, o.certExpiryMs),
+      logger: o.logger.child({ component: 'ca' }),
       registerNode: async (n) => {
         await store.update((tx) => {
           if (tx.nodes.get(n.nodeId)) return;

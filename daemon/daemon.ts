@@ -9,11 +9,13 @@ import type { InfoResponse, InitRequest, InitResponse, JoinRequest, JoinResponse
 import { NodeRole } from '../proto/gen/types.js';
 import {
   bootstrapNode,
+  certificateInfo,
   createNodeKeyAndCSR,
   createRootCA,
   generateJoinTokens,
   loadNodeCertificates,
   newNodeId,
+  RenewableCertificates,
   saveNodeCertificates,
   signNodeCertificate,
   type NodeCertificates,
@@ -25,7 +27,7 @@ import { joinRaft } from './raft-join.js';
 import { newRaftId, startAgent, startManagerParts, type ManagerParts, type Tuning } from './node-runtime.js';
 import type { ExtraService } from './cluster-api.js';
 import type { DaemonPaths } from './paths.js';
-import { renewCertificate } from './role-watch.js';
+import { renewCertificate, RoleWatch } from './role-watch.js';
 import { loadNodeState, saveNodeState, type NodeState } from './state.js';
 import { writeClusterObjects } from './cluster-objects.js';
 import { localControl } from './control.js';
@@ -42,14 +44,13 @@ export interface DaemonOptions {
 
 export class Daemon {
   private state: NodeState | null = null;
-  private certs: NodeCertificates | null = null;
+  private certs: RenewableCertificates | null = null;
   private mgr: ManagerParts | undefined;
   private agent: Agent | undefined;
   private phase: 'inactive' | 'pending' | 'active' | 'error' = 'inactive';
   private lastError = '';
   private queue: Promise<unknown> = Promise.resolve();
-  private roleTimer: NodeJS.Timeout | undefined;
-  private checking = false;
+  private roleWatch: RoleWatch | undefined;
   private readonly log: Logger;
 
   constructor(private readonly o: DaemonOptions) {
@@ -89,7 +90,7 @@ export class Daemon {
         const members = new Map((state.raftMembers ?? []).map(([id, a]) => [BigInt(id), a]));
         this.mgr = await this.startManager(BigInt(state.raftId ?? '0'), members, false);
       }
-      this.agent = await startAgent({ paths: this.o.paths, certs, managers: state.managers, tuning: this.tuning, logger: this.o.logger });
+      this.agent = await startAgent({ paths: this.o.paths, certs, managers: state.managers, tuning: this.tuning, logger: this.o.logger, onSessionMessage: (m) => this.roleWatch?.sessionMessage(m) });
       this.phase = 'active';
       this.watchRole();
       this.log.info({ node: state.nodeId, cluster: state.clusterId, role: state.role }, 'resumed cluster membership from disk');
@@ -113,13 +114,13 @@ export class Daemon {
         const tokens = generateJoinTokens(ca.hash);
         const { keyPem, csrPem } = await createNodeKeyAndCSR();
         const certPem = await signNodeCertificate({ csrPem, nodeId, role: 'manager', clusterId, ca, addresses: [hostOf(advertise)] });
-        const certs = { keyPem, certPem, rootPem: ca.certPem };
+        const certs = new RenewableCertificates({ keyPem, certPem, rootPem: ca.certPem });
         await saveNodeCertificates(this.o.paths.certDir, certs);
         this.certs = certs;
         this.mgr = await this.startManager(raftId, new Map([[raftId, advertise]]), false, listen, advertise, { clusterId, nodeId });
         await writeClusterObjects(this.mgr.manager, { clusterId, nodeId, raftId, advertise, ca, tokens, heartbeatMs: this.o.tuning?.heartbeatMs });
         await this.commit({ clusterId, nodeId, role: 'manager', raftId: raftId.toString(), advertiseAddr: advertise, listenAddr: listen, managers: [advertise] });
-        this.agent = await startAgent({ paths: this.o.paths, certs, managers: [advertise], tuning: this.tuning, logger: this.o.logger });
+        this.agent = await startAgent({ paths: this.o.paths, certs, managers: [advertise], tuning: this.tuning, logger: this.o.logger, onSessionMessage: (m) => this.roleWatch?.sessionMessage(m) });
         this.phase = 'active';
         this.watchRole();
         this.log.info({ node: nodeId, cluster: clusterId, addr: advertise }, 'initialised a new cluster');
@@ -152,7 +153,7 @@ export class Daemon {
         } else {
           await this.commit({ ...base, role: 'worker', managers: [remote] });
         }
-        this.agent = await startAgent({ paths: this.o.paths, certs: b.certs, managers: this.state!.managers, tuning: this.tuning, logger: this.o.logger });
+        this.agent = await startAgent({ paths: this.o.paths, certs: b.certs, managers: this.state!.managers, tuning: this.tuning, logger: this.o.logger, onSessionMessage: (m) => this.roleWatch?.sessionMessage(m) });
         this.phase = 'active';
         this.watchRole();
         this.log.info({ node: b.nodeId, cluster: b.clusterId, role: b.role }, 'joined the cluster');
@@ -195,45 +196,65 @@ export class Daemon {
     };
   }
 
-  /** Polls the managers for this node's role and follows a promotion or demotion. */
+  /**
+   * Renews the node's certificate at a random point of 50-80% of its validity and follows the
+   * role changes the managers make, learned from the agent's session messages (and, on a
+   * manager, from its own store), with no CA call in between (see role-watch.ts).
+   */
   private watchRole(): void {
-    if (this.roleTimer) return;
-    const period = this.o.tuning?.roleCheckMs ?? 3_000;
-    this.roleTimer = setInterval(() => {
-      if (this.checking || this.phase !== 'active' || !this.state || !this.certs) return;
-      this.checking = true;
-      void this.checkRole().finally(() => {
-        this.checking = false;
-      });
-    }, period);
-    this.roleTimer.unref();
+    const s = this.state;
+    if (!s || this.roleWatch?.nodeId === s.nodeId) return;
+    void this.roleWatch?.stop();
+    const nodeId = s.nodeId;
+    this.roleWatch = new RoleWatch({
+      nodeId,
+      certPem: () => this.certs?.certPem ?? null,
+      role: () => (this.state?.nodeId === nodeId ? this.state.role : undefined),
+      active: () => this.phase === 'active' && this.state?.nodeId === nodeId && this.certs !== null,
+      localNode: () => this.mgr?.manager.store.view((tx) => tx.nodes.get(nodeId)),
+      renew: (reason) => this.checkRole(nodeId, reason),
+      roleCheckMs: this.o.tuning?.roleCheckMs,
+      logger: this.log.child({ node: nodeId }),
+    });
+    this.roleWatch.start();
   }
 
-  private async checkRole(): Promise<void> {
-    const s = this.state!;
+  /** One renewal (one CSR): the answer is a new certificate and the role the managers hold now. */
+  private async checkRole(nodeId: string, reason: string): Promise<void> {
+    const s = this.state;
+    const certs = this.certs;
+    if (!s || s.nodeId !== nodeId || !certs) return;
     // A removed (demoted) manager no longer hears the leader and its own store stops changing:
-    // ask the leader if known, then the other managers, itself last.
+    // ask the leader if known, then the other managers, itself last. A worker asks the managers
+    // its agent knows (the session announces them).
     const others = [...(s.raftMembers ?? []).map(([, a]) => a), ...s.managers].filter((a) => a && a !== s.advertiseAddr);
     const leader = this.mgr?.manager.leaderApiAddr();
-    const addrs = s.role === 'manager' ? [...new Set([...(leader ? [leader] : []), ...others, s.advertiseAddr])] : s.managers;
-    let answer;
-    try {
-      answer = await renewCertificate(addrs, this.certs!, s.nodeId, s.advertiseAddr);
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'role check: no manager answered');
-      return;
-    }
-    if (answer.role === s.role) return;
-    await this.serial(() => this.changeRole(answer.role, answer.certs)).catch((err: unknown) => this.fail(err));
+    const addrs =
+      s.role === 'manager'
+        ? [...new Set([...(leader ? [leader] : []), ...others, s.advertiseAddr])]
+        : [...new Set([...(this.agent?.managers ?? []), ...s.managers])];
+    const answer = await renewCertificate(addrs, certs, s.nodeId, s.advertiseAddr); // throws: the renewer retries
+    await this.serial(async () => {
+      const now = this.state;
+      if (!now || now.nodeId !== nodeId || this.certs !== certs) return; // left (or rejoined) meanwhile
+      if (answer.role !== now.role) return this.changeRole(answer.role, answer.certs);
+      await saveNodeCertificates(this.o.paths.certDir, answer.certs);
+      certs.replace(answer.certs);
+      this.log.info({ node: nodeId, reason, serial: certificateInfo(answer.certs.certPem).serial }, 'certificate renewed');
+    }).catch((err: unknown) => {
+      if (answer.role !== s.role) this.fail(err);
+      throw err;
+    });
   }
 
   /** Becomes a manager (join the Raft group) or a worker (leave it), keeping the agent's tasks. */
-  private async changeRole(role: 'worker' | 'manager', certs: NodeCertificates): Promise<void> {
+  private async changeRole(role: 'worker' | 'manager', next: NodeCertificates): Promise<void> {
     const s = this.state;
-    if (!s || s.role === role) return;
+    const certs = this.certs;
+    if (!s || !certs || s.role === role) return;
     this.log.info({ node: s.nodeId, from: s.role, to: role }, 'role changed by the managers');
-    await saveNodeCertificates(this.o.paths.certDir, certs);
-    this.certs = certs;
+    await saveNodeCertificates(this.o.paths.certDir, next);
+    certs.replace(next); // the same object: every credential made from it follows
     const agent = this.agent;
     this.agent = undefined;
     await agent?.stop();
@@ -254,13 +275,14 @@ export class Daemon {
       await rm(this.o.paths.raftDir, { recursive: true, force: true });
       await this.commit({ ...s, role: 'worker', raftId: undefined, raftMembers: undefined, managers });
     }
-    this.agent = await startAgent({ paths: this.o.paths, certs, managers: this.state!.managers, tuning: this.tuning, logger: this.o.logger });
+    this.agent = await startAgent({ paths: this.o.paths, certs, managers: this.state!.managers, tuning: this.tuning, logger: this.o.logger, onSessionMessage: (m) => this.roleWatch?.sessionMessage(m) });
   }
 
   /** Stops serving; containers keep running and the next daemon re-adopts them. */
   async stop(): Promise<void> {
-    clearInterval(this.roleTimer);
-    this.roleTimer = undefined;
+    const watch = this.roleWatch;
+    this.roleWatch = undefined;
+    await watch?.stop();
     await this.queue.catch(() => undefined);
     await this.stopParts();
   }

@@ -2,14 +2,15 @@
 // cluster API server. Started from certificates and state already on disk.
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
 import { ImageStore } from '../agent/images/index.js';
 import { ContainerRuntime } from '../agent/runtime/index.js';
-import { clientCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
+import { clientCredentials, serverCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
 import { Manager, type RaftTiming } from '../manager/node/index.js';
 import { ControlService, type ControlServer } from '../proto/gen/control.js';
+import type { SessionMessage } from '../proto/gen/dispatcher.js';
 import { managerControl } from './control.js';
 import { authenticatorFor, identifyWith, startClusterApi, type ExtraService } from './cluster-api.js';
 import type { DaemonPaths } from './paths.js';
@@ -22,8 +23,11 @@ export interface Tuning {
   disconnectGraceMs?: number;
   agentBackoff?: { initialMs?: number; maxMs?: number };
   cgroupParent?: string;
-  /** How often a node asks the managers for its role (promotion / demotion); default 3 s. */
+  /** How often a manager reads its own Node in its store for a role change (no signing); default 3 s. */
   roleCheckMs?: number;
+  /** Tests only: validity of the node certificates this manager signs, overriding the cluster's
+   *  node_cert_expiry and its one-hour minimum (so that renewals happen within a test). */
+  nodeCertExpiryMs?: number;
 }
 
 export interface ManagerParts {
@@ -70,7 +74,8 @@ export async function startManagerParts(o: {
     raft: o.tuning.raft,
     // Raft traffic is mutual TLS: unlike the cluster API (where joining nodes have no certificate
     // yet), the Raft port requires a client certificate of this cluster.
-    serverCredentials: ServerCredentials.createSsl(Buffer.from(o.certs.rootPem), [{ cert_chain: Buffer.from(o.certs.certPem), private_key: Buffer.from(o.certs.keyPem) }], true),
+    // (renewable certificates: new handshakes use the renewed certificate, see manager/ca)
+    serverCredentials: serverCredentials(o.certs, { requireClientCert: true }),
     channelCredentials: creds,
     identify: identifyWith(() => auth!),
     dispatcher: { heartbeatPeriodMs: o.tuning.heartbeatMs, disconnectGraceMs: o.tuning.disconnectGraceMs },
@@ -80,7 +85,7 @@ export async function startManagerParts(o: {
   try {
     const log = o.logger.child({ component: 'controlapi' });
     const remote = { definition: ControlService as never, implementation: managerControl(manager, o.certs, () => auth!, log) as never };
-    const server = await startClusterApi({ listen: o.listenAddr, certs: o.certs, manager, auth, extra: [remote, ...(o.extra?.(manager) ?? [])], logger: o.logger });
+    const server = await startClusterApi({ listen: o.listenAddr, certs: o.certs, manager, auth, certExpiryMs: o.tuning.nodeCertExpiryMs, extra: [remote, ...(o.extra?.(manager) ?? [])], logger: o.logger });
     return { manager, server, auth, control: managerControl(manager, o.certs, null, log) };
   } catch (err) {
     await manager.stop();
@@ -94,7 +99,15 @@ function raftListenFor(listen: string): string {
   return `${listen.slice(0, i)}:${Number(listen.slice(i + 1)) + 1}`;
 }
 
-export async function startAgent(o: { paths: DaemonPaths; certs: NodeCertificates; managers: string[]; tuning: Tuning; logger: Logger }): Promise<Agent> {
+export async function startAgent(o: {
+  paths: DaemonPaths;
+  certs: NodeCertificates;
+  managers: string[];
+  tuning: Tuning;
+  logger: Logger;
+  /** Every session message (the daemon learns role changes from the Node in it). */
+  onSessionMessage?: (msg: SessionMessage) => void;
+}): Promise<Agent> {
   await mkdir(o.paths.agentDir, { recursive: true });
   await mkdir(o.paths.containersDir, { recursive: true });
   const runtime = new ContainerRuntime({
@@ -112,6 +125,7 @@ export async function startAgent(o: { paths: DaemonPaths; certs: NodeCertificate
     logger: o.logger,
     defaultNetwork: 'host',
     backoff: o.tuning.agentBackoff,
+    onSessionMessage: o.onSessionMessage,
   });
   await agent.start();
   return agent;

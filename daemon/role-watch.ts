@@ -1,13 +1,20 @@
-// How a node learns that it was promoted or demoted: every few seconds it renews its certificate
-// (NodeCA with its node id, authenticated by the current certificate); the answer carries the
-// role the managers hold for it now. A changed role comes with a certificate for that role.
+// How a node learns its role and gets certificates: one NodeCA renewal (its node id, proven by
+// its current certificate) returns a certificate for the role the managers hold for it now. It
+// is asked when the certificate is due (cert-renewal.ts) or when the role may have changed:
+// the Node in the dispatcher's session messages names the role the managers recorded (it is
+// sent again whenever the node changes), and a manager also reads its own Node from its local
+// store (no signing) in case its agent session cannot tell it. Nothing polls the CA.
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { NodeCAClient, type IssueNodeCertificateResponse } from '../proto/gen/ca.js';
-import { NodeRole } from '../proto/gen/types.js';
-import { clientCredentials, createNodeKeyAndCSR, type NodeCertificates } from '../manager/ca/index.js';
+import type { SessionMessage } from '../proto/gen/dispatcher.js';
+import { NodeRole, type Node } from '../proto/gen/types.js';
+import { certificateInfo, clientCredentials, createNodeKeyAndCSR, type NodeCertificates, type NodeRoleName } from '../manager/ca/index.js';
+import { RealClock, type Clock } from '../manager/clock.js';
+import { CertRenewer } from './cert-renewal.js';
 
 export interface RoleAnswer {
-  role: 'worker' | 'manager';
+  role: NodeRoleName;
   certs: NodeCertificates;
 }
 
@@ -37,4 +44,113 @@ export async function renewCertificate(addrs: string[], certs: NodeCertificates,
     }
   }
   throw last instanceof Error ? last : new Error('no manager answered');
+}
+
+function roleName(r: NodeRole): NodeRoleName {
+  return r === NodeRole.MANAGER ? 'manager' : 'worker';
+}
+
+/** The role the managers recorded for this node, if the session message carries the node. */
+export function roleInSession(msg: SessionMessage): NodeRoleName | undefined {
+  return msg.node ? roleName(msg.node.role) : undefined;
+}
+
+/**
+ * The manager's fallback, from its own store: true while its role is being changed (the wanted
+ * role, or the recorded one, is not its certificate's). A demotion removes the Raft member before
+ * it records role WORKER, so the removed member's store may never see the new role: the caller
+ * asks the CA then, with a growing pause while the answer stays the same.
+ */
+export function roleMayChange(node: Pick<Node, 'role' | 'spec'> | undefined, certRole: NodeRoleName): boolean {
+  if (!node) return false;
+  return roleName(node.role) !== certRole || roleName(node.spec?.desiredRole ?? NodeRole.WORKER) !== certRole;
+}
+
+export interface RoleWatchOptions {
+  nodeId: string;
+  /** The certificate in use now (null once the node left). */
+  certPem(): string | null;
+  /** The role the node runs as now (its certificate's). */
+  role(): NodeRoleName | undefined;
+  /** False while the node is not running (left, failed, changing role): nothing to renew. */
+  active(): boolean;
+  /** A manager's own Node from its local store (undefined on workers). */
+  localNode(): Pick<Node, 'role' | 'spec'> | undefined;
+  /** One renewal: a CSR to the managers; the answer's role may differ (then the role changes). */
+  renew(reason: string): Promise<void>;
+  /** How often a manager reads its own Node (default 3 s); no signing unless it changed. */
+  roleCheckMs?: number;
+  clock?: Clock;
+  random?: () => number;
+  backoff?: { initialMs?: number; maxMs?: number };
+  logger: Logger;
+}
+
+/** Renewal on schedule (CertRenewer) plus the two ways a role change is noticed early. */
+export class RoleWatch {
+  readonly renewer: CertRenewer;
+  private fallbackTimer: NodeJS.Timeout | undefined;
+  private fallbackPauseMs: number;
+  private fallbackNextAt = 0;
+  private readonly clock: Clock;
+
+  constructor(private readonly o: RoleWatchOptions) {
+    this.clock = o.clock ?? new RealClock();
+    this.fallbackPauseMs = o.roleCheckMs ?? 3_000;
+    this.renewer = new CertRenewer({
+      clock: this.clock,
+      random: o.random,
+      current: () => {
+        const pem = o.certPem();
+        if (!pem) return { serial: '', notBeforeMs: Infinity, notAfterMs: Infinity }; // nothing to renew
+        const info = certificateInfo(pem);
+        return { serial: info.serial, notBeforeMs: info.notBeforeMs, notAfterMs: info.notAfterMs };
+      },
+      renew: (reason) => o.renew(reason),
+      active: o.active,
+      backoff: o.backoff,
+      logger: o.logger,
+    });
+  }
+
+  get nodeId(): string {
+    return this.o.nodeId;
+  }
+
+  start(): void {
+    this.renewer.start();
+    const period = this.o.roleCheckMs ?? 3_000;
+    this.fallbackTimer = setInterval(() => this.checkStore(), period);
+    this.fallbackTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.fallbackTimer);
+    await this.renewer.stop();
+  }
+
+  /** From the agent: the managers' view of this node, sent again whenever it changes. */
+  sessionMessage(msg: SessionMessage): void {
+    if (msg.nodeId && msg.nodeId !== this.o.nodeId) return;
+    const want = roleInSession(msg);
+    const have = this.o.role();
+    if (!want || !have || want === have || !this.o.active()) return;
+    this.o.logger.info({ node: this.o.nodeId, from: have, to: want }, 'the managers changed this node\'s role: renewing the certificate');
+    this.renewer.renewNow(`role ${want} in session`);
+  }
+
+  private checkStore(): void {
+    const role = this.o.role();
+    if (role !== 'manager' || !this.o.active()) return;
+    if (!roleMayChange(this.o.localNode(), role)) {
+      this.fallbackPauseMs = this.o.roleCheckMs ?? 3_000;
+      return;
+    }
+    const now = this.clock.now();
+    if (now < this.fallbackNextAt) return;
+    // the CA may still answer "manager" while the demotion is under way: ask less and less often
+    this.fallbackNextAt = now + this.fallbackPauseMs;
+    this.fallbackPauseMs = Math.min(60_000, this.fallbackPauseMs * 2);
+    this.renewer.renewNow('role changing in the local store');
+  }
 }

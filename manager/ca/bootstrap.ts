@@ -6,6 +6,7 @@ import { NodeRole, type NodeDescription } from '../../proto/gen/types.js';
 import { pinnedRootCredentials, unverifiedCredentials, type NodeCertificates } from './credentials.js';
 import { CAHashMismatchError, CertificateError, InvalidJoinTokenError, ManagerUnreachableError, NodeRemovedError, type CAError } from './errors.js';
 import { saveNodeCertificates } from './files.js';
+import { RenewableCertificates } from './renewable.js';
 import { parseJoinToken } from './tokens.js';
 import { certificateHash, createNodeKeyAndCSR, verifyNodeCertificate, type NodeRoleName } from './x509.js';
 
@@ -22,7 +23,8 @@ export interface BootstrapResult {
   nodeId: string;
   role: NodeRoleName;
   clusterId: string;
-  certs: NodeCertificates;
+  /** Renewable in place: credentials made from it follow later renewals. */
+  certs: RenewableCertificates;
 }
 
 function deadline(ms: number): grpc.Deadline {
@@ -89,7 +91,7 @@ export async function bootstrapNode(opts: BootstrapOptions): Promise<BootstrapRe
   if (identity.nodeId !== res.nodeId) throw new CertificateError('the manager returned a certificate for another node');
   const role: NodeRoleName = res.role === NodeRole.MANAGER ? 'manager' : 'worker';
   if (identity.role !== role) throw new CertificateError('the manager returned a certificate for another role');
-  const certs = { keyPem, certPem, rootPem };
+  const certs = new RenewableCertificates({ keyPem, certPem, rootPem });
   await saveNodeCertificates(opts.certDir, certs);
   return { nodeId: identity.nodeId, role, clusterId: identity.clusterId, certs };
 }

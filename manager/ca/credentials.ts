@@ -4,6 +4,7 @@
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { experimental } from '@grpc/grpc-js';
+import { RenewableCertificates } from './renewable.js';
 import { ROLE_OU } from './x509.js';
 
 export interface NodeCertificates {
@@ -29,11 +30,19 @@ class StaticProvider implements experimental.CertificateProvider {
   removeIdentityCertificateListener(): void {}
 }
 
-export function serverCredentials(nc: NodeCertificates): grpc.ServerCredentials {
+/**
+ * Server credentials; with RenewableCertificates, new handshakes follow its replace().
+ * requireClientCert: refuse a handshake without a certificate of this cluster (the Raft port);
+ * by default one is requested but optional (the cluster API, where joining nodes have none).
+ */
+export function serverCredentials(nc: NodeCertificates, opts: { requireClientCert?: boolean } = {}): grpc.ServerCredentials {
   // One provider answers both roles: grpc-js 1.14 swaps the two provider arguments between
   // createCertificateProviderServerCredentials and the class it builds.
-  const both = new StaticProvider(Buffer.from(nc.rootPem), { certificate: Buffer.from(nc.certPem), privateKey: Buffer.from(nc.keyPem) });
-  return experimental.createCertificateProviderServerCredentials(both, both, false);
+  const both =
+    nc instanceof RenewableCertificates
+      ? nc
+      : new StaticProvider(Buffer.from(nc.rootPem), { certificate: Buffer.from(nc.certPem), privateKey: Buffer.from(nc.keyPem) });
+  return experimental.createCertificateProviderServerCredentials(both, both, opts.requireClientCert ?? false);
 }
 
 /** Accepts a server whose (already chain-verified) certificate is a manager's of this cluster. */
@@ -43,7 +52,11 @@ function managerIdentity(_host: string, cert: PeerCertificate): Error | undefine
   return ous.includes(ROLE_OU.manager) ? undefined : new Error('the server is not a manager of this cluster');
 }
 
+/** Client credentials; with RenewableCertificates, new connections follow its replace(). */
 export function clientCredentials(nc: NodeCertificates): grpc.ChannelCredentials {
+  if (nc instanceof RenewableCertificates) {
+    return experimental.createCertificateProviderChannelCredentials(nc, nc, { checkServerIdentity: managerIdentity });
+  }
   return grpc.credentials.createSsl(Buffer.from(nc.rootPem), Buffer.from(nc.keyPem), Buffer.from(nc.certPem), {
     checkServerIdentity: managerIdentity,
   });

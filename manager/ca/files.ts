@@ -1,10 +1,17 @@
 // A node's certificates on disk: SHOAL_ROOT/certificates/{node.key,node.crt,root.crt}, the key
-// readable by root only, each file written to a temporary name, fsynced and renamed.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+// readable by root only. A renewal replaces key and certificate together: both are first written
+// complete as node.key.next and node.crt.next (each to a temporary name, fsynced, renamed), then
+// renamed over the live pair, key first. A crash anywhere leaves either the old pair or enough of
+// the new one for loadNodeCertificates to finish the switch: never a key with another's cert.
+import { X509Certificate, createPublicKey } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { NodeCertificates } from './credentials.js';
+import { CertificateError } from './errors.js';
+import { RenewableCertificates } from './renewable.js';
 
 const FILES = { keyPem: 'node.key', certPem: 'node.crt', rootPem: 'root.crt' } as const;
+const NEXT = '.next';
 
 async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -18,11 +25,7 @@ async function writeAtomic(file: string, data: string, mode: number): Promise<vo
   await rename(tmp, file);
 }
 
-export async function saveNodeCertificates(dir: string, nc: NodeCertificates): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeAtomic(path.join(dir, FILES.keyPem), nc.keyPem, 0o600);
-  await writeAtomic(path.join(dir, FILES.rootPem), nc.rootPem, 0o644);
-  await writeAtomic(path.join(dir, FILES.certPem), nc.certPem, 0o644); // last: its presence means complete
+async function syncDir(dir: string): Promise<void> {
   const dh = await open(dir, 'r');
   try {
     await dh.sync();
@@ -31,15 +34,67 @@ export async function saveNodeCertificates(dir: string, nc: NodeCertificates): P
   }
 }
 
-/** The node's certificates, or null if it never joined (or the set is incomplete). */
-export async function loadNodeCertificates(dir: string): Promise<NodeCertificates | null> {
+async function exists(file: string): Promise<boolean> {
   try {
+    await readFile(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export async function saveNodeCertificates(dir: string, nc: NodeCertificates): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const f = (name: string): string => path.join(dir, name);
+  const current = await readFile(f(FILES.rootPem), 'utf8').catch(() => undefined);
+  if (current !== nc.rootPem) await writeAtomic(f(FILES.rootPem), nc.rootPem, 0o644);
+  await writeAtomic(f(FILES.keyPem + NEXT), nc.keyPem, 0o600);
+  await writeAtomic(f(FILES.certPem + NEXT), nc.certPem, 0o644); // its presence: the new pair is complete
+  await syncDir(dir);
+  await finishSwitch(dir);
+}
+
+/** Moves a complete new pair (node.crt.next present) into place; drops a half-written one. */
+async function finishSwitch(dir: string): Promise<void> {
+  const f = (name: string): string => path.join(dir, name);
+  if (await exists(f(FILES.certPem + NEXT))) {
+    // node.key.next is gone only if the crash came after its rename
+    if (await exists(f(FILES.keyPem + NEXT))) await rename(f(FILES.keyPem + NEXT), f(FILES.keyPem));
+    await rename(f(FILES.certPem + NEXT), f(FILES.certPem));
+    await syncDir(dir);
+  } else {
+    await rm(f(FILES.keyPem + NEXT), { force: true });
+  }
+}
+
+/** Whether the private key belongs to the certificate. */
+export function keyMatchesCertificate(keyPem: string, certPem: string): boolean {
+  try {
+    const fromKey = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+    const fromCert = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+    return fromKey.equals(fromCert);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The node's certificates (renewable in place), or null if it never joined (or the set is
+ * incomplete). Finishes a renewal that a crash interrupted first.
+ */
+export async function loadNodeCertificates(dir: string): Promise<RenewableCertificates | null> {
+  try {
+    await finishSwitch(dir);
     const [keyPem, certPem, rootPem] = await Promise.all([
       readFile(path.join(dir, FILES.keyPem), 'utf8'),
       readFile(path.join(dir, FILES.certPem), 'utf8'),
       readFile(path.join(dir, FILES.rootPem), 'utf8'),
     ]);
-    return { keyPem, certPem, rootPem };
+    if (!keyMatchesCertificate(keyPem, certPem)) {
+      throw new CertificateError(`${path.join(dir, FILES.keyPem)} is not the key of ${path.join(dir, FILES.certPem)}: run \`shoal leave --force\` and join again`);
+    }
+    return new RenewableCertificates({ keyPem, certPem, rootPem });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

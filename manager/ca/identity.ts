@@ -1,7 +1,10 @@
 // Who is calling: the node identity in the mutual-TLS peer certificate of a gRPC call, checked
-// against the cluster root on every new certificate (the server requests client certificates
-// but does not require them, so that a joining node can reach the CA; everything else
-// demands an identity through this module).
+// against the cluster root (the server requests client certificates but does not require them,
+// so that a joining node can reach the CA; everything else demands an identity through this
+// module). The validity period is the TLS handshake's business: grpc-js shows a peer certificate
+// only when the handshake verified it (chain and dates), and a connection made with a valid
+// certificate stays authorised after that certificate expires (as with Go's TLS in Swarm), so
+// a node that renewed keeps its sessions. Removed nodes are refused on every call.
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeIdentity, NodeRoleName } from './x509.js';
@@ -11,10 +14,6 @@ export interface CallWithAuth {
   getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } | null;
 }
 
-interface Cached {
-  identity: NodeIdentity | null;
-  validToMs: number;
-}
 
 function field(subject: string, key: string): string | undefined {
   for (const line of subject.split('\n')) {
@@ -26,11 +25,11 @@ function field(subject: string, key: string): string | undefined {
 
 export class NodeAuthenticator {
   private readonly root: X509Certificate;
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache = new Map<string, NodeIdentity | null>();
 
   constructor(
     rootPem: string,
-    private readonly opts: { isRemoved?: (nodeId: string) => boolean; now?: () => number } = {},
+    private readonly opts: { isRemoved?: (nodeId: string) => boolean } = {},
   ) {
     this.root = new X509Certificate(rootPem);
   }
@@ -40,33 +39,29 @@ export class NodeAuthenticator {
     const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
     if (!raw || raw.length === 0) return null;
     const key = raw.toString('base64');
-    const now = this.opts.now?.() ?? Date.now();
     let hit = this.cache.get(key);
-    if (!hit || now > hit.validToMs) {
-      hit = this.check(raw, now);
+    if (hit === undefined) {
+      hit = this.check(raw);
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(key, hit);
     }
-    if (!hit.identity) return null;
-    if (this.opts.isRemoved?.(hit.identity.nodeId)) return null;
-    return hit.identity;
+    if (!hit) return null;
+    if (this.opts.isRemoved?.(hit.nodeId)) return null;
+    return hit;
   }
 
-  private check(raw: Buffer, now: number): Cached {
+  private check(raw: Buffer): NodeIdentity | null {
     try {
       const cert = new X509Certificate(raw);
-      const validTo = Date.parse(cert.validTo);
-      const validFrom = Date.parse(cert.validFrom);
-      if (!cert.checkIssued(this.root) || !cert.verify(this.root.publicKey)) return { identity: null, validToMs: Infinity };
-      if (now < validFrom || now > validTo) return { identity: null, validToMs: Infinity };
+      if (!cert.checkIssued(this.root) || !cert.verify(this.root.publicKey)) return null;
       const nodeId = field(cert.subject, 'CN');
       const ou = field(cert.subject, 'OU');
       const clusterId = field(cert.subject, 'O');
       const role: NodeRoleName | undefined = ou === ROLE_OU.manager ? 'manager' : ou === ROLE_OU.worker ? 'worker' : undefined;
-      if (!nodeId || !clusterId || !role) return { identity: null, validToMs: Infinity };
-      return { identity: { nodeId, role, clusterId }, validToMs: validTo };
+      if (!nodeId || !clusterId || !role) return null;
+      return { nodeId, role, clusterId };
     } catch {
-      return { identity: null, validToMs: Infinity };
+      return null;
     }
   }
 

@@ -2,6 +2,7 @@
 // decides the role) and renews them for nodes that prove who they are with their current one.
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import type {
   GetRootCACertificateRequest,
   GetRootCACertificateResponse,
@@ -13,7 +14,7 @@ import { NodeRole, type NodeDescription } from '../../proto/gen/types.js';
 import { CAError, CertificateError, InvalidJoinTokenError } from './errors.js';
 import { grpcError, type NodeAuthenticator } from './identity.js';
 import { roleForToken, type JoinTokens } from './tokens.js';
-import { signNodeCertificate, type NodeRoleName, type RootCA } from './x509.js';
+import { certificateInfo, signNodeCertificate, type NodeRoleName, type RootCA } from './x509.js';
 
 /** Node ids in Swarm's manner: 25 base-36 digits of randomness. */
 export function newNodeId(): string {
@@ -35,7 +36,10 @@ export interface NodeCADeps {
   registerNode(node: NewNode): Promise<void>;
   /** The role a known node has now, or null if it was removed or never existed. */
   currentRole(nodeId: string): NodeRoleName | null;
+  /** Validity of the certificates signed now (see expiry.ts); default 90 days. */
   certExpiryMs?: () => number;
+  /** One line per certificate signed (node, role, serial, renewal or join). */
+  logger?: Logger;
 }
 
 function hostOf(addr: string): string | undefined {
@@ -51,7 +55,8 @@ export function nodeCAService(deps: NodeCADeps): NodeCAServer {
     const req = call.request;
     let nodeId: string;
     let role: NodeRoleName;
-    if (req.nodeId) {
+    const renewal = req.nodeId !== '';
+    if (renewal) {
       // renewal: the caller proves it is that node with its current certificate
       const who = deps.authenticator()?.identify(call);
       if (!who || who.nodeId !== req.nodeId) {
@@ -89,6 +94,10 @@ export function nodeCAService(deps: NodeCADeps): NodeCAServer {
       expiryMs: deps.certExpiryMs?.(),
       addresses: role === 'manager' && host ? [host] : [],
     });
+    if (deps.logger) {
+      const info = certificateInfo(certPem);
+      deps.logger.info({ node: nodeId, role, serial: info.serial, renewal, notAfter: new Date(info.notAfterMs).toISOString() }, 'signed node certificate');
+    }
     return {
       nodeId,
       role: role === 'manager' ? NodeRole.MANAGER : NodeRole.WORKER,

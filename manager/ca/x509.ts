@@ -93,6 +93,8 @@ export async function createNodeKeyAndCSR(): Promise<{ keyPem: string; csrPem: s
   return { keyPem: await privateKeyPem(keys.privateKey), csrPem: csr.toString('pem') };
 }
 
+const DEFAULT_EXPIRY_MS = 90 * 86_400_000;
+
 export interface SignRequest {
   csrPem: string;
   nodeId: string;
@@ -117,6 +119,10 @@ export async function signNodeCertificate(req: SignRequest): Promise<string> {
   const caCert = parseCertificate(req.ca.certPem);
   const caKey = await importPrivateKey(req.ca.keyPem);
   const now = Date.now();
+  const expiry = req.expiryMs ?? DEFAULT_EXPIRY_MS;
+  // Backdated for clocks a little behind ours, but by a small part of a short lifetime: renewal
+  // is planned at 50-80% of notBefore..notAfter, and a long backdate would make it due at once.
+  const backdate = Math.min(60_000, Math.floor(expiry / 10));
   const names: x509.JsonGeneralName[] = [
     { type: 'dns', value: req.nodeId },
     { type: 'dns', value: ROLE_OU[req.role] },
@@ -126,8 +132,8 @@ export async function signNodeCertificate(req: SignRequest): Promise<string> {
     serialNumber: serial(),
     subject: `CN=${req.nodeId}, OU=${ROLE_OU[req.role]}, O=${req.clusterId}`,
     issuer: caCert.subject,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + (req.expiryMs ?? 90 * 86_400_000)),
+    notBefore: new Date(now - backdate),
+    notAfter: new Date(now + expiry),
     signingAlgorithm: SIGN,
     publicKey: csr.publicKey,
     signingKey: caKey,
@@ -163,4 +169,16 @@ export async function verifyNodeCertificate(certPem: string | Uint8Array, rootPe
   const ok = await cert.verify({ publicKey: root.publicKey, date: now });
   if (!ok) throw new CertificateError('the certificate is not signed by this cluster\'s CA, or has expired');
   return identityOf(cert);
+}
+
+/** What a node needs to know about its own certificate to plan the renewal. */
+export interface CertificateInfo extends NodeIdentity {
+  serial: string;
+  notBeforeMs: number;
+  notAfterMs: number;
+}
+
+export function certificateInfo(certPem: string): CertificateInfo {
+  const cert = parseCertificate(certPem);
+  return { ...identityOf(cert), serial: cert.serialNumber, notBeforeMs: cert.notBefore.getTime(), notAfterMs: cert.notAfter.getTime() };
 }
