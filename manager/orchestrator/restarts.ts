@@ -11,6 +11,8 @@ export class RestartTracker {
   private readonly due = new Map<string, number>();
   private readonly attempts = new Map<string, number[]>();
   private readonly iterations = new Map<string, bigint>();
+  /** The last death decided per slot, so that deciding it again changes nothing. */
+  private readonly verdicts = new Map<string, { taskId: string; verdict: DeathVerdict }>();
 
   /** A job runs again (new iteration): its slots count their attempts afresh. */
   startIteration(serviceId: string, iteration: bigint): void {
@@ -21,6 +23,16 @@ export class RestartTracker {
 
   /** Decides about a task that died while meant to run, recording the restart if there is one. */
   onDeath(slot: string, t: ReadonlyDeep<Task>, nowMs: number): DeathVerdict {
+    // The same death seen again (its transaction was refused and is retried, smaller): the
+    // same answer, without counting the attempt twice.
+    const seen = this.verdicts.get(slot);
+    if (seen?.taskId === t.id) return seen.verdict;
+    const verdict = this.decide(slot, t, nowMs);
+    this.verdicts.set(slot, { taskId: t.id, verdict });
+    return verdict;
+  }
+
+  private decide(slot: string, t: ReadonlyDeep<Task>, nowMs: number): DeathVerdict {
     if (!restartAllowed(t)) return 'settle';
     const policy = t.spec?.restart;
     const max = policy?.maxAttempts ?? 0;
@@ -53,7 +65,7 @@ export class RestartTracker {
   forgetService(serviceId: string): void {
     this.iterations.delete(serviceId);
     const prefix = `${serviceId}\u0000`;
-    for (const m of [this.due, this.attempts]) for (const k of [...m.keys()]) if (k.startsWith(prefix)) m.delete(k);
+    for (const m of [this.due, this.attempts, this.verdicts]) for (const k of [...m.keys()]) if (k.startsWith(prefix)) m.delete(k);
   }
 
   /** Services with a slot waiting out a delay. */

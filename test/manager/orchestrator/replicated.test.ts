@@ -123,6 +123,29 @@ describe('replicated orchestrator', () => {
     expect(h.tasks('s1', live)).toEqual([]);
   });
 
+  it('counts a death once when its transaction is refused and run again (proposal too large)', async () => {
+    // The orchestrator's answer to 40 deaths (40 updates + 40 new tasks) is over the limit; the
+    // deaths themselves (40 updates) are not. The smaller retry must not count the deaths again:
+    // with max attempts 1 every slot still gets its one restart.
+    const big = new Harness({ maxProposalBytes: 9_000 });
+    try {
+      const svc = makeService('s1', 'many', { replicas: 40, restart: 'on-failure' });
+      svc.spec!.task!.restart = { condition: RestartPolicy_Condition.ON_FAILURE, delay: { nanos: 0n }, maxAttempts: 1, window: undefined };
+      await big.store.update((tx) => tx.services.create(svc));
+      big.start(new ReplicatedOrchestrator(big.store, big.clock, { logger: quiet }));
+      await big.until('40 live', () => big.tasks('s1', live).length === 40);
+      const first = big.tasks('s1', live).map((t) => t.id);
+      await big.store.update((tx) => {
+        for (const id of first) tx.tasks.update(withState(tx.tasks.get(id)!, TaskState.FAILED));
+      });
+      await big.until('40 replaced', () => big.tasks('s1', live).length === 40 && !big.tasks('s1', live).some((t) => first.includes(t.id)));
+      await big.quiesce();
+      expect(big.tasks('s1', (t) => t.desiredState === TaskState.COMPLETE)).toEqual([]);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('moves tasks off a node that goes down or is drained, at once', async () => {
     await h.store.update((tx) => {
       tx.nodes.create(makeNode('n1'));
