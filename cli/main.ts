@@ -22,6 +22,9 @@ const groups: Record<string, () => Promise<Registrar>> = {
     };
   },
   node: async () => (await import('./commands/node.js')).registerNodeCommands,
+  secret: async () => (await import('./commands/secret.js')).registerSecretCommands,
+  config: async () => (await import('./commands/config.js')).registerConfigCommands,
+  network: async () => (await import('./commands/network.js')).registerNetworkCommands,
   init: async () => (await import('./commands/membership.js')).registerMembershipCommands,
   join: async () => (await import('./commands/membership.js')).registerMembershipCommands,
   leave: async () => (await import('./commands/membership.js')).registerMembershipCommands,

@@ -9,6 +9,8 @@ import { formatOf, printJson, renderTable } from '../format/index.js';
 import { connectControl, type StackControl } from '../stack/control.js';
 import { waitConverged } from '../stack/converge.js';
 import { deployStack, stackServices } from '../stack/deploy.js';
+import { removeStackObjects } from '../stack/deploy-objects.js';
+import { renderObjectPlan } from '../stack/object-plan.js';
 import { serviceRows, stackRows, taskRows } from '../stack/inspect.js';
 import { loadStack, type LoadedStack } from '../stack/load.js';
 import { checkStackName } from '../stack/names.js';
@@ -62,13 +64,17 @@ async function deployAction(name: string, opts: DeployFlags, cmd: Command): Prom
   const { stack } = loadFiles(opts.composeFile, name, 'deploy');
   await withControl(cmd, async (control) => {
     const log = (line: string) => out(`${line}\n`);
-    const { plan, changed } = await deployStack(control, { stack: name, spec: stack, prune: opts.prune === true, dryRun: opts.dryRun === true, log });
+    const { plan, objects, changed } = await deployStack(control, {
+      stack: name, spec: stack, prune: opts.prune === true, dryRun: opts.dryRun === true, env: process.env, log,
+    });
+    const empty = plan.empty && objects.empty;
     if (opts.dryRun) {
-      out(renderPlan(plan, name));
+      out(renderObjectPlan(objects));
+      out(renderPlan({ ...plan, empty }, name));
       out('dry run: nothing was applied\n');
       return;
     }
-    if (plan.empty) out('nothing to change\n');
+    if (empty) out('nothing to change\n');
     if (!opts.detach) await waitConverged(control, changed, { timeoutMs: timeout.value, log });
   });
 }
@@ -109,16 +115,19 @@ async function psAction(name: string, opts: { format?: string }, cmd: Command): 
   out(renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows.map((r) => [r.id, r.name, r.image, r.node, r.desiredState, r.currentState, r.error])));
 }
 
+// Services first, then the stack's secrets, configs and networks: the manager refuses to
+// remove an object that a service still refers to.
 async function rmAction(names: string[], _opts: object, cmd: Command): Promise<void> {
   for (const n of names) checkStackName(n);
   await withControl(cmd, async (c) => {
     for (const name of names) {
       const services = [...(await stackServices(c, name)).values()];
-      if (services.length === 0) process.stderr.write(`nothing found in stack: ${name}\n`);
       for (const s of services) {
         out(`removing service ${s.spec?.annotations?.name ?? s.id}\n`);
         await c.removeService(s.id);
       }
+      const objects = await removeStackObjects(c, name, { log: (line) => out(`${line}\n`) });
+      if (services.length === 0 && objects === 0) process.stderr.write(`nothing found in stack: ${name}\n`);
     }
   });
 }
@@ -138,7 +147,7 @@ export function registerStackCommands(program: Command): void {
     .description('create or update the services of a stack; only changed services are updated')
     .argument('<name>', 'stack name (prefix of its services, networks and volumes)')
     .option('-c, --compose-file <file>', 'Compose file (required); repeat to merge overrides in order', collect)
-    .option('--prune', 'remove services of the stack that are no longer in the file')
+    .option('--prune', 'remove services, secrets, configs and networks of the stack that are no longer in the file')
     .option('--dry-run', 'print the plan (create / update with a field diff / remove) and apply nothing')
     .option('-d, --detach', 'return once the changes are accepted, without waiting for convergence')
     .option('--timeout <duration>', 'how long to wait for convergence', '5m'))
@@ -146,5 +155,5 @@ export function registerStackCommands(program: Command): void {
   addConnectionOptions(stack.command('ls').alias('list').description('list stacks').option('--format <format>', 'table or json')).action(lsAction);
   addConnectionOptions(stack.command('services').description('list the services of a stack').argument('<name>').option('--format <format>', 'table or json')).action(servicesAction);
   addConnectionOptions(stack.command('ps').description('list the tasks of a stack').argument('<name>').option('--format <format>', 'table or json')).action(psAction);
-  addConnectionOptions(stack.command('rm').alias('remove').description('remove stacks (their services)').argument('<name...>')).action(rmAction);
+  addConnectionOptions(stack.command('rm').alias('remove').description('remove stacks (their services, then their secrets, configs and networks)').argument('<name...>')).action(rmAction);
 }

@@ -3,8 +3,9 @@
 import type { ListServicesRequest, ListTasksRequest } from '../../proto/gen/control.js';
 import type { Node, Service, ServiceSpec, Task } from '../../proto/gen/types.js';
 import { connect, type Connection, type ConnectionFlags } from '../client/index.js';
+import { objectControl, type ObjectControl } from './object-control.js';
 
-export interface StackControl {
+export interface StackControl extends ObjectControl {
   listServices(req: Partial<ListServicesRequest>): Promise<Service[]>;
   createService(spec: ServiceSpec): Promise<Service>;
   /** `version` is the service's meta.version as read: a concurrent change is refused. */
@@ -19,6 +20,7 @@ export function stackControl(conn: Connection): StackControl {
   const call = <Req, Res>(method: string, req: Req): Promise<Res> =>
     conn.call<ReturnType<Connection['controlClient']>, Req, Res>(conn.controlClient(), method as never, req);
   return {
+    ...objectControl(conn),
     listServices: async (req) =>
       (await call<ListServicesRequest, { services: Service[] }>('listServices', { names: [], idPrefixes: [], labels: {}, ...req })).services,
     createService: async (spec) => (await call<unknown, { service: Service }>('createService', { spec })).service,

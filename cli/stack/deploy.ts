@@ -1,10 +1,15 @@
-// `stack deploy` against the cluster: read the stack's services (by namespace label), plan
-// against the converted file, then remove (--prune), create and update exactly what the plan
+// `stack deploy` against the cluster: read the stack's services and objects (by namespace
+// label), plan against the converted file, then create objects, remove (--prune), create and
+// update services, and last remove objects that left the file (--prune), exactly as the plan
 // says. Updates carry the version read, so a concurrent change fails instead of being lost.
 import type { Service, ServiceSpec } from '../../proto/gen/types.js';
 import type { StackControl } from './control.js';
 import { planServiceSpecs } from './deploy-plan.js';
+import type { Environment } from './interpolate.js';
 import type { StackSpec } from './model.js';
+import { applyObjectRemovals, applyObjectWrites, idsOf, readCurrentObjects } from './deploy-objects.js';
+import { planObjects, type ObjectPlan } from './object-plan.js';
+import { desiredObjects, StackObjectError } from './objects.js';
 import { serviceName } from './names.js';
 import type { StackPlan } from './plan.js';
 import { stackToProto, STACK_NAMESPACE_LABEL } from './to-proto.js';
@@ -23,6 +28,7 @@ export class StackConflictError extends Error {
 
 export interface DeployResult {
   plan: StackPlan;
+  objects: ObjectPlan;
   /** The services created or updated, as the cluster returned them (for convergence). */
   changed: Service[];
 }
@@ -44,25 +50,39 @@ export interface DeployOptions {
   spec: StackSpec;
   prune: boolean;
   dryRun: boolean;
+  /** The deployer's environment: values of secrets and configs declared with `environment:`. */
+  env: Environment;
   /** One line of progress for the user. */
   log: (line: string) => void;
 }
 
+/** In --dry-run, the id a secret or config not created yet shows in the field diff. */
+export const PENDING_ID = '(created on deploy)';
+
 export async function deployStack(control: StackControl, o: DeployOptions): Promise<DeployResult> {
-  const desired = stackToProto(o.stack, o.spec);
+  // Everything is read and checked before the first write: a file that cannot be read, an
+  // external object that is missing, changed secret data or a name clash changes nothing.
+  const wanted = desiredObjects(o.stack, o.spec, { env: o.env });
   const current = await stackServices(control, o.stack);
+  const cluster = await readCurrentObjects(control, o.stack, wanted, new Set([...current.values()].map((s) => s.id)));
+  const { plan: objects, problems } = await planObjects(o.stack, wanted, cluster, { prune: o.prune });
+  if (problems.length > 0) throw new StackObjectError(problems);
+
   const currentSpecs: Record<string, ServiceSpec> = {};
   for (const [key, s] of current) if (s.spec) currentSpecs[key] = s.spec;
-  const plan = planServiceSpecs(currentSpecs, desired, { prune: o.prune });
-  if (o.dryRun) return { plan, changed: [] };
+  const preview = planServiceSpecs(currentSpecs, stackToProto(o.stack, o.spec, idsOf(objects, PENDING_ID)), { prune: o.prune });
+  if (o.dryRun) return { plan: preview, objects, changed: [] };
 
-  // Checked before any write, so a name clash cannot leave the stack half applied.
-  const creates = plan.services.filter((x) => x.action === 'create').map((x) => serviceName(o.stack, x.service));
+  const creates = preview.services.filter((x) => x.action === 'create').map((x) => serviceName(o.stack, x.service));
   if (creates.length > 0) {
     const clash = await control.listServices({ names: creates });
     if (clash.length > 0) throw new StackConflictError(o.stack, clash.map((s) => s.spec?.annotations?.name ?? s.id));
   }
 
+  await applyObjectWrites(control, objects, o.log);
+  // With the ids of the objects just created, the specs are final.
+  const desired = stackToProto(o.stack, o.spec, idsOf(objects));
+  const plan = planServiceSpecs(currentSpecs, desired, { prune: o.prune });
   const changed: Service[] = [];
   const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
   // Removals first, as docker does: a service leaving the file frees its published ports.
@@ -94,5 +114,7 @@ export async function deployStack(control: StackControl, o: DeployOptions): Prom
         break;
     }
   }
-  return { plan, changed };
+  // Objects last: the services that used them are gone or updated by now.
+  await applyObjectRemovals(control, objects, { log: o.log });
+  return { plan, objects, changed };
 }

@@ -153,6 +153,9 @@ export interface FileObjectSpec {
   external: boolean;
   /** Absolute path of the file whose content becomes the secret or config. */
   file?: string;
+  /** Name of the deployer's environment variable whose value becomes the content (read at
+   *  deploy time, so `stack config` never prints it). */
+  environment?: string;
   labels: Record<string, string>;
   templateDriver?: string;
 }

@@ -70,11 +70,16 @@ export function normalizeStack(root: PlainMap, stackName: string, ctx: FileConte
       const nm = typeof s.name === 'string' ? s.name : ext.name;
       if (nm !== undefined) obj.name = nm;
       if (typeof s.file === 'string') obj.file = s.file;
+      if (typeof s.environment === 'string') obj.environment = s.environment;
       if (typeof s.template_driver === 'string') obj.templateDriver = s.template_driver;
-      if (obj.external === (obj.file !== undefined)) {
-        ctx.error([section, name], obj.external
-          ? '`external` and `file` exclude each other: keep one'
-          : `${section.slice(0, -1)} ${name} needs \`file:\` (a path) or \`external: true\` (created with shoal ${section.slice(0, -1)} create)`, 'key');
+      const sources = [obj.external && 'external', obj.file !== undefined && 'file', obj.environment !== undefined && 'environment'].filter((x): x is string => typeof x === 'string');
+      const kind = section.slice(0, -1);
+      if (sources.length === 0) {
+        ctx.error([section, name], `${kind} ${name} needs \`file:\` (a path), \`environment:\` (a variable name) or \`external: true\` (created with shoal ${kind} create)`, 'key');
+      } else if (sources.length > 1) {
+        ctx.error([section, name], `\`${sources.join('` and `')}\` exclude each other: keep one`, 'key');
+      } else if (obj.environment !== undefined && ctx.env[obj.environment] === undefined) {
+        ctx.error([section, name, 'environment'], `environment variable ${obj.environment} (content of ${kind} ${name}) is not set: export it before deploying, or use \`file:\``);
       }
       spec[section][name] = obj;
     }

@@ -151,7 +151,7 @@ const service = obj({
 });
 
 const fileObject = (extra: Record<string, Schema>) => obj({
-  file: str, external, name: str, labels: listOrDict, template_driver: str, ...extra,
+  file: str, environment: str, external, name: str, labels: listOrDict, template_driver: str, ...extra,
 });
 
 // `services` is not required per file: an override may only add networks. The merged result

@@ -11,6 +11,7 @@ import {
   ServiceSpec,
   UpdateConfig_FailureAction,
   UpdateConfig_Order,
+  type ConfigReference,
   type ContainerSpec,
   type Duration,
   type HealthConfig,
@@ -21,6 +22,7 @@ import {
   type ResourceRequirements,
   type Resources,
   type RestartPolicy,
+  type SecretReference,
   type UpdateConfig,
 } from '../../proto/gen/types.js';
 import type { DeploySpec, FileReference, MountSpec, ServiceSpec as StackService, StackSpec, UpdateConfigSpec } from './model.js';
@@ -30,9 +32,14 @@ import { defaultNetworkName, objectName, serviceName } from './names.js';
 export const STACK_NAMESPACE_LABEL = 'shoal.stack.namespace';
 /** On services: the image as written in the file (the container's image may later be pinned). */
 export const STACK_IMAGE_LABEL = 'shoal.stack.image';
-/** On containers: the secrets and configs the task needs, as JSON, until the cluster stores them. */
-export const STACK_SECRETS_LABEL = 'shoal.stack.secrets';
-export const STACK_CONFIGS_LABEL = 'shoal.stack.configs';
+/** Cluster ids of the stack's secrets and configs, by their names in the cluster. A name
+ *  without an id (not created yet, e.g. in --dry-run) is sent with an empty id. */
+export interface ObjectIds {
+  secrets: ReadonlyMap<string, string>;
+  configs: ReadonlyMap<string, string>;
+}
+
+const noIds: ObjectIds = { secrets: new Map(), configs: new Map() };
 
 export function durationOf(ms: number): Duration {
   return { nanos: BigInt(Math.round(ms * 1e6)) };
@@ -44,13 +51,26 @@ function sortedMap(m: Readonly<Record<string, string>>, extra: Record<string, st
   return Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]!]));
 }
 
-function fileRefs(stack: string, refs: FileReference[], objects: StackSpec['secrets']): string | undefined {
-  if (refs.length === 0) return undefined;
-  const out = refs.map((r) => {
-    const spec = objects[r.source];
-    return { name: spec ? objectName(stack, r.source, spec) : `${stack}_${r.source}`, target: r.target, uid: r.uid, gid: r.gid, mode: r.mode };
+// Short syntax: target = source (secrets under /run/secrets, configs at /<source>: the loader
+// fills these in); uid/gid "0" and mode 0444 unless the long syntax says otherwise.
+function fileTarget(r: FileReference) {
+  return { name: r.target, uid: r.uid, gid: r.gid, mode: r.mode };
+}
+
+function secretRefs(stack: string, svc: StackService, spec: StackSpec, ids: ObjectIds): SecretReference[] {
+  return svc.secrets.map((r) => {
+    const o = spec.secrets[r.source];
+    const name = o ? objectName(stack, r.source, o) : `${stack}_${r.source}`;
+    return { secretId: ids.secrets.get(name) ?? '', secretName: name, file: fileTarget(r) };
   });
-  return JSON.stringify(out);
+}
+
+function configRefs(stack: string, svc: StackService, spec: StackSpec, ids: ObjectIds): ConfigReference[] {
+  return svc.configs.map((r) => {
+    const o = spec.configs[r.source];
+    const name = o ? objectName(stack, r.source, o) : `${stack}_${r.source}`;
+    return { configId: ids.configs.get(name) ?? '', configName: name, file: fileTarget(r) };
+  });
 }
 
 function mountOf(stack: string, m: MountSpec, volumes: StackSpec['volumes']): Mount {
@@ -81,12 +101,8 @@ function healthOf(h: NonNullable<StackService['healthcheck']>): HealthConfig {
   };
 }
 
-function containerOf(stack: string, svc: StackService, spec: StackSpec): ContainerSpec {
+function containerOf(stack: string, svc: StackService, spec: StackSpec, ids: ObjectIds): ContainerSpec {
   const labels: Record<string, string> = { [STACK_NAMESPACE_LABEL]: stack };
-  const secrets = fileRefs(stack, svc.secrets, spec.secrets);
-  const configs = fileRefs(stack, svc.configs, spec.configs);
-  if (secrets) labels[STACK_SECRETS_LABEL] = secrets;
-  if (configs) labels[STACK_CONFIGS_LABEL] = configs;
   return {
     image: svc.image,
     labels: sortedMap(svc.labels, labels),
@@ -113,6 +129,8 @@ function containerOf(stack: string, svc: StackService, spec: StackSpec): Contain
     dnsNameservers: [...svc.dns],
     dnsSearch: [...svc.dnsSearch],
     dnsOptions: [...svc.dnsOptions],
+    secrets: secretRefs(stack, svc, spec, ids),
+    configs: configRefs(stack, svc, spec, ids),
   };
 }
 
@@ -190,14 +208,14 @@ function modeOf(d: DeploySpec): ServiceSpec['mode'] {
 }
 
 /** The proto spec of service `key` of `spec`, deployed as stack `stack`. */
-export function serviceToProto(stack: string, key: string, spec: StackSpec): ServiceSpec {
+export function serviceToProto(stack: string, key: string, spec: StackSpec, ids: ObjectIds = noIds): ServiceSpec {
   const svc = spec.services[key];
   if (!svc) throw new Error(`service ${key} is not in the stack`);
   const d = svc.deploy;
   return ServiceSpec.fromPartial({
     annotations: { name: serviceName(stack, key), labels: sortedMap(d.labels, { [STACK_NAMESPACE_LABEL]: stack, [STACK_IMAGE_LABEL]: svc.image }) },
     task: {
-      container: containerOf(stack, svc, spec),
+      container: containerOf(stack, svc, spec, ids),
       resources: requirementsOf(d),
       restart: restartOf(d),
       placement: placementOf(d),
@@ -216,8 +234,8 @@ export function serviceToProto(stack: string, key: string, spec: StackSpec): Ser
 }
 
 /** Every service of the stack, by its key in the file. */
-export function stackToProto(stack: string, spec: StackSpec): Record<string, ServiceSpec> {
+export function stackToProto(stack: string, spec: StackSpec, ids: ObjectIds = noIds): Record<string, ServiceSpec> {
   const out: Record<string, ServiceSpec> = {};
-  for (const key of Object.keys(spec.services).sort()) out[key] = serviceToProto(stack, key, spec);
+  for (const key of Object.keys(spec.services).sort()) out[key] = serviceToProto(stack, key, spec, ids);
   return out;
 }

@@ -3,7 +3,7 @@
 // temp dir (SHOAL_RUN), over a MemoryStore with the real orchestrators and scheduler and the
 // controlapi tests' fake agent that moves assigned tasks to RUNNING.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,7 +166,15 @@ describe('shoal stack deploy against a real control API', () => {
 
 describe('a real-world stack file', () => {
   it('deploys, redeploys as unchanged and is removed', async () => {
-    const file = join(repo, 'test/cli/stack/fixtures/swarmprom-traefik.yml');
+    // The fixture's configs are files beside it in its project: made here with some content.
+    const file = join(dir, 'prom', 'stack.yml');
+    mkdirSync(join(dir, 'prom/dockerd-exporter'), { recursive: true });
+    mkdirSync(join(dir, 'prom/prometheus/rules'), { recursive: true });
+    copyFileSync(join(repo, 'test/cli/stack/fixtures/swarmprom-traefik.yml'), file);
+    writeFileSync(join(dir, 'prom/dockerd-exporter/Caddyfile'), ':9323 {\n  proxy / 172.18.0.1:9323\n}\n');
+    writeFileSync(join(dir, 'prom/prometheus/rules/swarm_node.rules.yml'), 'groups: []\n');
+    writeFileSync(join(dir, 'prom/prometheus/rules/swarm_task.rules.yml'), 'groups: []\n');
+    expect((await shoal(['network', 'create', 'traefik-public'])).code).toBe(0); // external in the file
     const env = { DOMAIN: 'example.org', ADMIN_USER: 'admin', HASHED_PASSWORD: 'x' };
     const first = await shoal(['stack', 'deploy', '--detach', '-c', file, 'prom'], dir, env);
     expect(first.code, first.stderr).toBe(0);
@@ -176,10 +184,13 @@ describe('a real-world stack file', () => {
     const again = await shoal(['stack', 'deploy', '--detach', '-c', file, 'prom'], dir, env);
     expect(again.code).toBe(0);
     expect(again.stdout).not.toMatch(/creating|updating/);
-    expect(again.stdout.match(/: unchanged/g)?.length).toBe(created.length);
+    expect(again.stdout.match(/service \S+: unchanged/g)?.length).toBe(created.length);
+    expect(again.stdout.match(/config \S+: unchanged/g)?.length).toBe(3);
     const rm = await shoal(['stack', 'rm', 'prom']);
-    expect(rm.code).toBe(0);
+    expect(rm.code, rm.stderr).toBe(0);
     expect(services().filter((s) => s.spec!.annotations!.labels['shoal.stack.namespace'] === 'prom')).toEqual([]);
+    expect(control.store.view((tx) => [...tx.configs.all(), ...tx.networks.all()].filter((o) => o.spec?.annotations?.labels['shoal.stack.namespace'] === 'prom'))).toEqual([]);
+    expect(control.store.view((tx) => tx.networks.all().map((n) => n.spec?.annotations?.name))).toContain('traefik-public');
   });
 });
 

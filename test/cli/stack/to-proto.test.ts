@@ -117,10 +117,32 @@ secrets: { pw: { file: ./pw.txt } }
     expect(spec.task!.networks).toEqual([{ target: 'shop_back', aliases: ['web'] }]);
   });
 
-  it('sorts env, records secrets, uses restart: as the restart-policy fallback', () => {
+  it('sorts env, uses restart: as the restart-policy fallback', () => {
     expect(c.env).toEqual(['A=1', 'B=2']);
-    expect(JSON.parse(c.labels['shoal.stack.secrets']!)).toEqual([{ name: 'shop_pw', target: 'pw', uid: '0', gid: '0', mode: 292 }]);
     expect(spec.task!.restart).toMatchObject({ condition: 1, maxAttempts: 3 });
+  });
+
+  it('refers to secrets and configs by cluster name and resolved id (short syntax: target = source, 0444, root)', () => {
+    expect(c.secrets).toEqual([{ secretId: '', secretName: 'shop_pw', file: { name: 'pw', uid: '0', gid: '0', mode: 0o444 } }]);
+    const files = `services:
+  web:
+    image: nginx
+    secrets: [{ source: pw, target: /etc/pw, uid: "1000", gid: "50", mode: 0400 }, api]
+    configs: [site, { source: conf, target: /etc/nginx/nginx.conf, mode: 0440 }]
+secrets: { pw: { file: ./pw }, api: { external: true, name: prod_api } }
+configs: { site: { file: ./site, name: site_v2 }, conf: { environment: NGINX_CONF } }
+`;
+    const ids = { secrets: new Map([['shop_pw', 's1'], ['prod_api', 's2']]), configs: new Map([['site_v2', 'c1'], ['shop_conf', 'c2']]) };
+    const got = serviceToProto('shop', 'web', load(files, { NGINX_CONF: 'x' }).stack, ids).task!.container!;
+    expect(got.secrets).toEqual([
+      { secretId: 's1', secretName: 'shop_pw', file: { name: '/etc/pw', uid: '1000', gid: '50', mode: 0o400 } },
+      { secretId: 's2', secretName: 'prod_api', file: { name: 'api', uid: '0', gid: '0', mode: 0o444 } },
+    ]);
+    expect(got.configs).toEqual([
+      { configId: 'c1', configName: 'site_v2', file: { name: '/site', uid: '0', gid: '0', mode: 0o444 } },
+      { configId: 'c2', configName: 'shop_conf', file: { name: '/etc/nginx/nginx.conf', uid: '0', gid: '0', mode: 0o440 } },
+    ]);
+    expect(Object.keys(got.labels)).toEqual([STACK_NAMESPACE_LABEL]);
   });
 
   it('puts a service without networks on <stack>_default', () => {
