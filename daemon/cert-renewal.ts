@@ -42,6 +42,7 @@ export class CertRenewer {
   private readonly random: () => number;
   private plan: { serial: string; at: number } | undefined;
   private failures = 0;
+  private retryAt = 0;
   private kicked: string | undefined;
   private timer: TimerHandle | undefined;
   private wake: (() => void) | undefined;
@@ -89,12 +90,7 @@ export class CertRenewer {
   /** How long to wait before the next attempt, from now. */
   nextDelay(): number {
     if (this.kicked) return 0;
-    if (this.failures > 0) {
-      const initial = this.o.backoff?.initialMs ?? 1_000;
-      const max = this.o.backoff?.maxMs ?? 60_000;
-      const d = Math.min(max, initial * 2 ** (this.failures - 1));
-      return d * (0.75 + 0.5 * this.random());
-    }
+    if (this.failures > 0) return Math.max(0, this.retryAt - this.o.clock.now());
     return Math.max(0, this.dueAt() - this.o.clock.now());
   }
 
@@ -118,6 +114,10 @@ export class CertRenewer {
         this.failures = 0;
       } catch (err) {
         this.failures++;
+        const initial = this.o.backoff?.initialMs ?? 1_000;
+        const max = this.o.backoff?.maxMs ?? 60_000;
+        const pause = Math.min(max, initial * 2 ** (this.failures - 1)) * (0.75 + 0.5 * this.random());
+        this.retryAt = this.o.clock.now() + pause;
         this.o.logger.warn({ err: (err as Error).message, failures: this.failures, reason }, 'certificate renewal failed; retrying');
       }
     }
