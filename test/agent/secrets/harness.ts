@@ -2,7 +2,7 @@
 // volume driver under the fixture's temp root (everything named shoalsa-*).
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Task, TaskState, type ContainerSpec, type TaskStatus } from '../../../proto/gen/types.js';
+import { Task, TaskState, type ContainerSpec, type DeepPartial, type TaskStatus } from '../../../proto/gen/types.js';
 import { ContainerController, step } from '../../../agent/executor/index.js';
 import { SecretStore, TaskFiles } from '../../../agent/secrets/index.js';
 import { LocalVolumes } from '../../../agent/volumes/index.js';
@@ -14,7 +14,7 @@ export interface Harness {
   secrets: SecretStore;
   taskFiles: TaskFiles;
   volumes: LocalVolumes;
-  task(container: Partial<ContainerSpec>): Task;
+  task(container: DeepPartial<ContainerSpec>): Task;
   controller(t: Task): ContainerController;
   /** Steps the task until its status stops changing (or reaches `until`). */
   drive(t: Task, ctl: ContainerController, from?: TaskStatus, until?: TaskState): Promise<TaskStatus>;
