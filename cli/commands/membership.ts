@@ -1,11 +1,12 @@
 // `shoal init|join|leave|join-token|info`: this host's membership, through the local daemon's
 // Daemon service (always the unix socket: these act on this host), and the cluster's join
 // tokens through the Control service.
+import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import type { GetClusterResponse, RotateJoinTokenResponse } from '../../proto/gen/control.js';
 import type { InfoResponse, InitResponse, JoinResponse } from '../../proto/gen/daemon.js';
 import { NodeRole, type Cluster } from '../../proto/gen/types.js';
-import { addConnectionOptions, connectionFlags, withConnection, type Connection } from '../client/index.js';
+import { addConnectionOptions, connectionFlags, fromGrpc, withConnection, type Connection } from '../client/index.js';
 import { UsageError } from '../errors.js';
 import { formatOf, printJson, roleName } from '../format/index.js';
 
@@ -25,6 +26,24 @@ async function info(c: Connection): Promise<InfoResponse> {
 
 function managerAddr(i: InfoResponse): string {
   return i.leaderAddr || i.managers[0] || '<manager-address>:4243';
+}
+
+/** The daemon's warnings about a leave travel as trailing metadata (daemon/local-api.ts). */
+const LEAVE_WARNING_KEY = 'shoal-warning-bin';
+
+/** Leave (may wait for the Raft change and the tasks' grace periods); resolves with warnings. */
+async function leave(c: Connection, force: boolean): Promise<string[]> {
+  const client = c.daemonClient();
+  await c.ready(client);
+  return new Promise<string[]>((resolve, reject) => {
+    const call = client.leave({ force }, new Metadata(), { deadline: new Date(Date.now() + MEMBERSHIP_TIMEOUT_MS) }, (err) => {
+      if (err) reject(fromGrpc(err, c.target));
+    });
+    // the status (with the trailers) comes right after the callback
+    call.on('status', (st: StatusObject) => {
+      if (st.code === status.OK) resolve(st.metadata.get(LEAVE_WARNING_KEY).map((v) => v.toString()));
+    });
+  });
 }
 
 export function registerMembershipCommands(program: Command): void {
@@ -75,10 +94,11 @@ export function registerMembershipCommands(program: Command): void {
     program
       .command('leave')
       .description('take this host out of its cluster')
-      .option('-f, --force', 'leave even if this is a manager (the cluster may lose its quorum)'),
+      .option('-f, --force', 'leave even if this is a manager: it leaves the Raft group first when the other managers keep a quorum'),
   ).action(async (f: { force?: boolean }, cmd: Command) => {
     await withConnection(connectionFlags(cmd), async (c) => {
-      await c.call(c.daemonClient(), 'leave', { force: f.force === true }, MEMBERSHIP_TIMEOUT_MS);
+      const warnings = await leave(c, f.force === true);
+      for (const w of warnings) process.stderr.write(`Warning: ${w}\n`);
       process.stdout.write('Node left the cluster.\n');
     });
   });

@@ -1,0 +1,162 @@
+// A manager leaving the cluster: what it would do to the managers' quorum (the refusal without
+// --force, the warnings with it), and its removal from the Raft group through the leader. The
+// removal is a demotion (NodeSpec.desired_role = worker): the leader's role manager then removes
+// the Raft member with a single safe change (the Raft core refuses one that would leave no
+// quorum of live voters; a leader demoting itself hands leadership over first), and records
+// the node as a worker, so `node rm` works once it is down. If the change cannot be made now,
+// the desired role stays written and the managers finish the removal once it is safe.
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { ControlClient } from '../proto/gen/control.js';
+import { NodeRole, NodeStatus_State, type Node } from '../proto/gen/types.js';
+import { clientCredentials, type NodeCertificates } from '../manager/ca/index.js';
+import type { Manager } from '../manager/node/index.js';
+
+export interface ManagerCounts {
+  /** Raft members. */
+  total: number;
+  /** Members this node can count on: itself and managers whose node is ready. */
+  reachable: number;
+}
+
+const quorumOf = (n: number): number => Math.floor(n / 2) + 1;
+
+export function managerCounts(m: Manager, selfRaftId: bigint): ManagerCounts {
+  const members = m.members();
+  const nodes = m.store.view((tx) => tx.nodes.all());
+  let reachable = 0;
+  for (const id of members.keys()) {
+    if (id === selfRaftId) reachable++;
+    else if (nodes.find((n) => n.managerStatus?.raftId === id)?.status?.state === NodeStatus_State.READY) reachable++;
+  }
+  return { total: members.size, reachable };
+}
+
+/** What this manager's leaving would cost the cluster, in words; undefined when nothing. */
+export function quorumRisk(c: ManagerCounts): string | undefined {
+  if (c.total <= 1) return "this is the last manager: leaving takes the cluster's whole state (services, tasks, join tokens) with it";
+  const remaining = c.total - 1;
+  const reachable = Math.max(0, c.reachable - 1);
+  if (reachable >= quorumOf(remaining)) return undefined;
+  return `leaving leaves ${reachable} reachable manager(s) of ${remaining}, fewer than the ${quorumOf(remaining)} a quorum needs: the cluster would accept no changes until enough managers are back`;
+}
+
+/** The refusal of `leave` without --force on a manager. */
+export function managerLeaveRefusal(nodeId: string, c: ManagerCounts): string {
+  const risk = quorumRisk(c);
+  return (
+    `this node is a manager: leaving would take one of the cluster's ${c.total} manager(s) away${risk ? `; ${risk}` : ''}. ` +
+    `Demote it first (\`shoal node demote ${nodeId}\` on a manager) and then leave, or use \`shoal leave --force\``
+  );
+}
+
+export interface RaftLeaveOptions {
+  manager: Manager;
+  certs: NodeCertificates;
+  nodeId: string;
+  raftId: bigint;
+  advertiseAddr: string;
+  /** How long to wait for the managers to remove this node's Raft member (default 30 s). */
+  timeoutMs?: number;
+  logger: Logger;
+}
+
+/**
+ * Takes this manager out of the Raft group before it leaves; returns warnings for the user
+ * (empty when the group shrank cleanly). Never throws: a node that cannot be removed still
+ * leaves, and the warnings say what is left to do.
+ */
+export async function leaveRaftGroup(o: RaftLeaveOptions): Promise<string[]> {
+  const log = o.logger.child({ component: 'leave' });
+  const counts = managerCounts(o.manager, o.raftId);
+  if (counts.total <= 1 || !o.manager.members().has(o.raftId)) return counts.total <= 1 ? [`${quorumRisk(counts)}.`] : [];
+  const risk = quorumRisk(counts);
+  const cleanup = `on a remaining manager, once it has a quorum: \`shoal node demote ${o.nodeId}\`, then \`shoal node rm --force ${o.nodeId}\``;
+  const leader = o.manager.leaderApiAddr();
+  const others = o.manager.managerAddrs().filter((a) => a !== o.advertiseAddr);
+  const addrs = [...new Set([...(leader ? [leader] : []), ...others, o.advertiseAddr])];
+  const control = new Controls(o.certs, addrs);
+  try {
+    try {
+      await control.demote(o.nodeId);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not ask the managers to remove this node from the Raft group');
+      return [...(risk ? [`${risk}.`] : []), `This node is still a member of the managers' Raft group (${detail(err)}): ${cleanup}.`];
+    }
+    log.info({ node: o.nodeId, raftId: o.raftId.toString() }, 'leaving: demotion recorded, waiting for the Raft member to be removed');
+    // the role manager removes the member and then records the role
+    const end = Date.now() + (o.timeoutMs ?? 30_000);
+    const wait = risk ? 0 : (o.timeoutMs ?? 30_000);
+    for (;;) {
+      const role = await control.role(o.nodeId, others.length ? others : addrs).catch(() => undefined);
+      if (role === NodeRole.WORKER) {
+        log.info({ node: o.nodeId }, 'leaving: removed from the Raft group');
+        return risk ? [`${risk}.`] : [];
+      }
+      if (wait === 0 || Date.now() > end) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return [
+      ...(risk ? [`${risk}.`] : []),
+      `The managers have not removed this node from the Raft group yet; they will once that leaves them a quorum of reachable managers. Then run \`shoal node rm --force ${o.nodeId}\` on a manager.`,
+    ];
+  } finally {
+    control.close();
+  }
+}
+
+function detail(err: unknown): string {
+  return (err as ServiceError).details || (err as Error).message || String(err);
+}
+
+/** Control clients to a list of managers, first that answers wins. */
+class Controls {
+  private readonly clients = new Map<string, ControlClient>();
+
+  constructor(
+    private readonly certs: NodeCertificates,
+    private readonly addrs: string[],
+  ) {}
+
+  async demote(nodeId: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const { node } = await this.any<{ node?: Node }>(this.addrs, 'getNode', { nodeId });
+      if (!node?.spec) throw new Error(`node ${nodeId} is not known to the managers`);
+      if (node.spec.desiredRole === NodeRole.WORKER) return;
+      try {
+        await this.any(this.addrs, 'updateNode', { nodeId, version: node.meta?.version ?? 0n, spec: { ...node.spec, desiredRole: NodeRole.WORKER } });
+        return;
+      } catch (err) {
+        if (attempt < 5 && /changed since it was read/.test(detail(err))) continue;
+        throw err;
+      }
+    }
+  }
+
+  async role(nodeId: string, addrs: string[]): Promise<NodeRole | undefined> {
+    const { node } = await this.any<{ node?: Node }>(addrs, 'getNode', { nodeId });
+    return node?.role;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+  }
+
+  /** Tries each address in turn; a refusal (anything but UNAVAILABLE/DEADLINE) is final. */
+  private async any<Res>(addrs: string[], method: 'getNode' | 'updateNode', req: object): Promise<Res> {
+    let last: unknown;
+    for (const addr of addrs) {
+      let c = this.clients.get(addr);
+      if (!c) this.clients.set(addr, (c = new ControlClient(addr, clientCredentials(this.certs))));
+      const call = (c as unknown as Record<string, (r: object, md: Metadata, o: object, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!.bind(c);
+      try {
+        return await new Promise<Res>((resolve, reject) => call(req, new Metadata(), { deadline: new Date(Date.now() + 10_000) }, (e, r) => (e ? reject(e) : resolve(r))));
+      } catch (err) {
+        last = err;
+        const code = (err as ServiceError).code;
+        if (code !== 14 && code !== 4) throw err;
+      }
+    }
+    throw last instanceof Error ? last : new Error('no manager answered');
+  }
+}
