@@ -31,6 +31,8 @@ import { renewCertificate, RoleWatch } from './role-watch.js';
 import { loadNodeState, saveNodeState, type NodeState } from './state.js';
 import { writeClusterObjects } from './cluster-objects.js';
 import { localControl } from './control.js';
+import { leaveRaftGroup, managerCounts, managerLeaveRefusal } from './leave-raft.js';
+import { removeTaskContainers } from './leave-tasks.js';
 
 export interface DaemonOptions {
   paths: DaemonPaths;
@@ -165,19 +167,42 @@ export class Daemon {
     });
   }
 
-  leave(req: LeaveRequest): Promise<void> {
+  /**
+   * Takes this node out of its cluster (daemon/leave-*.ts): a manager leaves the Raft group
+   * through the leader first (only with force); then the agent's session ends (the managers
+   * mark the node down and replace its tasks), every task container is stopped with its stop
+   * signal and grace period and removed, and the node's certificates and state are deleted so
+   * it can join again as a new node. Resolves with warnings for the user.
+   */
+  leave(req: LeaveRequest): Promise<string[]> {
     return this.serial(async () => {
       const s = this.state;
       if (!s) throw new DaemonStateError('this node is not part of a cluster');
-      if (s.role === 'manager' && !req.force) {
-        throw new DaemonStateError('this node is a manager: demote it first (`shoal node demote NODE` on a manager), or use `shoal leave --force` (this can cost the cluster its quorum)');
+      const warnings: string[] = [];
+      const raftId = BigInt(s.raftId ?? '0');
+      if (s.role === 'manager') {
+        const m = this.mgr?.manager;
+        if (!req.force) {
+          throw new DaemonStateError(
+            m ? managerLeaveRefusal(s.nodeId, managerCounts(m, raftId)) : `this node is a manager: demote it first (\`shoal node demote ${s.nodeId}\` on a manager), or use \`shoal leave --force\` (this can cost the cluster its quorum)`,
+          );
+        }
+        this.phase = 'pending'; // no role change while leaving
+        if (m && this.certs) warnings.push(...(await leaveRaftGroup({ manager: m, certs: this.certs, nodeId: s.nodeId, raftId, advertiseAddr: s.advertiseAddr, logger: this.o.logger })));
+        else warnings.push(`this manager is not running, so it could not leave the Raft group: on a remaining manager run \`shoal node demote ${s.nodeId}\`, then \`shoal node rm --force ${s.nodeId}\``);
       }
+      this.phase = 'pending';
       await this.stopParts();
+      const tasks = await removeTaskContainers({ paths: this.o.paths, cgroupParent: this.o.tuning?.cgroupParent, logger: this.o.logger }).catch(
+        (err: unknown) => ({ removed: [], failed: [{ taskId: '*', error: (err as Error).message }] }),
+      );
+      for (const f of tasks.failed) warnings.push(`the container of task ${f.taskId} could not be removed (${f.error}); a node that joins again removes it`);
       await this.wipe();
       this.state = null;
       this.certs = null;
       this.phase = 'inactive';
-      this.log.info({ node: s.nodeId }, 'left the cluster');
+      this.log.info({ node: s.nodeId, tasksRemoved: tasks.removed.length, warnings }, 'left the cluster');
+      return warnings;
     });
   }
 
