@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ContainerInfo } from '../runtime/index.js';
+import { unmountAll } from '../secrets/host-mounts.js';
 import { copyImagePath } from './copy-up.js';
 import { VolumeInUseError, VolumeNameError, VolumeNotFoundError } from './errors.js';
 
@@ -65,8 +66,12 @@ export class LocalVolumes {
         writeFileSync(join(dir, `${META}.tmp`), JSON.stringify(meta));
         renameSync(join(dir, `${META}.tmp`), join(dir, META));
       }
-      // staging dirs of an attempt that crashed
-      for (const e of readdirSync(dir)) if (e.startsWith(`${DATA}.new-`) || e.startsWith('.copyup-')) rmSync(join(dir, e), { recursive: true, force: true });
+      // staging dirs of an attempt that crashed (its copy-up overlay may still be mounted)
+      for (const e of readdirSync(dir)) {
+        if (!e.startsWith(`${DATA}.new-`) && !e.startsWith('.copyup-')) continue;
+        await unmountAll(join(dir, e));
+        rmSync(join(dir, e), { recursive: true, force: true });
+      }
       const staging = join(dir, `${DATA}.new-${randomBytes(4).toString('hex')}`);
       try {
         const copied = opts.copyFrom ? await copyImagePath(opts.copyFrom.layers, opts.copyFrom.path, staging, dir) : false;

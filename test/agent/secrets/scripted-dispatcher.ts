@@ -4,8 +4,10 @@
 // manager/dispatcher; this one lets the agent's side be tested on its own.
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
+  AssignmentsMessage,
+  AssignmentsType,
   DispatcherService,
-  type AssignmentsMessage,
+  type DeepPartial,
   type AssignmentsRequest,
   type DispatcherServer,
   type HeartbeatRequest,
@@ -21,7 +23,7 @@ export interface ScriptedDispatcher {
   statuses: Map<string, TaskStatus>;
   /** Resolves once the agent listens for assignments. */
   assignmentsOpen(): Promise<void>;
-  send(msg: Partial<AssignmentsMessage>): void;
+  send(msg: DeepPartial<AssignmentsMessage>): void;
   close(): Promise<void>;
 }
 
@@ -69,7 +71,7 @@ export async function startScriptedDispatcher(nodeId: string): Promise<ScriptedD
     send(msg) {
       if (!stream) throw new Error('the agent has not opened its assignments stream yet');
       const id = String(++seq);
-      stream.write({ type: 0, appliesTo: String(seq - 1), resultsIn: id, changes: [], ...msg });
+      stream.write(AssignmentsMessage.fromPartial({ type: AssignmentsType.COMPLETE, appliesTo: String(seq - 1), resultsIn: id, ...msg }));
     },
     close: () =>
       new Promise<void>((r) => {
