@@ -135,7 +135,7 @@ export class RoleWatch {
     const want = roleInSession(msg);
     const have = this.o.role();
     if (!want || !have || want === have || !this.o.active()) return;
-    this.o.logger.info({ node: this.o.nodeId, from: have, to: want }, 'the managers changed this node\'s role: renewing the certificate');
+    this.o.logger.info({ from: have, to: want }, 'the managers changed this node\'s role: renewing the certificate');
     this.renewer.renewNow(`role ${want} in session`);
   }
 
