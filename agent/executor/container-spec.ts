@@ -45,7 +45,7 @@ export function containerName(task: Task): string {
 
 /** What the controller made on the host before the spec: volume directories and task files. */
 export interface PreparedMounts {
-  /** The host directory of each named volume the task mounts, by volume name. */
+  /** The host directory of each volume (named or anonymous) the task mounts, by mount target. */
   volumes?: ReadonlyMap<string, string>;
   /** Read-only binds of the task's secrets and configs, placed after the service's own mounts. */
   files?: MountSpec[];
@@ -61,10 +61,9 @@ function mounts(task: Task, prepared: PreparedMounts): MountSpec[] {
       return { type: 'tmpfs', target: m.target, options: opts.length ? opts.join(',') : undefined };
     }
     if (m.type === Mount_Type.VOLUME) {
-      if (!m.source) throw new TaskRejectedError(`mount of ${m.target}: anonymous volumes are not supported on this node yet: give the volume a name`);
-      const dir = prepared.volumes?.get(m.source);
+      const dir = prepared.volumes?.get(m.target);
       if (dir) return { type: 'bind', source: dir, target: m.target, readOnly: m.readOnly };
-      throw new TaskRejectedError(`mount of ${m.target}: volume ${m.source} is not available on this node (no volume driver)`);
+      throw new TaskRejectedError(`mount of ${m.target}: volume ${m.source || '(anonymous)'} is not available on this node (no volume driver)`);
     }
     throw new TaskRejectedError(`mount of ${m.target}: mount type ${String(m.type)} is not supported (use bind, volume or tmpfs)`);
   });

@@ -2,7 +2,7 @@
 // the task before anything exists), then made (volumes kept for good, task files until the
 // container is removed).
 import { Mount_Type, type Mount, type Task } from '../../proto/gen/types.js';
-import type { MountSpec } from '../runtime/index.js';
+import type { ContainerInfo, MountSpec } from '../runtime/index.js';
 import { planTaskFiles, TaskFileError, type PlannedFile, type SecretStore, type TaskFiles } from '../secrets/index.js';
 import { VolumeNameError, type LocalVolumes } from '../volumes/index.js';
 import { TaskRejectedError } from './controller.js';
@@ -18,9 +18,18 @@ export interface TaskMountDeps {
 
 export interface TaskMountPlan {
   files: PlannedFile[];
-  /** Host directory of each named volume, by name. */
+  /** Host directory of each volume, by mount target. */
   volumeDirs: Map<string, string>;
-  volumeMounts: Mount[];
+  volumes: { name: string; mount: Mount; labels: Record<string, string> }[];
+}
+
+/** Labels of a volume made for one task's mount that names no volume (Docker's anonymous
+ * volume); it goes when the task's container is removed. */
+export const LABEL_ANONYMOUS_VOLUME = 'shoal.volume.anonymous';
+
+/** An anonymous volume's name: the same for every attempt at the task, unique per mount. */
+export function anonymousVolumeName(taskId: string, mountIndex: number): string {
+  return `anon.${taskId}.${mountIndex}`;
 }
 
 /** Everything that can refuse the task's mounts, with no I/O. */
@@ -33,27 +42,38 @@ export function planTaskMounts(task: Task, deps: TaskMountDeps): TaskMountPlan {
     throw err;
   }
   if (files.length && !deps.taskFiles) throw new TaskRejectedError(`task ${task.id} uses secrets or configs, which this node cannot mount (no task file directory configured)`);
-  const volumeMounts = (task.spec?.container?.mounts ?? []).filter((m) => m.type === Mount_Type.VOLUME && m.source !== '');
+  const volumes: TaskMountPlan['volumes'] = [];
   const volumeDirs = new Map<string, string>();
-  if (deps.volumes) {
-    for (const m of volumeMounts) {
-      try {
-        volumeDirs.set(m.source, deps.volumes.dataPath(m.source));
-      } catch (err) {
-        if (err instanceof VolumeNameError) throw new TaskRejectedError(`mount of ${m.target}: ${err.message}`);
-        throw err;
-      }
+  (task.spec?.container?.mounts ?? []).forEach((m, i) => {
+    if (m.type !== Mount_Type.VOLUME || !deps.volumes) return;
+    const name = m.source || anonymousVolumeName(task.id, i);
+    const labels = m.source ? m.volumeLabels : { ...m.volumeLabels, [LABEL_ANONYMOUS_VOLUME]: task.id };
+    try {
+      volumeDirs.set(m.target, deps.volumes.dataPath(name));
+    } catch (err) {
+      if (err instanceof VolumeNameError) throw new TaskRejectedError(`mount of ${m.target}: ${err.message}`);
+      throw err;
     }
-  }
-  return { files, volumeDirs, volumeMounts };
+    volumes.push({ name, mount: m, labels });
+  });
+  return { files, volumeDirs, volumes };
 }
 
-/** Makes the task's named volumes (copying the image's files into new ones unless told not to). */
+/** Makes the task's volumes (copying the image's files into new ones unless told not to). */
 export async function ensureVolumes(plan: TaskMountPlan, layers: string[], deps: TaskMountDeps): Promise<void> {
   if (!deps.volumes) return;
-  for (const m of plan.volumeMounts) {
-    await deps.volumes.ensure(m.source, { labels: m.volumeLabels, copyFrom: m.volumeNoCopy ? undefined : { layers, path: m.target } });
+  for (const { name, mount, labels } of plan.volumes) {
+    await deps.volumes.ensure(name, { labels, copyFrom: mount.volumeNoCopy ? undefined : { layers, path: mount.target } });
   }
+}
+
+/** Removes the anonymous volumes made for a task (after its container is gone). */
+export async function removeAnonymousVolumes(taskId: string, deps: TaskMountDeps & { runtime: { list(): Promise<ContainerInfo[]> } }): Promise<void> {
+  if (!deps.volumes) return;
+  const mine = deps.volumes.list().filter((v) => v.labels[LABEL_ANONYMOUS_VOLUME] === taskId);
+  if (mine.length === 0) return;
+  const containers = await deps.runtime.list();
+  for (const v of mine) await deps.volumes.remove(v.name, containers);
 }
 
 /** Writes the task's secret and config files; returns their read-only binds. */

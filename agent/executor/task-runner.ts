@@ -1,9 +1,21 @@
 // Drives one task: calls step() until the status stops changing, persisting and reporting each
-// new status; wakes again when the managers change the task; removes it when told to.
+// new status that is worth it; wakes again when the managers change the task; removes its
+// container as soon as it stopped for good when the managers want the task removed.
 import type { Logger } from 'pino';
-import type { Task, TaskStatus } from '../../proto/gen/types.js';
+import { TaskState, type Task, type TaskStatus } from '../../proto/gen/types.js';
 import type { Controller } from './controller.js';
 import { isTerminal, step } from './step.js';
+
+/**
+ * States the task leaves at once by itself: ACCEPTED becomes PREPARING without any work, and
+ * STARTING lasts one start of a prepared container. Neither is persisted nor reported (the next
+ * one follows within milliseconds and says more); an agent that dies in between redoes the
+ * prepare or start, which are idempotent. Each persisted status costs a file creation, which is
+ * what a container start spends most on when the disk is busy.
+ */
+function isPassing(state: TaskState): boolean {
+  return state === TaskState.ACCEPTED || state === TaskState.STARTING;
+}
 
 export interface RunnerController extends Controller {
   update?(task: Task): void;
@@ -13,6 +25,8 @@ export class TaskRunner {
   private wake: (() => void) | undefined;
   private waitAbort: AbortController | undefined;
   private detached = false;
+  /** The container was removed because the task is to be removed (desired REMOVE). */
+  private removed = false;
   private readonly done: Promise<void>;
 
   constructor(
@@ -61,11 +75,31 @@ export class TaskRunner {
       if (next !== this.status) {
         this.status = next;
         this.log.info({ task: this.task.id, service: this.task.serviceName, state: next.state, message: next.message, err: next.err || undefined }, 'task state changed');
-        this.onStatus(this.task, next);
+        if (!isPassing(next.state)) this.onStatus(this.task, next);
         continue;
       }
       if (ac.signal.aborted) continue;
+      if (isTerminal(this.status.state) && this.task.desiredState === TaskState.REMOVE && !this.removed) {
+        await this.removeContainer();
+        continue;
+      }
       await woken;
+    }
+  }
+
+  /**
+   * The task stopped and its service (or the task) is going away: its container goes now, in
+   * parallel with the other tasks', instead of after the managers have deleted the task and sent
+   * the removal (a round trip through the store per batch, and then one removal after another).
+   */
+  private async removeContainer(): Promise<void> {
+    this.removed = true;
+    try {
+      await this.ctl.remove();
+      this.log.info({ task: this.task.id, service: this.task.serviceName }, 'task container removed (task to be removed)');
+    } catch (err) {
+      // remove() runs again when the managers send the removal
+      this.log.warn({ task: this.task.id, err }, 'removing the container of a task to be removed failed');
     }
   }
 

@@ -57,7 +57,7 @@ describe('containerSpecFor', () => {
   it('binds named volumes from their prepared directories and puts task files after the own mounts', () => {
     const t = task({ mounts: [{ type: Mount_Type.VOLUME, source: 'db', target: '/var/lib/db', readOnly: true }, { type: Mount_Type.BIND, source: '/srv', target: '/srv' }] });
     const files = [{ type: 'bind' as const, source: '/run/shoal/secrets/tid1/0-s1', target: '/run/secrets/pw', readOnly: true }];
-    expect(containerSpecFor(t, image, ctx, { volumes: new Map([['db', '/var/lib/shoal/volumes/db/_data']]), files }).mounts).toEqual([
+    expect(containerSpecFor(t, image, ctx, { volumes: new Map([['/var/lib/db', '/var/lib/shoal/volumes/db/_data']]), files }).mounts).toEqual([
       { type: 'bind', source: '/var/lib/shoal/volumes/db/_data', target: '/var/lib/db', readOnly: true },
       { type: 'bind', source: '/srv', target: '/srv', readOnly: false },
       files[0],
@@ -68,7 +68,7 @@ describe('containerSpecFor', () => {
     const noCmd: ResolvedImage = { ...image, config: {} };
     expect(() => containerSpecFor(task(), noCmd, ctx)).toThrow(TaskRejectedError);
     expect(() => containerSpecFor(task({ mounts: [{ type: Mount_Type.VOLUME, source: 'v', target: '/v' }] }), image, ctx)).toThrow('mount of /v: volume v is not available on this node (no volume driver)');
-    expect(() => containerSpecFor(task({ mounts: [{ type: Mount_Type.VOLUME, source: '', target: '/v' }] }), image, ctx, { volumes: new Map([['', '/x']]) })).toThrow(/anonymous volumes are not supported/);
+    expect(() => containerSpecFor(task({ mounts: [{ type: Mount_Type.VOLUME, source: '', target: '/v' }] }), image, ctx)).toThrow('mount of /v: volume (anonymous) is not available on this node (no volume driver)');
     expect(() => containerSpecFor(task({ stopSignal: 'SIGNOPE' }), image, ctx)).toThrow(/invalid stop signal "SIGNOPE"/);
     expect(() => containerSpecFor(task({ groups: ['wheel'] }), image, ctx)).toThrow(/numeric ids/);
     expect(() => containerSpecFor(task({ capDrop: ['NET_RAW'], sysctls: { 'net.ipv4.ip_forward': '1' } }), image, ctx)).toThrow('cap_drop, sysctls are not supported on this node yet: remove them from the service');

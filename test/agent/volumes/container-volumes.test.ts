@@ -1,12 +1,13 @@
 // Named volumes in real containers: data written by one task is read by the next task on the
 // same volume after the first was removed; a new volume starts with the image's files at the
 // target (copy-up) unless volume_no_copy; read_only is honoured; a volume is not removed while a
-// container mounts it; bad names are REJECTED before anything is made.
+// container mounts it; bad names are REJECTED before anything is made; a mount that names no
+// volume gets one of the task's own, removed with it.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mount, Mount_Type, TaskState } from '../../../proto/gen/types.js';
-import { taskContainers } from '../../../agent/executor/index.js';
+import { anonymousVolumeName, LABEL_ANONYMOUS_VOLUME, taskContainers } from '../../../agent/executor/index.js';
 import { VolumeInUseError } from '../../../agent/volumes/index.js';
 import { makeHarness, type Harness } from '../secrets/harness.js';
 import { loadSeedImage } from './image.js';
@@ -78,13 +79,25 @@ describe('named volumes in a container', () => {
     expect(h.volumes.inspect('shoalsa-busy')).toBeUndefined();
   });
 
-  it('rejects a volume name that could leave the volumes directory, and an anonymous volume', async () => {
+  it('rejects a volume name that could leave the volumes directory, making nothing', async () => {
+    const before = h.volumes.list().map((v) => v.name);
     const bad = await h.runToEnd(h.task({ args: ['true'], mounts: [volume('../../etc', '/x')] }));
     expect(bad.status.state).toBe(TaskState.REJECTED);
     expect(bad.status.err).toMatch(/^mount of \/x: invalid volume name "..\/..\/etc"/);
-    const anon = await h.runToEnd(h.task({ args: ['true'], mounts: [volume('', '/x')] }));
-    expect(anon.status.state).toBe(TaskState.REJECTED);
-    expect(anon.status.err).toMatch(/anonymous volumes are not supported/);
-    expect(h.volumes.list().map((v) => v.name)).not.toContain('etc');
+    expect(h.volumes.list().map((v) => v.name)).toEqual(before);
+  });
+
+  it("gives a mount without a volume name a volume of the task's own (copied up), removed with the task", async () => {
+    const t = h.task({ image: seedImage, args: ['sh', '-c', 'ls /opq; echo more > /opq/z.txt'], mounts: [volume('', '/opq')] });
+    const r = await h.runToEnd(t);
+    expect(r.status.state).toBe(TaskState.COMPLETE);
+    expect(r.output).toBe('y.txt\n');
+    const anon = h.volumes.list().filter((v) => v.labels[LABEL_ANONYMOUS_VOLUME] === t.id);
+    expect(anon.map((v) => v.name)).toEqual([anonymousVolumeName(t.id, 0)]);
+    expect(readdirSync(anon[0]!.mountpoint).sort()).toEqual(['y.txt', 'z.txt']);
+    await r.ctl.remove();
+    expect(h.volumes.inspect(anon[0]!.name)).toBeUndefined();
+    // named volumes stay
+    expect(h.volumes.inspect('shoalsa-keep')).toBeDefined();
   });
 });
