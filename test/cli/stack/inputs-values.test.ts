@@ -224,6 +224,13 @@ describe('keys', () => {
     expect(web.stopSignal).toBe('TERM');
   });
 
+  it('a secret or config takes exactly one of file, environment and external; the variable must be set', () => {
+    expectProblem(loadError(svc('', 'configs:\n  c: {file: ./c, environment: C}\n'), { C: 'x' }), { path: 'configs.c', line: 5, column: 3, message: /`file` and `environment` exclude each other/ });
+    expectProblem(loadError(svc('', 'secrets:\n  pw: {environment: PW}\n')), { path: 'secrets.pw.environment', line: 5, message: /environment variable PW \(content of secret pw\) is not set: export it/ });
+    const ok = load(svc('', 'secrets:\n  pw: {environment: PW}\n'), { PW: 'hunter2' }).stack;
+    expect(ok.secrets.pw).toEqual({ external: false, environment: 'PW', labels: {} });
+  });
+
   it('a secret needs file or external', () => {
     expectProblem(loadError(svc('', 'secrets:\n  pw: {name: x}\n')), { path: 'secrets.pw', line: 5, column: 3, message: /needs `file:`.*or `external: true`/ });
   });
