@@ -184,7 +184,7 @@ export class Daemon {
         const m = this.mgr?.manager;
         if (!req.force) {
           throw new DaemonStateError(
-            m ? managerLeaveRefusal(s.nodeId, managerCounts(m, raftId)) : `this node is a manager: demote it first (\`shoal node demote ${s.nodeId}\` on a manager), or use \`shoal leave --force\` (this can cost the cluster its quorum)`,
+            m && this.certs ? managerLeaveRefusal(s.nodeId, await managerCounts(m, raftId, this.certs)) : `this node is a manager: demote it first (\`shoal node demote ${s.nodeId}\` on a manager), or use \`shoal leave --force\` (this can cost the cluster its quorum)`,
           );
         }
         this.phase = 'pending'; // no role change while leaving

@@ -5,31 +5,37 @@
 // quorum of live voters; a leader demoting itself hands leadership over first), and records
 // the node as a worker, so `node rm` works once it is down. If the change cannot be made now,
 // the desired role stays written and the managers finish the removal once it is safe.
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ControlClient } from '../proto/gen/control.js';
-import { NodeRole, NodeStatus_State, type Node } from '../proto/gen/types.js';
+import { NodeRole, type Node } from '../proto/gen/types.js';
 import { clientCredentials, type NodeCertificates } from '../manager/ca/index.js';
 import type { Manager } from '../manager/node/index.js';
 
 export interface ManagerCounts {
   /** Raft members. */
   total: number;
-  /** Members this node can count on: itself and managers whose node is ready. */
+  /** Members that answer: this one and the others whose cluster API accepts a connection. */
   reachable: number;
 }
 
 const quorumOf = (n: number): number => Math.floor(n / 2) + 1;
 
-export function managerCounts(m: Manager, selfRaftId: bigint): ManagerCounts {
+/**
+ * Raft members and how many answer now. Reachability is probed (a TLS connection to each other
+ * member's cluster API) rather than read from the Node objects: marking a node down needs a
+ * quorum write, so a cluster that has just lost its quorum still shows its dead managers ready.
+ */
+export async function managerCounts(m: Manager, selfRaftId: bigint, certs: NodeCertificates, probeMs = 2_000): Promise<ManagerCounts> {
   const members = m.members();
-  const nodes = m.store.view((tx) => tx.nodes.all());
-  let reachable = 0;
-  for (const id of members.keys()) {
-    if (id === selfRaftId) reachable++;
-    else if (nodes.find((n) => n.managerStatus?.raftId === id)?.status?.state === NodeStatus_State.READY) reachable++;
-  }
-  return { total: members.size, reachable };
+  const others = [...members].filter(([id]) => id !== selfRaftId).map(([, addr]) => addr);
+  const answers = await Promise.all(others.map((addr) => reachable(addr, certs, probeMs)));
+  return { total: members.size, reachable: (members.has(selfRaftId) ? 1 : 0) + answers.filter(Boolean).length };
+}
+
+function reachable(addr: string, certs: NodeCertificates, ms: number): Promise<boolean> {
+  const client = new Client(addr, clientCredentials(certs));
+  return new Promise<boolean>((resolve) => client.waitForReady(new Date(Date.now() + ms), (err) => resolve(!err))).finally(() => client.close());
 }
 
 /** What this manager's leaving would cost the cluster, in words; undefined when nothing. */
@@ -68,7 +74,7 @@ export interface RaftLeaveOptions {
  */
 export async function leaveRaftGroup(o: RaftLeaveOptions): Promise<string[]> {
   const log = o.logger.child({ component: 'leave' });
-  const counts = managerCounts(o.manager, o.raftId);
+  const counts = await managerCounts(o.manager, o.raftId, o.certs);
   if (counts.total <= 1 || !o.manager.members().has(o.raftId)) return counts.total <= 1 ? [`${quorumRisk(counts)}.`] : [];
   const risk = quorumRisk(counts);
   const cleanup = `on a remaining manager, once it has a quorum: \`shoal node demote ${o.nodeId}\`, then \`shoal node rm --force ${o.nodeId}\``;

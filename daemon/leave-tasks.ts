@@ -24,9 +24,9 @@ export async function removeTaskContainers(o: { paths: DaemonPaths; cgroupParent
     stateDir: o.paths.containersDir,
     // the rule the agent's runtime was made with (daemon/node-runtime.ts)
     cgroupParent: o.cgroupParent ?? process.env.SHOAL_CGROUP_PARENT ?? 'shoal',
-    logger: log,
+    logger: o.logger.child({ component: 'runtime' }),
   });
-  const images = new ImageStore({ root: o.paths.imagesDir, logger: log });
+  const images = new ImageStore({ root: o.paths.imagesDir, logger: o.logger.child({ component: 'images' }) });
   const out: RemovedTasks = { removed: [], failed: [] };
   const found = await taskContainers(runtime);
   await Promise.all(

@@ -1,0 +1,135 @@
+// Leaving the cluster on a 3-manager + 1-worker lab with real daemons and containers: a worker's
+// leave removes every container of its tasks (no record, no shim left), the node goes down and
+// its tasks are replaced, and it can join again as a new node; a manager's leave is refused
+// without --force (and names the quorum cost when there is one), with --force it leaves the
+// Raft group first, writes keep working and `node rm` removes it.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { credentials, Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContainerRuntime } from '../../agent/runtime/index.js';
+import { DaemonClient } from '../../proto/gen/daemon.js';
+import { NodeStatus_State, ServiceSpec, type Node } from '../../proto/gen/types.js';
+import { TestCluster, until } from './cluster.js';
+
+let c: TestCluster;
+let workerToken = '';
+const managers = ['h1', 'h2', 'h3'];
+
+beforeAll(async () => {
+  c = await TestCluster.up({ name: 'shoallvleave', subnet: '10.231.62.0/24', hosts: 4 });
+  workerToken = (await c.form(3)).workerToken;
+  // sleep as PID 1 ignores SIGTERM: a short grace period keeps the leave quick
+  const spec = ServiceSpec.fromPartial({
+    annotations: { name: 'web' },
+    task: { container: { image: 'busybox:latest', args: ['sleep', '100000'], stopGracePeriod: { nanos: 2_000_000_000n } }, restart: { condition: 0 } },
+  });
+  spec.mode = { $case: 'replicated', value: { replicas: 4 } };
+  await c.control('h1', 'createService', { spec });
+  await until(async () => (await c.running('h1', 'web')).length === 4, 'web 4/4');
+}, 240_000);
+
+afterAll(async () => {
+  await c?.down();
+}, 120_000);
+
+/** Task containers a host's runtime still has records of (running or not). */
+async function containers(host: string): Promise<number> {
+  const h = c.host(host);
+  const rt = new ContainerRuntime({ stateDir: join(h.run, 'containers'), cgroupParent: h.cgroupParent, logger: pino({ level: 'silent' }) });
+  return (await rt.list()).length;
+}
+
+/** Processes whose command line names the host's container state (its shims and their children). */
+async function shims(host: string): Promise<number[]> {
+  const dir = join(c.host(host).run, 'containers');
+  const out: number[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(dir)) out.push(Number(p));
+  }
+  return out;
+}
+
+async function nodes(via = 'h1'): Promise<Node[]> {
+  return (await c.control<{ nodes: Node[] }>(via, 'listNodes', {})).nodes;
+}
+
+/** Daemon.Leave with the warnings the daemon sends back as trailing metadata. */
+function leave(host: string, force: boolean): Promise<string[]> {
+  const client = new DaemonClient(`unix:${c.socket(host)}`, credentials.createInsecure());
+  return new Promise<string[]>((resolve, reject) => {
+    const call = client.leave({ force }, new Metadata(), { deadline: new Date(Date.now() + 110_000) }, (err: ServiceError | null) => {
+      if (err) reject(err);
+    });
+    call.on('status', (st: StatusObject) => {
+      if (st.code === 0) resolve(st.metadata.get('shoal-warning-bin').map((v) => v.toString()));
+    });
+  }).finally(() => client.close());
+}
+
+describe('e2e: leave', () => {
+  it('a worker leaves: its containers are removed, the node is down, its tasks run elsewhere; it joins again', async () => {
+    await until(async () => (await c.running('h1', 'web')).some((t) => t.node === 'h4'), 'a web task on h4');
+    expect(await containers('h4')).toBeGreaterThan(0);
+    expect((await shims('h4')).length).toBeGreaterThan(0);
+    const oldId = (await c.info('h4')).nodeId;
+
+    expect(await leave('h4', false)).toEqual([]);
+    // the daemon answered only after the containers were gone
+    expect(await containers('h4')).toBe(0);
+    expect(await shims('h4')).toEqual([]);
+    const info = await c.info('h4');
+    expect([info.state, info.nodeId]).toEqual(['inactive', '']);
+
+    await until(async () => (await nodes()).find((n) => n.id === oldId)?.status?.state === NodeStatus_State.DOWN, 'h4 down');
+    await until(async () => {
+      const r = await c.running('h1', 'web');
+      return r.length === 4 && r.every((t) => t.node !== 'h4');
+    }, 'web replaced away from h4');
+
+    const again = await c.join('h4', workerToken, 'h2');
+    expect(again.nodeId).not.toBe(oldId);
+    await until(async () => (await nodes()).find((n) => n.id === again.nodeId)?.status?.state === NodeStatus_State.READY, 'h4 ready as a new node');
+  }, 180_000);
+
+  it('a manager: refused without --force; with it, it leaves the Raft group first, writes still work, node rm removes it', async () => {
+    const refused = await leave('h3', false).then(() => undefined, (e: ServiceError) => e);
+    expect(refused?.details).toMatch(/manager/);
+    expect(refused?.details).toMatch(/shoal node demote/);
+    expect(refused?.details).toMatch(/--force/);
+    expect((await c.info('h3')).state).toBe('active');
+    const h3 = (await c.info('h3')).nodeId;
+
+    expect(await leave('h3', true)).toEqual([]);
+    expect((await c.info('h3')).state).toBe('inactive');
+    expect(await containers('h3')).toBe(0);
+    await until(async () => {
+      const [a, b] = await Promise.all([c.info('h1'), c.info('h2')]);
+      return a.managers.length === 2 && b.managers.length === 2;
+    }, 'two raft members left');
+    await c.leader(['h1', 'h2']);
+
+    await c.createService('h2', 'after-leave', { replicas: 1 });
+    await until(async () => (await c.running('h1', 'after-leave')).length === 1, 'after-leave 1/1');
+    await until(async () => (await c.running('h1', 'web')).length === 4, 'web 4/4 without h3');
+
+    await until(() => c.control('h1', 'removeNode', { nodeId: h3 }).then(() => true, () => false), 'node rm of the departed manager');
+    expect((await nodes()).some((n) => n.id === h3)).toBe(false);
+  }, 180_000);
+
+  it('a manager whose leave would cost the quorum is told so', async () => {
+    await c.kill('h2', 'SIGKILL');
+    try {
+      const refused = await leave('h1', false).then(() => undefined, (e: ServiceError) => e);
+      expect(refused?.details).toMatch(/quorum/);
+      expect(refused?.details).toMatch(/0 reachable manager\(s\) of 1/);
+      expect((await c.info('h1')).state).toBe('active');
+    } finally {
+      await c.start('h2');
+    }
+    await c.leader(managers.filter((m) => m !== 'h3'), 30_000);
+  }, 120_000);
+});
