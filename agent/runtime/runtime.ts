@@ -12,6 +12,7 @@ import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from
 import { cgroupMountsFor } from './cgroup-view.js';
 import { writeEtcFiles } from './etc-files.js';
 import { createDeviceCgroup, devicesMount, removeDeviceCgroup } from './devices.js';
+import { MountPointLayer } from './mount-points.js';
 import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
 import { readLogs } from './logs.js';
 import { NameRegistry } from './names.js';
@@ -43,6 +44,7 @@ export class ContainerRuntime {
   private readonly log: Logger;
   private readonly names: NameRegistry;
   private readonly devices: string | null;
+  private readonly mountPoints: MountPointLayer;
 
   constructor(opts: RuntimeOptions = {}) {
     this.stateDir = resolve(opts.stateDir ?? join(process.env.SHOAL_RUN || '/run/shoal', 'containers'));
@@ -51,6 +53,7 @@ export class ContainerRuntime {
     this.cgroups = opts.cgroups ?? detectCgroups({ logger: this.log });
     this.names = new NameRegistry(this.stateDir);
     this.devices = opts.deviceControl === 'bpf' ? null : devicesMount();
+    this.mountPoints = new MountPointLayer(this.stateDir);
   }
 
   private dir(id: string): string {
@@ -108,7 +111,7 @@ export class ContainerRuntime {
       rootfs: join(dir, files.rootfs),
       upper: join(dir, files.upper),
       work: join(dir, files.work),
-      layers: spec.rootfs.layers,
+      layers: this.mountPoints.layersFor(spec.rootfs.layers),
       readOnly: spec.readOnly ?? false,
       hostname,
       net: typeof net === 'object' ? net.path : net,

@@ -155,6 +155,10 @@ int rootfs_open_binds(const struct shim_config *c, int *fds) {
 /* Creates the mount point inside the container root: a directory, or an empty file when the
  * source is a file (bind mounts need matching types). */
 static int make_mountpoint(const char *dst, int is_dir) {
+  /* An existing path is used as it is: opening a file of a lower layer for writing would copy
+   * it (and its directory) up into the container's upper directory for nothing. */
+  struct stat st;
+  if (stat(dst, &st) == 0) return 0;
   if (is_dir) return mkdir_p(dst, 0755);
   char parent[4096];
   snprintf(parent, sizeof parent, "%s", dst);
