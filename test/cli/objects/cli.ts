@@ -56,8 +56,11 @@ export async function startCli(): Promise<CliEnv> {
       return join(dir, name);
     },
     close: async () => {
-      await control.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await control.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
