@@ -176,6 +176,19 @@ describe('stack deploy with secrets, configs and networks', () => {
     expect(again.stdout).toContain('nothing to change');
   });
 
+  it('a network whose options changed in the file is kept as it is, and the user is told why', async () => {
+    const v3 = stackFile()
+      .replace('db_pw: { file: ./pw.txt, labels: { owner: ops } }', 'db_pw: { file: ./pw.txt, name: shop_db_pw_v2, labels: { owner: sec2 } }')
+      .replace('site: { file: ./site.conf }', 'site: { file: ./site.conf, labels: { v: "3" } }')
+      .replace('internal: false', '')
+      .replace('attachable: true', 'attachable: true\n    internal: true');
+    const before = versions();
+    const r = await env.shoal(['stack', 'deploy', '-d', '-c', env.write('net.yml', v3), 'shop'], { env: API });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^network shop_back: kept \(exists with other options \(internal\); a network cannot be changed in place/m);
+    expect(versions()).toEqual(before);
+  });
+
   it('--prune removes a network no service uses any more, after the service left it', async () => {
     const v4 = stackFile()
       .replace('db_pw: { file: ./pw.txt, labels: { owner: ops } }', 'db_pw: { file: ./pw.txt, name: shop_db_pw_v2, labels: { owner: sec2 } }')
