@@ -4,23 +4,11 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import type { GetServiceResponse, ListTasksResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
-import {
-  RestartPolicy_Condition,
-  ServiceSpec,
-  TaskState,
-  UpdateConfig,
-  UpdateConfig_FailureAction,
-  UpdateConfig_Order,
-  UpdateStatus_State,
-  type Resources,
-  type Service,
-} from '../../proto/gen/types.js';
+import { ServiceSpec, TaskState, UpdateStatus_State, type Service } from '../../proto/gen/types.js';
 import { addConnectionOptions, connectionFlags, RemoteError, withConnection, type Connection } from '../client/index.js';
 import { parseCount } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
-import { parseCpus, parseDuration, parseSize, type Parsed } from '../stack/units.js';
-
-type Flags = Record<string, string | string[] | boolean | undefined>;
+import { addSharedServiceOptions, applySharedServiceFlags, type Flags } from './service-flags.js';
 
 class UpdateFailedError extends Error {
   readonly userError = true as const;
@@ -31,134 +19,22 @@ const POLL_MS = 300;
 /** A spec change that replaces no task (replicas only) never gets an update status. */
 const NO_STATUS_GRACE_MS = 2000;
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function must<T>(flag: string, p: Parsed<T>): T {
-  if (!p.ok) throw new UsageError(`--${flag}: ${p.message}`);
-  return p.value;
-}
-
-const str = (f: Flags, k: string): string | undefined => (typeof f[k] === 'string' ? (f[k] as string) : undefined);
-const list = (f: Flags, k: string): string[] => (Array.isArray(f[k]) ? (f[k] as string[]) : []);
-const dashed = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const nanosOf = (f: Flags, k: string): { nanos: bigint } | undefined => {
-  const v = str(f, k);
-  return v === undefined ? undefined : { nanos: BigInt(Math.round(must(dashed(k), parseDuration(v)) * 1e6)) };
-};
-
-function setResources(cur: Resources | undefined, f: Flags, prefix: 'limit' | 'reserve'): Resources | undefined {
-  const cpu = str(f, `${prefix}Cpu`);
-  const mem = str(f, `${prefix}Memory`);
-  if (cpu === undefined && mem === undefined) return cur;
-  const r: Resources = cur ? { ...cur } : { nanoCpus: 0n, memoryBytes: 0n, pids: 0n, generic: [] };
-  if (cpu !== undefined) r.nanoCpus = BigInt(must(`${prefix}-cpu`, parseCpus(cpu)));
-  if (mem !== undefined) r.memoryBytes = BigInt(must(`${prefix}-memory`, parseSize(mem)));
-  return r;
-}
-
-const ACTIONS: Record<string, UpdateConfig_FailureAction> = { pause: UpdateConfig_FailureAction.PAUSE, continue: UpdateConfig_FailureAction.CONTINUE, rollback: UpdateConfig_FailureAction.ROLLBACK };
-const ORDERS: Record<string, UpdateConfig_Order> = { 'stop-first': UpdateConfig_Order.STOP_FIRST, 'start-first': UpdateConfig_Order.START_FIRST };
-const CONDITIONS: Record<string, RestartPolicy_Condition> = { any: RestartPolicy_Condition.ANY, 'on-failure': RestartPolicy_Condition.ON_FAILURE, none: RestartPolicy_Condition.NONE };
-
-function pick<T>(table: Record<string, T>, flag: string, v: string): T {
-  const out = table[v];
-  if (out === undefined) throw new UsageError(`--${flag} is ${Object.keys(table).join(', ')}, not "${v}"`);
-  return out;
-}
-
-/** --update-* or --rollback-* flags onto an UpdateConfig (Swarm's defaults where unset). */
-function setUpdateConfig(cur: UpdateConfig | undefined, f: Flags, p: 'update' | 'rollback'): UpdateConfig | undefined {
-  const keys = ['Parallelism', 'Delay', 'Order', 'FailureAction', 'Monitor', 'MaxFailureRatio'].map((k) => `${p}${k}`);
-  if (!keys.some((k) => f[k] !== undefined)) return cur;
-  const c = cur ? UpdateConfig.fromJSON(UpdateConfig.toJSON(cur)) : UpdateConfig.fromPartial({ parallelism: 1 });
-  const v = (k: string) => str(f, `${p}${k}`);
-  if (v('Parallelism') !== undefined) c.parallelism = parseCount(`--${p}-parallelism`, v('Parallelism')!);
-  if (v('Delay') !== undefined) c.delay = nanosOf(f, `${p}Delay`);
-  if (v('Monitor') !== undefined) c.monitor = nanosOf(f, `${p}Monitor`);
-  if (v('Order') !== undefined) c.order = pick(ORDERS, `${p}-order`, v('Order')!);
-  if (v('FailureAction') !== undefined) c.failureAction = pick(ACTIONS, `${p}-failure-action`, v('FailureAction')!);
-  if (v('MaxFailureRatio') !== undefined) {
-    const r = Number(v('MaxFailureRatio'));
-    if (!Number.isFinite(r) || r < 0 || r > 1) throw new UsageError(`--${p}-max-failure-ratio is a number from 0 to 1, got "${v('MaxFailureRatio')}"`);
-    c.maxFailureRatio = r;
-  }
-  return c;
-}
-
-function setKeyValues(cur: Record<string, string>, add: string[], rm: string[], flag: string): Record<string, string> {
-  const out = { ...cur };
-  for (const k of rm) delete out[k];
-  for (const item of add) {
-    const i = item.indexOf('=');
-    const key = i < 0 ? item : item.slice(0, i);
-    if (!key) throw new UsageError(`--${flag}-add "${item}" has no key; write KEY=VALUE`);
-    out[key] = i < 0 ? '' : item.slice(i + 1);
-  }
-  return out;
-}
-
 /** The service's spec with the flags applied; the stored spec is left as it was. */
-export function applyUpdateFlags(current: ServiceSpec, f: Flags): ServiceSpec {
+export function applyUpdateFlags(current: ServiceSpec, f: Flags, env: NodeJS.ProcessEnv = process.env): ServiceSpec {
   const spec = ServiceSpec.fromJSON(ServiceSpec.toJSON(current));
-  spec.task ??= ServiceSpec.fromPartial({ task: {} }).task!;
-  const task = spec.task;
-  task.container ??= ServiceSpec.fromPartial({ task: { container: {} } }).task!.container!;
-  const ctr = task.container;
-  const image = str(f, 'image');
+  applySharedServiceFlags(spec, f, env);
+  const ctr = spec.task!.container!;
+  const image = typeof f.image === 'string' ? f.image : undefined;
   if (image !== undefined) {
     if (!image.trim() || /\s/.test(image)) throw new UsageError(`--image "${image}" is not an image reference, e.g. busybox:1.36`);
     ctr.image = image;
   }
-  const envRm = new Set(list(f, 'envRm'));
-  const envAdd = list(f, 'envAdd');
-  const addKeys = new Set(envAdd.map((e) => e.split('=')[0]));
-  ctr.env = [...ctr.env.filter((e) => !envRm.has(e.split('=')[0]!) && !addKeys.has(e.split('=')[0])), ...envAdd];
-  spec.annotations = { name: spec.annotations?.name ?? '', labels: setKeyValues(spec.annotations?.labels ?? {}, list(f, 'labelAdd'), list(f, 'labelRm'), 'label') };
-  const replicas = str(f, 'replicas');
-  if (replicas !== undefined) {
+  if (typeof f.replicas === 'string') {
     if (spec.mode?.$case !== 'replicated') throw new UsageError(`--replicas applies to replicated services only; this one is ${spec.mode?.$case ?? 'unknown'}`);
-    spec.mode = { $case: 'replicated', value: { replicas: parseCount('--replicas', replicas) } };
+    spec.mode = { $case: 'replicated', value: { replicas: parseCount('--replicas', f.replicas) } };
   }
-  const cRm = new Set(list(f, 'constraintRm'));
-  task.placement ??= { constraints: [], preferences: [], maxReplicas: 0, platforms: [] };
-  task.placement.constraints = [...task.placement.constraints.filter((c) => !cRm.has(c)), ...list(f, 'constraintAdd')];
-  task.resources ??= { limits: undefined, reservations: undefined };
-  task.resources.limits = setResources(task.resources.limits, f, 'limit');
-  task.resources.reservations = setResources(task.resources.reservations, f, 'reserve');
-  spec.update = setUpdateConfig(spec.update, f, 'update');
-  spec.rollback = setUpdateConfig(spec.rollback, f, 'rollback');
-  if (['restartCondition', 'restartDelay', 'restartMaxAttempts', 'restartWindow'].some((k) => f[k] !== undefined)) {
-    task.restart ??= { condition: RestartPolicy_Condition.ANY, delay: undefined, maxAttempts: 0, window: undefined };
-    if (str(f, 'restartCondition') !== undefined) task.restart.condition = pick(CONDITIONS, 'restart-condition', str(f, 'restartCondition')!);
-    if (str(f, 'restartDelay') !== undefined) task.restart.delay = nanosOf(f, 'restartDelay');
-    if (str(f, 'restartMaxAttempts') !== undefined) task.restart.maxAttempts = parseCount('--restart-max-attempts', str(f, 'restartMaxAttempts')!);
-    if (str(f, 'restartWindow') !== undefined) task.restart.window = nanosOf(f, 'restartWindow');
-  }
-  applyHealthFlags(ctr, f);
-  if (f.force === true) task.forceUpdate = (task.forceUpdate ?? 0n) + 1n;
+  if (f.force === true) spec.task!.forceUpdate = (spec.task!.forceUpdate ?? 0n) + 1n;
   return spec;
-}
-
-function applyHealthFlags(ctr: NonNullable<NonNullable<ServiceSpec['task']>['container']>, f: Flags): void {
-  const keys = ['healthCmd', 'healthInterval', 'healthTimeout', 'healthRetries', 'healthStartPeriod'];
-  // commander's --no-healthcheck sets healthcheck=false (true when not given)
-  if (f.healthcheck === false) {
-    if (keys.some((k) => f[k] !== undefined)) throw new UsageError('--no-healthcheck conflicts with the other --health-* flags: use one or the other');
-    ctr.healthcheck = { test: ['NONE'], interval: undefined, timeout: undefined, retries: 0, startPeriod: undefined, startInterval: undefined };
-    return;
-  }
-  if (!keys.some((k) => f[k] !== undefined)) return;
-  const h = ctr.healthcheck ? { ...ctr.healthcheck } : { test: [] as string[], interval: undefined, timeout: undefined, retries: 0, startPeriod: undefined, startInterval: undefined };
-  const cmd = str(f, 'healthCmd');
-  if (cmd !== undefined) h.test = ['CMD-SHELL', cmd];
-  if (h.test.length === 0 || h.test[0] === 'NONE') throw new UsageError('--health-* flags need a check: add --health-cmd "COMMAND"');
-  if (str(f, 'healthInterval') !== undefined) h.interval = nanosOf(f, 'healthInterval');
-  if (str(f, 'healthTimeout') !== undefined) h.timeout = nanosOf(f, 'healthTimeout');
-  if (str(f, 'healthStartPeriod') !== undefined) h.startPeriod = nanosOf(f, 'healthStartPeriod');
-  if (str(f, 'healthRetries') !== undefined) h.retries = parseCount('--health-retries', str(f, 'healthRetries')!);
-  ctr.healthcheck = h;
 }
 
 const control = (c: Connection) => c.controlClient();
@@ -224,17 +100,6 @@ export async function followUpdate(c: Connection, ref: string, sinceMs: number, 
   }
 }
 
-function updateOptions(cmd: Command, p: 'update' | 'rollback'): Command {
-  const what = p === 'update' ? 'updates' : 'rollbacks';
-  return cmd
-    .option(`--${p}-parallelism <n>`, `tasks replaced at once in ${what} (0 = all)`)
-    .option(`--${p}-delay <duration>`, `wait between batches of ${what}`)
-    .option(`--${p}-order <order>`, 'stop-first or start-first')
-    .option(`--${p}-failure-action <action>`, `pause, continue${p === 'update' ? ' or rollback' : ''}`)
-    .option(`--${p}-monitor <duration>`, 'how long a new task must run to count as a success')
-    .option(`--${p}-max-failure-ratio <ratio>`, 'failures tolerated (0 to 1)');
-}
-
 export function registerServiceUpdateCommands(program: Command): void {
   const service = program.commands.find((c) => c.name() === 'service') ?? addConnectionOptions(program.command('service'));
   const update = service
@@ -242,32 +107,11 @@ export function registerServiceUpdateCommands(program: Command): void {
     .description('change a service and follow the rolling update')
     .argument('<service>', 'service name or id')
     .option('--image <ref>', 'new image')
-    .option('--env-add <KEY=VALUE>', 'add or replace an environment variable (repeatable)', collect)
-    .option('--env-rm <KEY>', 'remove an environment variable (repeatable)', collect)
     .option('--replicas <n>', 'number of tasks')
-    .option('--label-add <KEY=VALUE>', 'add a service label (repeatable)', collect)
-    .option('--label-rm <KEY>', 'remove a service label (repeatable)', collect)
-    .option('--constraint-add <expr>', 'add a placement constraint (repeatable)', collect)
-    .option('--constraint-rm <expr>', 'remove a placement constraint (repeatable)', collect)
-    .option('--limit-cpu <cpus>', 'CPU limit per task')
-    .option('--limit-memory <size>', 'memory limit per task')
-    .option('--reserve-cpu <cpus>', 'CPUs set aside per task')
-    .option('--reserve-memory <size>', 'memory set aside per task')
-    .option('--restart-condition <cond>', 'any, on-failure or none')
-    .option('--restart-delay <duration>', 'delay between restarts')
-    .option('--restart-max-attempts <n>', 'give up after this many restarts')
-    .option('--restart-window <duration>', 'window the restart attempts are counted in')
-    .option('--health-cmd <command>', 'health check command (run by /bin/sh -c)')
-    .option('--health-interval <duration>', 'time between checks')
-    .option('--health-timeout <duration>', 'time a check may take')
-    .option('--health-retries <n>', 'failures in a row before unhealthy')
-    .option('--health-start-period <duration>', 'grace period after start')
-    .option('--no-healthcheck', "disable the image's health check")
     .option('--force', 'replace the tasks even if nothing changed')
     .option('--rollback', 'go back to the previous spec')
     .option('-d, --detach', 'return once the change is written');
-  updateOptions(update, 'update');
-  updateOptions(update, 'rollback');
+  addSharedServiceOptions(update, 'update');
   update.action(async (ref: string, f: Flags, cmd: Command) => {
     await withConnection(connectionFlags(cmd), async (c) => {
       const svc = await getService(c, ref);

@@ -11,10 +11,7 @@ import { buildServiceSpec, parseCount, type ServiceFlags } from '../client/servi
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../stack/units.js';
 import { ago, formatOf, printJson, renderTable, shortId, taskStateName } from '../format/index.js';
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
+import { addSharedServiceOptions, applySharedServiceFlags, collect, SHARED_FLAG_KEYS, type Flags } from './service-flags.js';
 
 interface WaitFlags {
   detach?: boolean;
@@ -151,7 +148,7 @@ async function printLogs(c: Connection, ref: string, tail: number, f: LogsFlags)
 export function registerServiceCommands(program: Command): void {
   const service = addConnectionOptions(program.command('service').description('manage the services of the cluster'));
 
-  service
+  const create = service
     .command('create')
     .description('create a service and wait for its tasks to run')
     .argument('<image>', 'image reference')
@@ -159,38 +156,30 @@ export function registerServiceCommands(program: Command): void {
     .option('--name <name>', 'service name (default: the image name and a random suffix)')
     .option('--replicas <n>', 'number of tasks (replicated mode; default 1)')
     .option('--mode <mode>', 'replicated or global', 'replicated')
-    .option('--constraint <expr>', 'placement constraint, e.g. node.labels.zone==a (repeatable)', collect)
     .option('--placement-pref <pref>', 'spread=node.labels.<name> (repeatable)', collect)
     .option('--max-replicas <n>', 'most tasks of this service on one node')
-    .option('--reserve-cpu <cpus>', 'CPUs set aside per task, e.g. 0.5')
-    .option('--reserve-memory <size>', 'memory set aside per task, e.g. 256M')
-    .option('--limit-cpu <cpus>', 'CPU limit per task')
-    .option('--limit-memory <size>', 'memory limit per task')
-    .option('--limit-pids <n>', 'process limit per task')
-    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect)
     .option('--mount <spec>', 'type=bind,src=/host,dst=/ctr[,readonly] (repeatable)', collect)
-    .option('--label <KEY=VALUE>', 'service label (repeatable)', collect)
     .option('--container-label <KEY=VALUE>', 'container label (repeatable)', collect)
     .option('--hostname <name>', 'container host name')
     .option('-w, --workdir <dir>', 'working directory in the container')
     .option('-u, --user <user>', 'user[:group] the container runs as')
     .option('--stop-signal <signal>', 'signal that stops the container (default SIGTERM)')
     .option('--stop-grace-period <duration>', 'time before the container is killed (default 10s)')
-    .option('--restart-condition <cond>', 'any, on-failure or none (default any)')
-    .option('--restart-delay <duration>', 'delay between restarts (default 5s)')
-    .option('--restart-max-attempts <n>', 'give up after this many restarts (default unlimited)')
     .option('-d, --detach', 'return at once instead of waiting for the tasks to run')
     .option('--wait-timeout <duration>', 'stop waiting after this long (exit 1; the service stays)')
-    .option('-q, --quiet', 'print only the service id')
-    .action(async (image: string, command: string[], f: ServiceFlags & WaitFlags & { quiet?: boolean }, cmd: Command) => {
-      if (f.mode === 'replicated' && cmd.getOptionValueSource('mode') === 'default') delete f.mode;
-      const spec = buildServiceSpec(image, command, f);
-      await withConnection(connectionFlags(cmd), async (c) => {
-        const { service: svc } = await c.call<ReturnType<typeof control>, unknown, CreateServiceResponse>(control(c), 'createService', { spec });
-        if (!f.detach) await converge(c, svc!, f);
-        process.stdout.write(`${svc!.id}\n`);
-      });
+    .option('-q, --quiet', 'print only the service id');
+  addSharedServiceOptions(create, 'create').action(async (image: string, command: string[], f: ServiceFlags & WaitFlags & Flags & { quiet?: boolean }, cmd: Command) => {
+    if (f.mode === 'replicated' && cmd.getOptionValueSource('mode') === 'default') delete f.mode;
+    // the shared flags are parsed once, by service-flags.ts, for create and update alike
+    const own = Object.fromEntries(Object.entries(f).filter(([k]) => !SHARED_FLAG_KEYS.includes(k))) as ServiceFlags;
+    const spec = buildServiceSpec(image, command, own);
+    applySharedServiceFlags(spec, f);
+    await withConnection(connectionFlags(cmd), async (c) => {
+      const { service: svc } = await c.call<ReturnType<typeof control>, unknown, CreateServiceResponse>(control(c), 'createService', { spec });
+      if (!f.detach) await converge(c, svc!, f);
+      process.stdout.write(`${svc!.id}\n`);
     });
+  });
 
   service
     .command('ls')
