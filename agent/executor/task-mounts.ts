@@ -70,10 +70,15 @@ export async function ensureVolumes(plan: TaskMountPlan, layers: string[], deps:
 /** Removes the anonymous volumes made for a task (after its container is gone). */
 export async function removeAnonymousVolumes(taskId: string, deps: TaskMountDeps & { runtime: { list(): Promise<ContainerInfo[]> } }): Promise<void> {
   if (!deps.volumes) return;
-  const mine = deps.volumes.list().filter((v) => v.labels[LABEL_ANONYMOUS_VOLUME] === taskId);
+  // names first (one readdir per removal); the label confirms a volume is the task's own
+  const prefix = anonymousVolumeName(taskId, 0).slice(0, -1);
+  const mine = deps.volumes
+    .names()
+    .filter((n) => n.startsWith(prefix))
+    .filter((n) => deps.volumes!.inspect(n)?.labels[LABEL_ANONYMOUS_VOLUME] === taskId);
   if (mine.length === 0) return;
   const containers = await deps.runtime.list();
-  for (const v of mine) await deps.volumes.remove(v.name, containers);
+  for (const name of mine) await deps.volumes.remove(name, containers);
 }
 
 /** Writes the task's secret and config files; returns their read-only binds. */

@@ -96,8 +96,12 @@ export class TaskFiles {
   /** Unmounts and removes the task's files; nothing if it has none. */
   async release(taskId: string): Promise<void> {
     const sdir = this.secretsPath(taskId);
-    await unmountAll(sdir);
-    rmSync(sdir, { recursive: true, force: true });
+    // nothing can be mounted on a directory that does not exist: most tasks have no secrets,
+    // and their removal should not read the mount table
+    if (existsSync(sdir)) {
+      await unmountAll(sdir);
+      rmSync(sdir, { recursive: true, force: true });
+    }
     rmSync(this.configsPath(taskId), { recursive: true, force: true });
   }
 

@@ -99,12 +99,16 @@ export class LocalVolumes {
     return { name, driver: 'local', mountpoint: join(dir, DATA), labels: meta.labels ?? {}, createdAt: meta.createdAt ?? '' };
   }
 
-  list(): VolumeInfo[] {
+  /** Volume names, without reading their metadata. */
+  names(): string[] {
     if (!existsSync(this.root)) return [];
     return readdirSync(this.root)
       .filter((e) => NAME_RE.test(e))
-      .flatMap((e) => this.inspect(e) ?? [])
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort();
+  }
+
+  list(): VolumeInfo[] {
+    return this.names().flatMap((e) => this.inspect(e) ?? []);
   }
 
   /** Names of the containers (in any state) that mount the volume. */
