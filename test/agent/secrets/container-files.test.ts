@@ -73,6 +73,23 @@ describe('secrets and configs in a container', () => {
     expect(existsSync(h.taskFiles.configsPath(t.id))).toBe(false);
   });
 
+  it('gives a non-root task only the secrets it owns, also on a read-only root filesystem', async () => {
+    const t = h.task({
+      user: '1000:1000',
+      readOnly: true,
+      args: ['sh', '-c', 'id -u; cat /run/secrets/mine; echo; cat /run/secrets/roots 2>/dev/null || echo denied'],
+      secrets: [
+        { secretId: 'sec1', secretName: 'db_password', file: { name: 'mine', uid: '1000', gid: '1000', mode: 0o400 } },
+        { secretId: 'sec1', secretName: 'db_password', file: { name: 'roots', uid: '0', gid: '0', mode: 0o400 } },
+      ],
+    });
+    const { status, output, ctl } = await h.runToEnd(t);
+    expect(status.state).toBe(TaskState.COMPLETE);
+    expect(output).toBe('1000\ns3cr3t-value\ndenied\n');
+    await ctl.remove();
+    expect(leftoverMounts(h.fx.root)).toEqual([]);
+  });
+
   it('rejects a task that refers to a secret the node does not have, naming it, and makes nothing', async () => {
     const t = h.task({ args: ['true'], secrets: [{ secretId: 'nosuch', secretName: 'api_token' }] });
     const { status } = await h.runToEnd(t);
