@@ -16,6 +16,8 @@ import { TestCluster, until } from './cluster.js';
 let c: TestCluster;
 let workerToken = '';
 const managers = ['h1', 'h2', 'h3'];
+/** The managers after one of them left. */
+let remaining: string[] = [];
 
 beforeAll(async () => {
   c = await TestCluster.up({ name: 'shoallvleave', subnet: '10.231.62.0/24', hosts: 4 });
@@ -95,41 +97,47 @@ describe('e2e: leave', () => {
     await until(async () => (await nodes()).find((n) => n.id === again.nodeId)?.status?.state === NodeStatus_State.READY, 'h4 ready as a new node');
   }, 180_000);
 
-  it('a manager: refused without --force; with it, it leaves the Raft group first, writes still work, node rm removes it', async () => {
-    const refused = await leave('h3', false).then(() => undefined, (e: ServiceError) => e);
+  it('the leader: refused without --force; with it, it leaves the Raft group first, writes still work, node rm removes it', async () => {
+    const leader = await c.leader(managers);
+    const rest = managers.filter((m) => m !== leader);
+    const refused = await leave(leader, false).then(() => undefined, (e: ServiceError) => e);
     expect(refused?.details).toMatch(/manager/);
     expect(refused?.details).toMatch(/shoal node demote/);
     expect(refused?.details).toMatch(/--force/);
-    expect((await c.info('h3')).state).toBe('active');
-    const h3 = (await c.info('h3')).nodeId;
+    expect(refused?.details).not.toMatch(/quorum/); // two of three remain
+    expect((await c.info(leader)).state).toBe('active');
+    const gone = (await c.info(leader)).nodeId;
 
-    expect(await leave('h3', true)).toEqual([]);
-    expect((await c.info('h3')).state).toBe('inactive');
-    expect(await containers('h3')).toBe(0);
+    // leadership moves first, then the new leader removes the member (a single safe change)
+    expect(await leave(leader, true)).toEqual([]);
+    expect((await c.info(leader)).state).toBe('inactive');
+    expect(await containers(leader)).toBe(0);
     await until(async () => {
-      const [a, b] = await Promise.all([c.info('h1'), c.info('h2')]);
-      return a.managers.length === 2 && b.managers.length === 2;
+      const infos = await Promise.all(rest.map((m) => c.info(m)));
+      return infos.every((i) => i.managers.length === 2);
     }, 'two raft members left');
-    await c.leader(['h1', 'h2']);
+    await c.leader(rest);
 
-    await c.createService('h2', 'after-leave', { replicas: 1 });
-    await until(async () => (await c.running('h1', 'after-leave')).length === 1, 'after-leave 1/1');
-    await until(async () => (await c.running('h1', 'web')).length === 4, 'web 4/4 without h3');
+    await c.createService(rest[0]!, 'after-leave', { replicas: 1 });
+    await until(async () => (await c.running(rest[1]!, 'after-leave')).length === 1, 'after-leave 1/1');
+    await until(async () => (await c.running(rest[0]!, 'web')).length === 4, 'web 4/4 without the departed manager');
 
-    await until(() => c.control('h1', 'removeNode', { nodeId: h3 }).then(() => true, () => false), 'node rm of the departed manager');
-    expect((await nodes()).some((n) => n.id === h3)).toBe(false);
+    await until(() => c.control(rest[1]!, 'removeNode', { nodeId: gone }).then(() => true, () => false), 'node rm of the departed manager');
+    expect((await nodes(rest[0])).some((n) => n.id === gone)).toBe(false);
+    remaining = rest;
   }, 180_000);
 
   it('a manager whose leave would cost the quorum is told so', async () => {
-    await c.kill('h2', 'SIGKILL');
+    const [stays, dies] = remaining;
+    await c.kill(dies!, 'SIGKILL');
     try {
-      const refused = await leave('h1', false).then(() => undefined, (e: ServiceError) => e);
+      const refused = await leave(stays!, false).then(() => undefined, (e: ServiceError) => e);
       expect(refused?.details).toMatch(/quorum/);
       expect(refused?.details).toMatch(/0 reachable manager\(s\) of 1/);
-      expect((await c.info('h1')).state).toBe('active');
+      expect((await c.info(stays!)).state).toBe('active');
     } finally {
-      await c.start('h2');
+      await c.start(dies!);
     }
-    await c.leader(managers.filter((m) => m !== 'h3'), 30_000);
+    await c.leader(remaining, 30_000);
   }, 120_000);
 });
