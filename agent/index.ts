@@ -162,13 +162,24 @@ export class Agent {
     for (const w of this.sessionWaiters.splice(0)) w();
   }
 
+  /** Task files (secret tmpfs, config dirs) of tasks this node no longer has: what a removal
+   * that failed half-way, or a crash between making them and the container, left behind. */
+  private async sweepTaskFiles(tasks: TaskSet): Promise<void> {
+    const live = new Set(tasks.list().map((t) => t.task.id));
+    for (const id of this.taskFiles.taskIds()) {
+      if (live.has(id)) continue;
+      this.log.warn({ task: id }, 'removing the secrets and configs of a task this node no longer runs');
+      await this.taskFiles.release(id).catch((err: unknown) => this.log.warn({ task: id, err }, 'removing leftover task files failed'));
+    }
+  }
+
   private onAssignments(m: AssignmentsMessage): void {
     const tasks = this.tasks;
     if (!tasks) return;
     // secrets and configs first (synchronously), so the tasks after them find what they refer to
     if (m.type === AssignmentsType.COMPLETE) {
       this.secrets.replace(m.changes.flatMap((c) => (c.secret ? [c.secret] : [])), m.changes.flatMap((c) => (c.config ? [c.config] : [])));
-      void tasks.complete(m.changes.filter((c) => c.task).map((c) => c.task!));
+      void tasks.complete(m.changes.filter((c) => c.task).map((c) => c.task!)).then(() => this.sweepTaskFiles(tasks));
       return;
     }
     for (const c of m.changes) {

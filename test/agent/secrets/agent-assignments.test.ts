@@ -1,7 +1,8 @@
 // The Agent consuming secrets and configs from its assignment stream (real gRPC, real
 // containers): a COMPLETE set brings a secret, a config and the task that uses them; REMOVE of
 // the task then of the secret (by id only) removes the container, the tmpfs and the secret from
-// memory; a later task that refers to the removed secret is REJECTED naming it.
+// memory; a later task that refers to the removed secret is REJECTED naming it; files no task
+// owns are swept when a COMPLETE set arrives.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,5 +102,14 @@ describe('Agent: secrets and configs from the assignment stream', () => {
     // a COMPLETE set without the config forgets it
     disp.send({ type: AssignmentsType.COMPLETE, changes: [] });
     await until(() => agent.secrets.ids().configs.length === 0, 'the config forgotten');
+  });
+
+  it('removes task files that no task of the node owns when a COMPLETE set arrives', async () => {
+    const orphan = `shoalsaOrphan${process.pid}`;
+    await agent.taskFiles.materialize(orphan, [{ kind: 'secret', id: 'x', name: 'x', target: '/run/secrets/x', uid: 0, gid: 0, mode: 0o400, data: Buffer.from('left') }]);
+    expect(mountsUnder(join(fx.root, 'run', 'secrets'))).toHaveLength(1);
+    disp.send({ type: AssignmentsType.COMPLETE, changes: [] });
+    await until(() => agent.taskFiles.taskIds().length === 0, 'the leftover task files swept');
+    expect(mountsUnder(join(fx.root, 'run'))).toEqual([]);
   });
 });
