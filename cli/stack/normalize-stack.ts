@@ -152,13 +152,28 @@ function checkReferences(s: StackSpec['services'][string], name: string, spec: S
       ctx.error([...path, 'volumes', i], `volume "${m.source}" is not declared: add it under the top-level \`volumes:\`, or write a path starting with / or ./ for a bind mount`);
     }
   });
+  // Where each file lands, as the manager and the agent resolve targets: a relative secret
+  // target is under /run/secrets, a relative config target under /.
+  const targets = new Map<string, string>();
   for (const section of ['secrets', 'configs'] as const) {
+    const kind = section.slice(0, -1);
     s[section].forEach((r, i) => {
       if (!spec[section][r.source]) {
-        ctx.error([...path, section, i], `${section.slice(0, -1)} "${r.source}" is not declared: add it under the top-level \`${section}:\``);
+        ctx.error([...path, section, i], `${kind} "${r.source}" is not declared: add it under the top-level \`${section}:\``);
       }
       const m = checkMode(r.mode);
       if (!m.ok) ctx.error([...path, section, i, 'mode'], m.message);
+      for (const id of ['uid', 'gid'] as const) {
+        if (!/^\d+$/.test(r[id])) ctx.error([...path, section, i, id], `${id} "${r[id]}" must be a number (e.g. "1000"): user and group names are not resolved on the node`);
+      }
+      if (r.target.includes('\0') || r.target.split('/').includes('..') || r.target.endsWith('/')) {
+        ctx.error([...path, section, i, 'target'], `target "${r.target}" must be a file path without ".." (e.g. ${kind === 'secret' ? 'db_password' : '/etc/app.conf'})`);
+        return;
+      }
+      const at = r.target.startsWith('/') ? r.target : kind === 'secret' ? `/run/secrets/${r.target}` : `/${r.target}`;
+      const other = targets.get(at);
+      if (other !== undefined) ctx.error([...path, section, i, 'target'], `${other} and ${kind} "${r.source}" both land at ${at}: give one of them another \`target:\``);
+      targets.set(at, `${kind} "${r.source}"`);
     });
   }
 }

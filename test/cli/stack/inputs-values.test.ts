@@ -231,6 +231,15 @@ describe('keys', () => {
     expect(ok.secrets.pw).toEqual({ external: false, environment: 'PW', labels: {} });
   });
 
+  it('secret and config targets: numeric uid/gid, no "..", one file per container path', () => {
+    const decl = 'secrets:\n  s: {file: ./s}\n  t: {file: ./t}\nconfigs:\n  c: {file: ./c}\n';
+    expectProblem(loadError(svc('    secrets: [{source: s, uid: www}]\n', decl)), { path: 'services.web.secrets[0].uid', message: /uid "www" must be a number/ });
+    expectProblem(loadError(svc('    secrets: [{source: s, target: ../x}]\n', decl)), { path: 'services.web.secrets[0].target', message: /without "\.\."/ });
+    expectProblem(loadError(svc('    secrets: [s, {source: t, target: /run/secrets/s}]\n', decl)), { path: 'services.web.secrets[1].target', message: /secret "s" and secret "t" both land at \/run\/secrets\/s/ });
+    expectProblem(loadError(svc('    secrets: [{source: s, target: /etc/x}]\n    configs: [{source: c, target: /etc/x}]\n', decl)), { path: 'services.web.configs[0].target', message: /secret "s" and config "c" both land at \/etc\/x/ });
+    expect(load(svc('    secrets: [s, t]\n    configs: [c]\n', decl)).stack.services.web!.secrets).toHaveLength(2);
+  });
+
   it('a secret needs file or external', () => {
     expectProblem(loadError(svc('', 'secrets:\n  pw: {name: x}\n')), { path: 'secrets.pw', line: 5, column: 3, message: /needs `file:`.*or `external: true`/ });
   });
