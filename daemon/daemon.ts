@@ -19,6 +19,7 @@ import {
   saveNodeCertificates,
   signNodeCertificate,
   type NodeCertificates,
+  type NodeRoleName,
 } from '../manager/ca/index.js';
 import { withApiPort, type Manager } from '../manager/node/index.js';
 import { defaultAdvertiseHost, hostOf, portOf } from './net.js';
@@ -245,19 +246,16 @@ export class Daemon {
   }
 
   /** One renewal (one CSR): the answer is a new certificate and the role the managers hold now. */
-  private async checkRole(nodeId: string, reason: string): Promise<void> {
+  private async checkRole(nodeId: string, reason: string): Promise<NodeRoleName> {
     const s = this.state;
     const certs = this.certs;
-    if (!s || s.nodeId !== nodeId || !certs) return;
-    // A removed (demoted) manager no longer hears the leader and its own store stops changing:
-    // ask the leader if known, then the other managers, itself last. A worker asks the managers
-    // its agent knows (the session announces them).
-    const others = [...(s.raftMembers ?? []).map(([, a]) => a), ...s.managers].filter((a) => a && a !== s.advertiseAddr);
+    if (!s || s.nodeId !== nodeId || !certs) throw new Error('this node left the cluster');
+    // A removed (demoted) manager no longer hears the leader and its own store stops changing
+    // (its own CA would answer from that stale store): ask the leader if known, then the
+    // managers the agent's session announced, then the others, itself last.
     const leader = this.mgr?.manager.leaderApiAddr();
-    const addrs =
-      s.role === 'manager'
-        ? [...new Set([...(leader ? [leader] : []), ...others, s.advertiseAddr])]
-        : [...new Set([...(this.agent?.managers ?? []), ...s.managers])];
+    const known = [...(leader ? [leader] : []), ...(this.agent?.managers ?? []), ...(this.mgr?.manager.managerAddrs() ?? []), ...(s.raftMembers ?? []).map(([, a]) => a), ...s.managers];
+    const addrs = [...new Set([...known.filter((a) => a && a !== s.advertiseAddr), ...(s.role === 'manager' ? [s.advertiseAddr] : [])])];
     const answer = await renewCertificate(addrs, certs, s.nodeId, s.advertiseAddr); // throws: the renewer retries
     await this.serial(async () => {
       const now = this.state;
@@ -270,6 +268,7 @@ export class Daemon {
       if (answer.role !== s.role) this.fail(err);
       throw err;
     });
+    return answer.role;
   }
 
   /** Becomes a manager (join the Raft group) or a worker (leave it), keeping the agent's tasks. */

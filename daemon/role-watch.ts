@@ -76,8 +76,9 @@ export interface RoleWatchOptions {
   active(): boolean;
   /** A manager's own Node from its local store (undefined on workers). */
   localNode(): Pick<Node, 'role' | 'spec'> | undefined;
-  /** One renewal: a CSR to the managers; the answer's role may differ (then the role changes). */
-  renew(reason: string): Promise<void>;
+  /** One renewal: a CSR to the managers; resolves with the role they answered (a different one
+   *  than the node's changes its role). */
+  renew(reason: string): Promise<NodeRoleName>;
   /** How often a manager reads its own Node (default 3 s); no signing unless it changed. */
   roleCheckMs?: number;
   clock?: Clock;
@@ -86,6 +87,8 @@ export interface RoleWatchOptions {
   logger: Logger;
 }
 
+const WANTED_TRIES = 6;
+
 /** Renewal on schedule (CertRenewer) plus the two ways a role change is noticed early. */
 export class RoleWatch {
   readonly renewer: CertRenewer;
@@ -93,6 +96,8 @@ export class RoleWatch {
   private fallbackPauseMs: number;
   private fallbackNextAt = 0;
   private readonly clock: Clock;
+  /** The role a session message named, until a CA answer agrees (a lagging follower may not). */
+  private wanted: { role: NodeRoleName; tries: number } | undefined;
 
   constructor(private readonly o: RoleWatchOptions) {
     this.clock = o.clock ?? new RealClock();
@@ -106,7 +111,7 @@ export class RoleWatch {
         const info = certificateInfo(pem);
         return { serial: info.serial, notBeforeMs: info.notBeforeMs, notAfterMs: info.notAfterMs };
       },
-      renew: (reason) => o.renew(reason),
+      renew: (reason) => this.renew(reason),
       active: o.active,
       backoff: o.backoff,
       logger: o.logger,
@@ -136,17 +141,40 @@ export class RoleWatch {
     const have = this.o.role();
     if (!want || !have || want === have || !this.o.active()) return;
     this.o.logger.info({ from: have, to: want }, 'the managers changed this node\'s role: renewing the certificate');
+    this.wanted = { role: want, tries: 0 };
     this.renewer.renewNow(`role ${want} in session`);
+  }
+
+  private async renew(reason: string): Promise<void> {
+    const answered = await this.o.renew(reason);
+    const w = this.wanted;
+    if (!w || answered === w.role) {
+      this.wanted = undefined;
+      return;
+    }
+    // the session said otherwise: ask again (with the renewer's backoff), a few times only
+    if (++w.tries >= WANTED_TRIES) {
+      this.wanted = undefined;
+      return;
+    }
+    throw new Error(`the managers answered role ${answered} but the session named ${w.role}; asking again`);
   }
 
   private checkStore(): void {
     const role = this.o.role();
     if (role !== 'manager' || !this.o.active()) return;
+    const period = this.o.roleCheckMs ?? 3_000;
     if (!roleMayChange(this.o.localNode(), role)) {
-      this.fallbackPauseMs = this.o.roleCheckMs ?? 3_000;
+      this.fallbackPauseMs = period;
+      this.fallbackNextAt = 0;
       return;
     }
     const now = this.clock.now();
+    if (this.fallbackNextAt === 0) {
+      // the session message usually tells first: ask the CA only if the change lingers
+      this.fallbackNextAt = now + 2 * period;
+      return;
+    }
     if (now < this.fallbackNextAt) return;
     // the CA may still answer "manager" while the demotion is under way: ask less and less often
     this.fallbackNextAt = now + this.fallbackPauseMs;

@@ -171,17 +171,21 @@ describe('RoleWatch: role changes without polling the CA', () => {
     return signNodeCertificate({ csrPem, nodeId: 'node-1', role, clusterId: 'shoalcr-cluster', ca, expiryMs: 90 * DAY });
   }
 
-  it('renews when a session message names another role, and only then', async () => {
+  it('renews when a session message names another role, and only then; asks again while a lagging manager disagrees', async () => {
     const pem = await certPem('worker');
     const clock = new FakeClock();
     const reasons: string[] = [];
+    const answers: ('worker' | 'manager')[] = ['worker', 'worker', 'manager'];
     const w = new RoleWatch({
       nodeId: 'node-1',
       certPem: () => pem,
       role: () => 'worker',
       active: () => true,
       localNode: () => undefined,
-      renew: async (reason) => void reasons.push(reason),
+      renew: async (reason) => {
+        reasons.push(reason);
+        return answers.shift() ?? 'manager';
+      },
       clock,
       roleCheckMs: 60_000,
       logger: log,
@@ -195,9 +199,44 @@ describe('RoleWatch: role changes without polling the CA', () => {
       w.sessionMessage(msg(NodeRole.MANAGER));
       await settle();
       expect(reasons).toEqual(['role manager in session']);
+      // the first two answers (a follower whose store lags) still say worker: retried with backoff
+      await clock.advance(60_000);
+      expect(reasons).toEqual(['role manager in session', 'retry', 'retry']);
+      await clock.advance(1 * DAY);
+      expect(reasons.length).toBe(3); // the managers agreed: back to the 90-day schedule
       w.sessionMessage({ ...msg(NodeRole.MANAGER), nodeId: 'someone-else' });
       await settle();
-      expect(reasons.length).toBe(1);
+      expect(reasons.length).toBe(3);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it("a manager whose store shows its role changing asks the CA itself if no session message came", async () => {
+    const pem = await certPem('manager');
+    const reasons: string[] = [];
+    let desiredRole = NodeRole.MANAGER;
+    const w = new RoleWatch({
+      nodeId: 'node-1',
+      certPem: () => pem,
+      role: () => 'manager',
+      active: () => true,
+      localNode: () => ({ role: NodeRole.MANAGER, spec: { desiredRole } as never }),
+      renew: async (reason) => {
+        reasons.push(reason);
+        return 'manager';
+      },
+      roleCheckMs: 20, // real time, short
+      logger: log,
+    });
+    w.start();
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect(reasons).toEqual([]); // nothing changing: no CA call
+      desiredRole = NodeRole.WORKER;
+      const end = Date.now() + 10_000;
+      while (reasons.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(reasons[0]).toBe('role changing in the local store');
     } finally {
       await w.stop();
     }

@@ -13,6 +13,7 @@ import { TestCluster, until } from './cluster.js';
 const EXPIRY_MS = 30_000;
 let c: TestCluster;
 let workerId = '';
+let managerId = '';
 
 beforeAll(async () => {
   process.env.SHOAL_NODE_CERT_EXPIRY_MS = String(EXPIRY_MS); // inherited by the lab's daemons
@@ -37,8 +38,8 @@ async function signings(): Promise<{ node: string; role: string; renewal: boolea
     .map((l) => JSON.parse(l) as { node: string; role: string; renewal: boolean; serial: string; time: number });
 }
 
-async function nodeState(hostname: string): Promise<{ state: number; role: NodeRole } | undefined> {
-  const r = await c.control<{ nodes: { description?: { hostname: string }; status?: { state: number }; role: NodeRole }[] }>('h1', 'listNodes', {});
+async function nodeState(hostname: string, via = 'h1'): Promise<{ state: number; role: NodeRole } | undefined> {
+  const r = await c.control<{ nodes: { description?: { hostname: string }; status?: { state: number }; role: NodeRole }[] }>(via, 'listNodes', {});
   const n = r.nodes.find((x) => x.description?.hostname === hostname);
   return n && { state: n.status?.state ?? 0, role: n.role };
 }
@@ -47,6 +48,7 @@ describe('e2e: certificate renewal and role changes without polling the CA', () 
   it('the worker renews before its certificate expires and keeps working after that expiry', async () => {
     for (const h of ['h1', 'h2']) await c.start(h);
     const init = await c.init('h1');
+    managerId = init.nodeId;
     workerId = (await c.join('h2', init.workerToken, 'h1')).nodeId;
     await until(async () => (await nodeState('h2'))?.state === 2, 'worker ready');
 
@@ -105,5 +107,18 @@ describe('e2e: certificate renewal and role changes without polling the CA', () 
     await until(async () => (await nodeState('h2'))?.state === 2 && (await nodeState('h2'))?.role === NodeRole.WORKER, 'h2 ready as a worker');
     // the tasks constrained to workers are back on h2
     await until(async () => (await c.running('h1', 'shoalcr-after-expiry')).length === 2, 'tasks running again', 60_000);
+  }, 180_000);
+
+  it('the leader, whose agent session is to itself, learns its own demotion', async () => {
+    await c.updateNodeSpec('h1', workerId, (spec) => ({ ...spec, desiredRole: NodeRole.MANAGER }));
+    await until(async () => (await c.info('h2')).role === NodeRole.MANAGER && (await c.info('h1')).managers.length === 2, 'h2 a manager again', 60_000);
+    expect(await c.leader(['h1', 'h2'])).toBe('h1');
+    await c.updateNodeSpec('h1', managerId, (spec) => ({ ...spec, desiredRole: NodeRole.WORKER }));
+    await until(async () => {
+      const [i1, i2] = await Promise.all([c.info('h1'), c.info('h2')]);
+      return i1.role === NodeRole.WORKER && i2.isLeader && i2.managers.length === 1;
+    }, 'h1 a worker, h2 the only manager', 60_000);
+    expect((await certOf('h1')).role).toBe('worker');
+    await until(async () => (await nodeState('h1', 'h2'))?.state === 2 && (await nodeState('h1', 'h2'))?.role === NodeRole.WORKER, 'h1 ready as a worker');
   }, 180_000);
 });
