@@ -57,9 +57,13 @@ export class HeartbeatWindow {
     return this.lastOk + AGENT_GIVE_UP_PERIODS * this.period;
   }
 
-  /** The deadline of a heartbeat sent at `now`: the end of the window, whatever the attempt. */
+  /**
+   * The deadline of a heartbeat sent at `now`: the end of the window, whatever the attempt. A
+   * heartbeat whose timer fired late (this process was starved) still gets half a period: the
+   * manager may not have given up on the node yet.
+   */
   deadline(now: number): number {
-    return Math.max(now + 1, this.giveUpAt());
+    return Math.max(now + this.period / 2, this.giveUpAt());
   }
 
   expired(now: number): boolean {

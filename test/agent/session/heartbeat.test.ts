@@ -89,6 +89,8 @@ describe('HeartbeatWindow', () => {
     expect(AGENT_GIVE_UP_PERIODS).toBeLessThan(3); // and the agent moves before the manager gives up
     // the heartbeat sent one period later may take longer than one period
     expect(w.deadline(1_100) - 1_100).toBeGreaterThan(100);
+    // sent late (the agent was starved): still half a period for the answer
+    expect(w.deadline(1_400)).toBe(1_450);
     expect(w.expired(1_249)).toBe(false);
     expect(w.expired(1_250)).toBe(true);
     w.answered(1_200, 200);
