@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { desiredObjects, StackObjectError } from '../../../cli/stack/objects.js';
+import { planObjects, renderObjectPlan } from '../../../cli/stack/object-plan.js';
+import { Secret, Service } from '../../../proto/gen/types.js';
 import { digestSecret, secretMatches } from '../../../cli/stack/secret-digest.js';
 import { loadStackTexts } from '../../../cli/stack/load.js';
 
@@ -71,5 +73,32 @@ describe('secret digest', () => {
     expect(await secretMatches(undefined, Buffer.from('x'))).toBeUndefined();
     expect(await secretMatches('sha256:abc', Buffer.from('x'))).toBeUndefined();
     expect(await secretMatches('scrypt1:c2FsdA:c2hvcnQ', Buffer.from('x'))).toBeUndefined();
+  });
+});
+
+describe('planObjects', () => {
+  const NS = 'shoal.stack.namespace';
+  const secretObj = (id: string, name: string, labels: Record<string, string>) => Secret.fromPartial({ id, meta: { version: 5n }, spec: { annotations: { name, labels }, data: Buffer.alloc(0) } });
+  const none = () => ({ secret: [], config: [], network: [] });
+
+  it('a stack secret without a digest is left alone and said so; one of another stack is a conflict', async () => {
+    writeFileSync(join(dir, 'pw'), 'pw-data');
+    const d = desiredObjects('st', load('services:\n  a: { image: busybox, secrets: [pw, other] }\nsecrets:\n  pw: { file: ./pw }\n  other: { file: ./pw, name: theirs }\n'), { env: {} });
+    const cur = { owned: { ...none(), secret: [secretObj('s1', 'st_pw', { [NS]: 'st' })] }, named: { ...none(), secret: [secretObj('s1', 'st_pw', { [NS]: 'st' }), secretObj('s2', 'theirs', { [NS]: 'other' })] }, otherServices: [] };
+    const { plan, problems } = await planObjects('st', d, cur, { prune: false });
+    expect(plan.entries.find((e) => e.name === 'st_pw')).toMatchObject({ action: 'unchanged', id: 's1', note: expect.stringMatching(/without a digest label/) });
+    expect(problems).toEqual([expect.stringMatching(/^secret "theirs" already exists outside stack st/)]);
+  });
+
+  it('--prune keeps an object that left the file while a service outside the stack uses it', async () => {
+    const d = desiredObjects('st', load('services:\n  a: { image: busybox }\n'), { env: {} });
+    const old = [secretObj('s1', 'st_old', { [NS]: 'st' }), secretObj('s2', 'st_gone', { [NS]: 'st' })];
+    const user = Service.fromPartial({ id: 'x', spec: { annotations: { name: 'elsewhere' }, task: { container: { secrets: [{ secretId: 's1', secretName: 'st_old' }] } } } });
+    const { plan } = await planObjects('st', d, { owned: { ...none(), secret: old }, named: none(), otherServices: [user] }, { prune: true });
+    expect(plan.entries.filter((e) => e.kind === 'secret').map((e) => [e.name, e.action, e.note])).toEqual([
+      ['st_gone', 'remove', undefined],
+      ['st_old', 'keep', 'not in the stack file, but still used by service elsewhere'],
+    ]);
+    expect(renderObjectPlan(plan)).toContain('remove  secret st_gone\n');
   });
 });
