@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AssignmentChange_Action, AssignmentsType, type AssignmentsMessage, type SessionMessage } from '../proto/gen/dispatcher.js';
 import { NodeDescription, type Task, type TaskStatus } from '../proto/gen/types.js';
-import { ContainerController, TaskSet, TaskStateStore, taskContainers } from './executor/index.js';
+import { ContainerController, TaskSet, TaskStateStore, taskContainers, taskFilesBeside } from './executor/index.js';
 import type { ImageStore } from './images/index.js';
 import type { ContainerRuntime } from './runtime/index.js';
 import { SecretStore, TaskFiles } from './secrets/index.js';
@@ -68,8 +68,9 @@ export class Agent {
   constructor(private readonly o: AgentOptions) {
     this.log = o.logger.child({ component: 'agent' });
     this.description = o.description ?? hostDescription();
-    const run = o.runDir ?? dirname(o.runtime.stateDir);
-    this.taskFiles = new TaskFiles({ secretsDir: join(run, 'secrets'), configsDir: join(run, 'configs'), logger: this.log });
+    this.taskFiles = o.runDir
+      ? new TaskFiles({ secretsDir: join(o.runDir, 'secrets'), configsDir: join(o.runDir, 'configs'), logger: this.log })
+      : taskFilesBeside(o.runtime, this.log);
     this.volumes = new LocalVolumes({ root: o.volumesDir ?? join(dirname(o.stateDir), 'volumes'), logger: this.log });
     this.reporter = new StatusReporter(() => {
       const s = this.session;

@@ -9,7 +9,8 @@ import { ImageNotFoundError, type ImageStore } from '../images/index.js';
 import { ContainerSpecError, ContainerStateError, NoSuchContainerError, type ContainerInfo, type ContainerRuntime } from '../runtime/index.js';
 import { containerName, containerSpecFor, DEFAULT_STOP_GRACE_MS, LABEL_STOP_GRACE_MS, LABEL_STOP_SIGNAL, LABEL_TASK_ID, normalizeSignal, type SpecContext } from './container-spec.js';
 import { TaskRejectedError, type Controller, type ExitInfo } from './controller.js';
-import { ensureVolumes, makeTaskFiles, planTaskMounts, removeAnonymousVolumes, type TaskMountDeps } from './task-mounts.js';
+import type { TaskFiles } from '../secrets/index.js';
+import { ensureVolumes, makeTaskFiles, planTaskMounts, removeAnonymousVolumes, taskFilesBeside, type TaskMountDeps } from './task-mounts.js';
 
 export interface ContainerControllerDeps extends SpecContext, TaskMountDeps {
   runtime: ContainerRuntime;
@@ -35,10 +36,16 @@ export class ContainerController implements Controller {
   /** The health check stopped the container: its exit is a failure whatever the code. */
   private unhealthy = false;
 
+  private readonly deps: ContainerControllerDeps & { taskFiles: TaskFiles };
+
   constructor(
     private task: Task,
-    private readonly deps: ContainerControllerDeps,
-  ) {}
+    deps: ContainerControllerDeps,
+  ) {
+    // task files always have a home (beside the runtime's containers), so every controller,
+    // even one made only to remove a leftover, removes a task's secrets with its container
+    this.deps = { ...deps, taskFiles: deps.taskFiles ?? taskFilesBeside(deps.runtime, deps.logger) };
+  }
 
   /** The managers changed the task (its spec may matter to a later prepare). */
   update(task: Task): void {
@@ -105,7 +112,7 @@ export class ContainerController implements Controller {
       this.deps.logger.info({ task: this.task.id, container: c.id }, 'task container created');
     } catch (err) {
       // no container to own them: the task's files go now
-      await this.deps.taskFiles?.release(this.task.id).catch((e: unknown) => this.deps.logger.warn({ task: this.task.id, err: e }, 'removing task files failed'));
+      await this.deps.taskFiles.release(this.task.id).catch((e: unknown) => this.deps.logger.warn({ task: this.task.id, err: e }, 'removing task files failed'));
       if (err instanceof ContainerSpecError) throw new TaskRejectedError(err.message);
       throw err;
     }
@@ -171,7 +178,7 @@ export class ContainerController implements Controller {
       this.containerId = undefined;
     }
     // after the container, whose mounts hold the files; also when a failed prepare left them
-    await this.deps.taskFiles?.release(this.task.id);
+    await this.deps.taskFiles.release(this.task.id);
     await removeAnonymousVolumes(this.task.id, this.deps);
   }
 }

@@ -17,7 +17,7 @@ export {
   type PreparedMounts,
   type SpecContext,
 } from './container-spec.js';
-export { planTaskMounts, ensureVolumes, makeTaskFiles, removeAnonymousVolumes, anonymousVolumeName, LABEL_ANONYMOUS_VOLUME, type TaskMountDeps, type TaskMountPlan } from './task-mounts.js';
+export { planTaskMounts, ensureVolumes, makeTaskFiles, removeAnonymousVolumes, taskFilesBeside, anonymousVolumeName, LABEL_ANONYMOUS_VOLUME, type TaskMountDeps, type TaskMountPlan } from './task-mounts.js';
 export { TaskRunner, type RunnerController } from './task-runner.js';
 export { TaskStateStore, type TaskRecord } from './task-state.js';
 export { TaskSet, type TaskSetDeps } from './task-set.js';

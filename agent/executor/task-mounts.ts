@@ -3,14 +3,17 @@
 // container is removed).
 import { Mount_Type, type Mount, type Task } from '../../proto/gen/types.js';
 import type { ContainerInfo, MountSpec } from '../runtime/index.js';
-import { planTaskFiles, TaskFileError, type PlannedFile, type SecretStore, type TaskFiles } from '../secrets/index.js';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { planTaskFiles, TaskFileError, TaskFiles, type PlannedFile, type SecretStore } from '../secrets/index.js';
 import { VolumeNameError, type LocalVolumes } from '../volumes/index.js';
 import { TaskRejectedError } from './controller.js';
 
 export interface TaskMountDeps {
   /** The secrets and configs the dispatcher sent (absent: tasks that use any are rejected). */
   secrets?: SecretStore;
-  /** Where the task files are made (SHOAL_RUN/secrets, SHOAL_RUN/configs). */
+  /** Where the task files are made (SHOAL_RUN/secrets, SHOAL_RUN/configs); the controller
+   * defaults to taskFilesBeside(runtime). */
   taskFiles?: TaskFiles;
   /** The local volume driver (absent: volume mounts are rejected). */
   volumes?: LocalVolumes;
@@ -30,6 +33,13 @@ export const LABEL_ANONYMOUS_VOLUME = 'shoal.volume.anonymous';
 /** An anonymous volume's name: the same for every attempt at the task, unique per mount. */
 export function anonymousVolumeName(taskId: string, mountIndex: number): string {
   return `anon.${taskId}.${mountIndex}`;
+}
+
+/** Task files beside the runtime's state directory (SHOAL_RUN/containers -> SHOAL_RUN/secrets
+ * and SHOAL_RUN/configs): where the agent keeps them unless told otherwise. */
+export function taskFilesBeside(runtime: { stateDir: string }, logger?: Logger): TaskFiles {
+  const run = dirname(runtime.stateDir);
+  return new TaskFiles({ secretsDir: join(run, 'secrets'), configsDir: join(run, 'configs'), logger });
 }
 
 /** Everything that can refuse the task's mounts, with no I/O. */

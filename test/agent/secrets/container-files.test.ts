@@ -4,8 +4,8 @@
 // be made leaves no files behind.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Config, Mount_Type, Secret, TaskState } from '../../../proto/gen/types.js';
-import { taskContainers } from '../../../agent/executor/index.js';
+import { Config, Mount_Type, Secret, Task, TaskState } from '../../../proto/gen/types.js';
+import { ContainerController, taskContainers } from '../../../agent/executor/index.js';
 import { mountsUnder } from '../../../agent/secrets/index.js';
 import { collect, leftoverMounts } from '../runtime/helpers.js';
 import { makeHarness, type Harness } from './harness.js';
@@ -88,6 +88,20 @@ describe('secrets and configs in a container', () => {
     expect(output).toBe('1000\ns3cr3t-value\ndenied\n');
     await ctl.remove();
     expect(leftoverMounts(h.fx.root)).toEqual([]);
+  });
+
+  it("removes a running task's secrets through a controller that knows only the task id (a leftover, or a node leaving)", async () => {
+    const t = h.task({ args: ['sleep', '1000'], stopGracePeriod: { nanos: 200_000_000n }, secrets: [{ secretId: 'sec1', secretName: 'db_password' }] });
+    const running = await h.drive(t, h.controller(t), t.status!, TaskState.RUNNING);
+    expect(running.state).toBe(TaskState.RUNNING);
+    expect(mountsUnder(h.taskFiles.secretsPath(t.id))).toHaveLength(1);
+    // as daemon/leave-tasks.ts and the task set's leftover sweep build it: no task files given
+    const bare = new ContainerController(Task.fromPartial({ id: t.id }), { runtime: h.fx.runtime, images: h.fx.images, hostname: 'h', nodeId: '', defaultNetwork: 'none', logger: h.fx.logger });
+    await bare.shutdown();
+    await bare.remove();
+    expect((await taskContainers(h.fx.runtime)).has(t.id)).toBe(false);
+    expect(leftoverMounts(h.fx.root)).toEqual([]);
+    expect(existsSync(h.taskFiles.secretsPath(t.id))).toBe(false);
   });
 
   it('rejects a task that refers to a secret the node does not have, naming it, and makes nothing', async () => {
