@@ -146,7 +146,18 @@ export class RoleWatch {
   }
 
   private async renew(reason: string): Promise<void> {
-    const answered = await this.o.renew(reason);
+    let answered: NodeRoleName;
+    try {
+      answered = await this.o.renew(reason);
+    } catch (err) {
+      const pem = this.o.certPem();
+      const end = pem ? certificateInfo(pem).notAfterMs : Infinity;
+      if (this.clock.now() < end) throw err;
+      // no TLS handshake accepts it any more: only a new join helps (the renewer keeps trying in case of clock skew)
+      throw new Error(
+        `this node's certificate expired at ${new Date(end).toISOString()} and no manager accepts it (${(err as Error).message}); run \`shoal leave --force\` and join the cluster again`,
+      );
+    }
     const w = this.wanted;
     if (!w || answered === w.role) {
       this.wanted = undefined;
