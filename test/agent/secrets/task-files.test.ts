@@ -71,6 +71,15 @@ describe('TaskFiles', () => {
     expect(mountsUnder(root)).toEqual([]);
   });
 
+  it('sizes the tmpfs to hold the largest secrets the managers accept (500 KiB each)', async () => {
+    const tf = new TaskFiles({ secretsDir: join(root, 'run5', 'secrets'), configsDir: join(root, 'run5', 'configs') });
+    const big = 'x'.repeat(500 * 1024);
+    const mounts = await tf.materialize('shoalsaT5', [file('secret', 'a', '/run/secrets/a', big), file('secret', 'b', '/run/secrets/b', `${big}y`), file('secret', 'c', '/run/secrets/c', '')]);
+    expect(mounts.map((m) => (m.type === 'bind' ? readFileSync(m.source, 'utf8').length : -1))).toEqual([big.length, big.length + 1, 0]);
+    await tf.release('shoalsaT5');
+    expect(mountsUnder(root)).toEqual([]);
+  });
+
   it('refuses a task id that would leave its directory', async () => {
     const tf = new TaskFiles({ secretsDir: join(root, 'run4', 'secrets'), configsDir: join(root, 'run4', 'configs') });
     await expect(tf.materialize('..', [file('secret', 's1', '/run/secrets/a', 'a')])).rejects.toThrow(/cannot name a directory/);
