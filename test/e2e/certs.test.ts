@@ -80,9 +80,10 @@ describe('e2e: certificate renewal and role changes without polling the CA', () 
     const from = Date.now();
     await new Promise((r) => setTimeout(r, 20_000));
     const window = (await signings()).filter((s) => s.time >= from);
-    // a 30 s certificate is renewed at 50-80% of its ~33 s: at most two in 20 s, for the worker
-    // only (the manager's own certificate from init lasts 90 days); polling would be ~13 a node
-    expect(window.length).toBeLessThanOrEqual(2);
+    // a 30 s certificate is renewed at 50-80% of its ~33 s: at most two in 20 s (three if a slow
+    // answer made the worker ask again), for the worker only (the manager's own certificate from
+    // init lasts 90 days); polling every 3 s would be about 7 a node
+    expect(window.length).toBeLessThanOrEqual(3);
     expect(window.every((s) => s.node === workerId && s.renewal && s.role === 'worker')).toBe(true);
   }, 60_000);
 
