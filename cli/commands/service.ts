@@ -11,6 +11,7 @@ import { buildServiceSpec, parseCount, type ServiceFlags } from '../client/servi
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../stack/units.js';
 import { ago, formatOf, printJson, renderTable, shortId, taskStateName } from '../format/index.js';
+import { isJobMode, setJobMode, waitForJob } from './service-job.js';
 import { addSharedServiceOptions, applySharedServiceFlags, collect, SHARED_FLAG_KEYS, type Flags } from './service-flags.js';
 
 interface WaitFlags {
@@ -34,6 +35,14 @@ async function converge(conn: Connection, svc: Service, f: WaitFlags): Promise<v
   if (!r.converged) {
     const name = svc.spec?.annotations?.name ?? svc.id;
     throw new NotConvergedError(`${name}: ${r.running}/${r.desired} tasks running after ${f.waitTimeout}; the cluster keeps trying: see \`shoal service ps ${name}\``);
+  }
+}
+
+async function finishJob(conn: Connection, svc: Service, f: WaitFlags): Promise<void> {
+  const r = await waitForJob(conn, svc, timeoutOf(f), (l) => process.stdout.write(`${l}\n`));
+  if (!r.done) {
+    const name = svc.spec?.annotations?.name ?? svc.id;
+    throw new NotConvergedError(`${name}: ${r.progress.completed}/${r.progress.want} completed after ${f.waitTimeout}; the job keeps running: see \`shoal service ps ${name}\``);
   }
 }
 
@@ -155,7 +164,8 @@ export function registerServiceCommands(program: Command): void {
     .argument('[command...]', 'command and arguments of the container')
     .option('--name <name>', 'service name (default: the image name and a random suffix)')
     .option('--replicas <n>', 'number of tasks (replicated mode; default 1)')
-    .option('--mode <mode>', 'replicated or global', 'replicated')
+    .option('--mode <mode>', 'replicated, global, replicated-job or global-job', 'replicated')
+    .option('--max-concurrent <n>', 'replicated-job: tasks run at once (default: --replicas, all of them)')
     .option('--placement-pref <pref>', 'spread=node.labels.<name> (repeatable)', collect)
     .option('--max-replicas <n>', 'most tasks of this service on one node')
     .option('--mount <spec>', 'type=bind,src=/host,dst=/ctr[,readonly] (repeatable)', collect)
@@ -168,15 +178,22 @@ export function registerServiceCommands(program: Command): void {
     .option('-d, --detach', 'return at once instead of waiting for the tasks to run')
     .option('--wait-timeout <duration>', 'stop waiting after this long (exit 1; the service stays)')
     .option('-q, --quiet', 'print only the service id');
-  addSharedServiceOptions(create, 'create').action(async (image: string, command: string[], f: ServiceFlags & WaitFlags & Flags & { quiet?: boolean }, cmd: Command) => {
+  addSharedServiceOptions(create, 'create').action(async (image: string, command: string[], f: ServiceFlags & WaitFlags & Flags & { quiet?: boolean; maxConcurrent?: string }, cmd: Command) => {
     if (f.mode === 'replicated' && cmd.getOptionValueSource('mode') === 'default') delete f.mode;
     // the shared flags are parsed once, by service-flags.ts, for create and update alike
     const own = Object.fromEntries(Object.entries(f).filter(([k]) => !SHARED_FLAG_KEYS.includes(k))) as ServiceFlags;
+    const job = isJobMode(f.mode) ? f.mode : undefined;
+    if (!job && f.maxConcurrent !== undefined) throw new UsageError('--max-concurrent applies to --mode replicated-job only');
+    // a job is built as its plain mode, then given the job mode and counts
+    if (job) own.mode = job === 'global-job' ? 'global' : undefined;
+    if (job === 'replicated-job') delete own.replicas;
     const spec = buildServiceSpec(image, command, own);
     applySharedServiceFlags(spec, f);
+    if (job) setJobMode(spec, job, f);
     await withConnection(connectionFlags(cmd), async (c) => {
       const { service: svc } = await c.call<ReturnType<typeof control>, unknown, CreateServiceResponse>(control(c), 'createService', { spec });
-      if (!f.detach) await converge(c, svc!, f);
+      if (!f.detach && job) await finishJob(c, svc!, f);
+      else if (!f.detach) await converge(c, svc!, f);
       process.stdout.write(`${svc!.id}\n`);
     });
   });

@@ -140,4 +140,21 @@ describe('e2e: jobs', () => {
     expect(ts).toHaveLength(6);
     expect(ts.filter((t) => t.specVersion === now).map((t) => t.nodeId).sort()).toEqual(nodes);
   }, 120_000);
+
+  it('service create --mode replicated-job waits for the completions; a job that fails exits 1 and says so', async () => {
+    const ok = await shoal(['service', 'create', '--name', 'cjob', '--mode', 'replicated-job', '--replicas', '3', '--max-concurrent', '2', 'busybox', 'true']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/cjob: 3\/3 completed\n[0-9a-z]{25}\n$/);
+    const svc = await getService('cjob');
+    expect(svc.spec!.mode).toEqual({ $case: 'replicatedJob', value: { totalCompletions: 3, maxConcurrent: 2 } });
+    expect(svc.spec!.task!.restart!.condition).toBe(RestartPolicy_Condition.ON_FAILURE);
+    expect((await c.tasks('h1', 'cjob')).filter(complete)).toHaveLength(3);
+
+    const bad = await shoal(['service', 'create', '--name', 'cbad', '--mode', 'global-job', '--restart-max-attempts', '1', '--restart-delay', '500ms', 'busybox', 'false']);
+    expect(bad.code, bad.stdout).toBe(1);
+    expect(bad.stderr).toMatch(/cbad: the job ended with 3 of 3 tasks failed; see `shoal service ps cbad`/);
+    const ts = await c.tasks('h1', 'cbad');
+    expect(ts).toHaveLength(6); // one restart on each of the 3 nodes
+    expect(ts.every((t) => t.status?.state === TaskState.FAILED && t.status.exitCode === 1)).toBe(true);
+  }, 120_000);
 });
