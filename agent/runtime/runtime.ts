@@ -4,7 +4,7 @@
 // directory, and a new process (a restarted agent, another CLI call) sees the same containers.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
@@ -16,7 +16,7 @@ import { MountPointLayer } from './mount-points.js';
 import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
 import { readLogs } from './logs.js';
 import { NameRegistry } from './names.js';
-import { execShim, runShim, writeExecConfig, writeRunConfig } from './shim.js';
+import { encodeRunConfig, execShim, runShim, writeExecConfig } from './shim.js';
 import { describe, files, processStartTime, readRecord, shimAlive, writeJsonAtomic, type ContainerRecord } from './state.js';
 import { resolveUser } from './user.js';
 import { validateSpec } from './validate.js';
@@ -100,12 +100,11 @@ export class ContainerRuntime {
     const spec = rec.spec;
     const creds = await resolveUser(spec.user, spec.rootfs.layers, spec.groups);
     const cg = await this.cgroup(rec);
-    const configPath = join(dir, files.shimConfig);
     const net = spec.network ?? 'none';
     const hostname = spec.hostname ?? rec.id.slice(0, 12);
     // ours first: a user's bind mount on the same path then lands on top
     const mounts = [...writeEtcFiles(dir, spec, hostname), ...(spec.mounts ?? [])];
-    await writeRunConfig(configPath, {
+    const config = encodeRunConfig({
       id: rec.id,
       dir,
       rootfs: join(dir, files.rootfs),
@@ -128,8 +127,7 @@ export class ContainerRuntime {
       creds,
       procs: procsFiles(cg, rec),
     });
-    const outcome = await runShim(configPath);
-    unlinkQuiet(configPath);
+    const outcome = await runShim(config, dir);
     if (!outcome.ok) {
       for (const f of [files.shimPid, files.initPid]) unlinkQuiet(join(dir, f));
       this.log.warn({ container: rec.id, reason: outcome.reason }, 'container failed to start');
@@ -205,7 +203,9 @@ export class ContainerRuntime {
     for (let i = 0; i < 1000 && !existsSync(join(dir, files.exit)) && (await shimAlive(dir)); i++) await sleep(2);
     await this.cgroups.open(rec.cgroup)?.remove();
     if (rec.devicesCgroup) await removeDeviceCgroup(rec.devicesCgroup);
-    rmSync(dir, { recursive: true, force: true });
+    // off the event loop: a dozen unlinks that each wait on the disk's journal when it is busy,
+    // which for many removals at once (a service removed) blocked everything else in the agent
+    await rm(dir, { recursive: true, force: true });
     await this.names.release(rec.name, rec.id);
     this.log.info({ container: rec.id }, 'container removed');
   }

@@ -1,8 +1,9 @@
-// Talks to native/shim (shoal-shim): writes its NUL-separated config file and starts it. `run`
-// goes through the addon's posix_spawn (no fork of Node, reaped off the event loop); `exec`
-// uses child_process because its stdio is the caller's.
+// Talks to native/shim (shoal-shim): hands it its NUL-separated config and starts it. `run`
+// goes through the addon's posix_spawn (no fork of Node, reaped off the event loop) with the
+// config on the shim's stdin; `exec` writes a config file and uses child_process because its
+// stdio is the caller's.
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
@@ -42,7 +43,9 @@ export interface ShimRunConfig extends ShimProcessConfig {
 
 interface NativeSpawn {
   spawnShim(path: string, args: string[]): Promise<{ status: number; stdout: string }>;
-  spawnPiped(path: string, args: string[], setsid?: boolean): { pid: number; fd: number };
+  spawnPiped(path: string, args: string[], setsid?: boolean, stdin?: Buffer): { pid: number; fd: number };
+  /** Set by builds whose spawnPiped takes the stdin buffer. */
+  spawnPipedStdin?: boolean;
   reap(pid: number): number;
   tryReap(pid: number): number | null;
 }
@@ -88,7 +91,7 @@ function processEntries(c: ShimProcessConfig): string[][] {
   return e;
 }
 
-export async function writeRunConfig(path: string, c: ShimRunConfig): Promise<void> {
+export function encodeRunConfig(c: ShimRunConfig): Buffer {
   const e: string[][] = [
     ['id', c.id], ['state', c.dir], ['rootfs', c.rootfs], ['upper', c.upper], ['work', c.work],
     ['hostname', c.hostname], ['net', c.net],
@@ -103,7 +106,7 @@ export async function writeRunConfig(path: string, c: ShimRunConfig): Promise<vo
     if (m.type === 'bind') e.push(['bind', m.source, m.target, m.readOnly ? 'ro' : 'rw']);
     else e.push(['tmpfs', m.target, m.options ?? 'noexec,nosuid,nodev']);
   }
-  writeFileSync(path, encode([...e, ...processEntries(c)]), { mode: 0o600 });
+  return encode([...e, ...processEntries(c)]);
 }
 
 export async function writeExecConfig(path: string, pid: number, c: ShimProcessConfig): Promise<void> {
@@ -112,16 +115,40 @@ export async function writeExecConfig(path: string, pid: number, c: ShimProcessC
 
 export type RunOutcome = { ok: true; pid: number } | { ok: false; reason: string };
 
-/** Starts `shoal-shim run CONFIG`; resolves once the container's process has exec'd or failed. */
-export async function runShim(configPath: string): Promise<RunOutcome> {
+/** Beyond this the config goes through a file (a pipe's buffer is grown to hold it at once). */
+const STDIN_CONFIG_MAX = 512 * 1024;
+
+/**
+ * Starts `shoal-shim run` for the container whose state directory is `dir`; resolves once the
+ * container's process has exec'd or failed. The config travels on the shim's stdin: a file
+ * per start was a create and an unlink on the host's disk, which is slow when it is busy.
+ */
+export async function runShim(config: Buffer, dir: string): Promise<RunOutcome> {
   const bin = shimBinary();
   if (process.env.SHOAL_SHIM_TRACE) {
     // same clock and format as the shim's own trace lines, so the start reads as one timeline
     const us = process.hrtime.bigint() / 1000n;
-    appendFileSync(join(dirname(configPath), 'shim.log'), `trace ${process.pid} node: spawning the shim ${us}\n`);
+    appendFileSync(join(dir, 'shim.log'), `trace ${process.pid} node: spawning the shim ${us}\n`);
   }
   const n = nativeSpawn();
-  const { stdout } = n ? await spawnSupervisor(n, bin, configPath) : await spawnCollect(bin, ['run', configPath]);
+  let stdout: string;
+  if (n?.spawnPipedStdin && config.length <= STDIN_CONFIG_MAX) {
+    // the state directory is named on the command line, which is how shimAlive() (and ps) tell
+    // whose supervisor a process is; the shim itself takes it from the config
+    stdout = (await spawnSupervisor(n, bin, ['run', '-', '--in-place', dir], config)).stdout;
+  } else {
+    const path = join(dir, 'shim.conf');
+    writeFileSync(path, config, { mode: 0o600 });
+    try {
+      stdout = (n ? await spawnSupervisor(n, bin, ['run', path, '--in-place']) : await spawnCollect(bin, ['run', path])).stdout;
+    } finally {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  }
   const line = stdout.trim();
   const m = /^ok (\d+)$/.exec(line);
   if (m) return { ok: true, pid: Number(m[1]) };
@@ -148,8 +175,8 @@ export function reapSupervisors(): void {
  * the supervisor itself (no fork in the shim), and the event loop reads its report (epoll, no
  * pool thread). It stays our child until its container exits, so we reap it then.
  */
-async function spawnSupervisor(n: NativeSpawn, bin: string, configPath: string): Promise<{ status: number; stdout: string }> {
-  const { pid, fd } = n.spawnPiped(bin, ['run', configPath, '--in-place'], true);
+async function spawnSupervisor(n: NativeSpawn, bin: string, args: string[], stdin?: Buffer): Promise<{ status: number; stdout: string }> {
+  const { pid, fd } = n.spawnPiped(bin, args, true, stdin);
   supervisors.add(pid);
   reaper ??= setInterval(reapSupervisors, 5_000).unref();
   const sock = new Socket({ fd, readable: true, writable: false });

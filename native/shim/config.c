@@ -31,20 +31,25 @@ int config_load(const char *path, struct shim_config *c) {
   c->cwd = "/";
   c->log_max = 10 * 1024 * 1024;
   c->log_files = 3;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* "-": the config comes on standard input (a pipe the spawner filled), read to EOF */
+  int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
   if (fd < 0) return fail(1, "open config %s", path);
-  struct stat st;
-  if (fstat(fd, &st) < 0) return fail(1, "stat %s", path);
-  char *buf = malloc((size_t)st.st_size + 1);
+  size_t cap = 16384, got = 0;
+  char *buf = malloc(cap + 1);
   if (!buf) abort();
-  size_t got = 0;
-  while (got < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+  for (;;) {
+    if (got == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap + 1);
+      if (!buf) abort();
+    }
+    ssize_t n = read(fd, buf + got, cap - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0) return fail(1, "read config %s", path);
+    if (n == 0) break;
     got += (size_t)n;
   }
-  close(fd);
+  if (fd != 0) close(fd);
   buf[got] = 0;
   /* tokens: every NUL ends one */
   const char *tok[4];

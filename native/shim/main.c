@@ -1,10 +1,12 @@
 /* shoal-shim: the small single-threaded helper that makes and supervises one container, so
  * that the multi-threaded Node process never forks. Usage:
- *   shoal-shim run CONFIG [--in-place]
+ *   shoal-shim run CONFIG [--in-place [STATE_DIR]]
  *                                start a container; prints "ok <pid>" or "error <message>";
+ *                                CONFIG "-" is read from stdin;
  *                                --in-place: the caller already made us a session leader
  *                                (posix_spawn with SETSID) and reaps us later, so we supervise
- *                                without forking first
+ *                                without forking first; STATE_DIR is not read (the config names
+ *                                it): it only marks the command line as this container's
  *   shoal-shim exec CONFIG [FD]  run a process in a running container (errors also to FD) */
 #include "config.h"
 #include "exec.h"

@@ -90,26 +90,66 @@ Napi::Value SpawnShim(const Napi::CallbackInfo &info) {
   return p;
 }
 
-// spawnPiped(path, args, setsid?) -> { pid, fd }: the same spawn, synchronously (posix_spawn is a
-// vfork: well under a millisecond), handing back the read end of the child's stdout so that the
-// event loop itself can wait for the report (a net.Socket on a pipe): no pool thread on the path.
+// Fills a new pipe with `data` and closes its write end: the reader gets the bytes, then EOF.
+// The data must fit the pipe's buffer (it is written before anyone reads); false with errno set.
+bool FilledPipe(const uint8_t *data, size_t len, int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) < 0) return false;
+  if (len > 65536 && fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(len)) < 0) {
+    int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    errno = e;
+    return false;
+  }
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = write(fds[1], data + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      close(fds[0]);
+      close(fds[1]);
+      errno = e;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  close(fds[1]);
+  return true;
+}
+
+// spawnPiped(path, args, setsid?, stdin?) -> { pid, fd }: the same spawn, synchronously
+// (posix_spawn is a vfork: well under a millisecond), handing back the read end of the child's
+// stdout so that the event loop itself can wait for the report (a net.Socket on a pipe): no pool
+// thread on the path. `stdin` (a Buffer) becomes the child's standard input, read to EOF
+// (the shim's config: no file to create and delete per container); /dev/null otherwise.
 Napi::Value SpawnPiped(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
-    Napi::TypeError::New(env, "spawnPiped(path: string, args: string[])").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "spawnPiped(path: string, args: string[], setsid?: boolean, stdin?: Buffer)").ThrowAsJavaScriptException();
     return env.Undefined();
+  }
+  int in[2] = {-1, -1};
+  if (info.Length() > 3 && info[3].IsBuffer()) {
+    Napi::Buffer<uint8_t> buf = info[3].As<Napi::Buffer<uint8_t>>();
+    if (!FilledPipe(buf.Data(), buf.Length(), in)) {
+      Napi::Error::New(env, std::string("stdin pipe: ") + strerror(errno)).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
   }
   std::vector<std::string> args{info[0].As<Napi::String>().Utf8Value()};
   Napi::Array arr = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) args.push_back(arr.Get(i).ToString().Utf8Value());
   int out[2];
   if (pipe2(out, O_CLOEXEC) < 0) {
+    if (in[0] >= 0) close(in[0]);
     Napi::Error::New(env, std::string("pipe: ") + strerror(errno)).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (in[0] >= 0) posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, 2, 2);
   std::vector<char *> argv;
@@ -125,6 +165,7 @@ Napi::Value SpawnPiped(const Napi::CallbackInfo &info) {
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
+  if (in[0] >= 0) close(in[0]);
   if (rc != 0) {
     close(out[0]);
     Napi::Error::New(env, "spawn " + args[0] + ": " + strerror(rc)).ThrowAsJavaScriptException();
@@ -179,4 +220,6 @@ void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnPiped", Napi::Function::New(env, SpawnPiped, "spawnPiped"));
   exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
   exports.Set("tryReap", Napi::Function::New(env, TryReap, "tryReap"));
+  // spawnPiped takes a stdin Buffer (older builds ignore it: callers check this flag)
+  exports.Set("spawnPipedStdin", Napi::Boolean::New(env, true));
 }

@@ -76,9 +76,15 @@ async function timed(c: TestCluster, name: string, phases: Phase[], fn: () => Pr
 
 /** Where each phase's time went, from the daemons' logs (printed to stderr before the lab goes). */
 function printTimeline(c: TestCluster, phases: Phase[]): void {
-  const lines = readLogLines(c.lab.hosts.map((h) => join(h.root, '..', `daemon-${h.name}.log`)));
+  const logOf = (h: { name: string; root: string }): string => join(h.root, '..', `daemon-${h.name}.log`);
+  const lines = readLogLines(c.lab.hosts.map(logOf));
+  const perHost = c.lab.hosts.map((h) => ({ name: h.name, lines: readLogLines([logOf(h)]) }));
   for (const p of phases) {
     process.stderr.write(`${formatStages(p.name, p.endMs - p.startMs, stageTimes(lines, p.startMs, p.endMs))}\n`);
+    for (const h of perHost) {
+      const st = stageTimes(h.lines, p.startMs, p.endMs).map((s) => `${s.name.split(' ').pop()} ${s.firstMs}..${s.lastMs}`);
+      process.stderr.write(`  ${h.name}: ${st.join(', ')}\n`);
+    }
     process.stderr.write(`  cpu: daemons ${p.daemonCpuMs} ms, bench ${p.benchCpuMs} ms; monotonic start ${p.startMonoUs} µs\n`);
   }
 }
