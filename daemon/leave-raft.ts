@@ -78,9 +78,15 @@ export async function leaveRaftGroup(o: RaftLeaveOptions): Promise<string[]> {
   if (counts.total <= 1 || !o.manager.members().has(o.raftId)) return counts.total <= 1 ? [`${quorumRisk(counts)}.`] : [];
   const risk = quorumRisk(counts);
   const cleanup = `on a remaining manager, once it has a quorum: \`shoal node demote ${o.nodeId}\`, then \`shoal node rm --force ${o.nodeId}\``;
+  // an election may be under way (the leader just died): give it a moment
+  await o.manager.waitForLeader(5_000).catch(() => undefined);
   const leader = o.manager.leaderApiAddr();
+  if (!leader) {
+    log.warn({ node: o.nodeId }, 'no manager leads: cannot leave the Raft group');
+    return [...(risk ? [`${risk}.`] : []), `This node is still a member of the managers' Raft group (no manager leads: the cluster has no quorum): ${cleanup}.`];
+  }
   const others = o.manager.managerAddrs().filter((a) => a !== o.advertiseAddr);
-  const addrs = [...new Set([...(leader ? [leader] : []), ...others, o.advertiseAddr])];
+  const addrs = [...new Set([leader, ...others, o.advertiseAddr])];
   const control = new Controls(o.certs, addrs);
   try {
     try {
