@@ -256,7 +256,11 @@ export class Daemon {
     const leader = this.mgr?.manager.leaderApiAddr();
     const known = [...(leader ? [leader] : []), ...(this.agent?.managers ?? []), ...(this.mgr?.manager.managerAddrs() ?? []), ...(s.raftMembers ?? []).map(([, a]) => a), ...s.managers];
     const addrs = [...new Set([...known.filter((a) => a && a !== s.advertiseAddr), ...(s.role === 'manager' ? [s.advertiseAddr] : [])])];
-    const answer = await renewCertificate(addrs, certs, s.nodeId, s.advertiseAddr); // throws: the renewer retries
+    const answer = await renewCertificate(addrs, certs, s.nodeId, s.advertiseAddr).catch((err: unknown) => {
+      // `node rm` of this node: nothing will accept it again; say so in `info` (the renewer idles)
+      if ((err as { code?: number }).code === 7 && /was removed from the cluster/.test((err as Error).message)) this.fail(err);
+      throw err; // otherwise the renewer retries with backoff
+    });
     await this.serial(async () => {
       const now = this.state;
       if (!now || now.nodeId !== nodeId || this.certs !== certs) return; // left (or rejoined) meanwhile

@@ -65,6 +65,13 @@ export class NodeAuthenticator {
     }
   }
 
+  /** The identity in the caller's certificate even if that node was removed (to tell it so). */
+  presented(call: CallWithAuth): NodeIdentity | null {
+    const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+    if (!raw || raw.length === 0) return null;
+    return this.cache.get(raw.toString('base64')) ?? this.check(raw);
+  }
+
   /** The caller's identity if it has `role` (a manager may do what a worker may), else a gRPC error. */
   requireRole(call: CallWithAuth, role: NodeRoleName): NodeIdentity {
     const id = this.identify(call);

@@ -58,7 +58,11 @@ export function nodeCAService(deps: NodeCADeps): NodeCAServer {
     const renewal = req.nodeId !== '';
     if (renewal) {
       // renewal: the caller proves it is that node with its current certificate
-      const who = deps.authenticator()?.identify(call);
+      const auth = deps.authenticator();
+      const who = auth?.identify(call);
+      if (!who && auth?.presented(call)?.nodeId === req.nodeId && deps.currentRole(req.nodeId) === null) {
+        throw grpcError(grpc.status.PERMISSION_DENIED, `node ${req.nodeId} was removed from the cluster: run \`shoal leave --force\` on it and join again with a token`);
+      }
       if (!who || who.nodeId !== req.nodeId) {
         throw grpcError(grpc.status.PERMISSION_DENIED, `renewing the certificate of node ${req.nodeId} needs that node's current certificate`);
       }

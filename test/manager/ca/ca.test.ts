@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeCAService } from '../../../proto/gen/ca.js';
+import { NodeCAClient, NodeCAService } from '../../../proto/gen/ca.js';
 import {
   CAHashMismatchError,
   InvalidJoinTokenError,
@@ -210,6 +210,23 @@ describe('cluster CA over real TLS', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('a removed node asking to renew is told it was removed (and gets nothing)', async () => {
+    const joined = await bootstrapNode({ remoteAddr: mgr.addr, token: mgr.tokens.worker, certDir: path.join(dir, 'removed-renew') });
+    const renew = async (): Promise<unknown> => {
+      const { csrPem } = await createNodeKeyAndCSR();
+      const client = new NodeCAClient(mgr.addr, clientCredentials(joined.certs));
+      return new Promise((resolve, reject) =>
+        client.issueNodeCertificate({ csr: Buffer.from(csrPem), token: '', nodeId: joined.nodeId, description: undefined, advertiseAddr: '' }, (e, r) => {
+          client.close();
+          return e ? reject(e) : resolve(r);
+        }),
+      );
+    };
+    await expect(renew()).resolves.toBeTruthy(); // still a member: renewed
+    mgr.removed.add(joined.nodeId);
+    await expect(renew()).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringMatching(/was removed from the cluster/) });
   });
 
   it('a client refuses a server holding only a worker certificate', async () => {
