@@ -2,7 +2,7 @@
 // a replicated job runs total_completions tasks, at most max_concurrent at once, and nothing
 // after; a failing job task follows its restart policy; a global job completes once per node;
 // `service update --force` runs a job again. Counts come from the store via the Control API.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,9 +74,17 @@ async function watchJob(name: string, most: number, cond: (ts: Task[]) => boolea
 
 describe('e2e: jobs', () => {
   it('replicated job, 4 completions, 2 at a time: 4 complete tasks, then nothing; --force runs it again', async () => {
-    await createJob('rjob', { mode: { $case: 'replicatedJob', value: { totalCompletions: 4, maxConcurrent: 2 } }, script: 'sleep 1' });
+    // Each container also counts, in a directory every lab host shares, the containers running
+    // beside it when it starts: the concurrency as the containers saw it, not only as the store says.
+    const shared = join(dir, 'conc');
+    mkdirSync(join(shared, 'run'), { recursive: true });
+    const script = 'm=/shared/run/$(cat /proc/sys/kernel/random/uuid); touch $m; ls /shared/run | wc -l >> /shared/seen; sleep 1; rm $m';
+    await createJob('rjob', { mode: { $case: 'replicatedJob', value: { totalCompletions: 4, maxConcurrent: 2 } }, script, bind: shared });
     const first = await watchJob('rjob', 2, (ts) => ts.filter(complete).length === 4, '4 completions');
     expect(first.peak).toBe(2); // it did use its concurrency
+    const seen = () => readFileSync(join(shared, 'seen'), 'utf8').trim().split(/\s+/).map(Number);
+    expect(seen()).toHaveLength(4);
+    expect(Math.max(...seen())).toBeLessThanOrEqual(2);
     await sleep(2_000); // four restart delays: a restart of a completed task would show
     let ts = await c.tasks('h1', 'rjob');
     expect(ts).toHaveLength(4);
@@ -102,6 +110,8 @@ describe('e2e: jobs', () => {
     const rerun = ts.filter((t) => t.specVersion === now);
     expect(rerun.map((t) => t.slot).sort()).toEqual([1, 2, 3, 4]);
     for (const t of rerun) expect(t.jobIteration).toBe(now);
+    expect(seen()).toHaveLength(8);
+    expect(Math.max(...seen())).toBeLessThanOrEqual(2);
   }, 180_000);
 
   it('a failing job task is restarted per its policy: one that fails once then succeeds, one that always fails', async () => {
