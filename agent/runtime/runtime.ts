@@ -17,7 +17,7 @@ import { ContainerSpecError, ContainerStartError, ContainerStateError } from './
 import { readLogs } from './logs.js';
 import { NameRegistry } from './names.js';
 import { encodeRunConfig, execShim, runShim, writeExecConfig } from './shim.js';
-import { describe, files, processStartTime, readRecord, shimAlive, writeJsonAtomic, type ContainerRecord } from './state.js';
+import { describe, files, readRecord, shimAlive, writeJsonAtomic, type ContainerRecord } from './state.js';
 import { resolveUser } from './user.js';
 import { validateSpec } from './validate.js';
 import { waitForExit } from './wait.js';
@@ -133,12 +133,10 @@ export class ContainerRuntime {
       this.log.warn({ container: rec.id, reason: outcome.reason }, 'container failed to start');
       throw new ContainerStartError(rec.name, outcome.reason);
     }
-    rec.startedAt = new Date().toISOString();
-    rec.pid = outcome.pid;
-    rec.pidStart = processStartTime(outcome.pid) ?? 'exited';
-    await writeJsonAtomic(join(dir, files.record), rec);
+    // the supervisor recorded the pid, its start time and when in init.pid (see readRecord)
+    const started = (await readRecord(dir)) ?? rec;
     this.log.info({ container: rec.id, pid: outcome.pid }, 'container started');
-    return describe(dir, rec);
+    return describe(dir, started);
   }
 
   /** create + start; a container that fails to start is removed again. */

@@ -39,12 +39,44 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   renameSync(`${path}.tmp`, path);
 }
 
+/**
+ * container.json, completed with the start the supervisor recorded in init.pid ("PID
+ * START_TICKS STARTED_AT"): rewriting container.json on every start replaced a file on the
+ * host's disk, which ext4 follows with a flush of the new data (its rename-over-existing
+ * heuristic) and which cost milliseconds of blocked event loop per start on a busy disk.
+ * Records of older runtimes carry pid, pidStart and startedAt themselves.
+ */
 export async function readRecord(dir: string): Promise<ContainerRecord | null> {
+  let rec: ContainerRecord;
   try {
-    return JSON.parse(readFileSync(join(dir, files.record), 'utf8')) as ContainerRecord;
+    rec = JSON.parse(readFileSync(join(dir, files.record), 'utf8')) as ContainerRecord;
   } catch {
     return null;
   }
+  if (rec.pid === undefined) {
+    const init = readInitFile(dir);
+    if (init) {
+      rec.pid = init.pid;
+      rec.pidStart = init.pidStart;
+      rec.startedAt = init.startedAt;
+    }
+  }
+  return rec;
+}
+
+/** init.pid when it has all three fields (older supervisors wrote the pid alone). */
+function readInitFile(dir: string): { pid: number; pidStart: string; startedAt: string } | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, files.initPid), 'utf8');
+  } catch {
+    return null;
+  }
+  const [pid, pidStart, startedAt] = text.trim().split(' ');
+  const n = Number(pid);
+  if (!Number.isSafeInteger(n) || n <= 0 || !pidStart || !startedAt) return null;
+  // "-": the supervisor could not read the start time; the init is then not taken for alive
+  return { pid: n, pidStart: pidStart === '-' ? 'unknown' : pidStart, startedAt };
 }
 
 const signalNames = new Map<number, NodeJS.Signals>(
@@ -78,7 +110,8 @@ export function processStartTime(pid: number): string | null {
 
 export async function readPidFile(dir: string, name: string): Promise<number | null> {
   try {
-    const n = Number((readFileSync(join(dir, name), 'utf8')).trim());
+    // the first field: init.pid carries more after it
+    const n = Number(readFileSync(join(dir, name), 'utf8').trim().split(' ')[0]);
     return Number.isSafeInteger(n) && n > 0 ? n : null;
   } catch {
     return null;

@@ -147,6 +147,38 @@ static int write_pid_file(const struct shim_config *c, const char *name, pid_t p
   return write_file_atomic(path, text);
 }
 
+/* Field 22 of /proc/PID/stat (start time in clock ticks) into out, or "-" if unreadable. */
+static void start_ticks(pid_t pid, char *out, size_t cap) {
+  char path[64], buf[1024];
+  snprintf(out, cap, "-");
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  if (read_file(path, buf, sizeof buf) < 0) return;
+  char *p = strrchr(buf, ')');
+  if (!p) return;
+  p += 2; /* fields from the state (field 3) on */
+  for (int field = 3; field < 22 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  if (!p) return;
+  size_t n = strcspn(p, " \n");
+  if (n == 0 || n >= cap) return;
+  memcpy(out, p, n);
+  out[n] = 0;
+}
+
+/* init.pid: "PID START_TICKS STARTED_AT". The runtime reads the init's pid, the start time that
+ * tells it from a later process with a recycled pid, and when it started from this one file,
+ * so it need not rewrite container.json on every start. */
+static int write_init_file(const struct shim_config *c, pid_t pid) {
+  char path[4096], text[160], ticks[32], now[64];
+  start_ticks(pid, ticks, sizeof ticks);
+  format_now(now, sizeof now);
+  snprintf(text, sizeof text, "%d %s %s\n", (int)pid, ticks, now);
+  state_path(path, sizeof path, c, "init.pid");
+  return write_file_atomic(path, text);
+}
+
 static int oom_killed(const struct shim_config *c) {
   char buf[4096];
   if (!c->oom_file || read_file(c->oom_file, buf, sizeof buf) < 0) return 0;
@@ -259,7 +291,7 @@ static int supervise(const struct shim_config *c, int rep) {
     report(rep, "error %s\n", msg);
     return 1;
   }
-  if (write_pid_file(c, "init.pid", init) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", shim_error); return 1; }
+  if (write_init_file(c, init) < 0) { kill(init, SIGKILL); waitpid(init, NULL, 0); report(rep, "error %s\n", shim_error); return 1; }
   trace("supervisor: exec done");
   report(rep, "ok %s\n", pidtext);
   supervise_loop(c, init, sfd, &lg, p.out[0], p.err[0]);
