@@ -1,10 +1,10 @@
 // The host side of a task's volumes, secrets and configs: checked first (a bad reference rejects
 // the task before anything exists), then made (volumes kept for good, task files until the
 // container is removed).
-import { Mount_Type, type Mount, type Task } from '../../proto/gen/types.js';
-import type { ContainerInfo, MountSpec } from '../runtime/index.js';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { Mount_Type, type Mount, type Task } from '../../proto/gen/types.js';
+import type { ContainerInfo, MountSpec } from '../runtime/index.js';
 import { planTaskFiles, TaskFileError, TaskFiles, type PlannedFile, type SecretStore } from '../secrets/index.js';
 import { VolumeNameError, type LocalVolumes } from '../volumes/index.js';
 import { TaskRejectedError } from './controller.js';
