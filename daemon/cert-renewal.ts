@@ -82,7 +82,8 @@ export class CertRenewer {
     const v = this.o.current();
     if (this.plan?.serial !== v.serial) {
       this.plan = { serial: v.serial, at: renewalTime(v, this.random()) };
-      this.o.logger.info({ serial: v.serial, renewAt: new Date(this.plan.at).toISOString(), notAfter: new Date(v.notAfterMs).toISOString() }, 'certificate renewal planned');
+      if (!Number.isFinite(this.plan.at)) this.plan.at = Infinity; // no certificate: nothing due
+      else this.o.logger.info({ serial: v.serial, renewAt: new Date(this.plan.at).toISOString(), notAfter: new Date(v.notAfterMs).toISOString() }, 'certificate renewal planned');
     }
     return this.plan.at;
   }
@@ -91,10 +92,21 @@ export class CertRenewer {
   nextDelay(): number {
     if (this.kicked) return 0;
     if (this.failures > 0) return Math.max(0, this.retryAt - this.o.clock.now());
-    return Math.max(0, this.dueAt() - this.o.clock.now());
+    const due = this.dueAt();
+    if (!Number.isFinite(due)) return MAX_SLEEP_MS; // no certificate (the node left): nothing due
+    return Math.max(0, due - this.o.clock.now());
   }
 
   private async loop(): Promise<void> {
+    try {
+      await this.steps();
+    } catch (err) {
+      // a bug here must not become an unhandled rejection that ends the daemon
+      this.o.logger.error({ err: (err as Error).message }, 'certificate renewal stopped');
+    }
+  }
+
+  private async steps(): Promise<void> {
     while (this.running) {
       const delay = this.nextDelay();
       if (delay > 0) {

@@ -152,6 +152,14 @@ describe('CertRenewer on a fake clock', () => {
     expect(r.calls.length).toBe(2);
   });
 
+  it('has nothing due without a certificate', async () => {
+    const r = rig({ lifeMs: 100 * S });
+    r.cert = { serial: '', notBeforeMs: Infinity, notAfterMs: Infinity };
+    r.renewer.start();
+    await r.clock.advance(10 * DAY);
+    expect(r.calls).toEqual([]);
+  });
+
   it('does not renew while the node is inactive (left, failed), and does once it is back', async () => {
     let active = false;
     const r = rig({ lifeMs: 100 * S, active: () => active });
