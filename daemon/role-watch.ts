@@ -125,7 +125,13 @@ export class RoleWatch {
   start(): void {
     this.renewer.start();
     const period = this.o.roleCheckMs ?? 3_000;
-    this.fallbackTimer = setInterval(() => this.checkStore(), period);
+    this.fallbackTimer = setInterval(() => {
+      try {
+        this.checkStore();
+      } catch (err) {
+        this.o.logger.warn({ err: (err as Error).message }, 'role check from the local store failed');
+      }
+    }, period);
     this.fallbackTimer.unref();
   }
 
