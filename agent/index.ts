@@ -180,7 +180,7 @@ export class Agent {
     // secrets and configs first (synchronously), so the tasks after them find what they refer to
     if (m.type === AssignmentsType.COMPLETE) {
       this.secrets.replace(m.changes.flatMap((c) => (c.secret ? [c.secret] : [])), m.changes.flatMap((c) => (c.config ? [c.config] : [])));
-      void tasks.complete(m.changes.filter((c) => c.task).map((c) => c.task!)).then(() => this.sweepTaskFiles(tasks));
+      this.track(tasks.complete(m.changes.filter((c) => c.task).map((c) => c.task!)).then(() => this.sweepTaskFiles(tasks)));
       return;
     }
     for (const c of m.changes) {
@@ -192,9 +192,23 @@ export class Agent {
         if (remove) this.secrets.removeConfig(c.config.id);
         else this.secrets.putConfig(c.config);
       } else if (c.task) {
-        if (remove) void tasks.remove(c.task.id);
-        else void tasks.update(c.task);
+        this.track(remove ? tasks.remove(c.task.id) : tasks.update(c.task));
       }
     }
+  }
+
+  private applying: Promise<unknown> = Promise.resolve();
+  private track(p: Promise<unknown>): void {
+    this.applying = Promise.all([this.applying, p.catch(() => undefined)]);
+  }
+
+  /** Resolves once every assignment received so far is applied (tasks added or removed, the
+   * COMPLETE set's leftovers and task files swept); the tasks themselves run on. */
+  async assignmentsApplied(): Promise<void> {
+    let seen: Promise<unknown>;
+    do {
+      seen = this.applying;
+      await seen;
+    } while (seen !== this.applying);
   }
 }

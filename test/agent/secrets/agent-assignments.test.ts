@@ -102,6 +102,7 @@ describe('Agent: secrets and configs from the assignment stream', () => {
     // a COMPLETE set without the config forgets it
     disp.send({ type: AssignmentsType.COMPLETE, changes: [] });
     await until(() => agent.secrets.ids().configs.length === 0, 'the config forgotten');
+    await agent.assignmentsApplied();
   });
 
   it('removes task files that no task of the node owns when a COMPLETE set arrives', async () => {
