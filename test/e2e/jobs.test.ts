@@ -1,7 +1,8 @@
-// Jobs on a 3-host lab cluster (h1 manager, h2 and h3 workers) with real daemons and containers:
+// Jobs on a 3-host lab cluster (3 managers) with real daemons and containers:
 // a replicated job runs total_completions tasks, at most max_concurrent at once, and nothing
 // after; a failing job task follows its restart policy; a global job completes once per node;
-// `service update --force` runs a job again. Counts come from the store via the Control API.
+// `service update --force` runs a job again; a new leader carries a job on without running its
+// completed slots again. Counts come from the store via the Control API.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shoalrj-'));
   c = await TestCluster.up({ name: 'shoalrj2', subnet: '10.231.67.0/24', hosts: 3 });
-  await c.form(1);
+  await c.form(3);
 }, 180_000);
 
 afterAll(async () => {
@@ -167,4 +168,24 @@ describe('e2e: jobs', () => {
     expect(ts).toHaveLength(6); // one restart on each of the 3 nodes
     expect(ts.every((t) => t.status?.state === TaskState.FAILED && t.status.exitCode === 1)).toBe(true);
   }, 120_000);
+
+  it('SIGKILL the leader mid-job: the new leader finishes the job and never runs a completed slot again', async () => {
+    await createJob('fjob', { mode: { $case: 'replicatedJob', value: { totalCompletions: 6, maxConcurrent: 2 } }, script: 'sleep 2' });
+    await watchJob('fjob', 2, (ts) => ts.filter(complete).length >= 2, '2 completions');
+    const leader = await c.leader(['h1', 'h2', 'h3']);
+    const doneBefore = (await c.tasks('h1', 'fjob')).filter((t) => t.desiredState === TaskState.COMPLETE).map((t) => t.slot);
+    expect(doneBefore.length).toBeGreaterThanOrEqual(2);
+    await c.kill(leader, 'SIGKILL');
+    const rest = ['h1', 'h2', 'h3'].filter((h) => h !== leader);
+    await c.leader(rest, 30_000);
+    const via = rest[0]!;
+    // each slot ends with a completed task of this run (the dead host's tasks are run elsewhere)
+    const ts = await until(async () => {
+      const x = await c.tasks(via, 'fjob').catch(() => [] as Task[]);
+      const slots = new Set(x.filter((t) => t.desiredState === TaskState.COMPLETE && complete(t)).map((t) => t.slot));
+      return slots.size === 6 && x;
+    }, 'fjob 6 slots completed under the new leader', 90_000);
+    for (const slot of doneBefore) expect(ts.filter((t) => t.slot === slot), `slot ${slot} ran again`).toHaveLength(1);
+    await c.start(leader);
+  }, 150_000);
 });
