@@ -1,7 +1,10 @@
-// A worker's link cut in the lab (its switch port down, as a pulled cable) while its daemon and
-// containers keep running: the managers mark it down and replace its tasks elsewhere; when the
-// link comes back its agent reconnects by itself and stops the tasks that were replaced, so the
-// service's running containers over all hosts equal its replica count (no duplicates).
+// Links cut in the lab (a host's switch port down, as a pulled cable) while its daemon and
+// containers keep running, on 3 managers + 2 workers. A worker: the managers mark it down and
+// replace its tasks elsewhere; when the link comes back its agent reconnects by itself and stops
+// the tasks that were replaced, so the service's running containers over all hosts equal its
+// replica count (no duplicates). The leader: the other managers elect another, the agents that
+// were in session with it stop hearing its heartbeat answers and move to the new leader, and
+// when the link comes back it rejoins as a follower and its replaced task stops.
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,14 +14,16 @@ import { NodeStatus_State, type Node } from '../../proto/gen/types.js';
 import { TestCluster, until } from './cluster.js';
 
 let c: TestCluster;
-const hosts = ['h1', 'h2', 'h3'];
+const hosts = ['h1', 'h2', 'h3', 'h4', 'h5'];
+const managers = ['h1', 'h2', 'h3'];
+const REPLICAS = 5;
 
 beforeAll(async () => {
-  c = await TestCluster.up({ name: 'shoallvlink', subnet: '10.231.63.0/24', hosts: 3 });
-  await c.form(1);
-  await c.createService('h1', 'web', { replicas: 3 });
-  await until(async () => (await c.running('h1', 'web')).length === 3, 'web 3/3');
-}, 180_000);
+  c = await TestCluster.up({ name: 'shoallvlink', subnet: '10.231.63.0/24', hosts: 5 });
+  await c.form(3);
+  await c.createService('h1', 'web', { replicas: REPLICAS });
+  await until(async () => (await c.running('h1', 'web')).length === REPLICAS, 'web 5/5');
+}, 240_000);
 
 afterAll(async () => {
   await c?.down(); // also removes the switch, cut port and all
@@ -31,44 +36,72 @@ async function live(host: string, service: string): Promise<number> {
   return (await rt.list()).filter((x) => x.state === 'running' && x.spec.labels?.[LABEL_SERVICE_NAME] === service).length;
 }
 
-async function liveEverywhere(service: string): Promise<number[]> {
-  return Promise.all(hosts.map((h) => live(h, service)));
+async function liveTotal(service: string): Promise<number> {
+  return (await Promise.all(hosts.map((h) => live(h, service)))).reduce((a, b) => a + b, 0);
 }
 
-async function nodeState(host: string): Promise<NodeStatus_State | undefined> {
-  const nodes = (await c.control<{ nodes: Node[] }>('h1', 'listNodes', {})).nodes;
+async function nodeState(via: string, host: string): Promise<NodeStatus_State | undefined> {
+  const nodes = (await c.control<{ nodes: Node[] }>(via, 'listNodes', {})).nodes;
   return nodes.find((n) => n.description?.hostname === host)?.status?.state;
 }
 
-describe('e2e: a worker link cut and restored', () => {
-  it('node down and tasks replaced while cut; after restore the agent reconnects and no replica runs twice', async () => {
-    await until(async () => (await c.running('h1', 'web')).some((t) => t.node === 'h3'), 'a web task on h3');
-    const onH3 = await live('h3', 'web');
-    expect(onH3).toBeGreaterThan(0);
+/** Cuts a host's link, runs fn, and always restores the link. */
+async function whileCut(host: string, fn: () => Promise<void>): Promise<void> {
+  await c.lab.cutLink(host);
+  try {
+    expect(await c.lab.linkUp(host)).toBe(false);
+    await fn();
+  } finally {
+    await c.lab.restoreLink(host);
+  }
+}
 
-    await c.lab.cutLink('h3');
-    try {
-      expect(await c.lab.linkUp('h3')).toBe(false);
-      await until(async () => (await nodeState('h3')) === NodeStatus_State.DOWN, 'h3 down', 60_000);
+describe('e2e: links cut and restored', () => {
+  it('a worker: down and its tasks replaced while cut; after restore it reconnects and no replica runs twice', async () => {
+    const onH5 = await live('h5', 'web');
+    expect(onH5).toBeGreaterThan(0);
+    await whileCut('h5', async () => {
+      await until(async () => (await nodeState('h1', 'h5')) === NodeStatus_State.DOWN, 'h5 down', 60_000);
       await until(async () => {
         const r = await c.running('h1', 'web');
-        return r.length === 3 && r.every((t) => t.node !== 'h3');
-      }, 'web replaced away from h3', 60_000);
+        return r.length === REPLICAS && r.every((t) => t.node !== 'h5');
+      }, 'web replaced away from h5', 60_000);
       // a longer outage: the agent's attempts to reach a manager fail meanwhile (connects time
       // out), and it must still come back by itself once the link does
       await new Promise((r) => setTimeout(r, 8_000));
-      // cut off, h3 cannot learn that: its containers still run, one replica too many overall
-      expect(await live('h3', 'web')).toBe(onH3);
-      expect((await liveEverywhere('web')).reduce((a, b) => a + b, 0)).toBe(3 + onH3);
-    } finally {
-      await c.lab.restoreLink('h3');
-    }
+      // cut off, h5 cannot learn that: its containers still run, one replica too many overall
+      expect(await live('h5', 'web')).toBe(onH5);
+      expect(await liveTotal('web')).toBe(REPLICAS + onH5);
+    });
 
-    await until(async () => (await nodeState('h3')) === NodeStatus_State.READY, 'h3 ready again', 60_000);
-    await until(async () => (await liveEverywhere('web')).reduce((a, b) => a + b, 0) === 3, 'exactly 3 web containers over all hosts', 60_000);
+    await until(async () => (await nodeState('h1', 'h5')) === NodeStatus_State.READY, 'h5 ready again', 60_000);
+    await until(async () => (await liveTotal('web')) === REPLICAS, 'exactly 5 web containers over all hosts', 60_000);
     const r = await c.running('h1', 'web');
-    expect(r.length).toBe(3);
-    expect(new Set(r.map((t) => t.id)).size).toBe(3);
-    expect((await liveEverywhere('web')).reduce((a, b) => a + b, 0)).toBe(3);
+    expect(r.length).toBe(REPLICAS);
+    expect(new Set(r.map((t) => t.id)).size).toBe(REPLICAS);
+  }, 240_000);
+
+  it('the leader: another is elected, the agents move to it; restored, it follows and its replaced task stops', async () => {
+    const old = await c.leader(managers);
+    const rest = managers.filter((m) => m !== old);
+    await whileCut(old, async () => {
+      const next = await c.leader(rest, 30_000);
+      expect(next).not.toBe(old);
+      // the workers' agents leave the silent leader for the new one and stay (or become) ready
+      await until(async () => {
+        const states = await Promise.all(['h4', 'h5'].map((w) => nodeState(next, w).catch(() => undefined)));
+        return states.every((s) => s === NodeStatus_State.READY);
+      }, 'workers ready under the new leader', 60_000);
+      await until(async () => {
+        const r = await c.running(next, 'web').catch(() => []);
+        return r.length === REPLICAS && r.every((t) => t.node !== old);
+      }, 'web replaced away from the cut leader', 60_000);
+    });
+
+    await c.leader(managers, 60_000);
+    await until(async () => (await nodeState(rest[0]!, old)) === NodeStatus_State.READY, 'the old leader ready again', 60_000);
+    await until(async () => (await liveTotal('web')) === REPLICAS, 'exactly 5 web containers over all hosts', 60_000);
+    const infos = await Promise.all(managers.map((m) => c.info(m)));
+    expect(infos.map((i) => i.managers.length)).toEqual([3, 3, 3]);
   }, 240_000);
 });
