@@ -12,6 +12,7 @@ import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from
 import { cgroupMountsFor } from './cgroup-view.js';
 import { writeEtcFiles } from './etc-files.js';
 import { createDeviceCgroup, devicesMount, removeDeviceCgroup } from './devices.js';
+import { Limiter } from './limiter.js';
 import { MountPointLayer } from './mount-points.js';
 import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
 import { readLogs } from './logs.js';
@@ -45,6 +46,8 @@ export class ContainerRuntime {
   private readonly names: NameRegistry;
   private readonly devices: string | null;
   private readonly mountPoints: MountPointLayer;
+  /** The file work of create() and start() (see limiter.ts); the supervisors run in parallel. */
+  private readonly launch = new Limiter(2);
 
   constructor(opts: RuntimeOptions = {}) {
     this.stateDir = resolve(opts.stateDir ?? join(process.env.SHOAL_RUN || '/run/shoal', 'containers'));
@@ -62,6 +65,10 @@ export class ContainerRuntime {
 
   async create(spec: ContainerSpec): Promise<ContainerInfo> {
     validateSpec(spec);
+    return this.launch.run(() => this.createNow(spec));
+  }
+
+  private async createNow(spec: ContainerSpec): Promise<ContainerInfo> {
     const id = randomBytes(32).toString('hex');
     const name = spec.name ?? id.slice(0, 12);
     const dir = this.dir(id);
@@ -94,6 +101,21 @@ export class ContainerRuntime {
   }
 
   async start(ref: string): Promise<ContainerInfo> {
+    const { dir, rec, config } = await this.launch.run(() => this.startConfig(ref), { urgent: true });
+    const outcome = await runShim(config, dir);
+    if (!outcome.ok) {
+      for (const f of [files.shimPid, files.initPid]) unlinkQuiet(join(dir, f));
+      this.log.warn({ container: rec.id, reason: outcome.reason }, 'container failed to start');
+      throw new ContainerStartError(rec.name, outcome.reason);
+    }
+    // the supervisor recorded the pid, its start time and when in init.pid (see readRecord)
+    const started = (await readRecord(dir)) ?? rec;
+    this.log.info({ container: rec.id, pid: outcome.pid }, 'container started');
+    return describe(dir, started);
+  }
+
+  /** Everything a start needs before the supervisor: checks, the etc files, the shim's config. */
+  private async startConfig(ref: string): Promise<{ dir: string; rec: ContainerRecord; config: Buffer }> {
     const { dir, rec } = await this.record(ref);
     const info = await describe(dir, rec);
     if (info.state !== 'created') throw new ContainerStateError(`container ${rec.name} is ${info.state}: only a created container can start (create a new one)`);
@@ -127,16 +149,7 @@ export class ContainerRuntime {
       creds,
       procs: procsFiles(cg, rec),
     });
-    const outcome = await runShim(config, dir);
-    if (!outcome.ok) {
-      for (const f of [files.shimPid, files.initPid]) unlinkQuiet(join(dir, f));
-      this.log.warn({ container: rec.id, reason: outcome.reason }, 'container failed to start');
-      throw new ContainerStartError(rec.name, outcome.reason);
-    }
-    // the supervisor recorded the pid, its start time and when in init.pid (see readRecord)
-    const started = (await readRecord(dir)) ?? rec;
-    this.log.info({ container: rec.id, pid: outcome.pid }, 'container started');
-    return describe(dir, started);
+    return { dir, rec, config };
   }
 
   /** create + start; a container that fails to start is removed again. */
