@@ -3,6 +3,7 @@
 // transaction; existence is checked inside the transaction that writes the service, so a
 // secret removed concurrently cannot slip in. The reverse lookups say who uses an object, for
 // refusing its removal.
+import { posix } from 'node:path';
 import type { ConfigReference, FileTarget, Network, SecretReference, ServiceSpec } from '../../proto/gen/types.js';
 import { TaskState } from '../../proto/gen/types.js';
 import type { ReadonlyDeep, ReadTx } from '../store/index.js';
@@ -12,19 +13,23 @@ type RO<T> = ReadonlyDeep<T>;
 
 /** Where a secret or config lands in the container (the agent applies the same rule). */
 export function targetPath(kind: 'secret' | 'config', target: string): string {
-  if (target.startsWith('/')) return target;
-  return kind === 'secret' ? `/run/secrets/${target}` : `/${target}`;
+  return posix.normalize(target.startsWith('/') ? target : kind === 'secret' ? `/run/secrets/${target}` : `/${target}`);
+}
+
+/** A uid or gid as the agent accepts it: a number below 2^32 - 1 (empty = 0). */
+function validId(v: string): boolean {
+  return /^\d{1,10}$/.test(v) && Number(v) <= 0xfffffffe;
 }
 
 function checkFile(kind: 'secret' | 'config', name: string, file: RO<FileTarget> | undefined): string | undefined {
   const target = file?.name || name;
   if (file) {
-    if (file.uid && !/^\d+$/.test(file.uid)) throw invalidArgument(`${kind} "${name}": uid "${file.uid}" must be a number (e.g. 1000)`);
-    if (file.gid && !/^\d+$/.test(file.gid)) throw invalidArgument(`${kind} "${name}": gid "${file.gid}" must be a number (e.g. 1000)`);
+    if (file.uid && !validId(file.uid)) throw invalidArgument(`${kind} "${name}": uid "${file.uid}" must be a number (e.g. 1000)`);
+    if (file.gid && !validId(file.gid)) throw invalidArgument(`${kind} "${name}": gid "${file.gid}" must be a number (e.g. 1000)`);
     if (file.mode > 0o777) throw invalidArgument(`${kind} "${name}": mode 0${file.mode.toString(8)} is not a file mode; use 0400 to 0777 (default 0444)`);
   }
   if (!target) return undefined; // no name at all: refused when the reference is resolved
-  if (target.includes('\0') || target.split('/').some((seg) => seg === '..') || target.endsWith('/')) {
+  if (target.includes('\0') || target.split('/').some((seg) => seg === '..') || target.endsWith('/') || targetPath(kind, target) === '/') {
     throw invalidArgument(`${kind} "${name}": target "${target}" must be a file path without ".." (e.g. ${kind === 'secret' ? 'db_password' : '/etc/app.conf'})`);
   }
   return targetPath(kind, target);

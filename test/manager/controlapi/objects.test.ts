@@ -191,6 +191,10 @@ describe('service references to secrets and configs', () => {
       [withRefs('a', [sref(s, '../etc/shadow')]), status.INVALID_ARGUMENT, /target "..\/etc\/shadow" must be a file path without ".."/],
       [withRefs('a', [sref(s, 'x', 0o1777)]), status.INVALID_ARGUMENT, /mode 01777 is not a file mode/],
       [withRefs('a', [sref(s, 'x', 0, 'root')]), status.INVALID_ARGUMENT, /uid "root" must be a number/],
+      [withRefs('a', [sref(s, 'x', 0, '99999999999')]), status.INVALID_ARGUMENT, /uid "99999999999" must be a number/],
+      // Paths are compared as the agent mounts them (normalized).
+      [withRefs('a', [sref(s, './same'), sref(s, 'same')]), status.INVALID_ARGUMENT, /both target \/run\/secrets\/same/],
+      [withRefs('a', [], [cref(c, '/')]), status.INVALID_ARGUMENT, /target "\/" must be a file path/],
     ];
     for (const [spec, code, text] of bad) await refused(createService(h, spec), code, text);
     expect(h.store.version).toBe(v);
