@@ -27,7 +27,7 @@ interface Policy {
   windowMs?: number;
 }
 
-async function create(name: string, script: string, p: Policy): Promise<Service> {
+async function create(name: string, script: string, p: Policy, global = false): Promise<Service> {
   const spec = ServiceSpec.fromPartial({
     annotations: { name },
     task: {
@@ -35,7 +35,7 @@ async function create(name: string, script: string, p: Policy): Promise<Service>
       restart: { condition: p.condition, delay: ms(p.delayMs), maxAttempts: p.maxAttempts ?? 0, window: p.windowMs ? ms(p.windowMs) : undefined },
     },
   });
-  spec.mode = { $case: 'replicated', value: { replicas: 1 } };
+  spec.mode = global ? { $case: 'global', value: {} } : { $case: 'replicated', value: { replicas: 1 } };
   return (await c.control<{ service: Service }>('h1', 'createService', { spec })).service;
 }
 
@@ -142,4 +142,16 @@ describe('e2e: restart policies', () => {
     expectDelays(win.filter(finished), 2_000);
     await c.control('h1', 'removeService', { serviceId: 'rwin' });
   }, 120_000);
+
+  it('global: each node restarts its own task per the policy and settles on its own', async () => {
+    await create('rglobal', 'exit 4', { condition: RestartPolicy_Condition.ON_FAILURE, delayMs: 500, maxAttempts: 1 }, true);
+    const nodes = (await c.control<{ nodes: { id: string }[] }>('h1', 'listNodes', {})).nodes.map((n) => n.id).sort();
+    const ts = await until(async () => {
+      const h = await history('rglobal'); // oldest first, as settled() reads it
+      return h.length === 4 && nodes.every((n) => settled(h.filter((t) => t.nodeId === n))) && h;
+    }, 'rglobal settled on both nodes', 60_000);
+    for (const n of nodes) expect(ts.filter((t) => t.nodeId === n && t.status?.exitCode === 4)).toHaveLength(2);
+    await sleep(2_000);
+    expect(await c.tasks('h1', 'rglobal')).toHaveLength(4);
+  }, 90_000);
 });
