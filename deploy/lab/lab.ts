@@ -229,29 +229,51 @@ export class Lab {
   }
 
   /**
-   * Cuts a host off the lab's network, as a pulled cable: its port on the switch (the veth `hN`
-   * in the switch namespace) goes down, so nothing reaches it or leaves it; processes in the host
-   * keep running. Nothing new is made, so there is nothing for `down` to remove (it deletes the
-   * switch namespace, port and all). Doing it twice is fine.
+   * Cuts a host off the lab's network; its processes keep running. `down` (default) is a pulled
+   * cable: its port on the switch (the veth `hN` in the switch namespace) goes down, the host
+   * sees no carrier and connects fail (EHOSTUNREACH once ARP gives up). `drop` is a silent
+   * partition: a bridge nftables table `shoal_cut_hN` in the switch namespace drops every frame
+   * from or to the port while the carrier stays up, so packets vanish and connections hang
+   * until their own timeouts. Either lives only in the switch namespace, which `down` deletes:
+   * nothing to record. Cutting twice is fine.
    */
-  async cutLink(host: string | LabHost): Promise<void> {
+  async cutLink(host: string | LabHost, opts: { mode?: 'down' | 'drop' } = {}): Promise<void> {
     const h = typeof host === 'string' ? this.host(host) : host;
-    await ipBatch(this.switchNetns, [`link set ${h.name} down`]);
-    this.log.info({ lab: this.name, host: h.name }, 'link cut');
+    if (opts.mode === 'drop') {
+      const t = cutTable(h.name);
+      await this.switchNft(
+        `add table bridge ${t}\ndelete table bridge ${t}\n` +
+          `table bridge ${t} {\n` +
+          `  chain forward { type filter hook forward priority 0; policy accept; iifname "${h.name}" drop; oifname "${h.name}" drop; }\n` +
+          `  chain input { type filter hook input priority 0; policy accept; iifname "${h.name}" drop; }\n` +
+          `  chain output { type filter hook output priority 0; policy accept; oifname "${h.name}" drop; }\n` +
+          `}\n`,
+      );
+    } else {
+      await ipBatch(this.switchNetns, [`link set ${h.name} down`]);
+    }
+    this.log.info({ lab: this.name, host: h.name, mode: opts.mode ?? 'down' }, 'link cut');
   }
 
-  /** Puts a host's switch port back up (undoes cutLink; fine on a port that is up). */
+  /** Undoes cutLink of either mode (fine on a link that is not cut). */
   async restoreLink(host: string | LabHost): Promise<void> {
     const h = typeof host === 'string' ? this.host(host) : host;
+    const t = cutTable(h.name);
+    await this.switchNft(`add table bridge ${t}\ndelete table bridge ${t}\n`);
     await ipBatch(this.switchNetns, [`link set ${h.name} up`]);
     this.log.info({ lab: this.name, host: h.name }, 'link restored');
   }
 
-  /** Whether a host's switch port is up (false after cutLink). */
+  /** Whether a host's link carries traffic (false after cutLink of either mode). */
   async linkUp(host: string | LabHost): Promise<boolean> {
     const h = typeof host === 'string' ? this.host(host) : host;
     const out = await mustRun(['ip', '-n', this.switchNetns, '-o', 'link', 'show', 'dev', h.name]);
-    return /[<,]UP[,>]/.test(out);
+    const tables = await mustRun(['nsenter', `--net=${netnsPath(this.switchNetns)}`, 'nft', 'list', 'tables', 'bridge']);
+    return /[<,]UP[,>]/.test(out) && !tables.split('\n').some((l) => l.trim() === `table bridge ${cutTable(h.name)}`);
+  }
+
+  private async switchNft(script: string): Promise<void> {
+    await mustRun(['nsenter', `--net=${netnsPath(this.switchNetns)}`, 'nft', '-f', '-'], script);
   }
 
   /** The variables every command in a host gets. */
@@ -315,6 +337,11 @@ export class Lab {
       child.stdin!.end(opts.input ?? '');
     });
   }
+}
+
+/** The nftables table of a host's `drop` cut, in the switch namespace. */
+function cutTable(host: string): string {
+  return `shoal_cut_${host}`;
 }
 
 // Runs inside a host: retries a TCP connect until it succeeds or the deadline passes.
