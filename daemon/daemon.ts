@@ -1,7 +1,7 @@
 // The `shoal daemon` process: always an agent, also a manager on manager hosts. It owns the
 // node's membership (init, join, leave), resumes from disk after a restart, and serves the local
 // Daemon API. It is the only code that composes manager/ and agent/ (see README.md).
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Agent, hostDescription } from '../agent/index.js';
@@ -178,7 +178,7 @@ export class Daemon {
   leave(req: LeaveRequest): Promise<string[]> {
     return this.serial(async () => {
       const s = this.state;
-      if (!s) throw new DaemonStateError('this node is not part of a cluster');
+      if (!s) return this.forgetUnresumed(req.force);
       const warnings: string[] = [];
       const raftId = BigInt(s.raftId ?? '0');
       if (s.role === 'manager') {
@@ -205,6 +205,21 @@ export class Daemon {
       this.log.info({ node: s.nodeId, tasksRemoved: tasks.removed.length, warnings }, 'left the cluster');
       return warnings;
     });
+  }
+
+  /**
+   * Leave on a node whose membership on disk could not be resumed (damaged node.json, missing
+   * certificates: resume() names `shoal leave --force` as the fix): forget it, containers too.
+   */
+  private async forgetUnresumed(force: boolean): Promise<string[]> {
+    if (!(await stat(this.o.paths.stateFile).then(() => true, () => false))) throw new DaemonStateError('this node is not part of a cluster');
+    if (!force) throw new DaemonStateError(`this node could not resume its cluster membership (${this.lastError || 'see the daemon log'}): \`shoal leave --force\` forgets it, then join again`);
+    const tasks = await removeTaskContainers({ paths: this.o.paths, cgroupParent: this.o.tuning?.cgroupParent, logger: this.o.logger });
+    await this.wipe();
+    this.phase = 'inactive';
+    this.lastError = '';
+    this.log.info({ tasksRemoved: tasks.removed.length }, 'forgot a cluster membership that could not be resumed');
+    return tasks.failed.map((f) => `the container of task ${f.taskId} could not be removed (${f.error})`);
   }
 
   info(): InfoResponse {
