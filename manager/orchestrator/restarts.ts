@@ -1,7 +1,8 @@
 // The restart policy's memory: when a slot's failed task may be replaced (delay) and how often
-// it was already (max attempts within a window). Kept in the leader's memory, as Swarm does: a
-// new leader starts counting afresh.
-import type { Task } from '../../proto/gen/types.js';
+// it was already (max attempts within a window). Kept in the leader's memory; a new leader
+// (or one that never saw the slot) first reads the attempts back from the slot's task history,
+// so a leader change does not hand a crash-looping slot a fresh budget (Swarm's does).
+import { TaskState, type Task } from '../../proto/gen/types.js';
 import type { ReadonlyDeep } from '../store/index.js';
 import { restartAllowed, restartDelayMs } from './tasks.js';
 
@@ -21,12 +22,16 @@ export class RestartTracker {
     this.iterations.set(serviceId, iteration);
   }
 
-  /** Decides about a task that died while meant to run, recording the restart if there is one. */
-  onDeath(slot: string, t: ReadonlyDeep<Task>, nowMs: number): DeathVerdict {
+  /**
+   * Decides about a task that died while meant to run, recording the restart if there is one.
+   * `history` is the slot's other tasks (of the current job run), read when the slot is new here.
+   */
+  onDeath(slot: string, t: ReadonlyDeep<Task>, nowMs: number, history: readonly ReadonlyDeep<Task>[] = []): DeathVerdict {
     // The same death seen again (its transaction was refused and is retried, smaller): the
     // same answer, without counting the attempt twice.
     const seen = this.verdicts.get(slot);
     if (seen?.taskId === t.id) return seen.verdict;
+    if (!this.attempts.has(slot)) this.attempts.set(slot, pastAttempts(t, history));
     const verdict = this.decide(slot, t, nowMs);
     this.verdicts.set(slot, { taskId: t.id, verdict });
     return verdict;
@@ -72,4 +77,20 @@ export class RestartTracker {
   waitingServices(): Set<string> {
     return new Set([...this.due.keys()].map((k) => k.slice(0, k.indexOf('\u0000'))));
   }
+}
+
+/** States a task ends in by itself (not stopped on request). */
+const DIED = new Set<TaskState>([TaskState.COMPLETE, TaskState.FAILED, TaskState.REJECTED]);
+
+/**
+ * Restarts recorded in the store: tasks of the slot that ended by themselves and were then told
+ * to shut down, which only a restart does (a scale-down, an update or a lost node stops a task
+ * still running; a settled one is desired COMPLETE). When they ended stands for when the
+ * restart was decided. The history limit (5 per slot by default) caps what can be read back.
+ */
+function pastAttempts(dead: ReadonlyDeep<Task>, history: readonly ReadonlyDeep<Task>[]): number[] {
+  return history
+    .filter((x) => x.id !== dead.id && x.desiredState === TaskState.SHUTDOWN && DIED.has(x.status?.state ?? TaskState.NEW))
+    .map((x) => Number(x.status?.timestampMs ?? 0n))
+    .sort((a, b) => a - b);
 }

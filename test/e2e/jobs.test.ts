@@ -37,7 +37,9 @@ interface JobOptions {
   script: string;
   condition?: RestartPolicy_Condition;
   maxAttempts?: number;
+  delayMs?: number;
   bind?: string;
+  constraints?: string[];
 }
 
 async function createJob(name: string, o: JobOptions): Promise<Service> {
@@ -49,7 +51,8 @@ async function createJob(name: string, o: JobOptions): Promise<Service> {
         args: ['sh', '-c', o.script],
         mounts: o.bind ? [{ type: Mount_Type.BIND, source: o.bind, target: '/shared' }] : [],
       },
-      restart: { condition: o.condition ?? RestartPolicy_Condition.ON_FAILURE, delay: ms(500), maxAttempts: o.maxAttempts ?? 0 },
+      placement: { constraints: o.constraints ?? [] },
+      restart: { condition: o.condition ?? RestartPolicy_Condition.ON_FAILURE, delay: ms(o.delayMs ?? 500), maxAttempts: o.maxAttempts ?? 0 },
     },
   });
   spec.mode = o.mode;
@@ -186,6 +189,30 @@ describe('e2e: jobs', () => {
       return slots.size === 6 && x;
     }, 'fjob 6 slots completed under the new leader', 90_000);
     for (const slot of doneBefore) expect(ts.filter((t) => t.slot === slot), `slot ${slot} ran again`).toHaveLength(1);
+    await c.start(leader);
+  }, 150_000);
+
+  it('a leader change does not give a failing task a fresh restart budget', async () => {
+    const managers = ['h1', 'h2', 'h3'];
+    const leader = await c.leader(managers);
+    const rest = managers.filter((h) => h !== leader);
+    const via = rest[0]!;
+    const spec = { mode: { $case: 'replicatedJob' as const, value: { totalCompletions: 1, maxConcurrent: 1 } }, script: 'exit 5', maxAttempts: 2, delayMs: 2_000, constraints: [`node.hostname!=${leader}`] };
+    const svc = ServiceSpec.fromPartial({ annotations: { name: 'fbad' }, task: { container: { image: 'busybox:latest', args: ['sh', '-c', spec.script] }, placement: { constraints: spec.constraints }, restart: { condition: RestartPolicy_Condition.ON_FAILURE, delay: ms(spec.delayMs), maxAttempts: spec.maxAttempts } } });
+    svc.mode = spec.mode;
+    await c.control(via, 'createService', { spec: svc });
+    // the first failure is decided by this leader, which then dies during the restart delay
+    await until(async () => (await c.tasks(via, 'fbad')).some((t) => t.desiredState === TaskState.SHUTDOWN && t.status?.exitCode === 5), 'first failure restarted', 60_000);
+    await c.kill(leader, 'SIGKILL');
+    await c.leader(rest, 30_000);
+    const ts = await until(async () => {
+      const x = await c.tasks(via, 'fbad').catch(() => [] as Task[]);
+      return x.some((t) => t.desiredState === TaskState.COMPLETE) && x;
+    }, 'fbad gave up under the new leader', 60_000);
+    await sleep(3_000); // more than the delay: a restart past the budget would show
+    const all = await c.tasks(via, 'fbad');
+    expect(all.filter((t) => t.status?.exitCode === 5)).toHaveLength(3); // 1 + max attempts 2, across both leaders
+    expect(all).toHaveLength(ts.length);
     await c.start(leader);
   }, 150_000);
 });

@@ -75,7 +75,7 @@ export function reconcileGlobal(
       } else if (hasFinished(t)) {
         // A global job's task that exited 0 is done on its node for good.
         const jobDone = job && t.status?.state === TaskState.COMPLETE;
-        if (!jobDone && restarts.onDeath(key, t, nowMs) === 'restart') {
+        if (!jobDone && restarts.onDeath(key, t, nowMs, list) === 'restart') {
           stop(t, TaskState.SHUTDOWN);
         } else {
           stop(t, SETTLED_DESIRED_STATE);

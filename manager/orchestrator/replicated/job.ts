@@ -52,7 +52,7 @@ export function reconcileReplicatedJob(
       if (!isRunnable(t)) continue;
       if (hasFinished(t)) {
         const completed = t.status?.state === TaskState.COMPLETE;
-        if (completed || restarts.onDeath(slotKey(serviceId, slot), t, nowMs) === 'settle') {
+        if (completed || restarts.onDeath(slotKey(serviceId, slot), t, nowMs, list) === 'settle') {
           stop(t, SETTLED_DESIRED_STATE);
           done.add(slot);
         } else {

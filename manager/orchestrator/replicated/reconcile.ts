@@ -68,7 +68,7 @@ export function reconcileReplicated(
       if (t.desiredState === SETTLED_DESIRED_STATE) st.settled = [t];
       if (!isRunnable(t)) continue;
       if (hasFinished(t)) {
-        if (restarts.onDeath(slotKey(serviceId, slot), t, nowMs) === 'restart') {
+        if (restarts.onDeath(slotKey(serviceId, slot), t, nowMs, list) === 'restart') {
           shutDown(tx, t, TaskState.SHUTDOWN, out);
           st.replace = true;
         } else {

@@ -146,6 +146,33 @@ describe('replicated orchestrator', () => {
     }
   });
 
+  it('a new leader reads the restart attempts back from the slot history: no fresh budget', async () => {
+    const svc = makeService('s1', 'flaky', { replicas: 1 });
+    svc.spec!.task!.restart = { condition: RestartPolicy_Condition.ON_FAILURE, delay: { nanos: 1_000_000_000n }, maxAttempts: 2, window: undefined };
+    await h.store.update((tx) => tx.services.create(svc));
+    const fail = async (): Promise<void> => {
+      await h.until('a live task', () => h.tasks('s1', live).length === 1);
+      await assignTo(h, 'n1');
+      const t = h.tasks('s1', live)[0]!;
+      await h.store.update((tx) => tx.tasks.update(withState(tx.tasks.get(t.id)!, TaskState.FAILED, { timestampMs: BigInt(h.clock.now()) })));
+      await h.until('seen', (tx) => tx.tasks.get(t.id)!.desiredState > TaskState.RUNNING);
+      await h.clock.advance(1_000);
+    };
+    // the first leader restarts the slot once, then loses leadership
+    const first = new AbortController();
+    const old = new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet });
+    const stopped = old.run(first.signal);
+    await fail();
+    first.abort();
+    await stopped;
+    // the next one has seen none of it: one more restart, then the slot settles
+    h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }));
+    await fail();
+    await fail();
+    await h.quiesce();
+    expect(h.tasks('s1').map((t) => t.desiredState).sort()).toEqual([TaskState.COMPLETE, TaskState.SHUTDOWN, TaskState.SHUTDOWN]);
+  });
+
   it('moves tasks off a node that goes down or is drained, at once', async () => {
     await h.store.update((tx) => {
       tx.nodes.create(makeNode('n1'));
