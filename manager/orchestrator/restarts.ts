@@ -4,7 +4,7 @@
 // so a leader change does not hand a crash-looping slot a fresh budget (Swarm's does).
 import { TaskState, type Task } from '../../proto/gen/types.js';
 import type { ReadonlyDeep } from '../store/index.js';
-import { restartAllowed, restartDelayMs } from './tasks.js';
+import { byAge, restartAllowed, restartDelayMs } from './tasks.js';
 
 export type DeathVerdict = 'restart' | 'settle';
 
@@ -14,6 +14,8 @@ export class RestartTracker {
   private readonly iterations = new Map<string, bigint>();
   /** The last death decided per slot, so that deciding it again changes nothing. */
   private readonly verdicts = new Map<string, { taskId: string; verdict: DeathVerdict }>();
+  /** Slots this leader has looked at (recall reads a slot's history only once). */
+  private readonly known = new Set<string>();
 
   /** A job runs again (new iteration): its slots count their attempts afresh. */
   startIteration(serviceId: string, iteration: bigint): void {
@@ -56,6 +58,20 @@ export class RestartTracker {
     return 'restart';
   }
 
+  /**
+   * Called for every slot a pass looks at. The first time this leader meets a slot: if its
+   * newest task died and was shut down for a restart that has not happened yet (the leader
+   * that decided it is gone), the restart still waits out the rest of its delay.
+   */
+  recall(slot: string, tasks: readonly ReadonlyDeep<Task>[], nowMs: number): void {
+    if (this.known.has(slot)) return;
+    this.known.add(slot);
+    const newest = [...tasks].sort(byAge).at(-1);
+    if (!newest || newest.desiredState !== TaskState.SHUTDOWN || !DIED.has(newest.status?.state ?? TaskState.NEW)) return;
+    const at = Number(newest.status?.timestampMs ?? 0n) + restartDelayMs(newest);
+    if (at > nowMs && !this.due.has(slot)) this.due.set(slot, at);
+  }
+
   /** When a waiting slot may get its new task, or undefined if it does not wait. */
   dueAt(slot: string): number | undefined {
     return this.due.get(slot);
@@ -71,6 +87,7 @@ export class RestartTracker {
     this.iterations.delete(serviceId);
     const prefix = `${serviceId}\u0000`;
     for (const m of [this.due, this.attempts, this.verdicts]) for (const k of [...m.keys()]) if (k.startsWith(prefix)) m.delete(k);
+    for (const k of [...this.known]) if (k.startsWith(prefix)) this.known.delete(k);
   }
 
   /** Services with a slot waiting out a delay. */

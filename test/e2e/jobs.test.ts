@@ -192,12 +192,12 @@ describe('e2e: jobs', () => {
     await c.start(leader);
   }, 150_000);
 
-  it('a leader change does not give a failing task a fresh restart budget', async () => {
+  it('a leader change gives a failing task neither a fresh restart budget nor a shorter delay', async () => {
     const managers = ['h1', 'h2', 'h3'];
     const leader = await c.leader(managers);
     const rest = managers.filter((h) => h !== leader);
     const via = rest[0]!;
-    const spec = { mode: { $case: 'replicatedJob' as const, value: { totalCompletions: 1, maxConcurrent: 1 } }, script: 'exit 5', maxAttempts: 2, delayMs: 2_000, constraints: [`node.hostname!=${leader}`] };
+    const spec = { mode: { $case: 'replicatedJob' as const, value: { totalCompletions: 1, maxConcurrent: 1 } }, script: 'exit 5', maxAttempts: 2, delayMs: 6_000, constraints: [`node.hostname!=${leader}`] };
     const svc = ServiceSpec.fromPartial({ annotations: { name: 'fbad' }, task: { container: { image: 'busybox:latest', args: ['sh', '-c', spec.script] }, placement: { constraints: spec.constraints }, restart: { condition: RestartPolicy_Condition.ON_FAILURE, delay: ms(spec.delayMs), maxAttempts: spec.maxAttempts } } });
     svc.mode = spec.mode;
     await c.control(via, 'createService', { spec: svc });
@@ -209,10 +209,13 @@ describe('e2e: jobs', () => {
       const x = await c.tasks(via, 'fbad').catch(() => [] as Task[]);
       return x.some((t) => t.desiredState === TaskState.COMPLETE) && x;
     }, 'fbad gave up under the new leader', 60_000);
-    await sleep(3_000); // more than the delay: a restart past the budget would show
+    await sleep(7_000); // more than the delay: a restart past the budget would show
     const all = await c.tasks(via, 'fbad');
     expect(all.filter((t) => t.status?.exitCode === 5)).toHaveLength(3); // 1 + max attempts 2, across both leaders
     expect(all).toHaveLength(ts.length);
+    // the restart the dead leader decided still waited its 6 s (an election takes less)
+    all.sort((a, b) => Number(a.meta!.createdAtMs - b.meta!.createdAtMs));
+    for (let i = 1; i < all.length; i++) expect(all[i]!.meta!.createdAtMs - all[i - 1]!.status!.timestampMs).toBeGreaterThanOrEqual(6_000n);
     await c.start(leader);
   }, 150_000);
 });

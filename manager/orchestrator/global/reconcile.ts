@@ -67,6 +67,7 @@ export function reconcileGlobal(
     const alive: RO<Task>[] = [];
     let settled = false;
     const key = slotKey(serviceId, 0, node.id);
+    restarts.recall(key, list, nowMs);
     for (const t of list) {
       if (t.desiredState === SETTLED_DESIRED_STATE) settled = true;
       if (!isRunnable(t)) continue;

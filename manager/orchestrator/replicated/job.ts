@@ -47,6 +47,7 @@ export function reconcileReplicatedJob(
   const running = new Set<number>();
   for (const [slot, list] of bySlot) {
     if (full()) return out;
+    restarts.recall(slotKey(serviceId, slot), list, nowMs);
     for (const t of list.sort(byAge)) {
       if (t.desiredState === SETTLED_DESIRED_STATE) done.add(slot);
       if (!isRunnable(t)) continue;

@@ -64,6 +64,7 @@ export function reconcileReplicated(
     if (full()) return out;
     const st: SlotState = { slot, alive: [], settled: [], replace: false };
     list.sort(byAge);
+    restarts.recall(slotKey(serviceId, slot), list, nowMs);
     for (const t of list) {
       if (t.desiredState === SETTLED_DESIRED_STATE) st.settled = [t];
       if (!isRunnable(t)) continue;

@@ -173,6 +173,30 @@ describe('replicated orchestrator', () => {
     expect(h.tasks('s1').map((t) => t.desiredState).sort()).toEqual([TaskState.COMPLETE, TaskState.SHUTDOWN, TaskState.SHUTDOWN]);
   });
 
+  it('a new leader lets a restart decided by the old one wait out the rest of its delay', async () => {
+    const svc = makeService('s1', 'flaky', { replicas: 1 });
+    svc.spec!.task!.restart = { condition: RestartPolicy_Condition.ANY, delay: { nanos: 10_000_000_000n }, maxAttempts: 0, window: undefined };
+    await h.store.update((tx) => tx.services.create(svc));
+    const first = new AbortController();
+    const stopped = new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }).run(first.signal);
+    await h.until('a live task', () => h.tasks('s1', live).length === 1);
+    await assignTo(h, 'n1');
+    const t = h.tasks('s1', live)[0]!;
+    await h.store.update((tx) => tx.tasks.update(withState(tx.tasks.get(t.id)!, TaskState.FAILED, { timestampMs: BigInt(h.clock.now()) })));
+    await h.until('restart decided', (tx) => tx.tasks.get(t.id)!.desiredState === TaskState.SHUTDOWN);
+    first.abort();
+    await stopped;
+    await h.clock.advance(4_000);
+    h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }));
+    await h.quiesce();
+    expect(h.tasks('s1', live)).toEqual([]); // 6 s of the delay left
+    await h.clock.advance(5_000);
+    await h.quiesce();
+    expect(h.tasks('s1', live)).toEqual([]);
+    await h.clock.advance(1_000);
+    await h.until('replaced after the delay', () => h.tasks('s1', live).length === 1);
+  });
+
   it('moves tasks off a node that goes down or is drained, at once', async () => {
     await h.store.update((tx) => {
       tx.nodes.create(makeNode('n1'));
