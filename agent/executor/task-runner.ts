@@ -76,6 +76,9 @@ export class TaskRunner {
         this.status = next;
         this.log.info({ task: this.task.id, service: this.task.serviceName, state: next.state, message: next.message, err: next.err || undefined }, 'task state changed');
         if (!isPassing(next.state)) this.onStatus(this.task, next);
+        // a turn of the event loop between steps: many tasks stepping at once otherwise run as
+        // one long chain of microtasks in which no I/O (supervisors' reports, the session) is read
+        await new Promise<void>((r) => setImmediate(r));
         continue;
       }
       if (ac.signal.aborted) continue;

@@ -1,6 +1,7 @@
 // Container names and id references. A name is claimed by creating <stateDir>/.names/<name>
 // with O_EXCL, so two processes creating the same name at once cannot both win.
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NameInUseError, NoSuchContainerError } from './errors.js';
 
@@ -16,7 +17,8 @@ export class NameRegistry {
     const path = join(this.dir, name);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        writeFileSync(path, id, { flag: 'wx' });
+        // the thread pool: creating the file waits for the disk's journal (see state.ts)
+        await writeFile(path, id, { flag: 'wx' });
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -4,7 +4,7 @@
 // directory, and a new process (a restarted agent, another CLI call) sees the same containers.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
@@ -47,7 +47,7 @@ export class ContainerRuntime {
   private readonly devices: string | null;
   private readonly mountPoints: MountPointLayer;
   /** The file work of create() and start() (see limiter.ts); the supervisors run in parallel. */
-  private readonly launch = new Limiter(2);
+  private readonly launch = new Limiter(3);
 
   constructor(opts: RuntimeOptions = {}) {
     this.stateDir = resolve(opts.stateDir ?? join(process.env.SHOAL_RUN || '/run/shoal', 'containers'));
@@ -82,9 +82,10 @@ export class ContainerRuntime {
       mkdirSync(this.stateDir, { recursive: true });
       await this.names.reserve(name, id, (other) => existsSync(this.dir(other)));
       undo.push(() => this.names.release(name, id));
-      mkdirSync(dir);
+      await mkdir(dir);
       undo.push(async () => rmSync(dir, { recursive: true, force: true }));
-      for (const d of [files.rootfs, files.upper, files.work]) mkdirSync(join(dir, d));
+      // in the thread pool, together: each waits for the disk's journal (see state.ts)
+      await Promise.all([files.rootfs, files.upper, files.work].map((d) => mkdir(join(dir, d))));
       const rec: ContainerRecord = { id, name, createdAt: new Date().toISOString(), cgroup: cgroupName, spec };
       if (this.devices) {
         rec.devicesCgroup = await createDeviceCgroup(this.devices, cgroupName);
@@ -102,6 +103,7 @@ export class ContainerRuntime {
 
   async start(ref: string): Promise<ContainerInfo> {
     const { dir, rec, config } = await this.launch.run(() => this.startConfig(ref), { urgent: true });
+    this.log.debug({ container: rec.id }, 'container config ready: spawning its supervisor');
     const outcome = await runShim(config, dir);
     if (!outcome.ok) {
       for (const f of [files.shimPid, files.initPid]) unlinkQuiet(join(dir, f));
@@ -117,6 +119,7 @@ export class ContainerRuntime {
   /** Everything a start needs before the supervisor: checks, the etc files, the shim's config. */
   private async startConfig(ref: string): Promise<{ dir: string; rec: ContainerRecord; config: Buffer }> {
     const { dir, rec } = await this.record(ref);
+    this.log.debug({ container: rec.id }, 'container start: files');
     const info = await describe(dir, rec);
     if (info.state !== 'created') throw new ContainerStateError(`container ${rec.name} is ${info.state}: only a created container can start (create a new one)`);
     const spec = rec.spec;
@@ -125,7 +128,7 @@ export class ContainerRuntime {
     const net = spec.network ?? 'none';
     const hostname = spec.hostname ?? rec.id.slice(0, 12);
     // ours first: a user's bind mount on the same path then lands on top
-    const mounts = [...writeEtcFiles(dir, spec, hostname), ...(spec.mounts ?? [])];
+    const mounts = [...(await writeEtcFiles(dir, spec, hostname)), ...(spec.mounts ?? [])];
     const config = encodeRunConfig({
       id: rec.id,
       dir,

@@ -1,7 +1,8 @@
 // The on-disk record of each container, under <stateDir>/<id>/. The shim writes shim.pid,
 // init.pid, container.log* and exit.json; we write container.json. Any process can rebuild the
 // whole picture from these files, which is what adoption after an agent restart relies on.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import type { ContainerInfo, ContainerSpec, ContainerState, ExitStatus } from './types.js';
@@ -32,11 +33,12 @@ export const files = {
   work: 'work',
 } as const;
 
-// The files are tiny: synchronous calls cost tens of microseconds, where a trip through the
-// libuv pool costs a thread wake-up or two, which dominates a container start on a busy host.
+// Through the thread pool: reading these tiny files synchronously costs microseconds, but
+// creating one waits for the disk's journal, milliseconds on a busy host, which the event loop
+// should not spend blocked while it starts other containers.
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  writeFileSync(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n');
-  renameSync(`${path}.tmp`, path);
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n');
+  await rename(`${path}.tmp`, path);
 }
 
 /**
