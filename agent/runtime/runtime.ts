@@ -63,6 +63,21 @@ export class ContainerRuntime {
     return join(this.stateDir, id);
   }
 
+  private rootfsDir: string | undefined;
+  /**
+   * Where the shim mounts a container's overlay before pivoting into it: one empty directory
+   * shared by every container, since the mount happens in the container's own (private) mount
+   * namespace; a directory per container was one more to create and remove on the host's disk.
+   */
+  private rootfsMountPoint(): string {
+    if (!this.rootfsDir) {
+      const d = join(this.stateDir, '.rootfs');
+      mkdirSync(d, { recursive: true });
+      this.rootfsDir = d;
+    }
+    return this.rootfsDir;
+  }
+
   async create(spec: ContainerSpec): Promise<ContainerInfo> {
     validateSpec(spec);
     return this.launch.run(() => this.createNow(spec));
@@ -85,7 +100,7 @@ export class ContainerRuntime {
       await mkdir(dir);
       undo.push(async () => rmSync(dir, { recursive: true, force: true }));
       // in the thread pool, together: each waits for the disk's journal (see state.ts)
-      await Promise.all([files.rootfs, files.upper, files.work].map((d) => mkdir(join(dir, d))));
+      await Promise.all([files.upper, files.work].map((d) => mkdir(join(dir, d))));
       const rec: ContainerRecord = { id, name, createdAt: new Date().toISOString(), cgroup: cgroupName, spec };
       if (this.devices) {
         rec.devicesCgroup = await createDeviceCgroup(this.devices, cgroupName);
@@ -132,7 +147,7 @@ export class ContainerRuntime {
     const config = encodeRunConfig({
       id: rec.id,
       dir,
-      rootfs: join(dir, files.rootfs),
+      rootfs: this.rootfsMountPoint(),
       upper: join(dir, files.upper),
       work: join(dir, files.work),
       layers: this.mountPoints.layersFor(spec.rootfs.layers),

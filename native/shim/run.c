@@ -319,9 +319,14 @@ int run_container(const struct shim_config *c, int in_place) {
   if (nullfd >= 0) {
     dup2(nullfd, 0);
     dup2(nullfd, 1);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/shim.log", c->state_dir);
-    int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+    /* The supervisor reports through the caller's pipe and exit.json; its stderr carries only
+     * trace lines, so shim.log exists only when tracing (a file per container start less). */
+    int logfd = -1;
+    if (getenv("SHOAL_SHIM_TRACE")) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/shim.log", c->state_dir);
+      logfd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+    }
     dup2(logfd >= 0 ? logfd : nullfd, 2);
     if (logfd > 2) close(logfd);
     if (nullfd > 2) close(nullfd);

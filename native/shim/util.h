@@ -31,7 +31,8 @@ int mkdir_p(const char *path, mode_t mode);
 void format_now(char *buf, size_t cap);
 
 /* With SHOAL_SHIM_TRACE set, writes "trace <pid> <phase> <CLOCK_MONOTONIC microseconds>" to
- * stderr (the supervisor's stderr is shim.log): where a container start spends its time. */
+ * stderr (the supervisor's stderr is shim.log, made only when tracing): where a container start
+ * spends its time. */
 void trace_init(void);
 void trace(const char *phase);
 /* Keeps tracing to the current stderr after fd 2 is replaced (the container's init). */
