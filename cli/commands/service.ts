@@ -11,7 +11,7 @@ import { buildServiceSpec, parseCount, type ServiceFlags } from '../client/servi
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../stack/units.js';
 import { ago, formatOf, printJson, renderTable, shortId, taskStateName } from '../format/index.js';
-import { isJobMode, setJobMode, waitForJob } from './service-job.js';
+import { isJobMode, JOB_MODES, setJobMode, waitForJob } from './service-job.js';
 import { addSharedServiceOptions, applySharedServiceFlags, collect, SHARED_FLAG_KEYS, type Flags } from './service-flags.js';
 
 interface WaitFlags {
@@ -182,8 +182,11 @@ export function registerServiceCommands(program: Command): void {
     if (f.mode === 'replicated' && cmd.getOptionValueSource('mode') === 'default') delete f.mode;
     // the shared flags are parsed once, by service-flags.ts, for create and update alike
     const own = Object.fromEntries(Object.entries(f).filter(([k]) => !SHARED_FLAG_KEYS.includes(k))) as ServiceFlags;
+    if (f.mode !== undefined && !['replicated', 'global', ...JOB_MODES].includes(f.mode)) {
+      throw new UsageError(`--mode is replicated, global, replicated-job or global-job, not "${f.mode}"`);
+    }
     const job = isJobMode(f.mode) ? f.mode : undefined;
-    if (!job && f.maxConcurrent !== undefined) throw new UsageError('--max-concurrent applies to --mode replicated-job only');
+    if (job !== 'replicated-job' && f.maxConcurrent !== undefined) throw new UsageError('--max-concurrent applies to --mode replicated-job only');
     // a job is built as its plain mode, then given the job mode and counts
     if (job) own.mode = job === 'global-job' ? 'global' : undefined;
     if (job === 'replicated-job') delete own.replicas;

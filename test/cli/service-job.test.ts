@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { jobProgress, setJobMode } from '../../cli/commands/service-job.js';
 import { RestartPolicy_Condition, Service, ServiceSpec, Task, TaskState } from '../../proto/gen/types.js';
+import { expectOneLineError, runShoal } from './service-harness.js';
 
 const spec = (): ServiceSpec => ServiceSpec.fromPartial({ annotations: { name: 'j' }, task: { container: { image: 'busybox' }, restart: {} } });
 
@@ -46,5 +47,12 @@ describe('service create: jobs', () => {
     expect(jobProgress(svc, [task(0, 'n1', C, C), task(0, 'n2', C, C)], 0)).toEqual({ completed: 2, failed: 0, want: 2, done: true });
     expect(jobProgress(svc, [], 1_000).done).toBe(false);
     expect(jobProgress(svc, [], 5_000)).toEqual({ completed: 0, failed: 0, want: 0, done: true });
+  });
+
+  it('the CLI refuses an unknown mode and --max-concurrent outside replicated-job, before connecting', async () => {
+    const env = { SHOAL_RUN: '/nonexistent/shoalrj' };
+    expectOneLineError(await runShoal(['service', 'create', '--mode', 'job', 'busybox'], env), /--mode is replicated, global, replicated-job or global-job, not "job"/);
+    expectOneLineError(await runShoal(['service', 'create', '--mode', 'global-job', '--max-concurrent', '2', 'busybox'], env), /--max-concurrent applies to --mode replicated-job only/);
+    expectOneLineError(await runShoal(['service', 'create', '--max-concurrent', '2', 'busybox'], env), /--max-concurrent applies to --mode replicated-job only/);
   });
 });
