@@ -154,4 +154,24 @@ describe('e2e: restart policies', () => {
     await sleep(2_000);
     expect(await c.tasks('h1', 'rglobal')).toHaveLength(4);
   }, 90_000);
+
+  it('an unhealthy task counts as failed: restarted per the policy, then settled, and service ps says why', async () => {
+    const spec = ServiceSpec.fromPartial({
+      annotations: { name: 'rsick' },
+      task: {
+        container: { image: 'busybox:latest', args: ['sleep', '100000'], stopGracePeriod: ms(500), healthcheck: { test: ['CMD-SHELL', 'exit 1'], interval: ms(300), retries: 1 } },
+        restart: { condition: RestartPolicy_Condition.ON_FAILURE, delay: ms(500), maxAttempts: 1 },
+      },
+    });
+    spec.mode = { $case: 'replicated', value: { replicas: 1 } };
+    await c.control('h1', 'createService', { spec });
+    const ts = await until(async () => {
+      const h = await history('rsick');
+      return settled(h) && h;
+    }, 'rsick settled', 90_000);
+    expect(ts).toHaveLength(2);
+    for (const t of ts) expect(t.status?.err).toMatch(/unhealthy/);
+    const ps = await runShoal(['service', 'ps', 'rsick'], { SHOAL_RUN: c.host('h1').run });
+    expect(ps.stdout).toMatch(/rsick\.1 .*complete .*failed .*unhealthy/i);
+  }, 120_000);
 });
