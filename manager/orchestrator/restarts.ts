@@ -102,12 +102,14 @@ const DIED = new Set<TaskState>([TaskState.COMPLETE, TaskState.FAILED, TaskState
 /**
  * Restarts recorded in the store: tasks of the slot that ended by themselves and were then told
  * to shut down, which only a restart does (a scale-down, an update or a lost node stops a task
- * still running; a settled one is desired COMPLETE). When they ended stands for when the
- * restart was decided. The history limit (5 per slot by default) caps what can be read back.
+ * still running; a settled one is desired COMPLETE). Only tasks of the dead one's spec version
+ * count: a task an update stopped may have died of the signal before it was told. When they
+ * ended stands for when the restart was decided. The history limit (5 per slot by default)
+ * caps what can be read back.
  */
 function pastAttempts(dead: ReadonlyDeep<Task>, history: readonly ReadonlyDeep<Task>[]): number[] {
   return history
-    .filter((x) => x.id !== dead.id && x.desiredState === TaskState.SHUTDOWN && DIED.has(x.status?.state ?? TaskState.NEW))
+    .filter((x) => x.id !== dead.id && x.specVersion === dead.specVersion && x.desiredState === TaskState.SHUTDOWN && DIED.has(x.status?.state ?? TaskState.NEW))
     .map((x) => Number(x.status?.timestampMs ?? 0n))
     .sort((a, b) => a - b);
 }
