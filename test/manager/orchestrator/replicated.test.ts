@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster, NodeAvailability, NodeStatus_State, RestartPolicy_Condition, TaskState, type Service } from '../../../proto/gen/types.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { TaskReaper } from '../../../manager/orchestrator/task-reaper.js';
+import { newTask } from '../../../manager/orchestrator/tasks.js';
 import type { ReadonlyDeep, WriteTx } from '../../../manager/store/index.js';
 import { makeNode, makeService, withState } from '../store/fixtures.js';
 import { Harness, live, quiet } from './harness.js';
@@ -171,6 +172,21 @@ describe('replicated orchestrator', () => {
     await fail();
     await h.quiesce();
     expect(h.tasks('s1').map((t) => t.desiredState).sort()).toEqual([TaskState.COMPLETE, TaskState.SHUTDOWN, TaskState.SHUTDOWN]);
+  });
+
+  it('reads back no attempts from tasks of an earlier spec version (stopped by an update)', async () => {
+    const svc = makeService('s1', 'flaky', { replicas: 1 });
+    svc.specVersion = 2n;
+    svc.spec!.task!.restart = { condition: RestartPolicy_Condition.ON_FAILURE, delay: { nanos: 0n }, maxAttempts: 1, window: undefined };
+    await h.store.update((tx) => {
+      tx.services.create(svc);
+      // an update stopped the old task, which died of the signal (exit 143) before it was told
+      const old = newTask(svc, 1, 'n1', h.clock.now());
+      tx.tasks.create({ ...withState({ ...old, specVersion: 1n }, TaskState.FAILED, { exitCode: 143 }), desiredState: TaskState.SHUTDOWN });
+      tx.tasks.create(withState(newTask(svc, 1, 'n1', h.clock.now()), TaskState.FAILED, { exitCode: 1 }));
+    });
+    h.start(new ReplicatedOrchestrator(h.store, h.clock, { logger: quiet }));
+    await h.until('restarted once', () => h.tasks('s1', live).length === 1);
   });
 
   it('a new leader lets a restart decided by the old one wait out the rest of its delay', async () => {
