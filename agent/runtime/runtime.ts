@@ -4,7 +4,7 @@
 // directory, and a new process (a restarted agent, another CLI call) sees the same containers.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
@@ -18,7 +18,7 @@ import { ContainerSpecError, ContainerStartError, ContainerStateError } from './
 import { readLogs } from './logs.js';
 import { NameRegistry } from './names.js';
 import { encodeRunConfig, execShim, runShim, writeExecConfig } from './shim.js';
-import { describe, files, readRecord, shimAlive, writeJsonAtomic, type ContainerRecord } from './state.js';
+import { describe, files, readRecord, shimAlive, type ContainerRecord } from './state.js';
 import { resolveUser } from './user.js';
 import { validateSpec } from './validate.js';
 import { waitForExit } from './wait.js';
@@ -95,19 +95,27 @@ export class ContainerRuntime {
     undo.push(async () => (await cgCreated.catch(() => null))?.remove());
     try {
       mkdirSync(this.stateDir, { recursive: true });
+      // Files go through the thread pool, as many at once as can be: each creation waits for the
+      // disk's journal (see state.ts), and a start is as slow as its longest chain of them.
+      const dirMade = mkdir(dir);
+      dirMade.catch(() => undefined);
+      undo.push(async () => {
+        await dirMade.catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      });
       await this.names.reserve(name, id, (other) => existsSync(this.dir(other)));
       undo.push(() => this.names.release(name, id));
-      await mkdir(dir);
-      undo.push(async () => rmSync(dir, { recursive: true, force: true }));
-      // in the thread pool, together: each waits for the disk's journal (see state.ts)
-      await Promise.all([files.upper, files.work].map((d) => mkdir(join(dir, d))));
+      await dirMade;
       const rec: ContainerRecord = { id, name, createdAt: new Date().toISOString(), cgroup: cgroupName, spec };
       if (this.devices) {
         rec.devicesCgroup = await createDeviceCgroup(this.devices, cgroupName);
         undo.push(() => removeDeviceCgroup(rec.devicesCgroup!));
       }
       await cgCreated;
-      await writeJsonAtomic(join(dir, files.record), rec);
+      // the overlay's directories and the record together; the record is renamed into place last
+      const recordPath = join(dir, files.record);
+      await Promise.all([mkdir(join(dir, files.upper)), mkdir(join(dir, files.work)), writeFile(`${recordPath}.tmp`, JSON.stringify(rec, null, 2) + '\n')]);
+      await rename(`${recordPath}.tmp`, recordPath);
       this.log.info({ container: id, name }, 'container created');
       return await describe(dir, rec);
     } catch (err) {
