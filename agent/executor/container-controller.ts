@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Task } from '../../proto/gen/types.js';
 import { HealthCheckConfigError, HealthMonitor, planHealthCheck } from '../health/index.js';
-import { ImageNotFoundError, type ImageStore } from '../images/index.js';
+import { ImageNotFoundError, type ImageStore, type ResolvedImage } from '../images/index.js';
 import { ContainerSpecError, ContainerStateError, NoSuchContainerError, type ContainerInfo, type ContainerRuntime } from '../runtime/index.js';
 import { containerName, containerSpecFor, DEFAULT_STOP_GRACE_MS, LABEL_STOP_GRACE_MS, LABEL_STOP_SIGNAL, LABEL_TASK_ID, normalizeSignal, type SpecContext } from './container-spec.js';
 import { TaskRejectedError, type Controller, type ExitInfo } from './controller.js';
@@ -28,6 +28,30 @@ export async function taskContainers(runtime: ContainerRuntime): Promise<Map<str
     if (id) out.set(id, c);
   }
   return out;
+}
+
+/**
+ * Resolves of one image ref that are under way, per image store: the tasks a node is given at
+ * once mostly name the same image, and each resolve is a dozen trips through the thread pool.
+ * Only concurrent calls share a result (nothing is kept once it settles), so a re-tagged image
+ * is seen by the next task as before.
+ */
+const resolving = new WeakMap<ImageStore, Map<string, Promise<ResolvedImage>>>();
+
+function resolveShared(images: ImageStore, ref: string): Promise<ResolvedImage> {
+  let byRef = resolving.get(images);
+  if (!byRef) {
+    byRef = new Map();
+    resolving.set(images, byRef);
+  }
+  let p = byRef.get(ref);
+  if (!p) {
+    const map = byRef;
+    p = images.resolve(ref).finally(() => map.delete(ref));
+    map.set(ref, p);
+  }
+  // each task gets its own copy: the spec built from it is the task's
+  return p.then((r) => structuredClone(r));
 }
 
 export class ContainerController implements Controller {
@@ -95,7 +119,7 @@ export class ContainerController implements Controller {
     }
     let resolved;
     try {
-      resolved = await this.deps.images.resolve(image);
+      resolved = await resolveShared(this.deps.images, image);
     } catch (err) {
       if (err instanceof ImageNotFoundError) throw new TaskRejectedError(`image ${image} not found on node ${this.deps.hostname}`);
       throw err;
