@@ -3,10 +3,12 @@
 // task spec is not needed) and removed, the same way the agent removes a task no longer assigned
 // to it. Run after the agent has stopped, so no runner reports the exits or restarts anything.
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ContainerController, taskContainers } from '../agent/executor/index.js';
 import { ImageStore } from '../agent/images/index.js';
 import { ContainerRuntime } from '../agent/runtime/index.js';
+import { LocalVolumes } from '../agent/volumes/index.js';
 import type { Task } from '../proto/gen/types.js';
 import type { DaemonPaths } from './paths.js';
 
@@ -27,11 +29,14 @@ export async function removeTaskContainers(o: { paths: DaemonPaths; cgroupParent
     logger: o.logger.child({ component: 'runtime' }),
   });
   const images = new ImageStore({ root: o.paths.imagesDir, logger: o.logger.child({ component: 'images' }) });
+  // the agent's rule (agent/index.ts): volumes live beside its state dir; a task's anonymous
+  // volumes go with its container, named ones stay (as `docker swarm leave` keeps them)
+  const volumes = new LocalVolumes({ root: join(dirname(o.paths.agentDir), 'volumes'), logger: log });
   const out: RemovedTasks = { removed: [], failed: [] };
   const found = await taskContainers(runtime);
   await Promise.all(
     [...found.keys()].map(async (taskId) => {
-      const ctl = new ContainerController({ id: taskId } as Task, { runtime, images, hostname: hostname(), nodeId: '', defaultNetwork: 'host', logger: log });
+      const ctl = new ContainerController({ id: taskId } as Task, { runtime, images, hostname: hostname(), nodeId: '', defaultNetwork: 'host', volumes, logger: log });
       try {
         await ctl.shutdown();
         await ctl.remove();
