@@ -12,6 +12,12 @@ export function isJobMode(mode: string | undefined): mode is (typeof JOB_MODES)[
   return (JOB_MODES as readonly string[]).includes(mode ?? '');
 }
 
+/** A service whose mode is a job (its tasks run to completion). */
+export function isJobService(svc: Service): boolean {
+  const c = svc.spec?.mode?.$case;
+  return c === 'replicatedJob' || c === 'globalJob';
+}
+
 export class JobFailedError extends Error {
   readonly userError = true as const;
 }

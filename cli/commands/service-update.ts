@@ -9,6 +9,7 @@ import { addConnectionOptions, connectionFlags, RemoteError, withConnection, typ
 import { parseCount } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
 import { addSharedServiceOptions, applySharedServiceFlags, type Flags } from './service-flags.js';
+import { isJobService, waitForJob } from './service-job.js';
 
 class UpdateFailedError extends Error {
   readonly userError = true as const;
@@ -121,7 +122,11 @@ export function registerServiceUpdateCommands(program: Command): void {
       const written = await writeService(c, svc, spec, rollback);
       process.stdout.write(`${written.spec?.annotations?.name ?? written.id}\n`);
       if (written.specVersion === svc.specVersion) return void process.stdout.write('no change\n');
-      if (!f.detach) await followUpdate(c, written.id, since, rollback, (l) => process.stdout.write(`${l}\n`));
+      if (f.detach) return;
+      const out = (l: string): void => void process.stdout.write(`${l}\n`);
+      // a job's tasks end, so "updated N/M running" never settles: follow its new run instead
+      if (isJobService(written)) await waitForJob(c, written, undefined, out);
+      else await followUpdate(c, written.id, since, rollback, out);
     });
   });
 

@@ -103,8 +103,10 @@ describe('e2e: jobs', () => {
 
     // A new iteration: the CLI's --force bumps the spec, the job runs 4 more tasks.
     const before = (await getService('rjob')).specVersion;
-    const up = await shoal(['service', 'update', '--force', '-d', 'rjob']);
+    // without -d the CLI follows the new run to its end (a job never shows "N/M running")
+    const up = await shoal(['service', 'update', '--force', 'rjob']);
     expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/rjob: 4\/4 completed/);
     const now = (await getService('rjob')).specVersion;
     expect(now).toBeGreaterThan(before);
     await watchJob('rjob', 2, (x) => x.filter((t) => complete(t) && t.specVersion === now).length === 4, 'second run complete');
