@@ -7,14 +7,17 @@ import type { Controller } from './controller.js';
 import { isTerminal, step } from './step.js';
 
 /**
- * States the task leaves at once by itself: ACCEPTED becomes PREPARING without any work, and
- * STARTING lasts one start of a prepared container. Neither is persisted nor reported (the next
- * one follows within milliseconds and says more); an agent that dies in between redoes the
- * prepare or start, which are idempotent. Each persisted status costs a file creation, which is
- * what a container start spends most on when the disk is busy.
+ * States on the way to RUNNING (ACCEPTED, PREPARING, STARTING) are persisted and reported only
+ * once they have lasted this long: usually the next one follows within milliseconds and says
+ * more, while a slow prepare (a big image, a volume copied up) still shows as PREPARING. An
+ * agent that dies meanwhile redoes the prepare or start, which are idempotent. Each persisted
+ * status costs a file written on the host's disk, a good part of a container start when the
+ * disk is busy.
  */
+export const PASSING_REPORT_MS = 250;
+
 function isPassing(state: TaskState): boolean {
-  return state === TaskState.ACCEPTED || state === TaskState.STARTING;
+  return state === TaskState.ACCEPTED || state === TaskState.PREPARING || state === TaskState.STARTING;
 }
 
 export interface RunnerController extends Controller {
@@ -27,6 +30,8 @@ export class TaskRunner {
   private detached = false;
   /** The container was removed because the task is to be removed (desired REMOVE). */
   private removed = false;
+  /** Reports a passing state that lasted (see PASSING_REPORT_MS). */
+  private lateReport: NodeJS.Timeout | undefined;
   private readonly done: Promise<void>;
 
   constructor(
@@ -36,6 +41,7 @@ export class TaskRunner {
     /** Persists and reports a new status. */
     private readonly onStatus: (task: Task, status: TaskStatus) => void,
     private readonly log: Logger,
+    private readonly opts: { passingReportMs?: number } = {},
   ) {
     this.done = this.loop();
   }
@@ -75,7 +81,7 @@ export class TaskRunner {
       if (next !== this.status) {
         this.status = next;
         this.log.info({ task: this.task.id, service: this.task.serviceName, state: next.state, message: next.message, err: next.err || undefined }, 'task state changed');
-        if (!isPassing(next.state)) this.onStatus(this.task, next);
+        this.report(next);
         // a turn of the event loop between steps: many tasks stepping at once otherwise run as
         // one long chain of microtasks in which no I/O (supervisors' reports, the session) is read
         await new Promise<void>((r) => setImmediate(r));
@@ -88,6 +94,20 @@ export class TaskRunner {
       }
       await woken;
     }
+  }
+
+  /** Persists and reports `s` now, or if it is a passing state, once it has lasted. */
+  private report(s: TaskStatus): void {
+    clearTimeout(this.lateReport);
+    this.lateReport = undefined;
+    if (!isPassing(s.state)) {
+      this.onStatus(this.task, s);
+      return;
+    }
+    this.lateReport = setTimeout(() => {
+      this.lateReport = undefined;
+      if (!this.detached && this.status === s) this.onStatus(this.task, s);
+    }, this.opts.passingReportMs ?? PASSING_REPORT_MS);
   }
 
   /**
@@ -109,6 +129,7 @@ export class TaskRunner {
   /** Stops driving the task and leaves its container as it is (agent shutdown). */
   async detach(): Promise<void> {
     this.detached = true;
+    clearTimeout(this.lateReport);
     this.waitAbort?.abort();
     this.kick();
     await this.done;

@@ -1,6 +1,7 @@
 // The task runner over the real container controller and runtime (busybox test image): the
-// statuses it persists and reports, and the container of a task to be removed going as soon as
-// the task stopped, before the managers send the removal.
+// statuses it persists and reports (states on the way to RUNNING only once they lasted), and the
+// container of a task to be removed going as soon as the task stopped, before the managers send
+// the removal.
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Task, TaskState, type TaskStatus } from '../../../proto/gen/types.js';
@@ -33,28 +34,45 @@ function makeTask(extra: Partial<Task> = {}): Task {
   });
 }
 
-function run(t: Task): { runner: TaskRunner; reported: TaskStatus[]; until(state: TaskState): Promise<void> } {
+function run(t: Task, o: { prepareDelayMs?: number; passingReportMs?: number } = {}): { runner: TaskRunner; reported: TaskStatus[]; until(state: TaskState): Promise<void> } {
   const reported: TaskStatus[] = [];
   const waiters: { state: TaskState; resolve(): void }[] = [];
   const ctl = new ContainerController(t, { runtime: fx.runtime, images: fx.images, hostname: hostname(), nodeId: 'node1', defaultNetwork: 'none', logger: fx.logger });
+  if (o.prepareDelayMs) {
+    // the real prepare, after a wait: a slow image pull or volume copy, as the runner sees it
+    const prepare = ctl.prepare.bind(ctl);
+    ctl.prepare = async () => {
+      await new Promise((r) => setTimeout(r, o.prepareDelayMs));
+      await prepare();
+    };
+  }
   const runner = new TaskRunner(t, t.status!, ctl, (_task, s) => {
     reported.push(s);
     for (const w of waiters.filter((x) => x.state === s.state)) w.resolve();
-  }, fx.logger);
+  }, fx.logger, { passingReportMs: o.passingReportMs ?? 60_000 });
   const until = (state: TaskState): Promise<void> =>
     reported.some((s) => s.state === state) ? Promise.resolve() : new Promise((resolve) => waiters.push({ state, resolve }));
   return { runner, reported, until };
 }
 
 describe('TaskRunner', () => {
-  it('reports PREPARING and RUNNING, not the states it leaves at once', async () => {
+  it('reports RUNNING alone when the states before it pass within the report delay', async () => {
     const t = makeTask();
     const r = run(t);
     await r.until(TaskState.RUNNING);
-    expect(r.reported.map((s) => s.state)).toEqual([TaskState.PREPARING, TaskState.RUNNING]);
+    expect(r.reported.map((s) => s.state)).toEqual([TaskState.RUNNING]);
     expect(r.runner.current.status.state).toBe(TaskState.RUNNING);
     await r.runner.remove();
     expect((await taskContainers(fx.runtime)).has(t.id)).toBe(false);
+  });
+
+  it('reports PREPARING when preparing lasts', async () => {
+    const t = makeTask();
+    // reported after 50 ms; the prepare lasts at least 500
+    const r = run(t, { prepareDelayMs: 500, passingReportMs: 50 });
+    await r.until(TaskState.RUNNING);
+    expect(r.reported.map((s) => s.state)).toEqual([TaskState.PREPARING, TaskState.RUNNING]);
+    await r.runner.remove();
   });
 
   it('keeps the container of a task shut down (history), removes that of a task to be removed', async () => {
