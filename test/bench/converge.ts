@@ -1,7 +1,18 @@
-// `npm run bench -- converge [--swarm-runs N] [--no-swarm]`: in a 3-host lab (1 manager, 2
+// `npm run bench -- converge [--no-swarm] [--profile DIR]`: in a 3-host lab (1 manager, 2
 // workers), create a 30-replica service and wait for 30/30 running, scale to 90 and wait, remove
 // it and wait until no container is left; then the same with Docker Swarm through
-// /work/shared/anchors/swarm/swarm_anchor.sh (phase create) in the same run.
+// /work/shared/anchors/swarm/swarm_anchor.sh (phase create) in the same run. Both run busybox
+// `sleep` that exits on SIGTERM (Swarm with --init), so neither waits out a stop grace period.
+//
+// Before the JSON line, stderr shows where each phase went, from the daemons' logs: when the
+// orchestrator reconciled, the agents accepted, containers were created and started, tasks
+// reported RUNNING, stopped, and containers were removed (first .. last, per host), and the CPU
+// the daemons used. --profile writes V8 CPU profiles of the daemons. What these showed on this
+// 2-core host with a busy ext4 disk (2026-11-25): a container start is mostly file creations in
+// the agent (each 1-3 ms of waiting for the journal, a file replaced costs a flush too), done on
+// the event loop they blocked everything else, so supervisors' reports were read only after the
+// last container of a host was created; removal waited for a round trip through the managers
+// and then ran one container after another. See the agent/runtime README for what changed.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
