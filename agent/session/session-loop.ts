@@ -7,6 +7,11 @@ import { DispatcherClient, type AssignmentsMessage, type LogSubscription, type S
 import type { NodeDescription } from '../../proto/gen/types.js';
 import { ManagerSession } from './manager-session.js';
 
+// A COMPLETE assignments message carries every secret and config a node needs (each up to
+// 500 KiB) besides its tasks: gRPC's default 4 MiB receive limit would make such a node
+// reconnect forever.
+const DISPATCHER_CHANNEL_DEFAULTS: Record<string, number> = { 'grpc.max_receive_message_length': 64 << 20 };
+
 /** The dispatcher's refusal on a follower; the address of the leader follows it. */
 export const NOT_LEADER_PREFIX = 'not leader: ';
 
@@ -76,7 +81,7 @@ export class SessionLoop {
       if (signal.aborted) break;
       const addr = preferred ?? this.managers[idx % this.managers.length]!;
       preferred = undefined;
-      const client = new DispatcherClient(addr, this.o.credentials, this.o.channelOptions ?? {});
+      const client = new DispatcherClient(addr, this.o.credentials, { ...DISPATCHER_CHANNEL_DEFAULTS, ...this.o.channelOptions });
       const session = new ManagerSession({
         client,
         addr,

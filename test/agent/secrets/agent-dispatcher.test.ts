@@ -86,4 +86,42 @@ describe('Agent with a dispatcher: secrets and configs', () => {
     await until(() => b.secrets.ids().secrets.length === 0 && b.secrets.ids().configs.length === 0, 'secret and config dropped after the last task');
     await until(() => mountsUnder(join(fx.root, 'run')).length === 0, 'task tmpfs unmounted');
   });
+
+  it('receives more than gRPC\'s default 4 MiB of secrets in one assignments message', async () => {
+    const id = `shoalsaD2x${process.pid}`;
+    const n = 12; // 12 x 450 KiB: one COMPLETE message of about 5.4 MB
+    for (let i = 0; i < n; i++) {
+      // one secret per transaction: a proposal is limited to 1 MB
+      await mgr.store.update((tx) => tx.secrets.create(Secret.fromPartial({ id: `shoalsa-big${i}`, spec: { annotations: { name: `big${i}` }, data: Buffer.alloc(450 * 1024, 97 + i) } })));
+    }
+    await mgr.store.update((tx) => {
+      tx.tasks.create(
+        Task.fromPartial({
+          id,
+          serviceId: 'svc2',
+          serviceName: 'big',
+          slot: 1,
+          nodeId: 'n1',
+          desiredState: TaskState.RUNNING,
+          status: { state: TaskState.ASSIGNED },
+          spec: {
+            container: {
+              image: 'busybox',
+              args: ['sh', '-c', 'wc -c /run/secrets/big11; exec sleep 1000'],
+              stopGracePeriod: { nanos: 200_000_000n },
+              secrets: Array.from({ length: n }, (_, i) => ({ secretId: `shoalsa-big${i}`, secretName: `big${i}`, file: { name: `big${i}`, uid: '0', gid: '0', mode: 0o400 } })),
+            },
+          },
+        }),
+      );
+    });
+    const a = newAgent();
+    await a.start();
+    await until(() => stored(id) === TaskState.RUNNING, 'task running in the store');
+    expect(a.secrets.ids().secrets).toHaveLength(n);
+    const c = (await taskContainers(fx.runtime)).get(id)!;
+    await until(async () => (await collect(fx.runtime.logs(c.id))).map((e) => e.text).join('').includes(`${450 * 1024} /run/secrets/big11`), 'the last secret whole in the container');
+    await mgr.store.update((tx) => tx.tasks.delete(id));
+    await until(async () => !(await taskContainers(fx.runtime)).has(id), 'container removed');
+  });
 });
