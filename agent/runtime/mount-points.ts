@@ -5,7 +5,7 @@
 // /etc up into the container's upper directory and creates the files there: a dozen metadata
 // writes on the host's disk per container start, the most expensive part of starting many
 // containers at once on a busy disk.
-import { lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const MOUNT_POINT_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
@@ -88,7 +88,8 @@ export class MountPointLayer {
       this.fits.set(key, ok);
     }
     if (!ok) return [...layers];
-    this.path ??= ensureMountPointLayer(this.stateDir);
+    // made again if something removed it meanwhile (a stat: cheap next to a start)
+    if (this.path === undefined || !existsSync(this.path)) this.path = ensureMountPointLayer(this.stateDir);
     return [...layers, this.path];
   }
 }

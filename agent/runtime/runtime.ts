@@ -70,12 +70,13 @@ export class ContainerRuntime {
    * namespace; a directory per container was one more to create and remove on the host's disk.
    */
   private rootfsMountPoint(): string {
-    if (!this.rootfsDir) {
-      const d = join(this.stateDir, '.rootfs');
+    const d = join(this.stateDir, '.rootfs');
+    // made again if something removed it meanwhile (a stat: cheap next to a start)
+    if (this.rootfsDir !== d || !existsSync(d)) {
       mkdirSync(d, { recursive: true });
       this.rootfsDir = d;
     }
-    return this.rootfsDir;
+    return d;
   }
 
   async create(spec: ContainerSpec): Promise<ContainerInfo> {

@@ -57,6 +57,10 @@ describe('layerMergesWith', () => {
     // a second runtime over the same state dir finds the same layer
     expect(new MountPointLayer(state).layersFor([join(dir, 'base')])).toEqual(withIt);
     expect(readdirSync(join(state, '.layers'))).toEqual(['mount-points-v1']);
+    // removed behind its back: made again
+    rmSync(join(state, '.layers'), { recursive: true });
+    expect(mp.layersFor([join(dir, 'base')])).toEqual(withIt);
+    expect(readdirSync(join(withIt[1]!, 'etc')).sort()).toEqual(['hostname', 'hosts', 'resolv.conf']);
   });
 });
 
