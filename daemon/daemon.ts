@@ -17,6 +17,7 @@ import {
   newNodeId,
   RenewableCertificates,
   saveNodeCertificates,
+  nodeCertExpiryMs,
   signNodeCertificate,
   type NodeCertificates,
   type NodeRoleName,
@@ -116,7 +117,9 @@ export class Daemon {
         const ca = await createRootCA({ clusterId });
         const tokens = generateJoinTokens(ca.hash);
         const { keyPem, csrPem } = await createNodeKeyAndCSR();
-        const certPem = await signNodeCertificate({ csrPem, nodeId, role: 'manager', clusterId, ca, addresses: [hostOf(advertise)] });
+        // the cluster spec is written after this with the default expiry: sign for what it will say
+        const expiryMs = nodeCertExpiryMs(undefined, this.o.tuning?.nodeCertExpiryMs);
+        const certPem = await signNodeCertificate({ csrPem, nodeId, role: 'manager', clusterId, ca, addresses: [hostOf(advertise)], expiryMs });
         const certs = new RenewableCertificates({ keyPem, certPem, rootPem: ca.certPem });
         await saveNodeCertificates(this.o.paths.certDir, certs);
         this.certs = certs;
