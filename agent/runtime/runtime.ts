@@ -17,6 +17,7 @@ import { MountPointLayer } from './mount-points.js';
 import { ContainerSpecError, ContainerStartError, ContainerStateError } from './errors.js';
 import { readLogs } from './logs.js';
 import { NameRegistry } from './names.js';
+import { appendExecOptions, encodeOptions } from './options.js';
 import { encodeRunConfig, execShim, runShim, writeExecConfig } from './shim.js';
 import { describe, files, readRecord, shimAlive, type ContainerRecord } from './state.js';
 import { resolveUser } from './user.js';
@@ -176,7 +177,8 @@ export class ContainerRuntime {
       creds,
       procs: procsFiles(cg, rec),
     });
-    return { dir, rec, config };
+    // capabilities, sysctls, ulimits and init (options.ts) follow the run config's own entries
+    return { dir, rec, config: Buffer.concat([config, encodeOptions(spec, 'run')]) };
   }
 
   /** create + start; a container that fails to start is removed again. */
@@ -257,6 +259,7 @@ export class ContainerRuntime {
     const cg = await this.cgroup(rec);
     const configPath = join(dir, `exec-${randomBytes(6).toString('hex')}.conf`);
     await writeExecConfig(configPath, info.pid!, { args: spec.args, env, cwd: spec.cwd ?? rec.spec.cwd ?? '/', creds, procs: procsFiles(cg, rec) });
+    await appendExecOptions(configPath, rec.spec);
     try {
       const out = await execShim(configPath, spec.stdio ?? 'pipe');
       if (out.error !== null) throw new ContainerStartError(rec.name, `exec ${spec.args[0]}: ${out.error}`);

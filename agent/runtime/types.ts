@@ -47,6 +47,24 @@ export interface ContainerSpec {
   dns?: { nameservers: string[]; search?: string[]; options?: string[] };
   /** The image the layers came from, for display and for the image store's garbage collector. */
   image?: { ref: string; id: string };
+  /** Capabilities added to / dropped from Docker's default set: "NET_ADMIN" or "CAP_NET_ADMIN",
+   * any case, or "ALL" (add ALL: every capability but the dropped ones; drop ALL: only the added). */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** Namespaced sysctls (net.* unless the network is the host's, kernel.shm*, kernel.msg*,
+   * kernel.sem, fs.mqueue.*), written inside the container's namespaces before its command runs. */
+  sysctls?: Record<string, string>;
+  /** Resource limits of every process in the container (setrlimit before the exec). */
+  ulimits?: Ulimit[];
+  /** Runs a small init as pid 1 that starts the command, forwards signals and reaps orphans. */
+  init?: boolean;
+}
+
+/** A setrlimit(2) limit by Docker's name (nofile, nproc, core, memlock, stack, ...); -1 = unlimited. */
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
 }
 
 export interface ExitStatus {

@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { constants } from 'node:os';
 import { ContainerSpecError } from './errors.js';
+import { optionProblems } from './options.js';
 import type { ContainerSpec } from './types.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
@@ -65,6 +66,9 @@ export function validateSpec(spec: ContainerSpec): void {
   if (spec.stopSignal !== undefined && !(spec.stopSignal in constants.signals)) {
     throw new ContainerSpecError(`stop signal ${JSON.stringify(spec.stopSignal)} is not a signal name like SIGTERM`);
   }
+  const problem = optionProblems(spec)[0];
+  if (problem !== undefined) throw new ContainerSpecError(problem);
+  if (spec.init !== undefined && typeof spec.init !== 'boolean') throw new ContainerSpecError(`init must be true or false, not ${JSON.stringify(spec.init)}`);
   const log = spec.log ?? {};
   if (log.maxBytes !== undefined && (!Number.isSafeInteger(log.maxBytes) || log.maxBytes < 1024)) {
     throw new ContainerSpecError(`log max size ${log.maxBytes} must be an integer of at least 1024 bytes`);

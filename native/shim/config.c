@@ -57,7 +57,9 @@ int config_load(const char *path, struct shim_config *c) {
   while (p < end) {
     const char *key = p;
     p += strlen(p) + 1;
-    int want = strcmp(key, "bind") == 0 || strcmp(key, "cgroupfs") == 0 ? 3 : strcmp(key, "tmpfs") == 0 ? 2 : strcmp(key, "readonly") == 0 ? 0 : 1;
+    int want = strcmp(key, "bind") == 0 || strcmp(key, "cgroupfs") == 0 || strcmp(key, "rlimit") == 0 ? 3
+             : strcmp(key, "tmpfs") == 0 || strcmp(key, "sysctl") == 0 ? 2
+             : strcmp(key, "readonly") == 0 || strcmp(key, "init") == 0 ? 0 : 1;
     for (int i = 0; i < want; i++) {
       if (p >= end) return fail(0, "config: key %s lacks a value", key);
       tok[i] = p;
@@ -106,6 +108,21 @@ int config_load(const char *path, struct shim_config *c) {
     else if (!strcmp(key, "logmax")) { if (parse_long(v, &c->log_max)) return fail(0, "config: bad logmax %s", v); }
     else if (!strcmp(key, "logfiles")) { if (parse_long(v, &n) || n < 1) return fail(0, "config: bad logfiles %s", v); c->log_files = (int)n; }
     else if (!strcmp(key, "pid")) { if (parse_long(v, &n) || n < 1) return fail(0, "config: bad pid %s", v); c->target_pid = (pid_t)n; }
+    else if (!strcmp(key, "capadd")) { c->cap_add = push(c->cap_add, &c->ncap_add, sizeof *c->cap_add); c->cap_add[c->ncap_add - 1] = v; }
+    else if (!strcmp(key, "capdrop")) { c->cap_drop = push(c->cap_drop, &c->ncap_drop, sizeof *c->cap_drop); c->cap_drop[c->ncap_drop - 1] = v; }
+    else if (!strcmp(key, "sysctl")) {
+      c->sysctls = push(c->sysctls, &c->nsysctls, sizeof *c->sysctls);
+      c->sysctls[c->nsysctls - 1].name = tok[0];
+      c->sysctls[c->nsysctls - 1].value = tok[1];
+    }
+    else if (!strcmp(key, "rlimit")) {
+      c->rlimits = push(c->rlimits, &c->nrlimits, sizeof *c->rlimits);
+      struct rlimit_entry *r = &c->rlimits[c->nrlimits - 1];
+      r->name = tok[0];
+      if (parse_long(tok[1], &r->soft) || parse_long(tok[2], &r->hard) || r->soft < -1 || r->hard < -1)
+        return fail(0, "config: bad rlimit %s %s %s", tok[0], tok[1], tok[2]);
+    }
+    else if (!strcmp(key, "init")) c->init = 1;
     else return fail(0, "config: unknown key %s", key);
   }
   if (c->nargs == 0) return fail(0, "config: no command (arg) given");

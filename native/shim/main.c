@@ -7,9 +7,11 @@
  *                                (posix_spawn with SETSID) and reaps us later, so we supervise
  *                                without forking first; STATE_DIR is not read (the config names
  *                                it): it only marks the command line as this container's
- *   shoal-shim exec CONFIG [FD]  run a process in a running container (errors also to FD) */
+ *   shoal-shim exec CONFIG [FD]  run a process in a running container (errors also to FD)
+ * Run as argv[0] "shoal-init", it is a container's init instead (init.h). */
 #include "config.h"
 #include "exec.h"
+#include "init.h"
 #include "run.h"
 #include "util.h"
 #include <signal.h>
@@ -18,6 +20,9 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
+  /* a container's pid 1 under `init: true` (see init.h): before anything of the shim's */
+  const char *base = strrchr(argv[0], '/');
+  if (!strcmp(base ? base + 1 : argv[0], SHOAL_INIT_NAME)) return init_main(argc, argv);
   if (argc < 3 || (strcmp(argv[1], "run") && strcmp(argv[1], "exec"))) {
     fprintf(stderr, "usage: shoal-shim run CONFIG [--in-place] | exec CONFIG [REPORT_FD]\n");
     return 2;

@@ -1,7 +1,12 @@
 #include "process.h"
 #include "util.h"
 #include "seccomp.h"
+#include "caps.h"
+#include "init.h"
+#include "options.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <stdint.h>
@@ -11,19 +16,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* Docker's default capabilities (moby's oci/caps/defaults.go lists the same set). */
-static const int default_caps[] = {
-  CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
-  CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
-  CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
-};
-
-static int is_default_cap(int cap) {
-  for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++)
-    if (default_caps[i] == cap) return 1;
-  return 0;
-}
 
 static const char *env_path(const struct shim_config *c) {
   for (int i = 0; i < c->nenv; i++)
@@ -64,17 +56,25 @@ static int set_caps(uint64_t caps) {
   memset(data, 0, sizeof data);
   for (int i = 0; i < 2; i++) {
     uint32_t word = (uint32_t)(caps >> (32 * i));
-    data[i].effective = data[i].permitted = data[i].inheritable = word;
+    data[i].effective = data[i].permitted = word;
   }
   if (syscall(SYS_capset, &hdr, data) < 0) return fail(1, "capset");
   return 0;
 }
 
 int finish_and_exec(const struct shim_config *c, int seccomp_fd) {
+  return finish_and_exec_via(c, seccomp_fd, -1);
+}
+
+int finish_and_exec_via(const struct shim_config *c, int seccomp_fd, int init_fd) {
   char path[4096];
+  uint64_t allowed;
+  if (caps_compute(c, &allowed) < 0) return -1;
+  /* while CAP_SYS_RESOURCE is still held: raising a hard limit needs it */
+  if (rlimits_apply(c) < 0) return -1;
   /* Bounding set first: dropping needs CAP_SETPCAP, which we still hold as root. */
   for (int cap = 0; cap < 64; cap++) {
-    if (is_default_cap(cap)) continue;
+    if (allowed & (1ULL << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
       if (errno == EINVAL) break; /* past the kernel's last capability */
       return fail(1, "drop capability %d from the bounding set", cap);
@@ -84,10 +84,9 @@ int finish_and_exec(const struct shim_config *c, int seccomp_fd) {
   if (setgroups((size_t)c->ngroups, c->groups) < 0) return fail(1, "setgroups");
   if (setresgid(c->gid, c->gid, c->gid) < 0) return fail(1, "setgid %u", (unsigned)c->gid);
   if (setresuid(c->uid, c->uid, c->uid) < 0) return fail(1, "setuid %u", (unsigned)c->uid);
-  uint64_t caps = 0;
-  if (c->uid == 0)
-    for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++) caps |= 1ULL << default_caps[i];
-  if (set_caps(caps) < 0) return -1;
+  /* As Docker: root holds the whole set; another user keeps only the bounding set, so it gains
+   * capabilities only from file capabilities (no inheritable or ambient ones are handed out). */
+  if (set_caps(c->uid == 0 ? allowed : 0) < 0) return -1;
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return fail(1, "clear ambient capabilities");
   if (chdir(c->cwd) < 0) return fail(1, "working directory %s", c->cwd);
   if (resolve_command(c, path, sizeof path) < 0) return -1;
@@ -98,6 +97,17 @@ int finish_and_exec(const struct shim_config *c, int seccomp_fd) {
   if (rc != 0) {
     errno = rc < 0 ? -rc : rc;
     return fail(1, "apply the default seccomp profile");
+  }
+  if (init_fd >= 0) {
+    /* shoal-init -- ARGS...: the init's execvp finds the command as resolve_command() just did
+     * (same $PATH and directory), and the command keeps its own argv[0] */
+    char **argv = calloc((size_t)c->nargs + 3, sizeof *argv);
+    if (!argv) return fail(1, "init arguments");
+    argv[0] = SHOAL_INIT_NAME;
+    argv[1] = "--";
+    for (int i = 0; i < c->nargs; i++) argv[i + 2] = c->args[i];
+    syscall(SYS_execveat, init_fd, "", argv, c->env, AT_EMPTY_PATH);
+    return fail(1, "exec %s for %s", SHOAL_INIT_NAME, path);
   }
   execve(path, c->args, c->env);
   return fail(1, "exec %s", path);

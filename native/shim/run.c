@@ -1,6 +1,7 @@
 #include "run.h"
 #include "devices.h"
 #include "logger.h"
+#include "options.h"
 #include "process.h"
 #include "rootfs.h"
 #include "seccomp.h"
@@ -103,7 +104,7 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd, 
   close(p->err[0]);
   close(p->sec[1]);
   int *bind_fds = calloc((size_t)c->nbinds + 1, sizeof(int));
-  int nullfd = -1;
+  int nullfd = -1, init_fd = -1;
   trace("init: cloned");
   /* first, so that everything the init allocates is charged to the container */
   for (int i = 0; i < j->nfiles; i++)
@@ -112,6 +113,10 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd, 
   if (netfd >= 0 && setns(netfd, CLONE_NEWNET) < 0) { fail(1, "join network namespace %s", c->net); goto fail; }
   if (!strcmp(c->net, "none") && net_loopback_up() < 0) goto fail;
   if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0) { fail(1, "set hostname %s", c->hostname); goto fail; }
+  /* /proc/sys files act on the namespaces of whoever opens them: the container's, now */
+  if (sysctls_apply(c) < 0) goto fail;
+  /* the init program is this binary, found while the host's /proc is still reachable */
+  if (c->init && (init_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) < 0) { fail(1, "open the shim binary for the init"); goto fail; }
   nullfd = open("/dev/null", O_RDWR);
   if (nullfd < 0) { fail(1, "open /dev/null"); goto fail; }
   if (rootfs_open_binds(c, bind_fds) < 0) goto fail;
@@ -123,7 +128,7 @@ static void child_init(const struct shim_config *c, struct pipes *p, int netfd, 
   trace("init: rootfs ready");
   trace_keep_fd();
   if (dup2(nullfd, 0) < 0 || dup2(p->out[1], 1) < 0 || dup2(p->err[1], 2) < 0) { fail(1, "dup2"); goto fail; }
-  finish_and_exec(c, p->sec[0]);
+  finish_and_exec_via(c, p->sec[0], init_fd);
 fail:
   write_all(p->errp[1], shim_error, strlen(shim_error));
   _exit(127);
