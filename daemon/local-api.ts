@@ -18,8 +18,6 @@ import {
 import type { ExtraService } from './cluster-api.js';
 import type { Daemon } from './daemon.js';
 
-/** Trailing metadata key of `leave`'s warnings (binary: any UTF-8 text). */
-export const LEAVE_WARNING_KEY = 'shoal-warning-bin';
 
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const e = err as { userError?: boolean; code?: number; details?: string; message?: string };
@@ -45,18 +43,7 @@ export async function startLocalApi(d: Daemon, socket: string, extra: ExtraServi
   server.addService(DaemonService, {
     init: handle<InitRequest, InitResponse>((r) => d.init(r)),
     join: handle<JoinRequest, JoinResponse>((r) => d.join(r)),
-    // LeaveResponse has no field for them: warnings (a manager's quorum, what is left to do)
-    // travel as trailing metadata, one LEAVE_WARNING_KEY value each
-    leave: (call: ServerUnaryCall<LeaveRequest, LeaveResponse>, cb: sendUnaryData<LeaveResponse>): void => {
-      d.leave(call.request).then(
-        (warnings) => {
-          const md = new Metadata();
-          for (const w of warnings) md.add(LEAVE_WARNING_KEY, Buffer.from(w));
-          cb(null, {}, md);
-        },
-        (err: unknown) => cb(toServiceError(err)),
-      );
-    },
+    leave: handle<LeaveRequest, LeaveResponse>(async (r) => ({ warnings: await d.leave(r) })),
     info: handle<InfoRequest, InfoResponse>(() => d.info()),
   } as UntypedServiceImplementation);
   for (const s of extra) server.addService(s.definition, s.implementation);

@@ -1,7 +1,7 @@
 // `shoal init|join|leave|join-token|info`: this host's membership, through the local daemon's
 // Daemon service (always the unix socket: these act on this host), and the cluster's join
 // tokens through the Control service.
-import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import type { GetClusterResponse, RotateJoinTokenResponse } from '../../proto/gen/control.js';
 import type { InfoResponse, InitResponse, JoinResponse } from '../../proto/gen/daemon.js';
@@ -28,20 +28,14 @@ function managerAddr(i: InfoResponse): string {
   return i.leaderAddr || i.managers[0] || '<manager-address>:4243';
 }
 
-/** The daemon's warnings about a leave travel as trailing metadata (daemon/local-api.ts). */
-const LEAVE_WARNING_KEY = 'shoal-warning-bin';
-
 /** Leave (may wait for the Raft change and the tasks' grace periods); resolves with warnings. */
 async function leave(c: Connection, force: boolean): Promise<string[]> {
   const client = c.daemonClient();
   await c.ready(client);
   return new Promise<string[]>((resolve, reject) => {
-    const call = client.leave({ force }, new Metadata(), { deadline: new Date(Date.now() + MEMBERSHIP_TIMEOUT_MS) }, (err) => {
+    client.leave({ force }, new Metadata(), { deadline: new Date(Date.now() + MEMBERSHIP_TIMEOUT_MS) }, (err, res) => {
       if (err) reject(fromGrpc(err, c.target));
-    });
-    // the status (with the trailers) comes right after the callback
-    call.on('status', (st: StatusObject) => {
-      if (st.code === status.OK) resolve(st.metadata.get(LEAVE_WARNING_KEY).map((v) => v.toString()));
+      else resolve(res.warnings);
     });
   });
 }

@@ -64,6 +64,11 @@ export interface LeaveRequest {
 }
 
 export interface LeaveResponse {
+  /**
+   * What the user must know or do: a manager left without a quorum's blessing, Raft membership
+   * left to clean up with `node rm --force` on a remaining manager, containers that would not stop.
+   */
+  warnings: string[];
 }
 
 export interface InfoRequest {
@@ -630,11 +635,14 @@ export const LeaveRequest: MessageFns<LeaveRequest> = {
 };
 
 function createBaseLeaveResponse(): LeaveResponse {
-  return {};
+  return { warnings: [] };
 }
 
 export const LeaveResponse: MessageFns<LeaveResponse> = {
-  encode(_: LeaveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: LeaveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.warnings) {
+      writer.uint32(10).string(v!);
+    }
     return writer;
   },
 
@@ -651,6 +659,14 @@ export const LeaveResponse: MessageFns<LeaveResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -663,20 +679,26 @@ export const LeaveResponse: MessageFns<LeaveResponse> = {
     }
   },
 
-  fromJSON(_: any): LeaveResponse {
-    return {};
+  fromJSON(object: any): LeaveResponse {
+    return {
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
   },
 
-  toJSON(_: LeaveResponse): unknown {
+  toJSON(message: LeaveResponse): unknown {
     const obj: any = {};
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<LeaveResponse>, I>>(base?: I): LeaveResponse {
     return LeaveResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<LeaveResponse>, I>>(_: I): LeaveResponse {
+  fromPartial<I extends Exact<DeepPartial<LeaveResponse>, I>>(object: I): LeaveResponse {
     const message = createBaseLeaveResponse();
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };

@@ -6,7 +6,7 @@
 // `shoal leave --force` still leaves and prints what is left to do.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { credentials, Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../agent/runtime/index.js';
@@ -61,16 +61,11 @@ async function nodes(via = 'h1'): Promise<Node[]> {
   return (await c.control<{ nodes: Node[] }>(via, 'listNodes', {})).nodes;
 }
 
-/** Daemon.Leave with the warnings the daemon sends back as trailing metadata. */
+/** Daemon.Leave; resolves with the daemon's warnings. */
 function leave(host: string, force: boolean): Promise<string[]> {
   const client = new DaemonClient(`unix:${c.socket(host)}`, credentials.createInsecure());
   return new Promise<string[]>((resolve, reject) => {
-    const call = client.leave({ force }, new Metadata(), { deadline: new Date(Date.now() + 110_000) }, (err: ServiceError | null) => {
-      if (err) reject(err);
-    });
-    call.on('status', (st: StatusObject) => {
-      if (st.code === 0) resolve(st.metadata.get('shoal-warning-bin').map((v) => v.toString()));
-    });
+    client.leave({ force }, new Metadata(), { deadline: new Date(Date.now() + 110_000) }, (err: ServiceError | null, res) => (err ? reject(err) : resolve(res.warnings)));
   }).finally(() => client.close());
 }
 
