@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,8 @@ int init_main(int argc, char **argv) {
     fprintf(stderr, "%s: no command given\n", SHOAL_INIT_NAME);
     return 127;
   }
+  /* exec'd from a descriptor, the kernel named us after it: take our own name for ps */
+  prctl(PR_SET_NAME, SHOAL_INIT_NAME, 0, 0, 0);
   /* Blocked signals are queued even for a namespace's pid 1, which the kernel otherwise
    * spares every signal it has no handler for; sigwaitinfo then takes them one by one. */
   sigset_t all, before;
