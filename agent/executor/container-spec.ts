@@ -4,7 +4,8 @@
 import { constants } from 'node:os';
 import { Mount_Type, type Task } from '../../proto/gen/types.js';
 import type { ResolvedImage } from '../images/index.js';
-import type { ContainerSpec, MountSpec, NetworkMode } from '../runtime/index.js';
+import type { ContainerSpec, MountSpec, NetworkMode, Ulimit } from '../runtime/index.js';
+import { checkCapability, checkSysctl, checkUlimit } from '../runtime/options.js';
 import { TaskRejectedError } from './controller.js';
 
 /** Labels every task container carries, so a restarted agent knows whose it is. */
@@ -86,20 +87,38 @@ function groups(task: Task): number[] | undefined {
   });
 }
 
-/** Options the runtime cannot honour yet; running without them would quietly weaken the task. */
-function refuseUnsupported(c: NonNullable<NonNullable<Task['spec']>['container']>): void {
-  const unsupported: string[] = [];
-  if (c.capAdd.length) unsupported.push('cap_add');
-  if (c.capDrop.length) unsupported.push('cap_drop');
-  if (Object.keys(c.sysctls).length) unsupported.push('sysctls');
-  if (c.ulimits.length) unsupported.push('ulimits');
-  if (unsupported.length) throw new TaskRejectedError(`${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not supported on this node yet: remove ${unsupported.length > 1 ? 'them' : 'it'} from the service`);
+type TaskContainer = NonNullable<NonNullable<Task['spec']>['container']>;
+
+/** Capabilities, sysctls, ulimits and init, checked as the runtime will (options.ts) but as a
+ * TaskRejectedError naming the service's key, so a task that cannot run here never starts. */
+function kernelOptions(c: TaskContainer, net: NetworkMode): Pick<ContainerSpec, 'capAdd' | 'capDrop' | 'sysctls' | 'ulimits' | 'init'> {
+  const problems: string[] = [];
+  const check = (key: string, p: string | undefined): void => {
+    if (p !== undefined) problems.push(p.startsWith(`${key}:`) ? p : `${key}: ${p}`);
+  };
+  for (const cap of c.capAdd) check('cap_add', checkCapability(cap, 'cap_add', true));
+  for (const cap of c.capDrop) check('cap_drop', checkCapability(cap, 'cap_drop'));
+  for (const [k, v] of Object.entries(c.sysctls)) check('sysctls', checkSysctl(k, v, net));
+  const ulimits: Ulimit[] = [];
+  for (const u of c.ulimits) {
+    const [soft, hard] = [u.soft, u.hard].map((v) => (v >= -1n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : NaN)) as [number, number];
+    const problem = checkUlimit({ name: u.name, soft, hard }) ?? (ulimits.some((x) => x.name === u.name) ? `ulimit ${u.name} is given twice` : undefined);
+    check('ulimits', problem);
+    ulimits.push({ name: u.name, soft, hard });
+  }
+  if (problems.length) throw new TaskRejectedError(`${problems.join('; ')} (fix the service and update it)`);
+  return {
+    ...(c.capAdd.length ? { capAdd: [...c.capAdd] } : {}),
+    ...(c.capDrop.length ? { capDrop: [...c.capDrop] } : {}),
+    ...(Object.keys(c.sysctls).length ? { sysctls: { ...c.sysctls } } : {}),
+    ...(ulimits.length ? { ulimits } : {}),
+    ...(c.init ? { init: true } : {}),
+  };
 }
 
 export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecContext, prepared: PreparedMounts = {}): ContainerSpec {
   const c = task.spec?.container;
   if (!c) throw new TaskRejectedError(`task ${task.id} has no container spec`);
-  refuseUnsupported(c);
   const cfg = image.config;
   // Docker's rule: a new entrypoint drops the image's cmd unless args are given too.
   const entrypoint = c.command.length > 0 ? c.command : (cfg.entrypoint ?? []);
@@ -110,6 +129,7 @@ export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecCont
   const stopSignal = normalizeSignal(c.stopSignal || cfg.stopSignal || 'SIGTERM');
   const graceNanos = c.stopGracePeriod?.nanos;
   const graceMs = graceNanos !== undefined ? Number(graceNanos / 1_000_000n) : DEFAULT_STOP_GRACE_MS;
+  const net = network(task, ctx);
   return {
     name: containerName(task),
     rootfs: { layers: image.layerDirs },
@@ -122,7 +142,7 @@ export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecCont
     hostname: c.hostname || undefined,
     mounts: mounts(task, prepared),
     readOnly: c.readOnly,
-    network: network(task, ctx),
+    network: net,
     limits: {
       ...(limits && limits.nanoCpus > 0n ? { cpuQuotaCores: Number(limits.nanoCpus) / 1e9 } : {}),
       // no swap beyond the limit (as Kubernetes does): a task over its memory is OOM-killed
@@ -138,5 +158,6 @@ export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecCont
       [LABEL_STOP_SIGNAL]: stopSignal,
       [LABEL_STOP_GRACE_MS]: String(graceMs),
     },
+    ...kernelOptions(c, net),
   };
 }

@@ -1,6 +1,7 @@
 // Capabilities, sysctls, ulimits and init: the checks a spec's options must pass before anything
 // is created (each returns the problem as one line, or undefined), and their entries in the
 // shim's config (native/shim/config.h: capadd, capdrop, sysctl, rlimit, init).
+import { readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import type { ContainerSpec, NetworkMode, Ulimit } from './types.js';
 
@@ -19,11 +20,34 @@ export const ULIMIT_NAMES: readonly string[] = [
   'rss', 'rtprio', 'rttime', 'sigpending', 'stack',
 ];
 
-/** `key` names the field in messages: "cap_add" or "cap_drop" (the executor) or "capAdd". */
-export function checkCapability(name: string, key = 'capability'): string | undefined {
+let bounding: bigint | null | undefined;
+/** This process's bounding set: what a shim it spawns as root may hand out (null: unknown). */
+function boundingSet(): bigint | null {
+  if (bounding === undefined) {
+    try {
+      const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      bounding = m ? BigInt(`0x${m[1]}`) : null;
+    } catch {
+      bounding = null;
+    }
+  }
+  return bounding;
+}
+
+/**
+ * `key` names the field in messages ("cap_add" for a task, "capAdd" for a runtime spec); an
+ * added capability must also be one this host lets shoal hold (the shim checks again).
+ */
+export function checkCapability(name: string, key: string, adding = false): string | undefined {
   const bare = name.toUpperCase().replace(/^CAP_/, '');
-  if (bare === 'ALL' || CAPABILITIES.includes(bare)) return undefined;
-  return `${key}: unknown capability ${JSON.stringify(name)}: use a Linux capability such as NET_ADMIN or SYS_TIME, or ALL`;
+  if (bare === 'ALL') return undefined;
+  const n = CAPABILITIES.indexOf(bare);
+  if (n < 0) return `${key}: unknown capability ${JSON.stringify(name)}: use a Linux capability such as NET_ADMIN or SYS_TIME, or ALL`;
+  const held = boundingSet();
+  if (adding && held !== null && !(held & (1n << BigInt(n)))) {
+    return `${key}: capability ${bare} is not available to shoal on this host (not in its bounding set), so no container can have it: remove it`;
+  }
+  return undefined;
 }
 
 /** Only what lives in the container's own namespaces can be set per container (as Docker). */
@@ -52,7 +76,7 @@ export function checkUlimit(u: Ulimit): string | undefined {
 /** Every problem with the spec's options, first one first. */
 export function optionProblems(spec: ContainerSpec): string[] {
   const out: string[] = [];
-  for (const c of spec.capAdd ?? []) out.push(checkCapability(c, 'capAdd') ?? '');
+  for (const c of spec.capAdd ?? []) out.push(checkCapability(c, 'capAdd', true) ?? '');
   for (const c of spec.capDrop ?? []) out.push(checkCapability(c, 'capDrop') ?? '');
   for (const [k, v] of Object.entries(spec.sysctls ?? {})) out.push(checkSysctl(k, v, spec.network ?? 'none') ?? '');
   const seen = new Set<string>();

@@ -71,7 +71,8 @@ describe('containerSpecFor', () => {
     expect(() => containerSpecFor(task({ mounts: [{ type: Mount_Type.VOLUME, source: '', target: '/v' }] }), image, ctx)).toThrow('mount of /v: volume (anonymous) is not available on this node (no volume driver)');
     expect(() => containerSpecFor(task({ stopSignal: 'SIGNOPE' }), image, ctx)).toThrow(/invalid stop signal "SIGNOPE"/);
     expect(() => containerSpecFor(task({ groups: ['wheel'] }), image, ctx)).toThrow(/numeric ids/);
-    expect(() => containerSpecFor(task({ capDrop: ['NET_RAW'], sysctls: { 'net.ipv4.ip_forward': '1' } }), image, ctx)).toThrow('cap_drop, sysctls are not supported on this node yet: remove them from the service');
+    // cap_drop is honoured; a net.* sysctl is not with the host's network (ctx's default here)
+    expect(() => containerSpecFor(task({ capDrop: ['NET_RAW'], sysctls: { 'net.ipv4.ip_forward': '1' } }), image, ctx)).toThrow(/^sysctls: sysctl net.ipv4.ip_forward cannot be set with the host's network/);
   });
 
   it('normalizes signals and makes valid container names', () => {
