@@ -102,7 +102,9 @@ function kernelOptions(c: TaskContainer, net: NetworkMode): Pick<ContainerSpec, 
   const ulimits: Ulimit[] = [];
   for (const u of c.ulimits) {
     const [soft, hard] = [u.soft, u.hard].map((v) => (v >= -1n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : NaN)) as [number, number];
-    const problem = checkUlimit({ name: u.name, soft, hard }) ?? (ulimits.some((x) => x.name === u.name) ? `ulimit ${u.name} is given twice` : undefined);
+    const outOfRange = Number.isNaN(soft) || Number.isNaN(hard) ? `ulimit ${u.name}: ${u.soft}:${u.hard} is out of range (0 to 2^53, or -1 for unlimited)` : undefined;
+    const twice = ulimits.some((x) => x.name === u.name) ? `ulimit ${u.name} is given twice` : undefined;
+    const problem = outOfRange ?? checkUlimit({ name: u.name, soft, hard }) ?? twice;
     check('ulimits', problem);
     ulimits.push({ name: u.name, soft, hard });
   }

@@ -81,7 +81,8 @@ describe('init: true', () => {
     });
     try {
       for (let i = 0; i < 400 && !(await output(c.id)).includes('ready'); i++) await sleep(25);
-      const exit = await rt.stop(c.id, { graceMs: 60_000 });
+      // were the signal lost, the grace period would end in SIGKILL (137), well within the test's time
+      const exit = await rt.stop(c.id, { graceMs: 20_000 });
       expect(exit?.code).toBe(7);
       expect(await output(c.id)).toContain('got-term');
     } finally {

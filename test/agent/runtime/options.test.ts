@@ -1,6 +1,6 @@
 // Capabilities, sysctls and ulimits in real containers: what the command sees inside, and the
 // bad input refused before anything is created.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -103,6 +103,15 @@ describe('capabilities', () => {
     } finally {
       await rt.remove(c.id, { force: true });
     }
+  });
+
+  // this host's kernel keeps CAP_SYS_RESOURCE out of every process's bounding set (others may not)
+  const bnd = BigInt('0x' + /^CapBnd:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!);
+  it.runIf(!(bnd & (1n << 24n)))('a capability shoal does not hold itself is refused before create', async () => {
+    await expect(rt.run({ rootfs: { layers: [layer] }, args: ['true'], capAdd: ['SYS_RESOURCE'] })).rejects.toThrow(/capAdd: capability SYS_RESOURCE is not available to shoal on this host/);
+    // ALL means all there is: the same container starts without it
+    const r = await sh('grep ^CapEff /proc/self/status', { capAdd: ['ALL'] });
+    expect(capLine(r.out, 'CapEff') & (1n << 24n)).toBe(0n);
   });
 
   it('an unknown name is refused before anything is created', async () => {
