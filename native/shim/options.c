@@ -42,6 +42,8 @@ int sysctls_apply(const struct shim_config *c) {
       if (*p == '.') *p = '/';
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
+      if (errno == ENOENT && !strncmp(name, "net.", 4))
+        return fail(0, "sysctl %s does not exist in the container's network namespace (this kernel lacks it, or keeps it host-wide)", name);
       if (errno == ENOENT) return fail(0, "sysctl %s does not exist in this host's kernel", name);
       return fail(1, "sysctl %s", name);
     }

@@ -123,11 +123,11 @@ describe('capabilities', () => {
 
 describe('sysctls', () => {
   it('are written inside the container namespaces (net and ipc) and read back there', async () => {
-    const r = await sh('cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max', {
-      sysctls: { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '123456789', 'fs.mqueue.msg_max': '42' },
+    const r = await sh('cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max /proc/sys/kernel/sem', {
+      sysctls: { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '123456789', 'fs.mqueue.msg_max': '42', 'kernel.sem': '250 32000 100 129' },
     });
     expect(r.err).toBe('');
-    expect(r.out).toBe('1\n123456789\n42\n');
+    expect(r.out.replace(/\t/g, ' ')).toBe('1\n123456789\n42\n250 32000 100 129\n');
   });
 
   it('do not leak to a container without them', async () => {
@@ -144,13 +144,13 @@ describe('sysctls', () => {
     await expect(rt.run({ rootfs: { layers: [layer] }, args: ['true'], sysctls: { 'vm.swappiness': '1' } })).rejects.toThrow(ContainerSpecError);
     const err = await rt.run({ rootfs: { layers: [layer] }, args: ['true'], sysctls: { 'net.ipv4.shoalro_nope': '1' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContainerStartError);
-    expect(String(err)).toMatch(/sysctl net.ipv4.shoalro_nope does not exist/);
+    expect(String(err)).toMatch(/sysctl net.ipv4.shoalro_nope does not exist in the container's network namespace/);
     expect(readdirSync(stateDir).filter((e) => /^[0-9a-f]{64}$/.test(e))).toEqual([]);
   });
 });
 
 describe('ulimits', () => {
-  it('ulimit -n and -u inside show the limits', async () => {
+  it('ulimit -n and -c inside show the limits', async () => {
     const r = await sh('ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc', {
       ulimits: [{ name: 'nofile', soft: 1234, hard: 2345 }, { name: 'core', soft: -1, hard: -1 }],
     });
