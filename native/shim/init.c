@@ -21,17 +21,20 @@ int init_main(int argc, char **argv) {
   prctl(PR_SET_NAME, SHOAL_INIT_NAME, 0, 0, 0);
   /* Blocked signals are queued even for a namespace's pid 1, which the kernel otherwise
    * spares every signal it has no handler for; sigwaitinfo then takes them one by one. */
-  sigset_t all, before;
+  sigset_t all, none;
   sigfillset(&all);
+  sigemptyset(&none);
   for (size_t i = 0; i < sizeof own_signals / sizeof *own_signals; i++) sigdelset(&all, own_signals[i]);
-  sigprocmask(SIG_BLOCK, &all, &before);
+  /* (the shim exec'd us with every signal blocked, so none was lost before this line) */
+  sigprocmask(SIG_SETMASK, &all, NULL);
   pid_t child = fork();
   if (child < 0) {
     fprintf(stderr, "%s: fork: %s\n", SHOAL_INIT_NAME, strerror(errno));
     return 127;
   }
   if (child == 0) {
-    sigprocmask(SIG_SETMASK, &before, NULL);
+    /* the command starts as it would without an init: nothing blocked */
+    sigprocmask(SIG_SETMASK, &none, NULL);
     execvp(argv[first], argv + first);
     fprintf(stderr, "%s: exec %s: %s\n", SHOAL_INIT_NAME, argv[first], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);

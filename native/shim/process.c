@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <grp.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,7 +107,13 @@ int finish_and_exec_via(const struct shim_config *c, int seccomp_fd, int init_fd
     argv[0] = SHOAL_INIT_NAME;
     argv[1] = "--";
     for (int i = 0; i < c->nargs; i++) argv[i + 2] = c->args[i];
+    /* blocked across the exec (the mask survives it): a stop() that lands before the init
+     * has set itself up waits for it instead of hitting a pid 1 that ignores it */
+    sigset_t all, before;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &before);
     syscall(SYS_execveat, init_fd, "", argv, c->env, AT_EMPTY_PATH);
+    sigprocmask(SIG_SETMASK, &before, NULL);
     return fail(1, "exec %s for %s", SHOAL_INIT_NAME, path);
   }
   execve(path, c->args, c->env);

@@ -52,12 +52,14 @@ const CMDLINE = (pid: string): string => `tr '\\0' ' ' < /proc/${pid}/cmdline; e
 
 describe('init: true', () => {
   it('pid 1 is shoal-init and the command runs as its child with its own argv', async () => {
-    const r = await sh(`${CMDLINE('1')}; cat /proc/1/comm; echo self=$$; grep PPid /proc/$$/status`);
+    const r = await sh(`${CMDLINE('1')}; cat /proc/1/comm; echo self=$$; grep -E "^(PPid|SigBlk)" /proc/$$/status`);
     expect(r.out).toMatch(/^shoal-init -- \/bin\/sh -c /);
     expect(r.out).toContain('\nshoal-init\n');
     const self = Number(/self=(\d+)/.exec(r.out)![1]);
     expect(self).toBeGreaterThanOrEqual(2);
     expect(r.out).toMatch(/PPid:\s+1\n/);
+    // the init blocks every signal to queue them; its child must not inherit that
+    expect(r.out).toContain('SigBlk:\t0000000000000000');
   });
 
   it('without init, the command itself is pid 1', async () => {
