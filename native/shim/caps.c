@@ -70,13 +70,19 @@ static int names_mask(const char *const *names, int n, int last, const char *wha
 }
 
 int caps_compute(const struct shim_config *c, uint64_t *out) {
+  uint64_t defaults = 0;
+  for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++) defaults |= 1ULL << default_caps[i];
+  /* the common case costs no file read */
+  if (c->ncap_add == 0 && c->ncap_drop == 0) {
+    *out = defaults & held_caps();
+    return 0;
+  }
   int last = last_cap();
   uint64_t known = last >= 63 ? ~0ULL : (1ULL << (last + 1)) - 1;
-  uint64_t add, drop, defaults = 0;
+  uint64_t add, drop;
   int add_all, drop_all;
   if (names_mask(c->cap_add, c->ncap_add, last, "cap_add", &add, &add_all) < 0) return -1;
   if (names_mask(c->cap_drop, c->ncap_drop, last, "cap_drop", &drop, &drop_all) < 0) return -1;
-  for (size_t i = 0; i < sizeof default_caps / sizeof *default_caps; i++) defaults |= 1ULL << default_caps[i];
   /* Docker's rules: add ALL wins (minus the named drops); drop ALL keeps only the named adds */
   uint64_t set = add_all ? known & ~drop : drop_all ? add : (defaults & ~drop) | add;
   uint64_t held = held_caps();
