@@ -1,5 +1,6 @@
 // cap_add/cap_drop, sysctls, ulimits and init from a task to the runtime: passed through, the
 // ones this node cannot honour rejected naming the key, and one real task that uses them all.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Task, TaskState, type ContainerSpec } from '../../../proto/gen/types.js';
@@ -63,6 +64,13 @@ describe('containerSpecFor: kernel options', () => {
     expect(() => containerSpecFor(t, image, ctx)).toThrow(TaskRejectedError);
     expect(() => containerSpecFor(t, image, ctx)).toThrow(message);
   });
+});
+
+// this host keeps CAP_SYS_RESOURCE out of every process's bounding set: no task can have it here
+const bnd = BigInt('0x' + /^CapBnd:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!);
+it.runIf(!(bnd & (1n << 24n)))('rejects a capability this node cannot grant, naming the key', () => {
+  expect(() => containerSpecFor(task({ capAdd: ['SYS_RESOURCE'] }), image, ctx)).toThrow(/^cap_add: capability SYS_RESOURCE is not available to shoal on this host/);
+  expect(containerSpecFor(task({ capAdd: ['ALL'] }), image, ctx).capAdd).toEqual(['ALL']);
 });
 
 describe('a task with kernel options on the real runtime', () => {
