@@ -107,6 +107,24 @@ describe('init: true', () => {
     expect(r.out).toContain('reaped\n');
   });
 
+  it('exec joins a container run under the init; what it leaves behind is reaped there', async () => {
+    const c = await rt.run({ rootfs: { layers: [layer] }, args: ['sleep', '30'], init: true });
+    try {
+      const r = await rt.exec(c.id, { args: ['sh', '-c', `${CMDLINE('1')}; sleep 0.3 & echo $! > /tmp/left`] });
+      expect(r.stdout).toBe('shoal-init -- sleep 30 \n');
+      const left = (await rt.exec(c.id, { args: ['cat', '/tmp/left'] })).stdout.trim();
+      let state = '';
+      for (let i = 0; i < 100; i++) {
+        state = (await rt.exec(c.id, { args: ['sh', '-c', `grep State /proc/${left}/status 2>/dev/null || echo gone`] })).stdout;
+        if (state.includes('gone')) break;
+        await sleep(50);
+      }
+      expect(state).toBe('gone\n');
+    } finally {
+      await rt.remove(c.id, { force: true });
+    }
+  });
+
   it('a command that is not there fails the start, as without init', async () => {
     await expect(rt.run({ rootfs: { layers: [layer] }, args: ['shoalro-no-such-command'], init: true })).rejects.toThrow(/not found/);
   });
