@@ -15,7 +15,7 @@ const unary =
 const daemon: UntypedServiceImplementation = {
   init: unary((r: InitRequest) => ((seen.init = r), { nodeId: 'node1', clusterId: 'cluster1', workerToken: 'SWMTKN-w', managerToken: 'SWMTKN-m', addr: '10.0.0.1:4243' })),
   join: unary((r: JoinRequest) => ((seen.join = r), { nodeId: 'node9', role: NodeRole.WORKER })),
-  leave: unary((r: { force: boolean }) => ((seen.leave = r.force), {})),
+  leave: unary((r: { force: boolean }) => ((seen.leave = r.force), { warnings: r.force ? ['2 of 3 managers reachable'] : [] })),
   info: unary((): InfoResponse => ({ nodeId: 'node1', clusterId: 'cluster1', role: NodeRole.MANAGER, isLeader: true, leaderAddr: '10.0.0.1:4243', state: 'active', error: '', managers: ['10.0.0.1:4243'] })),
 };
 
@@ -95,6 +95,7 @@ describe('membership commands', () => {
     expect(seen.join).toMatchObject({ token: 'SWMTKN-w', remoteAddr: '10.0.0.1:4243' });
     const l = await h.shoal(['leave', '--force']);
     expect(l.stdout).toBe('Node left the cluster.\n');
+    expect(l.stderr).toBe('Warning: 2 of 3 managers reachable\n');
     expect(seen.leave).toBe(true);
   });
 
