@@ -163,7 +163,10 @@ export class ContainerController implements Controller {
     this.health.onChange((h) => {
       if (h.status !== 'unhealthy') return;
       this.unhealthy = true;
-      this.deps.runtime.stop(containerId).catch((err: unknown) => logger.warn({ err }, 'stopping an unhealthy container failed'));
+      // stopped as a shutdown would: the task's stop signal and grace period, not the runtime's
+      this.find()
+        .then((c) => (c && c.state === 'running' ? this.deps.runtime.stop(c.id, stopOptions(c.spec.labels)) : undefined))
+        .catch((err: unknown) => logger.warn({ err }, 'stopping an unhealthy container failed'));
     });
     this.health.start();
   }
@@ -187,12 +190,9 @@ export class ContainerController implements Controller {
     this.health?.stop();
     const c = await this.find();
     if (!c || c.state !== 'running') return;
-    // the container remembers its stop signal and grace: the task spec may be gone by now
-    const labels = c.spec.labels ?? {};
-    const signal = normalizeSignal(labels[LABEL_STOP_SIGNAL] || 'SIGTERM');
-    const graceMs = Number(labels[LABEL_STOP_GRACE_MS] ?? DEFAULT_STOP_GRACE_MS);
-    this.deps.logger.info({ task: this.task.id, container: c.id, signal, graceMs }, 'stopping task container');
-    await this.deps.runtime.stop(c.id, { signal, graceMs: Number.isFinite(graceMs) ? graceMs : DEFAULT_STOP_GRACE_MS });
+    const opts = stopOptions(c.spec.labels);
+    this.deps.logger.info({ task: this.task.id, container: c.id, ...opts }, 'stopping task container');
+    await this.deps.runtime.stop(c.id, opts);
   }
 
   async remove(): Promise<void> {
@@ -205,4 +205,11 @@ export class ContainerController implements Controller {
     await this.deps.taskFiles.release(this.task.id);
     await removeAnonymousVolumes(this.task.id, this.deps);
   }
+}
+
+/** The container remembers its stop signal and grace in labels: the task spec may be gone by now. */
+function stopOptions(labels: Record<string, string> | undefined): { signal: NodeJS.Signals; graceMs: number } {
+  const signal = normalizeSignal(labels?.[LABEL_STOP_SIGNAL] || 'SIGTERM');
+  const graceMs = Number(labels?.[LABEL_STOP_GRACE_MS] ?? DEFAULT_STOP_GRACE_MS);
+  return { signal, graceMs: Number.isFinite(graceMs) ? graceMs : DEFAULT_STOP_GRACE_MS };
 }

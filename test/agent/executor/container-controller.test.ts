@@ -123,6 +123,26 @@ describe('ContainerController', () => {
     await ctl.remove();
   });
 
+  it('stops an unhealthy container with the task\'s stop signal, not the runtime\'s default', async () => {
+    // TERM is ignored: only the task's INT ends it; the runtime's default (TERM, then KILL after
+    // 10 s) would end it with 137
+    const t = makeTask({
+      args: ['sh', '-c', 'trap "" TERM; trap "echo got INT; exit 6" INT; echo ready; while true; do sleep 0.05; done'],
+      stopSignal: 'INT',
+      stopGracePeriod: { nanos: 20_000_000_000n },
+      healthcheck: { test: ['CMD', 'false'], interval: { nanos: 100_000_000n }, timeout: { nanos: 1_000_000_000n }, retries: 1 },
+    });
+    const ctl = controller(t);
+    const running = await drive(t, ctl, t.status!, TaskState.RUNNING);
+    await waitForLine(running.status.containerId, 'ready\n');
+    const ended = await drive(t, ctl, running.status);
+    expect(ended.status.state).toBe(TaskState.FAILED);
+    expect(ended.status.err).toMatch(/unhealthy/);
+    const c = await fx.runtime.inspect(running.status.containerId);
+    expect(c.exit).toMatchObject({ code: 6, signal: null });
+    await ctl.remove();
+  });
+
   it('kills a task that ignores its stop signal once the grace period is over', async () => {
     const t = makeTask({ args: ['sh', '-c', 'trap "" TERM; while true; do sleep 0.05; done'], stopGracePeriod: { nanos: 300_000_000n } });
     const ctl = controller(t);
