@@ -12,6 +12,7 @@ import {
   RestartPolicy,
   RestartPolicy_Condition,
   TaskSpec,
+  Ulimit,
   UpdateConfig,
   UpdateConfig_FailureAction,
   UpdateConfig_Order,
@@ -20,6 +21,7 @@ import {
 } from '../../proto/gen/types.js';
 import { parseCount } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
+import { checkCapability, checkSysctl, checkUlimit } from '../stack/linux-names.js';
 import { parseCpus, parseDuration, parseSize, type Parsed } from '../stack/units.js';
 
 /** What commander hands an action: option keys in camelCase. */
@@ -75,6 +77,18 @@ function updateConfigOptions(cmd: Command, p: 'update' | 'rollback'): void {
     .option(`--${p}-max-failure-ratio <ratio>`, 'failures tolerated (0 to 1)');
 }
 
+/** Capabilities, sysctls, ulimits and init: the same names as `docker service create|update`. */
+function kernelOptions(cmd: Command, shape: FlagShape): void {
+  const also = shape === 'update' ? '; one dropped before is no longer dropped' : '';
+  cmd
+    .option('--cap-add <capability>', `add a Linux capability, e.g. NET_ADMIN, or ALL${also} (repeatable)`, collect)
+    .option('--cap-drop <capability>', `drop a Linux capability, e.g. CHOWN, or ALL${shape === 'update' ? '; one added before is no longer added' : ''} (repeatable)`, collect);
+  listOption(cmd, shape, 'sysctl', 'KEY=VALUE', 'namespaced kernel parameter, e.g. kernel.shmmax=1073741824');
+  listOption(cmd, shape, 'ulimit', 'NAME=SOFT[:HARD]', 'resource limit, e.g. nofile=1024:2048 (-1 = unlimited)');
+  cmd.option('--init', 'run an init as pid 1 that forwards signals and reaps orphans');
+  if (shape === 'update') cmd.option('--no-init', 'run the command itself as pid 1 again');
+}
+
 /** Defines every shared flag on a `service create` or `service update` command. */
 export function addSharedServiceOptions(cmd: Command, shape: FlagShape): Command {
   listOption(cmd, shape, 'env', 'KEY=VALUE', 'environment variable; a bare KEY takes its value from this shell', '-e');
@@ -96,6 +110,7 @@ export function addSharedServiceOptions(cmd: Command, shape: FlagShape): Command
     .option('--health-retries <n>', 'failures in a row before unhealthy')
     .option('--health-start-period <duration>', 'grace period after start')
     .option('--no-healthcheck', "disable the image's health check");
+  kernelOptions(cmd, shape);
   updateConfigOptions(cmd, 'update');
   updateConfigOptions(cmd, 'rollback');
   return cmd;
@@ -109,6 +124,10 @@ export const SHARED_FLAG_KEYS: readonly string[] = [
   ...['Condition', 'Delay', 'MaxAttempts', 'Window'].map((k) => `restart${k}`),
   ...['Cmd', 'Interval', 'Timeout', 'Retries', 'StartPeriod'].map((k) => `health${k}`),
   'healthcheck',
+  'capAdd',
+  'capDrop',
+  ...['sysctl', 'ulimit'].flatMap((k) => [k, `${k}Add`, `${k}Rm`]),
+  'init',
   ...['update', 'rollback'].flatMap((p) => ['Parallelism', 'Delay', 'Order', 'FailureAction', 'Monitor', 'MaxFailureRatio'].map((k) => `${p}${k}`)),
 ];
 
@@ -201,6 +220,113 @@ function applyHealth(ctr: ContainerSpec, f: Flags): void {
   ctr.healthcheck = h;
 }
 
+// ---- kernel options ----------------------------------------------------------------------------
+
+/** Docker's spelling (upper case, `CAP_` prefix; ALL stays ALL), so lists compare and dedupe. */
+function capName(c: string): string {
+  const bare = c.trim().toUpperCase().replace(/^CAP_/, '');
+  return bare === 'ALL' ? 'ALL' : `CAP_${bare}`;
+}
+
+/** Deduplicated and sorted (an unchanged list is then an unchanged spec); ALL stands alone. */
+function capList(caps: readonly string[]): string[] {
+  const set = new Set(caps.map(capName));
+  return set.has('ALL') ? ['ALL'] : [...set].sort();
+}
+
+function checkedCaps(flag: string, caps: readonly string[]): string[] {
+  for (const c of caps) {
+    const why = checkCapability(c.trim());
+    if (why) throw new UsageError(`--${flag}: ${why}`);
+  }
+  return capList(caps);
+}
+
+/**
+ * As `docker service update`: an added capability that the service drops is taken off the drop
+ * list (a second --cap-add then adds it), and the other way round; a capability both added and
+ * dropped in one command is added. On a fresh spec this is create's plain add and drop.
+ */
+function applyCaps(ctr: ContainerSpec, f: Flags): void {
+  if (f.capAdd === undefined && f.capDrop === undefined) return;
+  const add = checkedCaps('cap-add', list(f, 'capAdd'));
+  const drop = checkedCaps('cap-drop', list(f, 'capDrop')).filter((c) => !add.includes(c));
+  const added = new Set(ctr.capAdd.map(capName));
+  const dropped = new Set(ctr.capDrop.map(capName));
+  for (const c of add) {
+    if (dropped.has(c)) dropped.delete(c);
+    else added.add(c);
+  }
+  for (const c of drop) {
+    if (added.has(c)) added.delete(c);
+    else dropped.add(c);
+  }
+  ctr.capAdd = capList([...added]);
+  ctr.capDrop = capList([...dropped]);
+}
+
+function applySysctls(ctr: ContainerSpec, f: Flags): void {
+  const { add, rm } = edits(f, 'sysctl');
+  if (add.length === 0 && rm.length === 0) return;
+  const flag = f.sysctlAdd !== undefined ? 'sysctl-add' : 'sysctl';
+  const out = { ...ctr.sysctls };
+  for (const k of rm) delete out[k.trim()];
+  for (const item of add) {
+    const i = item.indexOf('=');
+    const key = i < 0 ? '' : item.slice(0, i).trim();
+    const value = i < 0 ? '' : item.slice(i + 1).trim();
+    if (!key || !value) throw new UsageError(`--${flag} "${item}" is not KEY=VALUE: write e.g. --${flag} kernel.shmmax=1073741824`);
+    const why = checkSysctl(key);
+    if (why) throw new UsageError(`--${flag}: ${why}`);
+    if (/[\0\n]/.test(value)) throw new UsageError(`--${flag} ${key}: the value must be one line`);
+    out[key] = value;
+  }
+  ctr.sysctls = out;
+}
+
+/** `NAME=SOFT[:HARD]` as Docker's --ulimit: HARD defaults to SOFT, -1 is unlimited. */
+function ulimitOf(flag: string, item: string): Ulimit {
+  const m = /^([^=]+)=(-?\d+)(?::(-?\d+))?$/.exec(item.trim());
+  if (!m) throw new UsageError(`--${flag} "${item}" is not NAME=SOFT[:HARD]: write e.g. --${flag} nofile=1024:2048`);
+  const name = m[1]!.trim();
+  const soft = Number(m[2]);
+  const hard = m[3] === undefined ? soft : Number(m[3]);
+  for (const v of [soft, hard]) {
+    if (!Number.isSafeInteger(v) || v < -1) throw new UsageError(`--${flag} ${item.trim()}: ${m[v === soft ? 2 : 3]} is not a limit: give a whole number, or -1 for unlimited`);
+  }
+  // the loader's rule lets an unlimited soft limit pass under a finite hard one; the kernel does not
+  const why = checkUlimit(name, soft, hard) ?? (soft === -1 && hard !== -1 ? `ulimit ${name}: an unlimited soft limit (-1) is above the hard limit ${hard}` : undefined);
+  if (why) throw new UsageError(`--${flag}: ${why}`);
+  return { name, soft: BigInt(soft), hard: BigInt(hard) };
+}
+
+function applyUlimits(ctr: ContainerSpec, f: Flags): void {
+  const { add, rm } = edits(f, 'ulimit');
+  if (add.length === 0 && rm.length === 0) return;
+  const flag = f.ulimitAdd !== undefined ? 'ulimit-add' : 'ulimit';
+  const byName = new Map(ctr.ulimits.map((u) => [u.name, u]));
+  for (const name of rm) byName.delete(name.trim());
+  for (const item of add) {
+    const u = ulimitOf(flag, item);
+    byName.set(u.name, u);
+  }
+  ctr.ulimits = [...byName.keys()].sort().map((n) => byName.get(n)!);
+}
+
+function applyKernelOptions(ctr: ContainerSpec, f: Flags): void {
+  applyCaps(ctr, f);
+  applySysctls(ctr, f);
+  applyUlimits(ctr, f);
+  // --init sets true; update's --no-init sets false; neither leaves the stored value
+  if (typeof f.init === 'boolean') ctr.init = f.init;
+}
+
+/** Throws the UsageError for a bad capability, sysctl or ulimit value, changing nothing: for
+ * commands that must refuse bad input before they read anything from the cluster. */
+export function checkKernelOptionFlags(f: Flags): void {
+  applyKernelOptions(ContainerSpec.fromPartial({}), f);
+}
+
 /**
  * Applies every shared flag onto spec (changed in place: pass a copy). Flags not given leave
  * the spec as it is; `env` is this command's environment, for bare `--env KEY`.
@@ -221,6 +347,7 @@ export function applySharedServiceFlags(spec: ServiceSpec, f: Flags, env: NodeJS
   task.resources.reservations = applyResources(task.resources.reservations, f, 'reserve');
   applyRestart(task, f);
   applyHealth(task.container, f);
+  applyKernelOptions(task.container, f);
   spec.update = applyUpdateConfig(spec.update, f, 'update');
   spec.rollback = applyUpdateConfig(spec.rollback, f, 'rollback');
 }

@@ -8,7 +8,7 @@ import { ServiceSpec, TaskState, UpdateStatus_State, type Service } from '../../
 import { addConnectionOptions, connectionFlags, RemoteError, withConnection, type Connection } from '../client/index.js';
 import { parseCount } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
-import { addSharedServiceOptions, applySharedServiceFlags, type Flags } from './service-flags.js';
+import { addSharedServiceOptions, applySharedServiceFlags, checkKernelOptionFlags, type Flags } from './service-flags.js';
 import { isJobService, waitForJob } from './service-job.js';
 
 class UpdateFailedError extends Error {
@@ -114,6 +114,8 @@ export function registerServiceUpdateCommands(program: Command): void {
     .option('-d, --detach', 'return once the change is written');
   addSharedServiceOptions(update, 'update');
   update.action(async (ref: string, f: Flags, cmd: Command) => {
+    // values that need no stored spec to be judged are refused before the service is read
+    checkKernelOptionFlags(f);
     await withConnection(connectionFlags(cmd), async (c) => {
       const svc = await getService(c, ref);
       const rollback = f.rollback === true;
