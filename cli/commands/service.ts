@@ -161,7 +161,7 @@ export function registerServiceCommands(program: Command): void {
     .command('create')
     .description('create a service and wait for its tasks to run')
     .argument('<image>', 'image reference')
-    .argument('[command...]', 'command and arguments of the container')
+    .argument('[command...]', 'command and arguments of the container (after --, when they have options: -- sh -c "...")')
     .option('--name <name>', 'service name (default: the image name and a random suffix)')
     .option('--replicas <n>', 'number of tasks (replicated mode; default 1)')
     .option('--mode <mode>', 'replicated, global, replicated-job or global-job', 'replicated')
