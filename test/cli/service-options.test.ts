@@ -4,7 +4,7 @@
 // the containers see is proven in the lab (test/e2e/options.test.ts); here: what is stored and
 // sent to the tasks, and that bad values are refused before anything reaches the cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskState, type ContainerSpec } from '../../proto/gen/types.js';
+import { TaskState } from '../../proto/gen/types.js';
 import { expectOneLineError, startCli, type CliHarness } from './service-harness.js';
 
 let h: CliHarness;
@@ -18,7 +18,7 @@ afterAll(async () => {
 const service = (name: string) => h.control.store.view((tx) => tx.services.find('name', name)[0]);
 const serviceCount = (): number => h.control.store.view((tx) => tx.services.all().length);
 /** The container specs of the service's running tasks. */
-const liveContainers = (name: string): ContainerSpec[] =>
+const liveContainers = (name: string) =>
   h.control.store.view((tx) =>
     tx.tasks
       .find('service', service(name)!.id)
