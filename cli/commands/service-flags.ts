@@ -12,7 +12,7 @@ import {
   RestartPolicy,
   RestartPolicy_Condition,
   TaskSpec,
-  Ulimit,
+  type Ulimit,
   UpdateConfig,
   UpdateConfig_FailureAction,
   UpdateConfig_Order,
