@@ -19,6 +19,7 @@ const groups: Record<string, () => Promise<Registrar>> = {
     return (p: Command) => {
       base.registerServiceCommands(p);
       update.registerServiceUpdateCommands(p);
+      base.finishServiceCommands(p);
     };
   },
   node: async () => (await import('./commands/node.js')).registerNodeCommands,

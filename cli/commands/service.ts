@@ -161,7 +161,7 @@ export function registerServiceCommands(program: Command): void {
     .command('create')
     .description('create a service and wait for its tasks to run')
     .argument('<image>', 'image reference')
-    .argument('[command...]', 'command and arguments of the container (after --, when they have options: -- sh -c "...")')
+    .argument('[command...]', 'command and arguments of the container: everything after the image is theirs, options too')
     .option('--name <name>', 'service name (default: the image name and a random suffix)')
     .option('--replicas <n>', 'number of tasks (replicated mode; default 1)')
     .option('--mode <mode>', 'replicated, global, replicated-job or global-job', 'replicated')
@@ -180,6 +180,8 @@ export function registerServiceCommands(program: Command): void {
     .option('-q, --quiet', 'print only the service id');
   addSharedServiceOptions(create, 'create').action(async (image: string, command: string[], f: ServiceFlags & WaitFlags & Flags & { quiet?: boolean; maxConcurrent?: string }, cmd: Command) => {
     if (f.mode === 'replicated' && cmd.getOptionValueSource('mode') === 'default') delete f.mode;
+    // `IMAGE -- CMD...` (what earlier versions asked for) still works: no command is named "--"
+    if (command[0] === '--') command = command.slice(1);
     // the shared flags are parsed once, by service-flags.ts, for create and update alike
     const own = Object.fromEntries(Object.entries(f).filter(([k]) => !SHARED_FLAG_KEYS.includes(k))) as ServiceFlags;
     if (f.mode !== undefined && !['replicated', 'global', ...JOB_MODES].includes(f.mode)) {
@@ -303,4 +305,22 @@ export function registerServiceCommands(program: Command): void {
         }
       });
     });
+}
+
+/**
+ * Called once every service subcommand is registered: as with `docker service create IMAGE
+ * [COMMAND] [ARG...]`, options after the image belong to the container's command
+ * (`shoal service create busybox sh -c 'echo hi'`). That needs options positional under
+ * `service`, so each subcommand takes the connection flags itself (`service ls -H addr` works
+ * as before; `service -H addr ls` too).
+ */
+export function finishServiceCommands(program: Command): void {
+  const service = program.commands.find((c) => c.name() === 'service');
+  if (!service) return;
+  // every level above `create` must stop at its subcommand, or an option of the container's
+  // command is taken for one of ours before `create` sees it
+  program.enablePositionalOptions();
+  service.enablePositionalOptions();
+  for (const sub of service.commands) addConnectionOptions(sub);
+  service.commands.find((c) => c.name() === 'create')?.passThroughOptions();
 }

@@ -59,6 +59,19 @@ describe('shoal service', () => {
     expect(d.stdout.trim()).toMatch(/^[0-9a-z]{25}$/);
   });
 
+  it('takes everything after the image as the container command, options included (as docker service create)', async () => {
+    const spec = (name: string) => h.control.store.view((tx) => tx.services.find('name', name)[0]!.spec!.task!.container!);
+    const a = await h.shoal(['service', 'create', '-d', '--name', 'argsa', 'busybox', 'sh', '-c', 'echo hi', '--name', 'x', '-e', 'A=1']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(spec('argsa')).toMatchObject({ command: [], args: ['sh', '-c', 'echo hi', '--name', 'x', '-e', 'A=1'], env: [] });
+    // the older spelling with -- before the command
+    const b = await h.shoal(['service', 'create', '-d', '--name', 'argsb', 'busybox', '--', 'ls', '-l']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(spec('argsb').args).toEqual(['ls', '-l']);
+    const rm = await h.shoal(['service', 'rm', 'argsa', 'argsb']);
+    expect(rm.code, rm.stderr).toBe(0);
+  });
+
   it('shows why tasks are stuck pending and gives up after --wait-timeout', async () => {
     const r = await h.shoal(['service', 'create', '--name', 'big', '--reserve-memory', '1000G', '--wait-timeout', '3s', 'busybox']);
     expect(r.code).toBe(1);

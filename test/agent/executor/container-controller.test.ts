@@ -3,7 +3,7 @@
 // stop signal and grace period.
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Mount_Type, Task, TaskState, TaskStatus, type ContainerSpec } from '../../../proto/gen/types.js';
+import { HealthConfig, Mount_Type, Task, TaskState, TaskStatus, type ContainerSpec } from '../../../proto/gen/types.js';
 import { ContainerController, LABEL_TASK_ID, step, taskContainers } from '../../../agent/executor/index.js';
 import { collect } from '../runtime/helpers.js';
 import { makeAgentFixture, type AgentFixture } from './fixture.js';
@@ -130,7 +130,7 @@ describe('ContainerController', () => {
       args: ['sh', '-c', 'trap "" TERM; trap "echo got INT; exit 6" INT; echo ready; while true; do sleep 0.05; done'],
       stopSignal: 'INT',
       stopGracePeriod: { nanos: 20_000_000_000n },
-      healthcheck: { test: ['CMD', 'false'], interval: { nanos: 100_000_000n }, timeout: { nanos: 1_000_000_000n }, retries: 1 },
+      healthcheck: HealthConfig.fromPartial({ test: ['CMD', 'false'], interval: { nanos: 100_000_000n }, timeout: { nanos: 1_000_000_000n }, retries: 1 }),
     });
     const ctl = controller(t);
     const running = await drive(t, ctl, t.status!, TaskState.RUNNING);
