@@ -294,8 +294,7 @@ function ulimitOf(flag: string, item: string): Ulimit {
   for (const v of [soft, hard]) {
     if (!Number.isSafeInteger(v) || v < -1) throw new UsageError(`--${flag} ${item.trim()}: ${m[v === soft ? 2 : 3]} is not a limit: give a whole number, or -1 for unlimited`);
   }
-  // the loader's rule lets an unlimited soft limit pass under a finite hard one; the kernel does not
-  const why = checkUlimit(name, soft, hard) ?? (soft === -1 && hard !== -1 ? `ulimit ${name}: an unlimited soft limit (-1) is above the hard limit ${hard}` : undefined);
+  const why = checkUlimit(name, soft, hard);
   if (why) throw new UsageError(`--${flag}: ${why}`);
   return { name, soft: BigInt(soft), hard: BigInt(hard) };
 }

@@ -29,6 +29,8 @@ const ulimits = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'ms
 export function checkUlimit(name: string, soft: number, hard: number): string | undefined {
   if (!ulimits.has(name)) return `unknown ulimit "${name}": use one of ${[...ulimits].join(', ')}`;
   if (soft > hard && hard !== -1) return `ulimit ${name}: soft limit ${soft} is above the hard limit ${hard}`;
+  // -1 is unlimited: above any finite hard limit (the kernel refuses it at start)
+  if (soft === -1 && hard !== -1) return `ulimit ${name}: an unlimited soft limit (-1) is above the hard limit ${hard}`;
   return undefined;
 }
 

@@ -213,6 +213,7 @@ describe('keys', () => {
     ['stop_signal: SIGFOO', 'services.web.stop_signal', /unknown signal "SIGFOO"/],
     ['ulimits: {nofiles: 10}', 'services.web.ulimits.nofiles', /unknown ulimit "nofiles"/],
     ['ulimits: {nofile: {soft: 20, hard: 10}}', 'services.web.ulimits.nofile', /soft limit 20 is above the hard limit 10/],
+    ['ulimits: {nofile: {soft: -1, hard: 10}}', 'services.web.ulimits.nofile', /unlimited soft limit \(-1\) is above the hard limit 10/],
     ['sysctls: [vm.swappiness=10]', 'services.web.sysctls', /sysctl vm.swappiness is not namespaced/],
   ])('%s is an error naming the entry', (line, path, message) => {
     expectProblem(loadError(svc(`    ${line}\n`)), { path, line: 4, message });
