@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo (README's first command), as root on a fresh Debian/Ubuntu machine:
-#   ./deploy/demo.sh        install what is needed, build, bring up a 2-host lab, and run a
-#                           container with limits from the busybox test image on each host
-#   ./deploy/demo.sh down   remove the lab and the demo's image files
+#   ./deploy/demo.sh        install what is needed, build, bring up a 3-host lab, start
+#                           `shoal daemon` on each host, form a cluster (init + 2 joins) and run
+#                           a 3-replica service with limits from the busybox test image on it
+#   ./deploy/demo.sh down   remove the lab (its daemons and containers) and the demo's files
 # Environment: SHOAL_DEMO_LAB (lab name, default demo), SHOAL_DEMO_DIR (image output,
 # default /var/lib/shoal-demo), SHOAL_DEMO_SKIP_INSTALL=1 (skip install-deps.sh: the test suite
 # has already run it).
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 LAB=${SHOAL_DEMO_LAB:-demo}
 OUT=${SHOAL_DEMO_DIR:-/var/lib/shoal-demo}
-HOSTS=(h1 h2)
+HOSTS=(h1 h2 h3)
 
 shoal() { node "$REPO/dist/cli/main.js" "$@"; }
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -56,19 +57,49 @@ shoal lab down --name "$LAB" >/dev/null
 shoal lab up --name "$LAB" --hosts "${#HOSTS[@]}"
 trap 'echo; echo "shoal demo: failed; the lab is still up. Look around with: shoal lab exec --name $LAB h1 -- sh; remove it with: ./deploy/demo.sh down" >&2' ERR
 
-# What each container prints: its processes, its hostname and the limits its cgroups hold
-# (v1 paths first, then v2).
-INSIDE='ps; hostname; cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max;'
+# What each task prints: its processes and the limits its cgroups hold (v1 paths first, then v2).
+INSIDE='ps -o pid,user,comm; cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max;'
 INSIDE+=' echo "cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max)";'
 INSIDE+=' echo "pids max: $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"'
+
+addr() { shoal lab exec --name "$LAB" "$1" -- sh -c 'echo $SHOAL_ADDR'; }
 
 for h in "${HOSTS[@]}"; do
   step "$h: loading the image ($IMAGE_TAR)"
   in_host "$h" image load -i "$IMAGE_TAR"
-  step "$h: running a container with --memory 64m --cpus 0.5 --pids-limit 64"
-  in_host "$h" container run --rm --memory 64m --cpus 0.5 --pids-limit 64 --hostname "web-$h" busybox \
-    sh -c "$INSIDE"
+  step "$h: starting shoal daemon (log: $OUT/daemon-$h.log)"
+  a=$(addr "$h")
+  # `lab down` stops it with everything else that lives in the host
+  nohup node "$REPO/dist/cli/main.js" lab exec --name "$LAB" "$h" -- node "$REPO/dist/cli/main.js" daemon \
+    --listen-addr "$a:4243" --advertise-addr "$a:4243" >"$OUT/daemon-$h.log" 2>&1 </dev/null &
+  for _ in $(seq 1 150); do
+    in_host "$h" info >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  in_host "$h" info >/dev/null
 done
+
+ADDR1=$(addr h1)
+step "h1: shoal init (the first manager, with the cluster's root CA)"
+in_host h1 init --advertise-addr "$ADDR1:4243"
+TOKEN=$(in_host h1 join-token worker -q)
+for h in "${HOSTS[@]:1}"; do
+  step "$h: shoal join (mutual TLS from here on)"
+  in_host "$h" join --token "$TOKEN" "$ADDR1:4243"
+done
+step "h1: shoal node ls"
+in_host h1 node ls
+
+step "h1: a service of 3 replicas, at most one per node, with --limit-memory 64m --limit-cpu 0.5 --limit-pids 64"
+in_host h1 service create --name web --replicas 3 --max-replicas 1 --limit-memory 64m --limit-cpu 0.5 --limit-pids 64 \
+  busybox sh -c "$INSIDE; exec sleep 86400"
+in_host h1 service ps web
+step "h1: shoal service logs web (each task prints its processes and limits)"
+for _ in $(seq 1 50); do
+  [ "$(in_host h1 service logs web | grep -c 'pids max')" -ge 3 ] && break
+  sleep 0.2
+done
+in_host h1 service logs web
 
 ADDR2=$(shoal lab exec --name "$LAB" h2 -- sh -c 'echo $SHOAL_ADDR')
 step "h1 -> h2 ($ADDR2) over the lab's own underlay"

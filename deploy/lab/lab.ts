@@ -282,7 +282,7 @@ export class Lab {
     return {
       SHOAL_ROOT: h.root,
       SHOAL_RUN: h.run,
-      SHOAL_HOST: h.name,
+      SHOAL_LAB_HOST: h.name, // not SHOAL_HOST: that is the CLI's manager address (as DOCKER_HOST)
       SHOAL_ADDR: h.addr,
       SHOAL_LAB: this.name,
       SHOAL_CGROUP_PARENT: h.cgroupParent,

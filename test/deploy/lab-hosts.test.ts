@@ -35,7 +35,7 @@ describe('lab of 3 hosts', () => {
       ['h3', '10.78.5.4'],
     ]);
     for (const h of lab.hosts) {
-      const r = await lab.exec(h, ['sh', '-c', 'hostname; ip -o -4 addr show; echo "$SHOAL_HOST $SHOAL_ADDR $SHOAL_LAB"; echo "$SHOAL_ROOT"; echo "$SHOAL_RUN"']);
+      const r = await lab.exec(h, ['sh', '-c', 'hostname; ip -o -4 addr show; echo "$SHOAL_LAB_HOST $SHOAL_ADDR $SHOAL_LAB"; echo "$SHOAL_ROOT"; echo "$SHOAL_RUN"']);
       expect(r.code, r.stderr).toBe(0);
       const lines = r.stdout.trim().split('\n');
       expect(lines[0]).toBe(h.name);
