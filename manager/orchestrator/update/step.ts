@@ -20,13 +20,13 @@ export interface UpdaterMemory {
   readonly slotsPerTx: number;
 }
 
-function setStatus(tx: WriteTx, service: RO<Service>, state: S, nowMs: number, message: string, extra: Partial<Service> = {}): void {
+function setStatus(tx: WriteTx, service: RO<Service>, state: S, nowMs: number, message: string, extra: Partial<Service> = {}, restart = false): void {
   const prev = service.updateStatus;
   const finished = state === S.COMPLETED || state === S.ROLLBACK_COMPLETED || state === S.PAUSED || state === S.ROLLBACK_PAUSED;
   const starting = state === S.UPDATING || state === S.ROLLBACK_STARTED;
   const updateStatus = UpdateStatus.fromPartial({
     state,
-    startedAtMs: starting && prev?.state !== state ? BigInt(nowMs) : (prev?.startedAtMs ?? BigInt(nowMs)),
+    startedAtMs: starting && (restart || prev?.state !== state) ? BigInt(nowMs) : (prev?.startedAtMs ?? BigInt(nowMs)),
     completedAtMs: finished ? BigInt(nowMs) : 0n,
     message,
   });
@@ -88,10 +88,15 @@ export function stepService(tx: WriteTx, serviceId: string, mem: UpdaterMemory, 
     run = newRun(service.specVersion, rollback, effectiveConfig(service, rollback), outdated.length, nowMs, service.updateStatus?.startedAtMs ?? 0n);
     mem.runs.set(serviceId, run);
     log.info({ serviceId, version: String(run.version), rollback, slots: outdated.length }, 'update started');
-    if (!rollback && state !== S.UPDATING) {
+    // A run of this leader for an older spec was overtaken: the new spec's update starts now
+    // (its status gets a new start time, so a client that wrote the new spec can tell the
+    // outcome is its own). Without a previous run (a new leader), an UPDATING status is the
+    // same update carried on.
+    const overtook = previous !== undefined && previous.version !== service.specVersion && state === S.UPDATING;
+    if (!rollback && (state !== S.UPDATING || overtook)) {
       // Status first, in its own proposal: the orchestrators react to the service write
       // before any slot holds two tasks.
-      setStatus(tx, service, S.UPDATING, nowMs, 'update in progress');
+      setStatus(tx, service, S.UPDATING, nowMs, 'update in progress', {}, overtook);
       return []; // the service event brings the next pass
     }
   }

@@ -111,6 +111,21 @@ describe.each([{ log: 'immediate commits', asyncLog: false }, { log: 'commits a 
     await driveUntil(c.h, 'update completed', () => statusOf(c!.h, 'mon') === S.COMPLETED, 15);
   });
 
+  it('a new spec during an update starts a new update: a new start time, then every slot on the newest spec', async () => {
+    c = await startCluster({ asyncLog });
+    await deploy(c, 'over', { replicas: 2, update: { parallelism: 1, monitorMs: 30_000 } });
+    await editService(c.h, 'over', setImage('app:v2'));
+    await c.h.until('first slot on v2', () => imagesRunning(c!.h, 'over').includes('app:v2'));
+    const first = c.h.view((tx) => tx.services.get('over')!.updateStatus!);
+    expect(first.state).toBe(S.UPDATING);
+    await c.h.clock.advance(1_000);
+    await editService(c.h, 'over', setImage('app:v3'));
+    // a client that wrote v3 must be able to tell this update (and how it ends) from the v2 one
+    await c.h.until('the v3 update has its own start', () => c!.h.view((tx) => tx.services.get('over')!.updateStatus!.startedAtMs) > first.startedAtMs);
+    await driveUntil(c.h, 'update completed', () => statusOf(c!.h, 'over') === S.COMPLETED);
+    expect(imagesRunning(c.h, 'over')).toEqual(['app:v3', 'app:v3']);
+  });
+
   it('a change of replicas only is no update: no task is replaced', async () => {
     c = await startCluster({ asyncLog });
     await deploy(c, 'scale', { replicas: 2 });
