@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
-import { freePorts } from '../manager/raft/process/cluster.js';
+import { freePorts } from '../helpers/ports.js';
 import { ProcCluster, type Proc } from '../manager/raft/process/harness.js';
 
 const VALUE = Buffer.alloc(100, 'v');

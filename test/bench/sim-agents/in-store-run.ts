@@ -4,7 +4,6 @@
 // gRPC). `--raft N` puts the store on N real Raft members in this process (gRPC on loopback,
 // WALs with fsync in a temp dir); by default the store commits at once.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
 import { RaftNode } from '../../../manager/raft/node/index.js';
@@ -15,6 +14,7 @@ import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated
 import { TaskReaper } from '../../../manager/orchestrator/task-reaper.js';
 import { Scheduler } from '../../../manager/scheduler/scheduler.js';
 import { MemoryStore, RaftBinding } from '../../../manager/store/index.js';
+import { freePorts } from '../../helpers/ports.js';
 
 const ASSIGNED = 192;
 
@@ -42,18 +42,6 @@ export function benchService(i: number, replicas: number): Service {
   });
   s.spec!.mode = { $case: 'replicated', value: { replicas } };
   return s;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const srv = net.createServer();
-      srv.listen(0, '127.0.0.1', () => resolve(srv));
-    })),
-  );
-  const ports = servers.map((srv) => (srv.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
-  return ports;
 }
 
 interface RaftCluster {

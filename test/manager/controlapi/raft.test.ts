@@ -2,7 +2,6 @@
 // real WALs, Raft over loopback gRPC), each serving Control on its own unix socket: writes sent
 // to a follower are forwarded to the leader, committed, and applied on every manager.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -13,6 +12,8 @@ import { RaftNode } from '../../../manager/raft/node/index.js';
 import { RaftBinding } from '../../../manager/store/index.js';
 import { call, startControl, type ControlHarness } from './harness.js';
 import { replicatedSpec } from './specs.js';
+import { freePorts } from '../../helpers/ports.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const quiet = pino({ level: 'silent' });
 
@@ -21,26 +22,6 @@ interface Member {
   binding: RaftBinding;
   node: RaftNode<bigint>;
   control?: ControlHarness;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 let members: Member[] = [];
@@ -68,11 +49,11 @@ describe('secrets, configs and networks on a Raft cluster', () => {
       const ls = members.filter((m) => m.node.status().role === 'leader');
       return ls.length === 1 && members.every((m) => m.node.status().leader === ls[0]!.id) ? ls[0] : undefined;
     };
-    await until('a leader', () => !!leader());
+    await waitFor('a leader', () => !!leader());
     // The harness writes the cluster object and nodes through the leader; followers add nothing.
     const first = leader()!;
     for (const m of [first, ...members.filter((x) => x !== first)]) {
-      if (m !== first) await until('cluster object replicated', () => m.binding.store.view((tx) => tx.nodes.all().length === 3));
+      if (m !== first) await waitFor('cluster object replicated', () => m.binding.store.view((tx) => tx.nodes.all().length === 3));
       m.control = await startControl({
         store: m.binding.store,
         nodes: m === first ? undefined : [],
@@ -89,7 +70,7 @@ describe('secrets, configs and networks on a Raft cluster', () => {
     expect(created.secret!.spec!.data).toHaveLength(0);
     await call(f1.control!.client, 'createConfig', { spec: { annotations: { name: 'app.conf', labels: {} }, data: Buffer.from('x=1') } });
     await call(f2.control!.client, 'createNetwork', { spec: { annotations: { name: 'back', labels: {} } } });
-    await until('replicated everywhere', () =>
+    await waitFor('replicated everywhere', () =>
       members.every((m) => m.binding.store.view((tx) => tx.secrets.get(id) !== undefined && tx.configs.all().length === 1 && tx.networks.all().length === 1)),
     );
     for (const m of members) expect(Buffer.from(m.binding.store.view((tx) => tx.secrets.get(id)!.spec!.data)).toString()).toBe('s3cret');
@@ -107,7 +88,7 @@ describe('secrets, configs and networks on a Raft cluster', () => {
       s.task!.networks = [{ target: 'back', aliases: [] }];
     });
     await call(f1.control!.client, 'createService', { spec });
-    await until('service everywhere', () => members.every((m) => m.binding.store.view((tx) => tx.services.find('name', 'web').length === 1)));
+    await waitFor('service everywhere', () => members.every((m) => m.binding.store.view((tx) => tx.services.find('name', 'web').length === 1)));
     const refused = (await call(f2.control!.client, 'removeSecret', { secretId: id }).catch((e: unknown) => e)) as ServiceError;
     expect(refused.code).toBe(status.FAILED_PRECONDITION);
     expect(refused.details).toMatch(/secret "db" is in use by service web/);
@@ -117,6 +98,6 @@ describe('secrets, configs and networks on a Raft cluster', () => {
     await call(f2.control!.client, 'removeService', { serviceId: 'web' });
     await call(f2.control!.client, 'removeSecret', { secretId: id });
     await call(f1.control!.client, 'removeNetwork', { networkId: 'back' });
-    await until('removed everywhere', () => members.every((m) => m.binding.store.view((tx) => tx.secrets.all().length === 0 && tx.networks.all().length === 0)));
+    await waitFor('removed everywhere', () => members.every((m) => m.binding.store.view((tx) => tx.secrets.all().length === 0 && tx.networks.all().length === 0)));
   });
 });

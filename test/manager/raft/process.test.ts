@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { freePorts } from './process/cluster.js';
+import { freePorts } from '../../helpers/ports.js';
 import { ProcCluster, put } from './process/harness.js';
 
 let cluster: ProcCluster | undefined;

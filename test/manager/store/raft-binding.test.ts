@@ -1,7 +1,6 @@
 // The store on a real Raft cluster: three RaftNodes over real gRPC on loopback with real WALs,
 // each applying to its own MemoryStore; the leader runs the orchestrators and the scheduler.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +11,8 @@ import { RaftNode } from '../../../manager/raft/node/index.js';
 import { LeaderComponents } from '../../../manager/orchestrator/leader-components.js';
 import { RaftBinding, type MemoryStore } from '../../../manager/store/index.js';
 import { makeNode, makeService } from './fixtures.js';
+import { freePorts } from '../../helpers/ports.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const quiet = pino({ level: 'silent' });
 
@@ -20,26 +21,6 @@ interface Member {
   binding: RaftBinding;
   node: RaftNode<bigint>;
   leaderWork?: LeaderComponents;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const assigned = (s: MemoryStore, serviceId: string): number =>
@@ -84,7 +65,7 @@ describe('MemoryStore on a Raft cluster', () => {
       const ls = members.filter((m) => m.node.status().role === 'leader');
       return ls.length === 1 && members.every((m) => m.node.status().leader === ls[0]!.id) ? ls[0] : undefined;
     };
-    await until('a leader', () => !!leader());
+    await waitFor('a leader', () => !!leader());
     const l1 = leader()!;
     l1.leaderWork = new LeaderComponents(l1.binding.store, new RealClock(), { logger: quiet });
     l1.leaderWork.start();
@@ -92,8 +73,8 @@ describe('MemoryStore on a Raft cluster', () => {
       for (const id of ['n1', 'n2', 'n3']) tx.nodes.create(makeNode(id));
       tx.services.create(makeService('s1', 'web', { replicas: 6 }));
     });
-    await until('6 assigned everywhere', () => members.every((m) => assigned(m.binding.store, 's1') === 6));
-    await until('identical stores', () => members.every((m) => JSON.stringify(dump(m.binding.store)) === JSON.stringify(dump(l1.binding.store))));
+    await waitFor('6 assigned everywhere', () => members.every((m) => assigned(m.binding.store, 's1') === 6));
+    await waitFor('identical stores', () => members.every((m) => JSON.stringify(dump(m.binding.store)) === JSON.stringify(dump(l1.binding.store))));
 
     const follower = members.find((m) => m !== l1)!;
     const before = follower.binding.store.version;
@@ -105,7 +86,7 @@ describe('MemoryStore on a Raft cluster', () => {
     await l1.leaderWork.stop();
     await l1.node.stop();
     members = members.filter((m) => m !== l1);
-    await until('a new leader', () => !!leader());
+    await waitFor('a new leader', () => !!leader());
     const l2 = leader()!;
     expect(assigned(l2.binding.store, 's1')).toBe(6);
     l2.leaderWork = new LeaderComponents(l2.binding.store, new RealClock(), { logger: quiet });
@@ -114,7 +95,7 @@ describe('MemoryStore on a Raft cluster', () => {
       const s = tx.services.get('s1')!;
       tx.services.update({ ...s, spec: { ...s.spec!, mode: { $case: 'replicated', value: { replicas: 9 } } } });
     });
-    await until('9 assigned on both', () => members.every((m) => assigned(m.binding.store, 's1') === 9));
+    await waitFor('9 assigned on both', () => members.every((m) => assigned(m.binding.store, 's1') === 9));
     const slots = l2.binding.store.view((tx) => tx.tasks.find('service', 's1').map((t) => t.slot).sort((a, b) => a - b));
     expect(slots).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });

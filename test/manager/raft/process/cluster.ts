@@ -1,9 +1,9 @@
 // Helpers shared by the RaftNode tests: a list state machine, free loopback ports, polling.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RaftNode, type RaftNodeOptions, type StateMachine } from '../../../../manager/raft/node/index.js';
+import { freePorts } from '../../../helpers/ports.js';
 
 /** Appends each entry's text to a list; apply returns the list's new length. */
 export class ListMachine implements StateMachine<number> {
@@ -22,18 +22,6 @@ export class ListMachine implements StateMachine<number> {
     this.restores++;
     this.items = data.length ? (JSON.parse(data.toString()) as string[]) : [];
   }
-}
-
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 export async function until<T>(fn: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
