@@ -2,7 +2,8 @@
 // driven through each host's local socket (SHOAL_RUN/shoal.sock is a file: reachable from the
 // test process without entering the host's network namespace).
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, createWriteStream, mkdirSync } from 'node:fs';
+import { cpSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as ctl from '../../proto/gen/control.js';
@@ -11,7 +12,9 @@ import { NodeRole, Service, ServiceSpec, TaskState, type Task } from '../../prot
 import { DaemonClient, type InfoResponse, type InitResponse, type JoinResponse } from '../../proto/gen/daemon.js';
 import { ImageStore } from '../../agent/images/index.js';
 import { Lab, type LabHost } from '../../deploy/lab/lab.js';
+import { afterAll, beforeAll } from 'vitest';
 import { testImagePath } from '../helpers/images.js';
+import { runShoal, type CliResult } from '../cli/service-harness.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
@@ -230,4 +233,41 @@ export async function until<T>(fn: () => Promise<T | undefined | false> | T | un
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface LabSuite {
+  /** The file's cluster: made before its first test, removed after its last. */
+  readonly c: TestCluster;
+  /** A temp dir of the file's own (stack files, bind sources), removed with the cluster. */
+  readonly dir: string;
+  /** `shoal ARGS` against h1's local socket. */
+  shoal(args: string[]): Promise<CliResult>;
+}
+
+/** The lifecycle every lab e2e file needs: a formed cluster and a temp dir for its tests. */
+export function labSuite(o: ClusterOptions & { managers: number; tmpPrefix: string; upMs?: number; downMs?: number }): LabSuite {
+  let cluster: TestCluster | undefined;
+  let dir = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), o.tmpPrefix));
+    cluster = await TestCluster.up(o);
+    await cluster.form(o.managers);
+  }, o.upMs ?? 120_000);
+  afterAll(async () => {
+    await cluster?.down();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, o.downMs ?? 60_000);
+  const c = (): TestCluster => {
+    if (!cluster) throw new Error(`lab ${o.name} is not up: use it inside a test`);
+    return cluster;
+  };
+  return {
+    get c() {
+      return c();
+    },
+    get dir() {
+      return dir;
+    },
+    shoal: (args) => runShoal(args, { SHOAL_RUN: c().host('h1').run }),
+  };
 }

@@ -8,30 +8,16 @@
 // Tasks use the host's network (the agent's default until overlay networks exist), where a
 // net.* sysctl would change the host: those are refused by the agent, naming the sysctl, which
 // the last test shows; the sysctls proven here are the IPC namespace's kernel.shmmax/msgmax.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../agent/runtime/index.js';
-import { runShoal, type CliResult } from '../cli/service-harness.js';
-import { TestCluster, until } from './cluster.js';
+import { labSuite, until } from './cluster.js';
 
-let c: TestCluster;
-let dir: string;
+const lab = labSuite({ name: 'shoalopte2e', subnet: '10.231.68.0/24', hosts: 2, managers: 1, tmpPrefix: 'shoalopt-' });
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'shoalopt-'));
-  c = await TestCluster.up({ name: 'shoalopte2e', subnet: '10.231.68.0/24', hosts: 2 });
-  await c.form(1);
-}, 120_000);
-
-afterAll(async () => {
-  await c?.down();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
-
-const shoal = (args: string[]): Promise<CliResult> => runShoal(args, { SHOAL_RUN: c.host('h1').run });
+const { shoal } = lab;
 const HOSTS = ['h1', 'h2'];
 
 /** What each task prints (busybox sh); ROUND tells the tasks of an update apart. */
@@ -85,7 +71,7 @@ async function probes(service: string, want: number, round: string): Promise<{ s
 
 /** Containers the host's runtime still knows, supervisors naming its state, cgroups under its parent. */
 async function leftovers(host: string): Promise<string[]> {
-  const h = c.host(host);
+  const h = lab.c.host(host);
   const stateDir = join(h.run, 'containers');
   const rt = new ContainerRuntime({ stateDir, cgroupParent: h.cgroupParent, logger: pino({ level: 'silent' }) });
   const out = (await rt.list()).map((x) => `container ${x.id}`);
@@ -133,7 +119,7 @@ const stack = `services:
 
 describe('e2e: container kernel options from the CLI', () => {
   it('a stack service sees its capabilities, sysctls, ulimits and init on both hosts; stack rm leaves nothing', async () => {
-    const file = join(dir, 'stack.yml');
+    const file = join(lab.dir, 'stack.yml');
     writeFileSync(file, stack);
     const d = await shoal(['stack', 'deploy', '--timeout', '60s', '-c', file, 'opt']);
     expect(d.code, `${d.stdout}\n${d.stderr}`).toBe(0);

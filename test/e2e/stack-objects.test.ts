@@ -3,29 +3,14 @@
 // whose tasks use them, the agents mount them read-only into real containers. Each task prints
 // the files' contents, modes and owners; `service logs` shows them from both hosts. `stack rm`
 // leaves no service, object, or mount behind.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runShoal } from '../cli/service-harness.js';
-import { TestCluster, until } from './cluster.js';
+import { describe, expect, it } from 'vitest';
+import { labSuite, until } from './cluster.js';
 
-let c: TestCluster;
-let dir: string;
+const lab = labSuite({ name: 'shoalsoe2e', subnet: '10.231.61.0/24', hosts: 2, managers: 1, tmpPrefix: 'shoalso-' });
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'shoalso-'));
-  c = await TestCluster.up({ name: 'shoalsoe2e', subnet: '10.231.61.0/24', hosts: 2 });
-  await c.form(1);
-}, 120_000);
-
-afterAll(async () => {
-  await c?.down();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
-
-const env = (): Record<string, string> => ({ SHOAL_RUN: c.host('h1').run });
-const shoal = (args: string[]) => runShoal(args, env());
+const { shoal } = lab;
 
 const stack = `services:
   reader:
@@ -47,9 +32,9 @@ function mountsUnder(root: string): string[] {
 
 describe('e2e: stack secrets and configs', () => {
   it('tasks on both hosts read the secret and the config with their modes; stack rm leaves nothing', async () => {
-    writeFileSync(join(dir, 'token.txt'), 'tok-shoalso');
-    writeFileSync(join(dir, 'app.conf'), 'level=debug');
-    const file = join(dir, 'stack.yml');
+    writeFileSync(join(lab.dir, 'token.txt'), 'tok-shoalso');
+    writeFileSync(join(lab.dir, 'app.conf'), 'level=debug');
+    const file = join(lab.dir, 'stack.yml');
     writeFileSync(file, stack);
     const d = await shoal(['stack', 'deploy', '--timeout', '60s', '-c', file, 'so']);
     expect(d.code, `${d.stdout}\n${d.stderr}`).toBe(0);
@@ -71,7 +56,7 @@ describe('e2e: stack secrets and configs', () => {
       ]));
     }
     // Each host holds its task's secrets on a tmpfs of their own while the task runs...
-    for (const h of ['h1', 'h2']) expect(mountsUnder(c.host(h).run).filter((m) => m.includes('/secrets/')), h).toHaveLength(1);
+    for (const h of ['h1', 'h2']) expect(mountsUnder(lab.c.host(h).run).filter((m) => m.includes('/secrets/')), h).toHaveLength(1);
     // ...and the secret's data is not readable back through the API.
     const inspect = await shoal(['secret', 'inspect', 'so_token']);
     expect(inspect.stdout).not.toContain('tok-shoalso');
@@ -91,7 +76,7 @@ describe('e2e: stack secrets and configs', () => {
     }
     // ...which the agents unmount and remove once the task's container is gone.
     for (const h of ['h1', 'h2']) {
-      const run = c.host(h).run;
+      const run = lab.c.host(h).run;
       await until(() => mountsUnder(run).filter((m) => m.includes('/secrets/') || m.includes('/configs/')).length === 0, `no secret or config mounts left on ${h}`, 60_000);
       await until(() => !existsSync(join(run, 'secrets')) || readdirEmpty(join(run, 'secrets')), `no secret directories left on ${h}`, 30_000);
     }

@@ -4,30 +4,16 @@
 // until --prune, and a rolling update whose new tasks fail follows its update_config
 // failure_action: pause stops it (and the deploy says so, exit 1), continue tries every slot
 // (start-first keeps each slot's old task while its new one fails).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TaskState, UpdateStatus_State, type Service, type Task } from '../../proto/gen/types.js';
-import { runShoal } from '../cli/service-harness.js';
-import { TestCluster, until } from './cluster.js';
+import { labSuite, until } from './cluster.js';
 
-let c: TestCluster;
-let dir: string;
+const lab = labSuite({ name: 'shoalsue2e', subnet: '10.231.69.0/24', hosts: 2, managers: 1, tmpPrefix: 'shoalsu-' });
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'shoalsu-'));
-  c = await TestCluster.up({ name: 'shoalsue2e', subnet: '10.231.69.0/24', hosts: 2 });
-  await c.form(1);
-}, 120_000);
-
-afterAll(async () => {
-  await c?.down();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
-
-const shoal = (args: string[]) => runShoal(args, { SHOAL_RUN: c.host('h1').run });
-const file = (): string => join(dir, 'stack.yml');
+const { shoal } = lab;
+const file = (): string => join(lab.dir, 'stack.yml');
 
 /** A stack file: web (2 replicas, rolled one at a time) with the given env, command and failure action; api unless left out. */
 function write(o: { level: string; webCommand?: string; failureAction?: 'pause' | 'continue'; api?: boolean }): void {
@@ -51,7 +37,7 @@ function write(o: { level: string; webCommand?: string; failureAction?: 'pause' 
 }
 
 const live = (ts: Task[]) => ts.filter((t) => t.desiredState === TaskState.RUNNING && t.status?.state === TaskState.RUNNING);
-const service = async (name: string): Promise<Service> => (await c.control<{ service: Service }>('h1', 'getService', { serviceId: name })).service;
+const service = async (name: string): Promise<Service> => (await lab.c.control<{ service: Service }>('h1', 'getService', { serviceId: name })).service;
 
 describe('e2e: re-deploying an edited stack', () => {
   it('rolls only the service that changed; a service that left the file goes only with --prune', async () => {
@@ -60,8 +46,8 @@ describe('e2e: re-deploying an edited stack', () => {
     expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stdout).toMatch(/creating service su_web/);
     expect(first.stdout).toMatch(/creating service su_api/);
-    const webBefore = live(await c.tasks('h1', 'su_web')).map((t) => t.id).sort();
-    const apiBefore = live(await c.tasks('h1', 'su_api')).map((t) => t.id);
+    const webBefore = live(await lab.c.tasks('h1', 'su_web')).map((t) => t.id).sort();
+    const apiBefore = live(await lab.c.tasks('h1', 'su_api')).map((t) => t.id);
     expect(webBefore).toHaveLength(2);
     expect(apiBefore).toHaveLength(1);
 
@@ -81,25 +67,25 @@ describe('e2e: re-deploying an edited stack', () => {
     expect(edited.stdout).toMatch(/service su_api: unchanged/);
     const web = await service('su_web');
     expect(web.specVersion).toBeGreaterThan(version);
-    const webAfter = live(await c.tasks('h1', 'su_web'));
+    const webAfter = live(await lab.c.tasks('h1', 'su_web'));
     expect(webAfter).toHaveLength(2);
     for (const t of webAfter) {
       expect(t.specVersion).toBe(web.specVersion);
       expect(t.spec?.container?.env).toContain('LEVEL=two');
       expect(webBefore).not.toContain(t.id);
     }
-    expect(live(await c.tasks('h1', 'su_api')).map((t) => t.id)).toEqual(apiBefore);
+    expect(live(await lab.c.tasks('h1', 'su_api')).map((t) => t.id)).toEqual(apiBefore);
 
     // api left the file: kept without --prune, removed with it
     write({ level: 'two', api: false });
     const kept = await shoal(['stack', 'deploy', '-c', file(), 'su']);
     expect(kept.code, kept.stderr).toBe(0);
     expect(kept.stdout).toMatch(/service su_api: kept/);
-    expect(live(await c.tasks('h1', 'su_api')).map((t) => t.id)).toEqual(apiBefore);
+    expect(live(await lab.c.tasks('h1', 'su_api')).map((t) => t.id)).toEqual(apiBefore);
     const pruned = await shoal(['stack', 'deploy', '--prune', '-c', file(), 'su']);
     expect(pruned.code, pruned.stderr).toBe(0);
     expect(pruned.stdout).toMatch(/removing service su_api/);
-    const names = await c.control<{ services: Service[] }>('h1', 'listServices', {});
+    const names = await lab.c.control<{ services: Service[] }>('h1', 'listServices', {});
     expect(names.services.map((s) => s.spec?.annotations?.name).sort()).toEqual(['su_web']);
   }, 180_000);
 
@@ -112,7 +98,7 @@ describe('e2e: re-deploying an edited stack', () => {
     const p = await service('su_web');
     expect(p.updateStatus?.state).toBe(UpdateStatus_State.PAUSED);
     // start-first, parallelism 1: one new task was tried, the old ones still serve
-    const afterPause = await c.tasks('h1', 'su_web');
+    const afterPause = await lab.c.tasks('h1', 'su_web');
     expect(live(afterPause).filter((t) => t.specVersion !== p.specVersion)).toHaveLength(2);
 
     // continue: the failures are counted but every slot gets the new spec
@@ -125,7 +111,7 @@ describe('e2e: re-deploying an edited stack', () => {
     }, 'the continued update completed', 90_000);
     // both slots were tried (pause stopped after the first); start-first keeps the old task of a
     // slot whose new one failed, so the service still serves on the last good spec
-    const all = await c.tasks('h1', 'su_web');
+    const all = await lab.c.tasks('h1', 'su_web');
     const slots = new Set(all.filter((t) => t.specVersion === done.specVersion).map((t) => t.slot));
     expect([...slots].sort()).toEqual([1, 2]);
     expect(all.filter((t) => t.specVersion === done.specVersion && t.status?.state === TaskState.RUNNING)).toEqual([]);
@@ -133,6 +119,6 @@ describe('e2e: re-deploying an edited stack', () => {
 
     const rm = await shoal(['stack', 'rm', 'su']);
     expect(rm.code, rm.stderr).toBe(0);
-    await until(async () => (await c.control<{ services: Service[] }>('h1', 'listServices', {})).services.length === 0, 'stack removed');
+    await until(async () => (await lab.c.control<{ services: Service[] }>('h1', 'listServices', {})).services.length === 0, 'stack removed');
   }, 240_000);
 });
