@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ControlClient, ListTasksRequest, type ListTasksResponse } from '../../proto/gen/control.js';
 import { TaskState } from '../../proto/gen/types.js';
-import { TestCluster } from '../e2e/cluster.js';
+import { TestCluster } from '../e2e/lab-cluster.js';
 import { formatStages, processCpuMs, readLogLines, stageTimes } from '../bench-helpers/timeline.js';
 
 /** sleep that exits on SIGTERM (as Swarm's anchor gets with --init): stop is not a 10 s grace wait. */

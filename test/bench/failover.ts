@@ -3,7 +3,7 @@
 // manager. Worker: SIGKILL a worker's daemon -> every replica running again elsewhere. Shoal in a
 // 5-host lab (3 managers, 2 workers); Swarm through the anchor script (phases nodefail, leader).
 import type { ServiceError } from '@grpc/grpc-js';
-import { TestCluster, until } from '../e2e/cluster.js';
+import { TestCluster, until } from '../e2e/lab-cluster.js';
 import { runSwarm, SLEEP_EXITING_ON_TERM } from './converge.js';
 
 function flag(args: string[], name: string): string | undefined {

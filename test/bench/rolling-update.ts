@@ -4,7 +4,7 @@
 // until the update status is COMPLETED. Then the same with Docker Swarm through
 // /work/shared/anchors/swarm/swarm_anchor.sh (phase update) in the same run.
 import { ServiceSpec, TaskState, UpdateStatus_State, type Service } from '../../proto/gen/types.js';
-import { TestCluster, until } from '../e2e/cluster.js';
+import { TestCluster, until } from '../e2e/lab-cluster.js';
 import { runSwarm, SLEEP_EXITING_ON_TERM } from './converge.js';
 
 const REPLICAS = 30;

@@ -1,15 +1,19 @@
 // `npm run bench -- NAME [args]`: runs test/bench/NAME.ts, whose default export prints its
 // progress and ends with one JSON line (the result) on stdout.
+// Benchmarks run outside vitest: nothing they import may import vitest (it refuses to load
+// outside its runner), so the test images that vitest's globalSetup builds are built here too.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import buildTestImages from '../setup/images.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const name = process.argv[2];
 const file = name ? path.join(here, `${name}.ts`) : '';
-if (!name || !/^[a-z0-9-]+$/.test(name) || !existsSync(file)) {
+if (!name || !/^[a-z0-9-]+$/.test(name) || name === 'run' || !existsSync(file)) {
   process.stderr.write(`usage: npm run bench -- NAME   (unknown benchmark ${JSON.stringify(name ?? '')})\n`);
   process.exit(2);
 }
+await buildTestImages(); // skipped per image when its inputs did not change
 const mod = (await import(pathToFileURL(file).href)) as { default: (args: string[]) => Promise<void> };
 await mod.default(process.argv.slice(3));
