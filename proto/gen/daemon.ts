@@ -35,6 +35,10 @@ export interface InitRequest {
   /** default 0.0.0.0:4243 */
   listenAddr: string;
   forceNewCluster: boolean;
+  /** CIDRs networks get subnets from (default 10.0.0.0/8) */
+  defaultAddrPool: string[];
+  /** prefix length of those subnets (default 24) */
+  defaultAddrPoolMaskLength: number;
 }
 
 export interface InitResponse {
@@ -88,7 +92,13 @@ export interface InfoResponse {
 }
 
 function createBaseInitRequest(): InitRequest {
-  return { advertiseAddr: "", listenAddr: "", forceNewCluster: false };
+  return {
+    advertiseAddr: "",
+    listenAddr: "",
+    forceNewCluster: false,
+    defaultAddrPool: [],
+    defaultAddrPoolMaskLength: 0,
+  };
 }
 
 export const InitRequest: MessageFns<InitRequest> = {
@@ -101,6 +111,12 @@ export const InitRequest: MessageFns<InitRequest> = {
     }
     if (message.forceNewCluster !== false) {
       writer.uint32(24).bool(message.forceNewCluster);
+    }
+    for (const v of message.defaultAddrPool) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.defaultAddrPoolMaskLength !== 0) {
+      writer.uint32(40).uint32(message.defaultAddrPoolMaskLength);
     }
     return writer;
   },
@@ -142,6 +158,22 @@ export const InitRequest: MessageFns<InitRequest> = {
             message.forceNewCluster = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.defaultAddrPool.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.defaultAddrPoolMaskLength = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -171,6 +203,16 @@ export const InitRequest: MessageFns<InitRequest> = {
         : isSet(object.force_new_cluster)
         ? globalThis.Boolean(object.force_new_cluster)
         : false,
+      defaultAddrPool: globalThis.Array.isArray(object?.defaultAddrPool)
+        ? object.defaultAddrPool.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.default_addr_pool)
+        ? object.default_addr_pool.map((e: any) => globalThis.String(e))
+        : [],
+      defaultAddrPoolMaskLength: isSet(object.defaultAddrPoolMaskLength)
+        ? globalThis.Number(object.defaultAddrPoolMaskLength)
+        : isSet(object.default_addr_pool_mask_length)
+        ? globalThis.Number(object.default_addr_pool_mask_length)
+        : 0,
     };
   },
 
@@ -185,6 +227,12 @@ export const InitRequest: MessageFns<InitRequest> = {
     if (message.forceNewCluster !== false) {
       obj.forceNewCluster = message.forceNewCluster;
     }
+    if (message.defaultAddrPool?.length) {
+      obj.defaultAddrPool = message.defaultAddrPool;
+    }
+    if (message.defaultAddrPoolMaskLength !== 0) {
+      obj.defaultAddrPoolMaskLength = Math.round(message.defaultAddrPoolMaskLength);
+    }
     return obj;
   },
 
@@ -196,6 +244,8 @@ export const InitRequest: MessageFns<InitRequest> = {
     message.advertiseAddr = object.advertiseAddr ?? "";
     message.listenAddr = object.listenAddr ?? "";
     message.forceNewCluster = object.forceNewCluster ?? false;
+    message.defaultAddrPool = object.defaultAddrPool?.map((e) => e) || [];
+    message.defaultAddrPoolMaskLength = object.defaultAddrPoolMaskLength ?? 0;
     return message;
   },
 };

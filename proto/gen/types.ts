@@ -975,11 +975,30 @@ export interface TaskStatus {
   publishedPorts: PortConfig[];
 }
 
+/**
+ * One network of a task, as the allocator attached it (manager/allocator). Everything an agent
+ * needs to wire the task is here, copied from the network when the address was given.
+ */
 export interface NetworkAttachment {
   networkId: string;
-  /** CIDR */
+  /** the task's address with its subnet's prefix, e.g. 10.0.1.5/24 */
   addresses: string[];
   aliases: string[];
+  networkName: string;
+  /** the network's driver and options, as in its spec */
+  driver:
+    | DriverConfig
+    | undefined;
+  /** VXLAN network identifier, or GRE key */
+  vni: number;
+  /** CIDR */
+  subnet: string;
+  /** the subnet's gateway address (no prefix) */
+  gateway: string;
+  /** 02:42:<the four address bytes>, as Swarm */
+  macAddress: string;
+  /** no egress to the outside */
+  internal: boolean;
 }
 
 export interface Task {
@@ -1053,13 +1072,18 @@ export interface Network {
   spec:
     | NetworkSpec
     | undefined;
-  /** what the allocator chose (e.g. vni) */
+  /** what the allocator chose: the driver, options with "vni" */
   driverState:
     | DriverConfig
     | undefined;
-  /** the allocated subnets */
-  ipam: IPAMOptions | undefined;
+  /** the allocated subnet, gateway and range (one config, IPv4) */
+  ipam:
+    | IPAMOptions
+    | undefined;
+  /** removed by the user: deleted once its last task is gone */
   pendingDelete: boolean;
+  /** VXLAN id / GRE key, 4096.. (0 until allocated) */
+  vni: number;
 }
 
 export interface OrchestrationConfig {
@@ -1116,6 +1140,12 @@ export interface Cluster {
   spec: ClusterSpec | undefined;
   rootCa: RootCA | undefined;
   networkBootstrapKey: Buffer;
+  /**
+   * Where networks created without --subnet get one: these CIDRs, cut into subnets of the mask
+   * length (set once, by `shoal init`; empty = 10.0.0.0/8 in /24s, as Swarm).
+   */
+  defaultAddressPool: string[];
+  defaultAddressPoolMaskLength: number;
 }
 
 export interface SecretSpec {
@@ -6839,7 +6869,18 @@ export const TaskStatus: MessageFns<TaskStatus> = {
 };
 
 function createBaseNetworkAttachment(): NetworkAttachment {
-  return { networkId: "", addresses: [], aliases: [] };
+  return {
+    networkId: "",
+    addresses: [],
+    aliases: [],
+    networkName: "",
+    driver: undefined,
+    vni: 0,
+    subnet: "",
+    gateway: "",
+    macAddress: "",
+    internal: false,
+  };
 }
 
 export const NetworkAttachment: MessageFns<NetworkAttachment> = {
@@ -6852,6 +6893,27 @@ export const NetworkAttachment: MessageFns<NetworkAttachment> = {
     }
     for (const v of message.aliases) {
       writer.uint32(26).string(v!);
+    }
+    if (message.networkName !== "") {
+      writer.uint32(34).string(message.networkName);
+    }
+    if (message.driver !== undefined) {
+      DriverConfig.encode(message.driver, writer.uint32(42).fork()).join();
+    }
+    if (message.vni !== 0) {
+      writer.uint32(48).uint32(message.vni);
+    }
+    if (message.subnet !== "") {
+      writer.uint32(58).string(message.subnet);
+    }
+    if (message.gateway !== "") {
+      writer.uint32(66).string(message.gateway);
+    }
+    if (message.macAddress !== "") {
+      writer.uint32(74).string(message.macAddress);
+    }
+    if (message.internal !== false) {
+      writer.uint32(80).bool(message.internal);
     }
     return writer;
   },
@@ -6893,6 +6955,62 @@ export const NetworkAttachment: MessageFns<NetworkAttachment> = {
             message.aliases.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.networkName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.driver = DriverConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.vni = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.subnet = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.internal = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6916,6 +7034,21 @@ export const NetworkAttachment: MessageFns<NetworkAttachment> = {
         ? object.addresses.map((e: any) => globalThis.String(e))
         : [],
       aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      networkName: isSet(object.networkName)
+        ? globalThis.String(object.networkName)
+        : isSet(object.network_name)
+        ? globalThis.String(object.network_name)
+        : "",
+      driver: isSet(object.driver) ? DriverConfig.fromJSON(object.driver) : undefined,
+      vni: isSet(object.vni) ? globalThis.Number(object.vni) : 0,
+      subnet: isSet(object.subnet) ? globalThis.String(object.subnet) : "",
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+        ? globalThis.String(object.mac_address)
+        : "",
+      internal: isSet(object.internal) ? globalThis.Boolean(object.internal) : false,
     };
   },
 
@@ -6930,6 +7063,27 @@ export const NetworkAttachment: MessageFns<NetworkAttachment> = {
     if (message.aliases?.length) {
       obj.aliases = message.aliases;
     }
+    if (message.networkName !== "") {
+      obj.networkName = message.networkName;
+    }
+    if (message.driver !== undefined) {
+      obj.driver = DriverConfig.toJSON(message.driver);
+    }
+    if (message.vni !== 0) {
+      obj.vni = Math.round(message.vni);
+    }
+    if (message.subnet !== "") {
+      obj.subnet = message.subnet;
+    }
+    if (message.gateway !== "") {
+      obj.gateway = message.gateway;
+    }
+    if (message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.internal !== false) {
+      obj.internal = message.internal;
+    }
     return obj;
   },
 
@@ -6941,6 +7095,15 @@ export const NetworkAttachment: MessageFns<NetworkAttachment> = {
     message.networkId = object.networkId ?? "";
     message.addresses = object.addresses?.map((e) => e) || [];
     message.aliases = object.aliases?.map((e) => e) || [];
+    message.networkName = object.networkName ?? "";
+    message.driver = (object.driver !== undefined && object.driver !== null)
+      ? DriverConfig.fromPartial(object.driver)
+      : undefined;
+    message.vni = object.vni ?? 0;
+    message.subnet = object.subnet ?? "";
+    message.gateway = object.gateway ?? "";
+    message.macAddress = object.macAddress ?? "";
+    message.internal = object.internal ?? false;
     return message;
   },
 };
@@ -8008,7 +8171,15 @@ export const NetworkSpec: MessageFns<NetworkSpec> = {
 };
 
 function createBaseNetwork(): Network {
-  return { id: "", meta: undefined, spec: undefined, driverState: undefined, ipam: undefined, pendingDelete: false };
+  return {
+    id: "",
+    meta: undefined,
+    spec: undefined,
+    driverState: undefined,
+    ipam: undefined,
+    pendingDelete: false,
+    vni: 0,
+  };
 }
 
 export const Network: MessageFns<Network> = {
@@ -8030,6 +8201,9 @@ export const Network: MessageFns<Network> = {
     }
     if (message.pendingDelete !== false) {
       writer.uint32(48).bool(message.pendingDelete);
+    }
+    if (message.vni !== 0) {
+      writer.uint32(56).uint32(message.vni);
     }
     return writer;
   },
@@ -8095,6 +8269,14 @@ export const Network: MessageFns<Network> = {
             message.pendingDelete = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.vni = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8123,6 +8305,7 @@ export const Network: MessageFns<Network> = {
         : isSet(object.pending_delete)
         ? globalThis.Boolean(object.pending_delete)
         : false,
+      vni: isSet(object.vni) ? globalThis.Number(object.vni) : 0,
     };
   },
 
@@ -8146,6 +8329,9 @@ export const Network: MessageFns<Network> = {
     if (message.pendingDelete !== false) {
       obj.pendingDelete = message.pendingDelete;
     }
+    if (message.vni !== 0) {
+      obj.vni = Math.round(message.vni);
+    }
     return obj;
   },
 
@@ -8166,6 +8352,7 @@ export const Network: MessageFns<Network> = {
       ? IPAMOptions.fromPartial(object.ipam)
       : undefined;
     message.pendingDelete = object.pendingDelete ?? false;
+    message.vni = object.vni ?? 0;
     return message;
   },
 };
@@ -8967,7 +9154,15 @@ export const RootCA: MessageFns<RootCA> = {
 };
 
 function createBaseCluster(): Cluster {
-  return { id: "", meta: undefined, spec: undefined, rootCa: undefined, networkBootstrapKey: Buffer.alloc(0) };
+  return {
+    id: "",
+    meta: undefined,
+    spec: undefined,
+    rootCa: undefined,
+    networkBootstrapKey: Buffer.alloc(0),
+    defaultAddressPool: [],
+    defaultAddressPoolMaskLength: 0,
+  };
 }
 
 export const Cluster: MessageFns<Cluster> = {
@@ -8986,6 +9181,12 @@ export const Cluster: MessageFns<Cluster> = {
     }
     if (message.networkBootstrapKey.length !== 0) {
       writer.uint32(42).bytes(message.networkBootstrapKey);
+    }
+    for (const v of message.defaultAddressPool) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.defaultAddressPoolMaskLength !== 0) {
+      writer.uint32(56).uint32(message.defaultAddressPoolMaskLength);
     }
     return writer;
   },
@@ -9043,6 +9244,22 @@ export const Cluster: MessageFns<Cluster> = {
             message.networkBootstrapKey = Buffer.from(reader.bytes());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.defaultAddressPool.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.defaultAddressPoolMaskLength = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9070,6 +9287,16 @@ export const Cluster: MessageFns<Cluster> = {
         : isSet(object.network_bootstrap_key)
         ? Buffer.from(bytesFromBase64(object.network_bootstrap_key))
         : Buffer.alloc(0),
+      defaultAddressPool: globalThis.Array.isArray(object?.defaultAddressPool)
+        ? object.defaultAddressPool.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.default_address_pool)
+        ? object.default_address_pool.map((e: any) => globalThis.String(e))
+        : [],
+      defaultAddressPoolMaskLength: isSet(object.defaultAddressPoolMaskLength)
+        ? globalThis.Number(object.defaultAddressPoolMaskLength)
+        : isSet(object.default_address_pool_mask_length)
+        ? globalThis.Number(object.default_address_pool_mask_length)
+        : 0,
     };
   },
 
@@ -9090,6 +9317,12 @@ export const Cluster: MessageFns<Cluster> = {
     if (message.networkBootstrapKey.length !== 0) {
       obj.networkBootstrapKey = base64FromBytes(message.networkBootstrapKey);
     }
+    if (message.defaultAddressPool?.length) {
+      obj.defaultAddressPool = message.defaultAddressPool;
+    }
+    if (message.defaultAddressPoolMaskLength !== 0) {
+      obj.defaultAddressPoolMaskLength = Math.round(message.defaultAddressPoolMaskLength);
+    }
     return obj;
   },
 
@@ -9107,6 +9340,8 @@ export const Cluster: MessageFns<Cluster> = {
       ? RootCA.fromPartial(object.rootCa)
       : undefined;
     message.networkBootstrapKey = object.networkBootstrapKey ?? Buffer.alloc(0);
+    message.defaultAddressPool = object.defaultAddressPool?.map((e) => e) || [];
+    message.defaultAddressPoolMaskLength = object.defaultAddressPoolMaskLength ?? 0;
     return message;
   },
 };

@@ -2,7 +2,7 @@
 // status reports), now that the check compares fields by reference before encoding them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { AssignmentChange_Action } from '../../../proto/gen/dispatcher.js';
-import { Task, TaskState, TaskStatus } from '../../../proto/gen/types.js';
+import { NetworkAttachment, Task, TaskState, TaskStatus } from '../../../proto/gen/types.js';
 import { MemoryStore } from '../../../manager/store/index.js';
 import { makeHarness, until, type Harness } from './harness.js';
 
@@ -31,9 +31,9 @@ describe('the change check of assignments', () => {
     const status = (state: TaskState) => (t: Task): Task => ({ ...t, status: TaskStatus.fromPartial({ state }) });
     const steps: [string, (t: Task) => Task, boolean][] = [
       ['status ACCEPTED', status(TaskState.ACCEPTED), false],
-      ['a network attachment', (t) => ({ ...t, networks: [{ networkId: 'net1', addresses: ['10.0.0.2/24'], aliases: [] }] }), true],
+      ['a network attachment', (t) => ({ ...t, networks: [NetworkAttachment.fromPartial({ networkId: 'net1', addresses: ['10.0.0.2/24'] })] }), true],
       ['status PREPARING', status(TaskState.PREPARING), false],
-      ['another address', (t) => ({ ...t, networks: [{ networkId: 'net1', addresses: ['10.0.0.3/24'], aliases: [] }] }), true],
+      ['another address', (t) => ({ ...t, networks: [NetworkAttachment.fromPartial({ networkId: 'net1', addresses: ['10.0.0.3/24'] })] }), true],
       ['an endpoint', (t) => ({ ...t, endpoint: { spec: undefined, ports: [{ name: '', protocol: 0, targetPort: 80, publishedPort: 8080, publishMode: 0 }], virtualIps: [] } }), true],
       ['status RUNNING', status(TaskState.RUNNING), false],
       ['a spec changed in place', (t) => ({ ...t, spec: { ...t.spec!, container: { ...t.spec!.container!, image: 'busybox:2' } } }), true],
