@@ -27,3 +27,13 @@ export class WalClosedError extends StorageError {
     super('raft WAL is closed');
   }
 }
+
+/** A sealed record or snapshot that cannot be opened: modified on disk, or its key is not held. */
+export class SealedDataError extends StorageError {
+  constructor(readonly file: string, readonly offset: number, why: string) {
+    super(
+      `raft data in ${file} at byte offset ${offset} cannot be decrypted: ${why}; ` +
+        `restore this member's state directory from a backup, or remove it and re-add the member so it receives a snapshot`,
+    );
+  }
+}

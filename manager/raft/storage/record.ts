@@ -1,7 +1,8 @@
 // Record framing of WAL segments and snapshot files.
 //   0..3   payload length (u32 LE)
 //   4      record type
-//   5..7   zero
+//   5      flags: bit 0 = payload sealed by the WAL's RecordCipher (see cipher.ts)
+//   6..7   zero
 //   8..11  CRC32C of bytes 0..7 (so a damaged length is detected before it is trusted)
 //   12..15 CRC32C of the payload
 //   16..   payload
@@ -18,11 +19,13 @@ export enum RecordType {
   Snapshot = 5, // an encoded Snapshot (only in .snap files)
 }
 
-export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
+export const FLAG_SEALED = 1;
+
+export function encodeRecord(type: RecordType, payload: Uint8Array, flags = 0): Buffer {
   const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   out.writeUInt32LE(payload.length, 0);
   out[4] = type;
-  out[5] = 0;
+  out[5] = flags;
   out[6] = 0;
   out[7] = 0;
   out.writeUInt32LE(crc32c(out, 0, 0, 8), 8);
@@ -32,7 +35,7 @@ export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
 }
 
 export type ScanResult =
-  | { kind: 'record'; type: RecordType; payload: Buffer; next: number }
+  | { kind: 'record'; type: RecordType; sealed: boolean; payload: Buffer; next: number }
   | { kind: 'end' } // clean end: EOF or an all-zero tail (unwritten space)
   | { kind: 'torn'; why: string } // an incomplete or damaged record with nothing after it
   | { kind: 'corrupt'; why: string }; // a damaged record followed by more data
@@ -64,5 +67,7 @@ export function readRecord(buf: Buffer, offset: number): ScanResult {
   if (!(type >= RecordType.Meta && type <= RecordType.Snapshot)) {
     return { kind: 'corrupt', why: `unknown record type ${type}` };
   }
-  return { kind: 'record', type, payload: buf.subarray(offset + HEADER_BYTES, end), next: end };
+  const flags = buf[offset + 5]!;
+  if ((flags & ~FLAG_SEALED) !== 0) return { kind: 'corrupt', why: `unknown record flags ${flags}` };
+  return { kind: 'record', type, sealed: (flags & FLAG_SEALED) !== 0, payload: buf.subarray(offset + HEADER_BYTES, end), next: end };
 }

@@ -2,6 +2,7 @@
 import { readFile, truncate } from 'node:fs/promises';
 import { Entry, HardState, SnapshotMetadata } from '../../../proto/gen/raft.js';
 import { StorageIdentityError, WalCorruptError } from './errors.js';
+import type { RecordCodec } from './codec.js';
 import type { StorageLogger } from './logger.js';
 import { readRecord, RecordType } from './record.js';
 
@@ -16,6 +17,7 @@ export interface Replayed {
   entries: Entry[]; // contiguous, in index order
   marks: SnapshotMetadata[];
   tailOffset: number; // where appends continue in the last segment
+  keys: Set<string>[]; // per segment: the ids of the keys its records were sealed with
 }
 
 export interface Identity {
@@ -28,15 +30,19 @@ export async function replaySegments(
   segments: SegmentName[],
   id: Identity,
   logger: StorageLogger,
+  codec: RecordCodec,
 ): Promise<Replayed> {
   let hardState: HardState = { term: 0n, vote: 0n, commit: 0n };
   let entries: Entry[] = [];
   const marks: SnapshotMetadata[] = [];
   let tailOffset = 0;
+  const keys: Set<string>[] = [];
   for (let s = 0; s < segments.length; s++) {
     const seg = segments[s]!;
     const last = s === segments.length - 1;
     const buf = await readFile(seg.file);
+    const segKeys = new Set<string>();
+    keys.push(segKeys);
     let off = 0;
     for (;;) {
       const r = readRecord(buf, off);
@@ -47,21 +53,23 @@ export async function replaySegments(
         break;
       }
       if (r.kind !== 'record') throw new WalCorruptError(seg.file, off, r.why);
+      const payload = codec.decode(seg.file, off, r);
+      if (r.type !== RecordType.Meta) segKeys.add(codec.keyOf(r));
       switch (r.type) {
         case RecordType.Meta:
-          checkIdentity(r.payload, id, seg.file);
+          checkIdentity(payload, id, seg.file);
           break;
         case RecordType.HardState:
-          hardState = HardState.decode(r.payload);
+          hardState = HardState.decode(payload);
           break;
         case RecordType.SnapshotMark: {
-          const mark = SnapshotMetadata.decode(r.payload);
+          const mark = SnapshotMetadata.decode(payload);
           marks.push(mark);
           entries = dropCovered(entries, mark);
           break;
         }
         case RecordType.Entry:
-          entries = appendReplayed(entries, Entry.decode(r.payload));
+          entries = appendReplayed(entries, Entry.decode(payload));
           break;
         default:
           throw new WalCorruptError(seg.file, off, `record type ${r.type} does not belong in a WAL segment`);
@@ -70,7 +78,7 @@ export async function replaySegments(
     }
     tailOffset = off;
   }
-  return { hardState, entries, marks, tailOffset };
+  return { hardState, entries, marks, tailOffset, keys };
 }
 
 /** Entries up to a snapshot are covered by it; a log whose term there differs was replaced by it. */

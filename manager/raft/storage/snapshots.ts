@@ -1,9 +1,10 @@
 // Snapshot files: <dir>/<term hex16>-<index hex16>.snap, each one framed Snapshot record.
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { Snapshot } from '../../../proto/gen/raft.js';
 import { StorageIdentityError } from './errors.js';
 import { writeFileAtomic } from './fsutil.js';
-import { encodeRecord, readRecord, RecordType } from './record.js';
+import { RecordCodec } from './codec.js';
+import { FLAG_SEALED, HEADER_BYTES, readRecord, RecordType } from './record.js';
 import type { StorageLogger } from './logger.js';
 
 const NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
@@ -14,6 +15,7 @@ export class SnapshotStore {
     readonly dir: string,
     private readonly clusterId: string,
     private readonly logger: StorageLogger,
+    private readonly codec: RecordCodec = new RecordCodec({}),
     private readonly retain = 2,
   ) {}
 
@@ -28,13 +30,17 @@ export class SnapshotStore {
     const md = snap.metadata;
     if (!md) throw new StorageIdentityError('raft snapshot without metadata cannot be stored');
     this.checkCluster(md.clusterId, 'snapshot to store');
-    const body = encodeRecord(RecordType.Snapshot, Snapshot.encode(snap).finish());
+    const body = this.codec.encode(RecordType.Snapshot, Snapshot.encode(snap).finish());
     await writeFileAtomic(this.dir, `${hex(md.term)}-${hex(md.index)}.snap`, body);
     const names = await this.list();
     for (const old of names.slice(this.retain)) await unlink(`${this.dir}/${old.name}`);
   }
 
-  /** The newest snapshot that reads back intact; damaged files are skipped with a log line. */
+  /**
+   * The newest snapshot that reads back intact; damaged files (a checksum mismatch) are skipped
+   * with a log line, but one that fails decryption is refused (SealedDataError): tampering or a
+   * wrong key is not a torn write.
+   */
   async loadNewest(): Promise<Snapshot | undefined> {
     for (const f of await this.list()) {
       const path = `${this.dir}/${f.name}`;
@@ -44,11 +50,29 @@ export class SnapshotStore {
         this.logger.warn({ file: path }, 'raft snapshot file damaged; trying an older one');
         continue;
       }
-      const snap = Snapshot.decode(r.payload);
+      const snap = Snapshot.decode(this.codec.decode(path, 0, r));
       this.checkCluster(snap.metadata?.clusterId ?? '', path);
       return snap;
     }
     return undefined;
+  }
+
+  /** The ids of the keys the retained snapshot files are sealed with (read from their headers). */
+  async keyIds(): Promise<Set<string>> {
+    const out = new Set<string>();
+    const head = Buffer.alloc(HEADER_BYTES + 9);
+    for (const f of await this.list()) {
+      const fh = await open(`${this.dir}/${f.name}`, 'r');
+      try {
+        const { bytesRead } = await fh.read(head, 0, head.length, 0);
+        if (bytesRead < HEADER_BYTES) continue;
+        const sealed = (head[5]! & FLAG_SEALED) !== 0;
+        out.add(this.codec.keyOf({ sealed, payload: head.subarray(HEADER_BYTES, bytesRead) }));
+      } finally {
+        await fh.close();
+      }
+    }
+    return out;
   }
 
   private checkCluster(id: string, what: string): void {

@@ -6,6 +6,8 @@ import { Entry, HardState, Snapshot, SnapshotMetadata } from '../../../proto/gen
 import { StorageIdentityError, WalClosedError, WalCorruptError } from './errors.js';
 import { claimDir, fdatasync, releaseDir, syncDir, writeAllSync } from './fsutil.js';
 import { silentLogger, type StorageLogger } from './logger.js';
+import type { RecordCipher } from './cipher.js';
+import { RecordCodec } from './codec.js';
 import { encodeRecord, RecordType } from './record.js';
 import { replaySegments, type SegmentName } from './recover.js';
 import { SnapshotStore } from './snapshots.js';
@@ -17,6 +19,10 @@ export interface WalOptions {
   segmentBytes?: number; // a segment is cut once it grows past this (default 64 MiB)
   fsync?: boolean; // default true; false only for tests that measure without the disk
   logger?: StorageLogger;
+  /** Seals every record and snapshot written (see cipher.ts); without it they are plaintext. */
+  cipher?: RecordCipher;
+  /** With a cipher: still read plaintext records (a directory from before encryption). */
+  allowPlaintext?: boolean;
 }
 
 export interface RecoveredState {
@@ -41,7 +47,9 @@ export class Wal {
   private lastIndex = 0n;
 
   private constructor(
-    private readonly opts: Required<WalOptions>,
+    private readonly opts: Required<Omit<WalOptions, 'cipher' | 'allowPlaintext'>>,
+    private readonly codec: RecordCodec,
+    private segKeys: Set<string>[], // per segment, the key ids its records were sealed with
     private readonly walDir: string,
     readonly snapshots: SnapshotStore,
     private segments: SegmentName[],
@@ -51,19 +59,16 @@ export class Wal {
 
   /** Opens (creating if absent) the state directory and replays it. */
   static async open(options: WalOptions): Promise<{ wal: Wal; state: RecoveredState }> {
-    const opts: Required<WalOptions> = {
-      segmentBytes: 64 << 20,
-      fsync: true,
-      logger: silentLogger,
-      ...options,
-    };
+    const { cipher, allowPlaintext, ...rest } = options;
+    const opts = { segmentBytes: 64 << 20, fsync: true, logger: silentLogger, ...rest };
+    const codec = new RecordCodec({ cipher, allowPlaintext });
     const walDir = `${opts.dir}/wal`;
     await mkdir(walDir, { recursive: true });
     const holder = claimDir(opts.dir);
     if (holder !== undefined) {
       throw new StorageIdentityError(`raft state directory ${opts.dir} is in use by process ${holder}; stop that member first`);
     }
-    const snapshots = new SnapshotStore(`${opts.dir}/snap`, opts.clusterId, opts.logger);
+    const snapshots = new SnapshotStore(`${opts.dir}/snap`, opts.clusterId, opts.logger, codec);
     await snapshots.init();
     const id = { clusterId: opts.clusterId, nodeId: opts.nodeId.toString() };
     let segments = await listSegments(walDir);
@@ -71,13 +76,13 @@ export class Wal {
     const snapshot = await snapshots.loadNewest();
     const snapIndex = snapshot?.metadata?.index ?? 0n;
     if (fresh) {
-      const seg = await createSegment(walDir, 0n, snapIndex + 1n, segmentHead(id, undefined, undefined));
+      const seg = await createSegment(walDir, 0n, snapIndex + 1n, segmentHead(codec, id, undefined, undefined));
       segments = [seg];
     }
-    const rp = await replaySegments(segments, id, opts.logger);
+    const rp = await replaySegments(segments, id, opts.logger, codec);
     const entries = afterSnapshot(rp.entries, snapshot, segments);
     const fh = await open(segments[segments.length - 1]!.file, 'r+');
-    const wal = new Wal(opts, walDir, snapshots, segments, fh, rp.tailOffset);
+    const wal = new Wal(opts, codec, rp.keys, walDir, snapshots, segments, fh, rp.tailOffset);
     wal.hardState = rp.hardState;
     wal.lastMark = rp.marks[rp.marks.length - 1];
     wal.lastIndex = entries.length ? entries[entries.length - 1]!.index : snapIndex;
@@ -89,12 +94,13 @@ export class Wal {
 
   /** Appends a hard state and entries; resolves once written (and fdatasync'ed if `sync`). */
   save(rec: { hardState?: HardState; entries?: readonly Entry[] }, sync = true): Promise<void> {
-    for (const e of rec.entries ?? []) this.pending.push(encodeRecord(RecordType.Entry, Entry.encode(e).finish()));
+    for (const e of rec.entries ?? []) this.pending.push(this.codec.encode(RecordType.Entry, Entry.encode(e).finish()));
     if (rec.entries?.length) this.lastIndex = rec.entries[rec.entries.length - 1]!.index;
     if (rec.hardState) {
       this.hardState = rec.hardState;
-      this.pending.push(encodeRecord(RecordType.HardState, HardState.encode(rec.hardState).finish()));
+      this.pending.push(this.codec.encode(RecordType.HardState, HardState.encode(rec.hardState).finish()));
     }
+    this.noteWriteKey();
     return this.enqueue(sync);
   }
 
@@ -106,8 +112,23 @@ export class Wal {
     const mark: SnapshotMetadata = { index: md.index, term: md.term, confState: undefined, clusterId: md.clusterId };
     this.lastMark = mark;
     if (md.index > this.lastIndex) this.lastIndex = md.index;
-    this.pending.push(encodeRecord(RecordType.SnapshotMark, SnapshotMetadata.encode(mark).finish()));
+    this.pending.push(this.codec.encode(RecordType.SnapshotMark, SnapshotMetadata.encode(mark).finish()));
+    this.noteWriteKey();
     await this.enqueue(true);
+  }
+
+  /** Seals every later record and snapshot with `cipher` (a rotated data key). Records already
+   *  written keep theirs: the old key must stay readable until keyIdsInUse() no longer lists it. */
+  setCipher(cipher: RecordCipher): void {
+    this.codec.setCipher(cipher);
+  }
+
+  /** Ids of the keys that the segments and snapshot files on disk were sealed with
+   *  ('plaintext' for unsealed records). A key not listed is no longer needed to restart. */
+  async keyIdsInUse(): Promise<Set<string>> {
+    const out = await this.snapshots.keyIds();
+    for (const k of this.segKeys) for (const id of k) out.add(id);
+    return out;
   }
 
   /** Removes segments holding only entries at or below `index` (covered by a durable snapshot). */
@@ -116,6 +137,7 @@ export class Wal {
     while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1n <= index) {
       await unlink(this.segments[0]!.file);
       this.segments.shift();
+      this.segKeys.shift();
       removed++;
     }
     if (removed) await syncDir(this.walDir);
@@ -177,20 +199,26 @@ export class Wal {
   private async cut(): Promise<void> {
     const prev = this.segments[this.segments.length - 1]!;
     const id = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId.toString() };
-    const seg = await createSegment(this.walDir, prev.seq + 1n, this.lastIndex + 1n, segmentHead(id, this.hardState, this.lastMark));
+    const seg = await createSegment(this.walDir, prev.seq + 1n, this.lastIndex + 1n, segmentHead(this.codec, id, this.hardState, this.lastMark));
     await this.fh.datasync();
     await this.fh.close();
     this.fh = await open(seg.file, 'r+');
     this.offset = (await this.fh.stat()).size;
     this.segments.push(seg);
+    this.segKeys.push(new Set([this.codec.writeKey]));
+  }
+
+  /** Records are encoded at save time, so the key they carry is the one current now. */
+  private noteWriteKey(): void {
+    this.segKeys[this.segKeys.length - 1]!.add(this.codec.writeKey);
   }
 }
 
-function segmentHead(id: { clusterId: string; nodeId: string }, hs: HardState | undefined, mark: SnapshotMetadata | undefined): Buffer {
+function segmentHead(codec: RecordCodec, id: { clusterId: string; nodeId: string }, hs: HardState | undefined, mark: SnapshotMetadata | undefined): Buffer {
   // every segment restates identity, hard state and the last mark, so older segments can go
   const parts = [encodeRecord(RecordType.Meta, Buffer.from(JSON.stringify(id)))];
-  if (hs) parts.push(encodeRecord(RecordType.HardState, HardState.encode(hs).finish()));
-  if (mark) parts.push(encodeRecord(RecordType.SnapshotMark, SnapshotMetadata.encode(mark).finish()));
+  if (hs) parts.push(codec.encode(RecordType.HardState, HardState.encode(hs).finish()));
+  if (mark) parts.push(codec.encode(RecordType.SnapshotMark, SnapshotMetadata.encode(mark).finish()));
   return Buffer.concat(parts);
 }
 
