@@ -1,6 +1,7 @@
 // Small durable-file helpers shared by the WAL and the snapshot store.
 import { open, rename, writeFile } from 'node:fs/promises';
 import { fdatasync as fsFdatasync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { SECRET_FILE_MODE } from '../../../proto/file-modes.js';
 
 /** fsync a directory so that a create, rename or unlink inside it survives a crash. */
 export async function syncDir(dir: string): Promise<void> {
@@ -25,7 +26,7 @@ export function fdatasync(fd: number): Promise<void> {
 /** Temp name, fsync, rename, fsync the directory: the file is either absent or complete. */
 export async function writeFileAtomic(dir: string, name: string, data: Buffer): Promise<void> {
   const tmp = `${dir}/${name}.tmp`;
-  await writeFile(tmp, data);
+  await writeFile(tmp, data, { mode: SECRET_FILE_MODE }); // snapshots hold every secret of the cluster
   const fh = await open(tmp, 'r+');
   try {
     await fh.sync();

@@ -11,6 +11,7 @@ import { RecordCodec } from './codec.js';
 import { encodeRecord, RecordType } from './record.js';
 import { replaySegments, type SegmentName } from './recover.js';
 import { SnapshotStore } from './snapshots.js';
+import { SECRET_FILE_MODE } from '../../../proto/file-modes.js';
 
 export interface WalOptions {
   dir: string; // the member's state directory: <dir>/wal and <dir>/snap
@@ -225,7 +226,7 @@ function segmentHead(codec: RecordCodec, id: { clusterId: string; nodeId: string
 async function createSegment(dir: string, seq: bigint, firstIndex: bigint, head: Buffer): Promise<SegmentName> {
   const name = `${hex(seq)}-${hex(firstIndex)}.wal`;
   const tmp = `${dir}/${name}.tmp`;
-  await writeFile(tmp, head);
+  await writeFile(tmp, head, { mode: SECRET_FILE_MODE }); // every secret of the cluster passes through here
   const fh = await open(tmp, 'r+');
   try {
     await fh.sync();
