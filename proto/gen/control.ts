@@ -95,6 +95,13 @@ export interface ListServicesRequest {
   names: string[];
   idPrefixes: string[];
   labels: { [key: string]: string };
+  /**
+   * Paging (every List call): at most page_size items (0: the server's default, 500), fewer
+   * when their size nears a fixed byte budget, so that no answer outgrows the message limit.
+   * page_token is the previous answer's next_page_token ("" = first page).
+   */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListServicesRequest_LabelsEntry {
@@ -104,6 +111,8 @@ export interface ListServicesRequest_LabelsEntry {
 
 export interface ListServicesResponse {
   services: Service[];
+  /** "" on the last page */
+  nextPageToken: string;
 }
 
 export interface ListTasksRequest {
@@ -112,10 +121,15 @@ export interface ListTasksRequest {
   /** ids or hostnames */
   nodeIds: string[];
   desiredStates: TaskState[];
+  /** paging as in ListServicesRequest */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListTasksResponse {
   tasks: Task[];
+  /** "" on the last page */
+  nextPageToken: string;
 }
 
 export interface GetTaskRequest {
@@ -130,10 +144,15 @@ export interface ListNodesRequest {
   /** hostnames */
   names: string[];
   roles: NodeRole[];
+  /** paging as in ListServicesRequest */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListNodesResponse {
   nodes: Node[];
+  /** "" on the last page */
+  nextPageToken: string;
 }
 
 export interface GetNodeRequest {
@@ -264,6 +283,9 @@ export interface UpdateSecretResponse {
 export interface ListSecretsRequest {
   names: string[];
   labels: { [key: string]: string };
+  /** paging as in ListServicesRequest */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListSecretsRequest_LabelsEntry {
@@ -273,6 +295,8 @@ export interface ListSecretsRequest_LabelsEntry {
 
 export interface ListSecretsResponse {
   secrets: Secret[];
+  /** "" on the last page */
+  nextPageToken: string;
 }
 
 export interface RemoveSecretRequest {
@@ -316,6 +340,9 @@ export interface UpdateConfigResponse {
 export interface ListConfigsRequest {
   names: string[];
   labels: { [key: string]: string };
+  /** paging as in ListServicesRequest */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListConfigsRequest_LabelsEntry {
@@ -325,6 +352,8 @@ export interface ListConfigsRequest_LabelsEntry {
 
 export interface ListConfigsResponse {
   configs: Config[];
+  /** "" on the last page */
+  nextPageToken: string;
 }
 
 export interface RemoveConfigRequest {
@@ -357,6 +386,9 @@ export interface GetNetworkResponse {
 export interface ListNetworksRequest {
   names: string[];
   labels: { [key: string]: string };
+  /** paging as in ListServicesRequest */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListNetworksRequest_LabelsEntry {
@@ -366,6 +398,8 @@ export interface ListNetworksRequest_LabelsEntry {
 
 export interface ListNetworksResponse {
   networks: Network[];
+  /** "" on the last page */
+  nextPageToken: string;
 }
 
 export interface RemoveNetworkRequest {
@@ -976,7 +1010,7 @@ export const GetServiceResponse: MessageFns<GetServiceResponse> = {
 };
 
 function createBaseListServicesRequest(): ListServicesRequest {
-  return { names: [], idPrefixes: [], labels: {} };
+  return { names: [], idPrefixes: [], labels: {}, pageSize: 0, pageToken: "" };
 }
 
 export const ListServicesRequest: MessageFns<ListServicesRequest> = {
@@ -990,6 +1024,12 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListServicesRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message.pageSize !== 0) {
+      writer.uint32(80).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(90).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -1033,6 +1073,22 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1067,6 +1123,16 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
           {},
         )
         : {},
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1087,6 +1153,12 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
         });
       }
     }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
@@ -1106,6 +1178,8 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
       },
       {},
     );
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
@@ -1198,13 +1272,16 @@ export const ListServicesRequest_LabelsEntry: MessageFns<ListServicesRequest_Lab
 };
 
 function createBaseListServicesResponse(): ListServicesResponse {
-  return { services: [] };
+  return { services: [], nextPageToken: "" };
 }
 
 export const ListServicesResponse: MessageFns<ListServicesResponse> = {
   encode(message: ListServicesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.services) {
       Service.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(82).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1230,6 +1307,14 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
             message.services.push(Service.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1245,6 +1330,11 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
   fromJSON(object: any): ListServicesResponse {
     return {
       services: globalThis.Array.isArray(object?.services) ? object.services.map((e: any) => Service.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -1252,6 +1342,9 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
     const obj: any = {};
     if (message.services?.length) {
       obj.services = message.services.map((e) => Service.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1262,12 +1355,13 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListServicesResponse>, I>>(object: I): ListServicesResponse {
     const message = createBaseListServicesResponse();
     message.services = object.services?.map((e) => Service.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
 
 function createBaseListTasksRequest(): ListTasksRequest {
-  return { serviceIds: [], nodeIds: [], desiredStates: [] };
+  return { serviceIds: [], nodeIds: [], desiredStates: [], pageSize: 0, pageToken: "" };
 }
 
 export const ListTasksRequest: MessageFns<ListTasksRequest> = {
@@ -1284,6 +1378,12 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(80).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(90).string(message.pageToken);
     }
     return writer;
   },
@@ -1335,6 +1435,22 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
 
             break;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1364,6 +1480,16 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         : globalThis.Array.isArray(object?.desired_states)
         ? object.desired_states.map((e: any) => taskStateFromJSON(e))
         : [],
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1378,6 +1504,12 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     if (message.desiredStates?.length) {
       obj.desiredStates = message.desiredStates.map((e) => taskStateToJSON(e));
     }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
@@ -1389,18 +1521,23 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.serviceIds = object.serviceIds?.map((e) => e) || [];
     message.nodeIds = object.nodeIds?.map((e) => e) || [];
     message.desiredStates = object.desiredStates?.map((e) => e) || [];
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListTasksResponse(): ListTasksResponse {
-  return { tasks: [] };
+  return { tasks: [], nextPageToken: "" };
 }
 
 export const ListTasksResponse: MessageFns<ListTasksResponse> = {
   encode(message: ListTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.tasks) {
       Task.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(82).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1426,6 +1563,14 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
             message.tasks.push(Task.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1439,13 +1584,23 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
   },
 
   fromJSON(object: any): ListTasksResponse {
-    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [] };
+    return {
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListTasksResponse): unknown {
     const obj: any = {};
     if (message.tasks?.length) {
       obj.tasks = message.tasks.map((e) => Task.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1456,6 +1611,7 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListTasksResponse>, I>>(object: I): ListTasksResponse {
     const message = createBaseListTasksResponse();
     message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -1601,7 +1757,7 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
 };
 
 function createBaseListNodesRequest(): ListNodesRequest {
-  return { names: [], roles: [] };
+  return { names: [], roles: [], pageSize: 0, pageToken: "" };
 }
 
 export const ListNodesRequest: MessageFns<ListNodesRequest> = {
@@ -1615,6 +1771,12 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(80).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(90).string(message.pageToken);
     }
     return writer;
   },
@@ -1658,6 +1820,22 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
 
             break;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1674,6 +1852,16 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
     return {
       names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
       roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => nodeRoleFromJSON(e)) : [],
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1685,6 +1873,12 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
     if (message.roles?.length) {
       obj.roles = message.roles.map((e) => nodeRoleToJSON(e));
     }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
@@ -1695,18 +1889,23 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
     const message = createBaseListNodesRequest();
     message.names = object.names?.map((e) => e) || [];
     message.roles = object.roles?.map((e) => e) || [];
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListNodesResponse(): ListNodesResponse {
-  return { nodes: [] };
+  return { nodes: [], nextPageToken: "" };
 }
 
 export const ListNodesResponse: MessageFns<ListNodesResponse> = {
   encode(message: ListNodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.nodes) {
       Node.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(82).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1732,6 +1931,14 @@ export const ListNodesResponse: MessageFns<ListNodesResponse> = {
             message.nodes.push(Node.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1745,13 +1952,23 @@ export const ListNodesResponse: MessageFns<ListNodesResponse> = {
   },
 
   fromJSON(object: any): ListNodesResponse {
-    return { nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => Node.fromJSON(e)) : [] };
+    return {
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => Node.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListNodesResponse): unknown {
     const obj: any = {};
     if (message.nodes?.length) {
       obj.nodes = message.nodes.map((e) => Node.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1762,6 +1979,7 @@ export const ListNodesResponse: MessageFns<ListNodesResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListNodesResponse>, I>>(object: I): ListNodesResponse {
     const message = createBaseListNodesResponse();
     message.nodes = object.nodes?.map((e) => Node.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -3623,7 +3841,7 @@ export const UpdateSecretResponse: MessageFns<UpdateSecretResponse> = {
 };
 
 function createBaseListSecretsRequest(): ListSecretsRequest {
-  return { names: [], labels: {} };
+  return { names: [], labels: {}, pageSize: 0, pageToken: "" };
 }
 
 export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
@@ -3634,6 +3852,12 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListSecretsRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.pageSize !== 0) {
+      writer.uint32(80).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(90).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -3669,6 +3893,22 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3698,6 +3938,16 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
           {},
         )
         : {},
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -3714,6 +3964,12 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
           obj.labels[k] = v;
         });
       }
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -3733,6 +3989,8 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
       },
       {},
     );
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
@@ -3825,13 +4083,16 @@ export const ListSecretsRequest_LabelsEntry: MessageFns<ListSecretsRequest_Label
 };
 
 function createBaseListSecretsResponse(): ListSecretsResponse {
-  return { secrets: [] };
+  return { secrets: [], nextPageToken: "" };
 }
 
 export const ListSecretsResponse: MessageFns<ListSecretsResponse> = {
   encode(message: ListSecretsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.secrets) {
       Secret.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(82).string(message.nextPageToken);
     }
     return writer;
   },
@@ -3857,6 +4118,14 @@ export const ListSecretsResponse: MessageFns<ListSecretsResponse> = {
             message.secrets.push(Secret.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3872,6 +4141,11 @@ export const ListSecretsResponse: MessageFns<ListSecretsResponse> = {
   fromJSON(object: any): ListSecretsResponse {
     return {
       secrets: globalThis.Array.isArray(object?.secrets) ? object.secrets.map((e: any) => Secret.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -3879,6 +4153,9 @@ export const ListSecretsResponse: MessageFns<ListSecretsResponse> = {
     const obj: any = {};
     if (message.secrets?.length) {
       obj.secrets = message.secrets.map((e) => Secret.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -3889,6 +4166,7 @@ export const ListSecretsResponse: MessageFns<ListSecretsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListSecretsResponse>, I>>(object: I): ListSecretsResponse {
     const message = createBaseListSecretsResponse();
     message.secrets = object.secrets?.map((e) => Secret.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -4593,7 +4871,7 @@ export const UpdateConfigResponse: MessageFns<UpdateConfigResponse> = {
 };
 
 function createBaseListConfigsRequest(): ListConfigsRequest {
-  return { names: [], labels: {} };
+  return { names: [], labels: {}, pageSize: 0, pageToken: "" };
 }
 
 export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
@@ -4604,6 +4882,12 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListConfigsRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.pageSize !== 0) {
+      writer.uint32(80).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(90).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -4639,6 +4923,22 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4668,6 +4968,16 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
           {},
         )
         : {},
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -4684,6 +4994,12 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
           obj.labels[k] = v;
         });
       }
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -4703,6 +5019,8 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
       },
       {},
     );
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
@@ -4795,13 +5113,16 @@ export const ListConfigsRequest_LabelsEntry: MessageFns<ListConfigsRequest_Label
 };
 
 function createBaseListConfigsResponse(): ListConfigsResponse {
-  return { configs: [] };
+  return { configs: [], nextPageToken: "" };
 }
 
 export const ListConfigsResponse: MessageFns<ListConfigsResponse> = {
   encode(message: ListConfigsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.configs) {
       Config.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(82).string(message.nextPageToken);
     }
     return writer;
   },
@@ -4827,6 +5148,14 @@ export const ListConfigsResponse: MessageFns<ListConfigsResponse> = {
             message.configs.push(Config.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4842,6 +5171,11 @@ export const ListConfigsResponse: MessageFns<ListConfigsResponse> = {
   fromJSON(object: any): ListConfigsResponse {
     return {
       configs: globalThis.Array.isArray(object?.configs) ? object.configs.map((e: any) => Config.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -4849,6 +5183,9 @@ export const ListConfigsResponse: MessageFns<ListConfigsResponse> = {
     const obj: any = {};
     if (message.configs?.length) {
       obj.configs = message.configs.map((e) => Config.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -4859,6 +5196,7 @@ export const ListConfigsResponse: MessageFns<ListConfigsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListConfigsResponse>, I>>(object: I): ListConfigsResponse {
     const message = createBaseListConfigsResponse();
     message.configs = object.configs?.map((e) => Config.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -5269,7 +5607,7 @@ export const GetNetworkResponse: MessageFns<GetNetworkResponse> = {
 };
 
 function createBaseListNetworksRequest(): ListNetworksRequest {
-  return { names: [], labels: {} };
+  return { names: [], labels: {}, pageSize: 0, pageToken: "" };
 }
 
 export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
@@ -5280,6 +5618,12 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListNetworksRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.pageSize !== 0) {
+      writer.uint32(80).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(90).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -5315,6 +5659,22 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5344,6 +5704,16 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
           {},
         )
         : {},
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -5360,6 +5730,12 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
           obj.labels[k] = v;
         });
       }
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -5379,6 +5755,8 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
       },
       {},
     );
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
@@ -5471,13 +5849,16 @@ export const ListNetworksRequest_LabelsEntry: MessageFns<ListNetworksRequest_Lab
 };
 
 function createBaseListNetworksResponse(): ListNetworksResponse {
-  return { networks: [] };
+  return { networks: [], nextPageToken: "" };
 }
 
 export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
   encode(message: ListNetworksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.networks) {
       Network.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(82).string(message.nextPageToken);
     }
     return writer;
   },
@@ -5503,6 +5884,14 @@ export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
             message.networks.push(Network.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5518,6 +5907,11 @@ export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
   fromJSON(object: any): ListNetworksResponse {
     return {
       networks: globalThis.Array.isArray(object?.networks) ? object.networks.map((e: any) => Network.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -5525,6 +5919,9 @@ export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
     const obj: any = {};
     if (message.networks?.length) {
       obj.networks = message.networks.map((e) => Network.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -5535,6 +5932,7 @@ export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListNetworksResponse>, I>>(object: I): ListNetworksResponse {
     const message = createBaseListNetworksResponse();
     message.networks = object.networks?.map((e) => Network.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
