@@ -8,6 +8,7 @@ import { RealClock, type Clock } from '../clock.js';
 import { Dispatcher, type DispatcherOptions, type IdentifyFn } from '../dispatcher/index.js';
 import { LeaderComponents } from '../orchestrator/leader-components.js';
 import type { MemoryStore } from '../store/index.js';
+import type { RecordCipher } from '../raft/storage/index.js';
 import { apiAddrFor, raftAddrFor } from './addresses.js';
 import { Leadership } from './leadership.js';
 import { RaftMembership } from './membership.js';
@@ -21,6 +22,7 @@ export interface RaftTiming {
   heartbeatTicks?: number;
   requestTimeoutMs?: number;
   fsync?: boolean;
+  snapshotEvery?: number;
 }
 
 export interface ManagerOptions {
@@ -38,6 +40,8 @@ export interface ManagerOptions {
   /** A member added to a running cluster (waits for the leader's snapshot). */
   join?: boolean;
   raft?: RaftTiming;
+  /** Encryption at rest of the Raft WAL and snapshots (manager/keys). */
+  raftCipher?: { cipher: RecordCipher; allowPlaintext: boolean };
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
   identify: IdentifyFn;
@@ -105,6 +109,8 @@ export class Manager {
       publicAddr: apiAddrFor,
       serverCredentials: o.serverCredentials,
       channelCredentials: o.channelCredentials,
+      cipher: o.raftCipher?.cipher,
+      allowPlaintext: o.raftCipher?.allowPlaintext,
       ...definedOnly(o.raft ?? {}),
     });
     const m = new Manager(raftStore, o, log);

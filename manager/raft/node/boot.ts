@@ -14,7 +14,7 @@ export interface Booted {
 }
 
 export async function boot<R>(o: RaftNodeOptions<R>, fsync: boolean, segmentBytes: number, logger: NodeLogger): Promise<Booted> {
-  const { wal, state } = await Wal.open({ dir: o.dir, clusterId: o.clusterId, nodeId: o.id, fsync, segmentBytes, logger });
+  const { wal, state } = await Wal.open({ dir: o.dir, clusterId: o.clusterId, nodeId: o.id, fsync, segmentBytes, logger, cipher: o.cipher, allowPlaintext: o.allowPlaintext });
   const storage = new MemoryLogStorage();
   const members = new Map(o.peers);
   let applied = 0n;

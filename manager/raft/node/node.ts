@@ -211,6 +211,12 @@ export class RaftNode<R> {
     return () => this.listeners.delete(cb);
   }
 
+  /** Ids of the keys this member's WAL and snapshot files on disk are sealed with (the caller
+   *  may forget a rotated-out data key once it is not listed). */
+  storageKeyIds(): Promise<Set<string>> {
+    return this.wal.keyIdsInUse();
+  }
+
   status(): NodeStatus {
     const s = this.rn.status();
     return {

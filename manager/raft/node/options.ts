@@ -1,6 +1,7 @@
 // Options of a RaftNode and their defaults (see README.md for the timing rationale).
 import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import type { Entry } from '../../../proto/gen/raft.js';
+import type { RecordCipher } from '../storage/index.js';
 
 /** The user's replicated state machine. apply() runs on every member, in log order. */
 export interface StateMachine<R> {
@@ -41,6 +42,9 @@ export interface RaftNodeOptions<R> {
   requestTimeoutMs?: number; // propose / readIndex / membership timeout (default 10000)
   segmentBytes?: number;
   fsync?: boolean; // default true
+  /** Seals the WAL and snapshot files at rest (see storage/README.md); the caller owns the keys. */
+  cipher?: RecordCipher;
+  allowPlaintext?: boolean; // with a cipher: still read records written before encryption
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
   random?: () => number;
