@@ -1,4 +1,4 @@
-// `npm run bench -- container-start [RUNS]`: create+start+wait of /bin/true in a busybox rootfs
+// `npm run bench -- container-start [RUNS] [--smoke]`: create+start+wait of /bin/true in a busybox rootfs
 // (all namespaces, overlay rootfs, memory+pids limits) through ContainerRuntime in this warm
 // process, interleaved run by run with `crun run` and `runc run` of an equivalent OCI bundle.
 // As in shared/anchors/runtime/bench-runtime.sh, everything runs in a private mount namespace
@@ -7,6 +7,7 @@
 // same path shoal uses for its shim, so no contender pays Node's child_process overhead.
 // Times: shoal = create+start+wait (remove is reported apart as shoal_with_rm); crun/runc =
 // `run`, which also deletes the container. crun/runc get the overlay mounted once up front.
+// --smoke: 3 runs after 1 warm-up, shoal only (crun and runc figures are null).
 import { spawnSync, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,13 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import type { BenchOptions } from '../bench-helpers/bench.js';
 
 const MiB = 1024 * 1024;
 
-export default async function main(args: string[]): Promise<void> {
-  if (process.env.SHOAL_BENCH_INNER !== '1') return reexecInPrivateMountNs(args);
-  const runs = Number(args[0] ?? 40);
-  const warmup = 3;
+export default async function main(args: string[], { smoke }: BenchOptions): Promise<void> {
+  if (process.env.SHOAL_BENCH_INNER !== '1') return reexecInPrivateMountNs(smoke ? [...args, '--smoke'] : args);
+  const runs = Number(args[0] ?? (smoke ? 3 : 40));
+  const warmup = smoke ? 1 : 3;
   const { ContainerRuntime } = await import('../../agent/runtime/index.js');
   const { detectCgroups } = await import('../../agent/runtime/cgroups/index.js');
   const addon = createRequire(import.meta.url)(
@@ -41,20 +43,7 @@ export default async function main(args: string[]): Promise<void> {
   for (const d of ['upper', 'work', 'merged']) mkdirSync(join(ovl, d), { recursive: true });
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${layer},upperdir=${ovl}/upper,workdir=${ovl}/work`, `${ovl}/merged`]);
   const bundle = join(root, 'bundle');
-  mkdirSync(bundle);
-  execFileSync('crun', ['spec'], { cwd: bundle });
-  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
-    process: { terminal: boolean; args: string[] };
-    root: { path: string; readonly: boolean };
-    linux: { resources: Record<string, unknown>; namespaces: { type: string }[] };
-  };
-  spec.process.terminal = false;
-  spec.process.args = ['/bin/true'];
-  spec.root = { path: `${ovl}/merged`, readonly: false };
-  spec.linux.resources.memory = { limit: 64 * MiB };
-  spec.linux.resources.pids = { limit: 64 };
-  spec.linux.namespaces.push({ type: 'cgroup' });
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  if (!smoke) writeOciBundle(bundle, `${ovl}/merged`);
 
   const logger = pino({ level: 'warn' });
   const cgroupParent = `shoalrt-bench-${process.pid}`;
@@ -92,7 +81,7 @@ export default async function main(args: string[]): Promise<void> {
     if (r.status !== 0) throw new Error(`${tool} run failed with status ${r.status}: ${r.stdout}`);
     if (record) samples[tool]!.push(t1 - t0);
   };
-  const contenders = [(rec: boolean) => shoalOnce(rec), (rec: boolean) => ociOnce('crun', rec), (rec: boolean) => ociOnce('runc', rec)];
+  const contenders = [(rec: boolean) => shoalOnce(rec), ...(smoke ? [] : [(rec: boolean) => ociOnce('crun', rec), (rec: boolean) => ociOnce('runc', rec)])];
   try {
     for (let i = 0; i < warmup + runs; i++) {
       // rotate the order each run so that background noise hits every contender alike
@@ -106,6 +95,7 @@ export default async function main(args: string[]): Promise<void> {
     rmSync(root, { recursive: true, force: true });
   }
   const pct = (xs: number[], p: number): number => {
+    if (xs.length === 0) return NaN; // a contender left out (--smoke): null in the JSON line
     const s = [...xs].sort((a, b) => a - b);
     return Math.round(s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]! * 100) / 100;
   };
@@ -130,8 +120,27 @@ export default async function main(args: string[]): Promise<void> {
       shoal_create_p50_ms: pct(samples.create!, 0.5),
       shoal_start_p50_ms: pct(samples.start!, 0.5),
       shoal_wait_p50_ms: pct(samples.wait!, 0.5),
+      ...(smoke ? { smoke } : {}),
     }),
   );
+}
+
+/** The OCI bundle crun and runc run: /bin/true on `merged`, with the same limits as shoal's. */
+function writeOciBundle(bundle: string, merged: string): void {
+  mkdirSync(bundle);
+  execFileSync('crun', ['spec'], { cwd: bundle });
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+    process: { terminal: boolean; args: string[] };
+    root: { path: string; readonly: boolean };
+    linux: { resources: Record<string, unknown>; namespaces: { type: string }[] };
+  };
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/true'];
+  spec.root = { path: merged, readonly: false };
+  spec.linux.resources.memory = { limit: 64 * MiB };
+  spec.linux.resources.pids = { limit: 64 };
+  spec.linux.namespaces.push({ type: 'cgroup' });
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
 }
 
 const phases = new Map<string, number[]>();

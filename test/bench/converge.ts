@@ -1,7 +1,8 @@
-// `npm run bench -- converge [--no-swarm] [--profile DIR]`: in a 3-host lab (1 manager, 2
+// `npm run bench -- converge [--no-swarm] [--profile DIR] [--smoke]`: in a 3-host lab (1 manager, 2
 // workers), create a 30-replica service and wait for 30/30 running, scale to 90 and wait, remove
 // it and wait until no container is left; then the same with Docker Swarm through
-// /work/shared/anchors/swarm/swarm_anchor.sh (phase create) in the same run. Both run busybox
+// /work/shared/anchors/swarm/swarm_anchor.sh (phase create) in the same run. --smoke: 3 and 6
+// replicas, no Swarm. Both run busybox
 // `sleep` that exits on SIGTERM (Swarm with --init), so neither waits out a stop grace period.
 //
 // Before the JSON line, stderr shows where each phase went, from the daemons' logs: when the
@@ -21,6 +22,7 @@ import { ControlClient, ListTasksRequest, type ListTasksResponse } from '../../p
 import { TaskState } from '../../proto/gen/types.js';
 import { TestCluster } from '../e2e/lab-cluster.js';
 import { formatStages, processCpuMs, readLogLines, stageTimes } from '../bench-helpers/timeline.js';
+import type { BenchOptions } from '../bench-helpers/bench.js';
 
 /** sleep that exits on SIGTERM (as Swarm's anchor gets with --init): stop is not a 10 s grace wait. */
 export const SLEEP_EXITING_ON_TERM = ['sh', '-c', 'trap "exit 0" TERM; sleep 100000 & wait'];
@@ -137,7 +139,8 @@ function printTimeline(c: TestCluster, phases: Phase[]): void {
 
 const round = (x: number | null | undefined): number | null => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
 
-export default async function converge(args: string[]): Promise<void> {
+export default async function converge(args: string[], { smoke }: BenchOptions): Promise<void> {
+  const size = smoke ? { create: 3, scale: 6 } : { create: 30, scale: 90 };
   // --profile DIR: the daemons write V8 CPU profiles there (they are stopped with SIGTERM so
   // that they write them; the measurement itself is the same)
   const profileAt = args.indexOf('--profile');
@@ -154,16 +157,17 @@ export default async function converge(args: string[]): Promise<void> {
     const running = runningCounter(c, 'h1');
     try {
       await running.count(); // connected before the clock starts
-      const create30 = await timed(c, 'create 30', phases, async () => {
-        await c.createService('h1', 'conv', { replicas: 30, args: SLEEP_EXITING_ON_TERM });
-        await pollUntil(async () => (await running.count('conv')) === 30, '30/30');
+      const { create: n, scale: m } = size;
+      const create30 = await timed(c, `create ${n}`, phases, async () => {
+        await c.createService('h1', 'conv', { replicas: n, args: SLEEP_EXITING_ON_TERM });
+        await pollUntil(async () => (await running.count('conv')) === n, `${n}/${n}`);
       });
-      process.stderr.write(`shoal: create 30 -> 30/30 running in ${create30.toFixed(3)} s\n`);
-      const scale90 = await timed(c, 'scale 90', phases, async () => {
-        await c.scale('h1', 'conv', 90);
-        await pollUntil(async () => (await running.count('conv')) === 90, '90/90');
+      process.stderr.write(`shoal: create ${n} -> ${n}/${n} running in ${create30.toFixed(3)} s\n`);
+      const scale90 = await timed(c, `scale ${m}`, phases, async () => {
+        await c.scale('h1', 'conv', m);
+        await pollUntil(async () => (await running.count('conv')) === m, `${m}/${m}`);
       });
-      process.stderr.write(`shoal: scale 90 -> 90/90 running in ${scale90.toFixed(3)} s\n`);
+      process.stderr.write(`shoal: scale ${m} -> ${m}/${m} running in ${scale90.toFixed(3)} s\n`);
       const rm = await timed(c, 'rm', phases, async () => {
         await c.control('h1', 'removeService', { serviceId: 'conv' });
         await pollUntil(() => liveContainers(c) === 0, 'no container left');
@@ -178,7 +182,7 @@ export default async function converge(args: string[]): Promise<void> {
   } finally {
     await c.down();
   }
-  const swarm = args.includes('--no-swarm') ? { results: {}, reason: 'skipped (--no-swarm)' } : await runSwarm('create');
+  const swarm = smoke || args.includes('--no-swarm') ? { results: {}, reason: smoke ? 'skipped (--smoke)' : 'skipped (--no-swarm)' } : await runSwarm('create');
   if (swarm.reason) process.stderr.write(`swarm: not measured: ${swarm.reason}\n`);
   const r = swarm.results;
   console.log(
@@ -191,6 +195,7 @@ export default async function converge(args: string[]): Promise<void> {
       shoal_rm_s: round(shoal.rm),
       swarm_rm_s: round(r.rm_90_all_containers_gone_s),
       ...(swarm.reason ? { swarm_reason: swarm.reason } : {}),
+      ...(smoke ? { smoke, create_replicas: size.create, scale_replicas: size.scale } : {}),
     }),
   );
 }

@@ -1,8 +1,9 @@
-// `npm run bench -- raft [--total-c1 N] [--total-c64 N] [--trials N] [--skip-etcd] [--skip-shoal]`
+// `npm run bench -- raft [--total-c1 N] [--total-c64 N] [--trials N] [--skip-etcd] [--skip-shoal] [--smoke]`
 // A 3-member shoal Raft cluster (test/manager/raft/process/member.ts, fsync on, default timing)
 // and a 3-member etcd 3.4 on loopback, the same load on both in the same run: 100-byte writes at
 // concurrency 1 and 64 against the leader (ops/s, p50, p99 commit latency), then leader failover:
 // SIGKILL the leader, probe the survivors every 5 ms until a write is acknowledged (median of N).
+// --smoke: 100 and 300 writes, one failover trial, no etcd.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -12,6 +13,7 @@ import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { freePorts } from '../helpers/ports.js';
 import { ProcCluster, type Proc } from '../manager/raft/process/harness.js';
+import type { BenchOptions } from '../bench-helpers/bench.js';
 
 const VALUE = Buffer.alloc(100, 'v');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -197,26 +199,27 @@ async function benchEtcd(base: string, totals: { c1: number; c64: number }, tria
   }
 }
 
-export default async function main(args: string[]): Promise<void> {
+export default async function main(args: string[], { smoke }: BenchOptions): Promise<void> {
   const num = (name: string, dflt: number): number => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? Number(args[i + 1]) : dflt;
   };
-  const totals = { c1: num('total-c1', 3000), c64: num('total-c64', 20000) };
-  const trials = num('trials', 5);
+  const totals = { c1: num('total-c1', smoke ? 100 : 3000), c64: num('total-c64', smoke ? 300 : 20000) };
+  const trials = num('trials', smoke ? 1 : 5);
   const base = await mkdtemp(path.join(tmpdir(), 'shoalri-bench-'));
   try {
     // --member-args "--fsync off" etc. for diagnosis only: the reported figures use the defaults
     const mi = args.indexOf('--member-args');
     const memberArgs = mi >= 0 ? args[mi + 1]!.split(' ') : [];
     const shoal = args.includes('--skip-shoal') ? undefined : await benchShoal(path.join(base, 'shoal'), totals, trials, memberArgs);
-    const etcd = args.includes('--skip-etcd') ? undefined : await benchEtcd(path.join(base, 'etcd'), totals, trials);
+    const etcd = smoke || args.includes('--skip-etcd') ? undefined : await benchEtcd(path.join(base, 'etcd'), totals, trials);
     console.log(JSON.stringify({ detail: { shoal, etcd } }));
     console.log(JSON.stringify({
       bench: 'raft',
       shoal_ops_c64: shoal?.c64.ops_per_s ?? null, etcd_ops_c64: etcd?.c64.ops_per_s ?? null,
       shoal_p99_ms_c1: shoal?.c1.p99_ms ?? null, etcd_p99_ms_c1: etcd?.c1.p99_ms ?? null,
       shoal_failover_ms: shoal?.failover ?? null, etcd_failover_ms: etcd?.failover ?? null,
+      ...(smoke ? { smoke, totals, trials } : {}),
     }));
   } finally {
     agent.destroy();

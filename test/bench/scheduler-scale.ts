@@ -1,5 +1,5 @@
 // `npm run bench -- scheduler-scale [--agents 1000] [--services 100] [--replicas 1000]
-//   [--processes 2] [--connections 8] [--start-ms 20] [--heartbeat-ms 5000]`
+//   [--processes 2] [--connections 8] [--start-ms 20] [--heartbeat-ms 5000] [--smoke]`
 // The real manager (store, orchestrators, task reaper, scheduler, dispatcher on loopback gRPC)
 // in this process; 1,000 SIMULATED agents in separate worker processes speak the real dispatcher
 // protocol (each its own Session and node id, heartbeats, Assignments, batched UpdateTaskStatus
@@ -8,12 +8,14 @@
 // ASSIGNED in the store (placement) and -> all RUNNING as reported through the protocol; peak RSS
 // (VmHWM) and CPU time of the manager process alone.
 // `--in-store [nodes] [services] [replicas] [--raft N]`: the older mode without dispatcher.
+// --smoke: 20 agents in 1 process, 2 services x 50 replicas (options given still win).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { NodeStatus_State, TaskState } from '../../proto/gen/types.js';
 import { benchService, inStoreRun } from './sim-agents/in-store-run.js';
 import { spawnSimAgents, startSimManager } from './sim-agents/index.js';
+import type { BenchOptions } from '../bench-helpers/bench.js';
 
 /** A process's VmHWM (peak resident set) or VmRSS in MiB, from /proc. */
 function procMb(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
@@ -25,19 +27,20 @@ function procMb(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
   }
 }
 
-export default async function main(argv: string[]): Promise<void> {
+export default async function main(argv: string[], { smoke }: BenchOptions): Promise<void> {
   if (argv.includes('--in-store')) return inStoreRun(argv.filter((a) => a !== '--in-store'));
+  const dflt = (full: string, small: string): string => (smoke ? small : full);
   const { values } = parseArgs({
     args: argv,
     options: {
-      agents: { type: 'string', default: '1000' },
-      services: { type: 'string', default: '100' },
-      replicas: { type: 'string', default: '1000' },
-      processes: { type: 'string', default: '2' },
-      connections: { type: 'string', default: '8' },
+      agents: { type: 'string', default: dflt('1000', '20') },
+      services: { type: 'string', default: dflt('100', '2') },
+      replicas: { type: 'string', default: dflt('1000', '50') },
+      processes: { type: 'string', default: dflt('2', '1') },
+      connections: { type: 'string', default: dflt('8', '2') },
       'start-ms': { type: 'string', default: '20' },
       'heartbeat-ms': { type: 'string', default: '5000' },
-      'timeout-s': { type: 'string', default: '600' },
+      'timeout-s': { type: 'string', default: dflt('600', '120') },
     },
   });
   const agents = Number(values.agents);
@@ -124,6 +127,7 @@ export default async function main(argv: string[]): Promise<void> {
         tasks: total,
         agents_simulated: true,
         session_failures: sims.sessionFailures(),
+        ...(smoke ? { smoke } : {}),
       }),
     );
   } finally {

@@ -10,12 +10,13 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as ctl from '../../proto/gen/control.js';
 import { ControlClient } from '../../proto/gen/control.js';
 import { NodeRole, Service, ServiceSpec, TaskState, type Task } from '../../proto/gen/types.js';
-import { DaemonClient, type InfoResponse, type InitResponse, type JoinResponse } from '../../proto/gen/daemon.js';
+import { DaemonClient, InfoRequest, InitRequest, JoinRequest, LeaveRequest, type InfoResponse, type InitResponse, type JoinResponse } from '../../proto/gen/daemon.js';
 import { ImageStore } from '../../agent/images/index.js';
 import { Lab, type LabHost } from '../../deploy/lab/lab.js';
 import { testImagePath } from '../helpers/images.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
+const REQUESTS: Record<'init' | 'join' | 'leave' | 'info', { fromPartial(o: object): object }> = { init: InitRequest, join: JoinRequest, leave: LeaveRequest, info: InfoRequest };
 
 export interface ClusterOptions {
   name: string; // lab name, shoale2e*
@@ -95,7 +96,9 @@ export class TestCluster {
 
   call<Res>(name: string, method: 'init' | 'join' | 'leave' | 'info', req: object): Promise<Res> {
     const c = new DaemonClient(`unix:${this.socket(name)}`, credentials.createInsecure()) as unknown as Record<string, (r: object, cb: (e: ServiceError | null, r: Res) => void) => void> & { close(): void };
-    return new Promise<Res>((res, rej) => c[method]!(req, (e, r) => (e ? rej(e) : res(r)))).finally(() => c.close());
+    // fromPartial: fields added to a request later get their defaults (a plain object fails to encode)
+    const full = REQUESTS[method].fromPartial(req);
+    return new Promise<Res>((res, rej) => c[method]!(full, (e, r) => (e ? rej(e) : res(r)))).finally(() => c.close());
   }
 
   info(name: string): Promise<InfoResponse> {
