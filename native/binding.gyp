@@ -14,7 +14,8 @@
       "sources": [
         "shim/main.c", "shim/config.c", "shim/util.c", "shim/process.c", "shim/rootfs.c",
         "shim/logger.c", "shim/run.c", "shim/exec.c", "shim/devices.c",
-        "shim/seccomp.c", "shim/caps.c", "shim/options.c", "shim/init.c"
+        "shim/seccomp.c", "shim/caps.c", "shim/options.c", "shim/init.c",
+        "shim/fds.c", "shim/sealed.c"
       ],
       "cflags": ["-std=gnu11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       # static: no dynamic loader work on every container start (about a millisecond)

@@ -42,12 +42,14 @@ export interface ShimRunConfig extends ShimProcessConfig {
 }
 
 interface NativeSpawn {
-  spawnShim(path: string, args: string[]): Promise<{ status: number; stdout: string }>;
-  spawnPiped(path: string, args: string[], setsid?: boolean, stdin?: Buffer): { pid: number; fd: number };
+  spawnShim(path: string, args: string[], argv0?: string): Promise<{ status: number; stdout: string }>;
+  spawnPiped(path: string, args: string[], setsid?: boolean, stdin?: Buffer, argv0?: string): { pid: number; fd: number };
   /** Set by builds whose spawnPiped takes the stdin buffer. */
   spawnPipedStdin?: boolean;
   reap(pid: number): number;
   tryReap(pid: number): number | null;
+  /** A sealed memfd copy of the file, as a path to exec (made once per process). */
+  sealedCopy?(path: string): string;
 }
 
 function findUp(rel: string): string | null {
@@ -66,6 +68,21 @@ export function shimBinary(): string {
   shimPath ??= process.env.SHOAL_SHIM ?? findUp('native/build/Release/shoal-shim') ?? '';
   if (!shimPath) throw new Error('shoal-shim not found: build it with `npm run build:native`');
   return shimPath;
+}
+
+let sealedPath: string | undefined;
+/**
+ * What to exec for the shim: the addon's sealed in-memory copy of it, so that no shim process
+ * runs the host's file, which a container could otherwise reach through /proc/PID/exe
+ * (CVE-2019-5736; native/shim/sealed.h). One copy serves every start of this process; without
+ * the addon the shim copies itself at each start (same protection, a copy's cost per start).
+ */
+function shimExecutable(): string {
+  if (sealedPath !== undefined) return sealedPath;
+  const bin = shimBinary();
+  const n = nativeSpawn();
+  sealedPath = n?.sealedCopy ? n.sealedCopy(bin) : bin;
+  return sealedPath;
 }
 
 let native: NativeSpawn | null | undefined;
@@ -176,7 +193,7 @@ export function reapSupervisors(): void {
  * pool thread). It stays our child until its container exits, so we reap it then.
  */
 async function spawnSupervisor(n: NativeSpawn, bin: string, args: string[], stdin?: Buffer): Promise<{ status: number; stdout: string }> {
-  const { pid, fd } = n.spawnPiped(bin, args, true, stdin);
+  const { pid, fd } = n.spawnPiped(shimExecutable(), args, true, stdin, bin);
   supervisors.add(pid);
   reaper ??= setInterval(reapSupervisors, 5_000).unref();
   const sock = new Socket({ fd, readable: true, writable: false });
@@ -196,7 +213,7 @@ async function spawnSupervisor(n: NativeSpawn, bin: string, args: string[], stdi
 
 function spawnCollect(bin: string, args: string[]): Promise<{ status: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(shimExecutable(), args, { argv0: bin, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -215,7 +232,9 @@ export interface ExecOutcome {
 /** Runs `shoal-shim exec CONFIG 3`; fd 3 carries a pre-exec failure, stdio is passed or piped. */
 export function execShim(configPath: string, stdio: 'inherit' | 'pipe'): Promise<ExecOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(shimBinary(), ['exec', configPath, '3'], {
+    // (Node's spawn passes on a descriptor it inherited without close-on-exec: the shim closes it)
+    const child = spawn(shimExecutable(), ['exec', configPath, '3'], {
+      argv0: shimBinary(),
       stdio: stdio === 'inherit' ? ['inherit', 'inherit', 'inherit', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     let out = '';

@@ -11,8 +11,10 @@
  * Run as argv[0] "shoal-init", it is a container's init instead (init.h). */
 #include "config.h"
 #include "exec.h"
+#include "fds.h"
 #include "init.h"
 #include "run.h"
+#include "sealed.h"
 #include "util.h"
 #include <signal.h>
 #include <stdio.h>
@@ -20,9 +22,20 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
-  /* a container's pid 1 under `init: true` (see init.h): before anything of the shim's */
   const char *base = strrchr(argv[0], '/');
-  if (!strcmp(base ? base + 1 : argv[0], SHOAL_INIT_NAME)) return init_main(argc, argv);
+  int is_init = !strcmp(base ? base + 1 : argv[0], SHOAL_INIT_NAME);
+  int is_run = argc > 1 && !strcmp(argv[1], "run");
+  int report_fd = !is_init && !is_run && argc > 3 ? atoi(argv[3]) : -1;
+  /* first of all, before anything runs from the host's file or hands a descriptor on (fds.h,
+   * sealed.h): of what we inherit, only stdio and exec's report pipe are ours */
+  if (fds_close_from(3, report_fd > 2 ? report_fd : -1) < 0 || sealed_exe_ensure(argv) < 0) {
+    fprintf(stderr, "shoal-shim: %s\n", shim_error);
+    if (is_run) printf("error %s\n", shim_error);
+    else if (report_fd >= 0) dprintf(report_fd, "error %s\n", shim_error);
+    return 127;
+  }
+  /* a container's pid 1 under `init: true` (see init.h) */
+  if (is_init) return init_main(argc, argv);
   if (argc < 3 || (strcmp(argv[1], "run") && strcmp(argv[1], "exec"))) {
     fprintf(stderr, "usage: shoal-shim run CONFIG [--in-place] | exec CONFIG [REPORT_FD]\n");
     return 2;
@@ -30,8 +43,6 @@ int main(int argc, char **argv) {
   trace_init();
   signal(SIGPIPE, SIG_IGN);
   struct shim_config cfg;
-  int is_run = !strcmp(argv[1], "run");
-  int report_fd = !is_run && argc > 3 ? atoi(argv[3]) : -1;
   if (config_load(argv[2], &cfg) < 0) {
     if (is_run) printf("error %s\n", shim_error);
     else {

@@ -2,6 +2,7 @@
 #include "util.h"
 #include "seccomp.h"
 #include "caps.h"
+#include "fds.h"
 #include "init.h"
 #include "options.h"
 #include <errno.h>
@@ -70,6 +71,9 @@ int finish_and_exec(const struct shim_config *c, int seccomp_fd) {
 int finish_and_exec_via(const struct shim_config *c, int seccomp_fd, int init_fd) {
   char path[4096];
   uint64_t allowed;
+  /* nothing but stdio crosses the exec (the seccomp and init descriptors are used before or
+   * by it); done while /proc/self/fd is still ours to read, before the credentials change */
+  if (fds_cloexec_from(3) < 0) return -1;
   if (caps_compute(c, &allowed) < 0) return -1;
   /* while CAP_SYS_RESOURCE is still held: raising a hard limit needs it */
   if (rlimits_apply(c) < 0) return -1;

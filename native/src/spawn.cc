@@ -2,24 +2,57 @@
 // Node's address space) of a short-lived helper whose stdout is collected and whose exit is
 // reaped on a libuv pool thread, so the event loop never blocks. Used for `shoal-shim run`,
 // which prints one line and exits while its daemonized supervisor lives on.
+//
+// Every spawn passes the child stdin, stdout and stderr and nothing else: a descriptor that
+// this process inherited without close-on-exec (from a shell's `exec 200</`, from whatever
+// started the daemon) would otherwise reach the shim, and through it a container.
 #include "spawn.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 extern char **environ;
 
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+
 namespace {
+
+// After the file actions that set up 0, 1 and 2: close everything above them in the child.
+void CloseTheRest(posix_spawn_file_actions_t *fa) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  posix_spawn_file_actions_addclosefrom_np(fa, 3);
+#endif
+  // (an older libc: the shim closes what it inherited itself, first thing in main)
+}
+
+// argv[0] is the name the caller gives (the shim's path, which ps and shimAlive() look for),
+// not necessarily the file exec'd (a sealed copy's /proc path).
+std::vector<char *> Argv(std::vector<std::string> &args, const std::string &argv0) {
+  std::vector<char *> argv;
+  for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+  if (!argv0.empty()) argv[0] = const_cast<char *>(argv0.c_str());
+  argv.push_back(nullptr);
+  return argv;
+}
 
 class SpawnWorker : public Napi::AsyncWorker {
  public:
-  SpawnWorker(Napi::Env env, std::vector<std::string> argv)
-      : Napi::AsyncWorker(env), argv_(std::move(argv)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  SpawnWorker(Napi::Env env, std::vector<std::string> argv, std::string argv0)
+      : Napi::AsyncWorker(env), argv_(std::move(argv)), argv0_(std::move(argv0)), deferred_(Napi::Promise::Deferred::New(env)) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -33,11 +66,10 @@ class SpawnWorker : public Napi::AsyncWorker {
     // Node marks its own stderr close-on-exec; dup2 onto itself clears that (glibc >= 2.29)
     // so the helper's diagnostics still reach our stderr
     posix_spawn_file_actions_adddup2(&fa, 2, 2);
-    std::vector<char *> argv;
-    for (auto &a : argv_) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
+    CloseTheRest(&fa);
+    std::vector<char *> argv = Argv(argv_, argv0_);
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    int rc = posix_spawn(&pid, argv_[0].c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
     if (rc != 0) {
@@ -70,6 +102,7 @@ class SpawnWorker : public Napi::AsyncWorker {
 
  private:
   std::vector<std::string> argv_;
+  std::string argv0_;
   Napi::Promise::Deferred deferred_;
   std::string stdout_;
   int status_ = -1;
@@ -78,13 +111,14 @@ class SpawnWorker : public Napi::AsyncWorker {
 Napi::Value SpawnShim(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
-    Napi::TypeError::New(env, "spawnShim(path: string, args: string[])").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "spawnShim(path: string, args: string[], argv0?: string)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::vector<std::string> argv{info[0].As<Napi::String>().Utf8Value()};
   Napi::Array args = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < args.Length(); i++) argv.push_back(args.Get(i).ToString().Utf8Value());
-  auto *w = new SpawnWorker(env, std::move(argv));
+  std::string argv0 = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  auto *w = new SpawnWorker(env, std::move(argv), std::move(argv0));
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -118,7 +152,7 @@ bool FilledPipe(const uint8_t *data, size_t len, int fds[2]) {
   return true;
 }
 
-// spawnPiped(path, args, setsid?, stdin?) -> { pid, fd }: the same spawn, synchronously
+// spawnPiped(path, args, setsid?, stdin?, argv0?) -> { pid, fd }: the same spawn, synchronously
 // (posix_spawn is a vfork: well under a millisecond), handing back the read end of the child's
 // stdout so that the event loop itself can wait for the report (a net.Socket on a pipe): no pool
 // thread on the path. `stdin` (a Buffer) becomes the child's standard input, read to EOF
@@ -126,7 +160,7 @@ bool FilledPipe(const uint8_t *data, size_t len, int fds[2]) {
 Napi::Value SpawnPiped(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
-    Napi::TypeError::New(env, "spawnPiped(path: string, args: string[], setsid?: boolean, stdin?: Buffer)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "spawnPiped(path: string, args: string[], setsid?: boolean, stdin?: Buffer, argv0?: string)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   int in[2] = {-1, -1};
@@ -152,16 +186,16 @@ Napi::Value SpawnPiped(const Napi::CallbackInfo &info) {
   else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, 2, 2);
-  std::vector<char *> argv;
-  for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-  argv.push_back(nullptr);
+  CloseTheRest(&fa);
+  std::string argv0 = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
+  std::vector<char *> argv = Argv(args, argv0);
   // setsid: the child starts as a session leader, so a supervisor needs no fork of its own
   bool setsid = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   if (setsid) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  int rc = posix_spawn(&pid, args[0].c_str(), &fa, &attr, argv.data(), environ);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
@@ -213,6 +247,87 @@ Napi::Value TryReap(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
+// A sealed memfd copy of the file at `path`, made once per path for the life of this process
+// (the shim's defence against CVE-2019-5736, see native/shim/sealed.h: one copy shared by every
+// shim this agent starts instead of one per start). Spawned through "/proc/PID/fd/N" of this
+// process, which stays valid in a child that closed its own descriptors; close-on-exec, so no
+// child holds it. A rebuilt binary is picked up by the next process, not this one.
+std::map<std::string, std::string> sealed_copies;
+std::mutex sealed_mutex;  // worker threads may load the addon too
+
+bool CopyInto(int dst, int src) {
+  char buf[128 * 1024];
+  for (;;) {
+    ssize_t n = read(src, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(dst, buf + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      off += w;
+    }
+  }
+}
+
+std::string MakeSealedCopy(const std::string &path, std::string &err) {
+  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) {
+    err = "open " + path + ": " + strerror(errno);
+    return "";
+  }
+  const char *base = strrchr(path.c_str(), '/');
+  const char *name = base ? base + 1 : path.c_str();
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) {
+    err = std::string("memfd_create: ") + strerror(errno);
+    close(src);
+    return "";
+  }
+  bool copied = CopyInto(fd, src);
+  int e = errno;
+  close(src);
+  const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  if (!copied || (fcntl(fd, F_ADD_SEALS, seals | F_SEAL_EXEC) < 0 && fcntl(fd, F_ADD_SEALS, seals) < 0)) {
+    err = std::string(copied ? "seal the copy of " : "copy ") + path + ": " + strerror(copied ? errno : e);
+    close(fd);
+    return "";
+  }
+  std::string proc = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+  struct stat a, b;
+  // a /proc of another pid namespace would name some other process's descriptor
+  if (fstat(fd, &a) < 0 || stat(proc.c_str(), &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+    err = "the sealed copy of " + path + " is not reachable as " + proc;
+    close(fd);
+    return "";
+  }
+  return proc;
+}
+
+// sealedCopy(path) -> the path to exec instead of `path` (throws when no copy can be made).
+Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "sealedCopy(path: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::lock_guard<std::mutex> hold(sealed_mutex);
+  auto it = sealed_copies.find(path);
+  if (it == sealed_copies.end()) {
+    std::string err;
+    std::string proc = MakeSealedCopy(path, err);
+    if (proc.empty()) {
+      Napi::Error::New(env, err).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    it = sealed_copies.emplace(path, proc).first;
+  }
+  return Napi::String::New(env, it->second);
+}
+
 }  // namespace
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
@@ -220,6 +335,7 @@ void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnPiped", Napi::Function::New(env, SpawnPiped, "spawnPiped"));
   exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
   exports.Set("tryReap", Napi::Function::New(env, TryReap, "tryReap"));
+  exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy, "sealedCopy"));
   // spawnPiped takes a stdin Buffer (older builds ignore it: callers check this flag)
   exports.Set("spawnPipedStdin", Napi::Boolean::New(env, true));
 }
