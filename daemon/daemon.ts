@@ -25,7 +25,7 @@ import {
 import { withApiPort, type Manager } from '../manager/node/index.js';
 import { defaultAdvertiseHost, hostOf, portOf } from './net.js';
 import { DaemonStateError } from './errors.js';
-import { joinRaft } from './raft-join.js';
+import { joinRaft, membersByNode } from './raft-join.js';
 import { newRaftId, startAgent, startManagerParts, type ManagerParts, type Tuning } from './node-runtime.js';
 import type { ExtraService } from './cluster-api.js';
 import type { DaemonPaths } from './paths.js';
@@ -154,7 +154,7 @@ export class Daemon {
         if (b.role === 'manager') {
           const j = await joinRaft(remote, b.certs, advertise);
           const members = new Map(j.members.map((m) => [m.raftId, m.addr]));
-          this.mgr = await this.startManager(j.raftId, members, true, listen, advertise, { clusterId: b.clusterId, nodeId: b.nodeId });
+          this.mgr = await this.startManager(j.raftId, members, true, listen, advertise, { clusterId: b.clusterId, nodeId: b.nodeId }, membersByNode(j));
           await this.commit({ ...base, role: 'manager', raftId: j.raftId.toString(), managers: [...new Set([advertise, ...members.values()])] });
         } else {
           await this.commit({ ...base, role: 'worker', managers: [remote] });
@@ -308,7 +308,7 @@ export class Daemon {
       const j = await joinRaft(s.managers[0] ?? s.advertiseAddr, certs, s.advertiseAddr);
       const members = new Map(j.members.map((m) => [m.raftId, m.addr]));
       await rm(this.o.paths.raftDir, { recursive: true, force: true });
-      this.mgr = await this.startManager(j.raftId, members, true);
+      this.mgr = await this.startManager(j.raftId, members, true, undefined, undefined, undefined, membersByNode(j));
       await this.commit({ ...s, role: 'manager', raftId: j.raftId.toString(), managers: [...new Set([s.advertiseAddr, ...members.values()])] });
     } else {
       const managers = this.mgr ? this.mgr.manager.managerAddrs().filter((a) => a !== s.advertiseAddr) : s.managers;
@@ -344,6 +344,7 @@ export class Daemon {
     listen = this.state!.listenAddr,
     advertise = this.state!.advertiseAddr,
     ids: { clusterId: string; nodeId: string } = this.state!,
+    joinedWith?: ReadonlyMap<string, bigint>,
   ): Promise<ManagerParts> {
     return startManagerParts({
       paths: this.o.paths,
@@ -355,6 +356,7 @@ export class Daemon {
       listenAddr: listen,
       members,
       join,
+      joinedWith,
       tuning: this.tuning,
       extra: this.o.extraServices,
       logger: this.o.logger,

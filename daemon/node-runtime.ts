@@ -55,6 +55,8 @@ export async function startManagerParts(o: {
   listenAddr: string;
   members: Map<bigint, string>;
   join: boolean;
+  /** A manager that just joined: node id -> raft id of the members (the leader's answer). */
+  joinedWith?: ReadonlyMap<string, bigint>;
   tuning: Tuning;
   extra?: (m: Manager) => ExtraService[];
   logger: Logger;
@@ -77,6 +79,8 @@ export async function startManagerParts(o: {
     // (renewable certificates: new handshakes use the renewed certificate, see manager/ca)
     serverCredentials: serverCredentials(o.certs, { requireClientCert: true }),
     channelCredentials: creds,
+    // ... and it must be the certificate of a current manager, speaking for its own member only
+    raftPeers: { rootPem: o.certs.rootPem, joinedWith: o.joinedWith },
     identify: identifyWith(() => auth!),
     dispatcher: { heartbeatPeriodMs: o.tuning.heartbeatMs, disconnectGraceMs: o.tuning.disconnectGraceMs },
     logger: o.logger,

@@ -30,3 +30,9 @@ export async function joinRaft(remote: string, certs: NodeCertificates, advertis
   }
   throw Object.assign(new Error(`could not join the managers' Raft group via ${remote}: ${(lastErr as Error)?.message ?? 'timed out'}`), { userError: true as const });
 }
+
+/** Node id -> raft id of the members the leader listed: whom the new member's Raft port accepts
+ *  until the leader's snapshot fills its store (manager/node/raft-peers.ts). */
+export function membersByNode(j: JoinRaftResponse): Map<string, bigint> {
+  return new Map(j.members.filter((m) => m.nodeId !== '').map((m) => [m.nodeId, m.raftId]));
+}

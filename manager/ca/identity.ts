@@ -37,7 +37,12 @@ export class NodeAuthenticator {
   /** The caller's identity, or null when it presented no certificate of this cluster. */
   identify(call: CallWithAuth): NodeIdentity | null {
     const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
-    if (!raw || raw.length === 0) return null;
+    return raw ? this.identifyCertificate(raw) : null;
+  }
+
+  /** The same for a peer certificate's DER (a TLS handshake verified it) however it was obtained. */
+  identifyCertificate(raw: Buffer): NodeIdentity | null {
+    if (raw.length === 0) return null;
     const key = raw.toString('base64');
     let hit = this.cache.get(key);
     if (hit === undefined) {

@@ -12,6 +12,7 @@ import type { RecordCipher } from '../raft/storage/index.js';
 import { apiAddrFor, raftAddrFor } from './addresses.js';
 import { Leadership } from './leadership.js';
 import { RaftMembership } from './membership.js';
+import { raftPeerAuthorizer, type RaftPeerPolicy } from './raft-peers.js';
 import { RaftStore } from './raft-store.js';
 import { RoleManager } from './role-manager.js';
 
@@ -44,6 +45,8 @@ export interface ManagerOptions {
   raftCipher?: { cipher: RecordCipher; allowPlaintext: boolean };
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
+  /** Who may speak on the Raft port (required with serverCredentials): see raft-peers.ts. */
+  raftPeers?: Omit<RaftPeerPolicy, 'clusterId'>;
   identify: IdentifyFn;
   dispatcher?: Omit<DispatcherOptions, 'identify' | 'leaderAddr' | 'logger'>;
   clock?: Clock;
@@ -111,6 +114,7 @@ export class Manager {
       channelCredentials: o.channelCredentials,
       cipher: o.raftCipher?.cipher,
       allowPlaintext: o.raftCipher?.allowPlaintext,
+      authorizePeer: o.raftPeers && ((store) => raftPeerAuthorizer({ ...o.raftPeers!, clusterId: o.clusterId }, store)),
       ...definedOnly(o.raft ?? {}),
     });
     const m = new Manager(raftStore, o, log);

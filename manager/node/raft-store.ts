@@ -4,11 +4,14 @@
 import type { Logger } from 'pino';
 import { NotLeaderError as RaftNotLeaderError, ProposalDroppedError } from '../raft/index.js';
 import { RaftNode, RaftTimeoutError, type RaftNodeOptions } from '../raft/node/index.js';
+import type { PeerAuthorization, RaftPeer } from '../raft/transport/index.js';
 import type { Clock } from '../clock.js';
 import { RaftBinding, type MemoryStore } from '../store/index.js';
 import { NoLeaderError, NoQuorumError, NotLeaderError } from './errors.js';
 
-export type RaftStoreOptions = Omit<RaftNodeOptions<bigint>, 'stateMachine' | 'logger'> & {
+export type RaftStoreOptions = Omit<RaftNodeOptions<bigint>, 'stateMachine' | 'logger' | 'authorizePeer'> & {
+  /** Builds the Raft transport's peer authorization on the store (which knows who is a member). */
+  authorizePeer?: (store: MemoryStore) => (peer: RaftPeer) => PeerAuthorization;
   clock?: Clock;
   logger?: Logger;
   /** Turns a member's Raft address into the address callers should use (its cluster API). */
@@ -32,6 +35,7 @@ export class RaftStore {
     const binding = new RaftBinding({ clock: o.clock });
     const raft = await RaftNode.start<bigint>({
       ...o,
+      authorizePeer: o.authorizePeer?.(binding.store),
       logger: o.logger?.child({ component: 'raft' }),
       stateMachine: binding.stateMachine,
     });

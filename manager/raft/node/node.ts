@@ -83,6 +83,8 @@ export class RaftNode<R> {
       },
       serverCredentials: o.serverCredentials,
       channelCredentials: o.channelCredentials,
+      authorize: o.authorizePeer,
+      acceptProposal: (from) => node?.acceptsProposalFrom(from) ?? false,
       logger: log,
     });
     const rn = new RawNode({
@@ -249,6 +251,14 @@ export class RaftNode<R> {
     }
     this.kick();
     return done;
+  }
+
+  /** Only a leader takes proposals from peers, and only when proposals are forwarded at all,
+   *  from a follower (voter or learner) of the configuration it leads. */
+  private acceptsProposalFrom(from: bigint): boolean {
+    if (!this.cfg.forwardProposals || !this.isLeader || from === this.o.id) return false;
+    const cs = this.ap.confState;
+    return !!cs && (cs.voters.includes(from) || cs.learners.includes(from));
   }
 
   private receive(m: Message): void {

@@ -2,6 +2,7 @@
 import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import type { Entry } from '../../../proto/gen/raft.js';
 import type { RecordCipher } from '../storage/index.js';
+import type { PeerAuthorization, RaftPeer } from '../transport/index.js';
 
 /** The user's replicated state machine. apply() runs on every member, in log order. */
 export interface StateMachine<R> {
@@ -47,6 +48,9 @@ export interface RaftNodeOptions<R> {
   allowPlaintext?: boolean; // with a cipher: still read records written before encryption
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
+  /** Which member a caller's client certificate stands for (required with serverCredentials):
+   *  the transport steps only messages whose `from` is that member, while it is one. */
+  authorizePeer?: (peer: RaftPeer) => PeerAuthorization;
   random?: () => number;
   logger?: NodeLogger;
 }

@@ -1,3 +1,3 @@
 // gRPC transport of the Raft library (service RaftTransport of proto/raft.proto).
 export { GrpcRaftTransport } from './transport.js';
-export type { TransportOptions, TransportLogger } from './options.js';
+export type { TransportOptions, TransportLogger, RaftPeer, PeerAuthorization } from './options.js';

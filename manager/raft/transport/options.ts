@@ -10,6 +10,16 @@ export interface TransportLogger {
 
 export const silentTransportLogger: TransportLogger = { debug() {}, info() {}, warn() {} };
 
+/** What the server learned about a caller from its TLS handshake. */
+export interface RaftPeer {
+  /** DER of the client certificate the handshake verified; absent on an insecure transport. */
+  certificate?: Buffer;
+}
+
+/** The one member a caller may speak for, or why it may speak for none. The reason is logged
+ *  on this side only: a refusal sent back names no member. */
+export type PeerAuthorization = { member: bigint } | { refused: string };
+
 export interface TransportOptions {
   id: bigint; // this member
   clusterId: string; // stamped on every outgoing message; incoming ones must match
@@ -19,6 +29,11 @@ export interface TransportOptions {
   onUnreachable?: (peer: bigint) => void; // a message was dropped or a connection failed
   onSnapshotStatus?: (peer: bigint, ok: boolean) => void;
   serverCredentials?: ServerCredentials; // default insecure (loopback tests); the cluster CA plugs in here
+  /** Maps a caller's certificate to the member it is (checked on every batch). Required with
+   *  serverCredentials; without it (insecure loopback tests) the `from` of each message is trusted. */
+  authorize?: (peer: RaftPeer) => PeerAuthorization;
+  /** Whether a proposal (MsgProp) forwarded by member `from` may be stepped; default: never. */
+  acceptProposal?: (from: bigint) => boolean;
   channelCredentials?: ChannelCredentials;
   maxQueue?: number; // messages waiting per peer before new ones are dropped (default 4096)
   maxQueueBytes?: number; // ... or bytes of entries waiting (default 64 MiB)
@@ -29,13 +44,14 @@ export interface TransportOptions {
   logger?: TransportLogger;
 }
 
-export type ResolvedOptions = Required<Omit<TransportOptions, 'serverCredentials' | 'channelCredentials'>> &
-  Pick<TransportOptions, 'serverCredentials' | 'channelCredentials'>;
+export type ResolvedOptions = Required<Omit<TransportOptions, 'serverCredentials' | 'channelCredentials' | 'authorize'>> &
+  Pick<TransportOptions, 'serverCredentials' | 'channelCredentials' | 'authorize'>;
 
 export function resolveOptions(o: TransportOptions): ResolvedOptions {
   return {
     onUnreachable: () => {},
     onSnapshotStatus: () => {},
+    acceptProposal: () => false,
     maxQueue: 4096,
     maxQueueBytes: 64 << 20,
     maxBatchBytes: 4 << 20,

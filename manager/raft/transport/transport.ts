@@ -13,6 +13,9 @@ export class GrpcRaftTransport {
   private stopped = false;
 
   constructor(options: TransportOptions) {
+    // TLS without a mapping from certificates to members would let any certificate of the
+    // cluster's CA speak for any member: refuse to be built that way
+    if (options.serverCredentials && !options.authorize) throw new TypeError('GrpcRaftTransport: serverCredentials need authorize (which member each client certificate is)');
     this.o = resolveOptions(options);
     this.inbound = new Inbound(this.o, (id) => this.peers.has(id));
   }
