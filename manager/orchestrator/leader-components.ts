@@ -1,9 +1,14 @@
 // The store-driven components a manager runs while it is the Raft leader, started together on
 // election and stopped together on step-down (they keep no state another leader would need).
+// A Supervisor keeps them running: a component that fails is logged and started again, as a
+// fresh instance (it re-reads the store), after a backoff; one that keeps failing is reported
+// through onFailing so that the manager can hand leadership to a healthy one.
+import { Allocator } from '../allocator/index.js';
 import type { Clock } from '../clock.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/scheduler.js';
 import type { MemoryStore } from '../store/index.js';
-import type { ComponentOptions } from './component.js';
+import { Supervisor, type ComponentHealth, type FailingComponent, type SupervisionPolicy } from '../supervisor.js';
+import { defaultLogger, type ComponentOptions } from './component.js';
 import { GlobalOrchestrator } from './global/orchestrator.js';
 import { ReplicatedOrchestrator } from './replicated/orchestrator.js';
 import { TaskReaper } from './task-reaper.js';
@@ -11,6 +16,9 @@ import { Updater } from './update/index.js';
 
 export interface LeaderComponentsOptions extends ComponentOptions {
   scheduler?: SchedulerOptions;
+  supervision?: Partial<SupervisionPolicy>;
+  /** A component failed maxFailures times within the window (once per component per start()). */
+  onFailing?: (f: FailingComponent) => void;
 }
 
 interface Component {
@@ -18,7 +26,7 @@ interface Component {
 }
 
 export class LeaderComponents {
-  private running: { ac: AbortController; done: Promise<unknown> } | undefined;
+  private running: { ac: AbortController; supervisor: Supervisor; done: Promise<void> } | undefined;
 
   constructor(
     private readonly store: MemoryStore,
@@ -30,19 +38,34 @@ export class LeaderComponents {
     return this.running !== undefined;
   }
 
-  /** Starts the orchestrators, the task reaper, the updater and the scheduler (no-op if running). */
+  /** Starts the orchestrators, the task reaper, the updater, the allocator and the scheduler (no-op if running). */
   start(): void {
     if (this.running) return;
     const o = { logger: this.opts.logger };
-    const components: Component[] = [
-      new ReplicatedOrchestrator(this.store, this.clock, o),
-      new GlobalOrchestrator(this.store, this.clock, o),
-      new TaskReaper(this.store, this.clock, o),
-      new Updater(this.store, this.clock, o),
-      new Scheduler(this.store, this.clock, { ...o, ...this.opts.scheduler }),
+    const make: [string, () => Component][] = [
+      ['orchestrator/replicated', () => new ReplicatedOrchestrator(this.store, this.clock, o)],
+      ['orchestrator/global', () => new GlobalOrchestrator(this.store, this.clock, o)],
+      ['orchestrator/taskreaper', () => new TaskReaper(this.store, this.clock, o)],
+      ['orchestrator/update', () => new Updater(this.store, this.clock, o)],
+      ['allocator', () => new Allocator(this.store, this.clock, o)],
+      ['scheduler', () => new Scheduler(this.store, this.clock, { ...o, ...this.opts.scheduler })],
     ];
+    const supervisor = new Supervisor(
+      make.map(([name, create]) => ({ name, run: (signal: AbortSignal) => create().run(signal) })),
+      {
+        clock: this.clock,
+        log: this.opts.logger ?? defaultLogger('leader-components'),
+        policy: this.opts.supervision,
+        onFailing: this.opts.onFailing,
+      },
+    );
     const ac = new AbortController();
-    this.running = { ac, done: Promise.allSettled(components.map((c) => c.run(ac.signal))) };
+    this.running = { ac, supervisor, done: supervisor.run(ac.signal) };
+  }
+
+  /** How each component fares (empty when not running). */
+  health(): ComponentHealth[] {
+    return this.running?.supervisor.health() ?? [];
   }
 
   /** Stops them all and waits until none is writing any more. */

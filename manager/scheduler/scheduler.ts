@@ -3,6 +3,7 @@
 // service and spec version share one pass), and commits the assignments in batched
 // transactions. A task that fits nowhere stays PENDING with the reason in its status.
 import { TaskState, type Task } from '../../proto/gen/types.js';
+import { networksAllocated } from '../allocator/attachments.js';
 import type { Clock } from '../clock.js';
 import { WatchingComponent, type ComponentOptions } from '../orchestrator/component.js';
 import { ProposalTooLargeError, type MemoryStore, type ObjectEvent, type ReadonlyDeep, type ReadTx, type WriteTx } from '../store/index.js';
@@ -20,8 +21,9 @@ export interface SchedulerOptions extends ComponentOptions {
 export const ASSIGNED_MESSAGE = 'scheduler assigned task to node';
 export const PENDING_MESSAGE = 'pending task scheduling';
 
+/** Waiting for a node, with its network attachments allocated (the allocator goes first). */
 export function isPending(t: RO<Task>): boolean {
-  return t.status?.state === TaskState.PENDING && t.desiredState <= TaskState.RUNNING;
+  return t.status?.state === TaskState.PENDING && t.desiredState <= TaskState.RUNNING && networksAllocated(t);
 }
 
 interface Decision {
