@@ -9,6 +9,8 @@ import { hostOf } from './net.js';
 export async function writeClusterObjects(
   m: Manager,
   o: { clusterId: string; nodeId: string; raftId: bigint; advertise: string; ca: RootCA; tokens: JoinTokens; heartbeatMs?: number },
+  /** `shoal init --default-addr-pool CIDR... --default-addr-pool-mask-length N` (checked by the caller). */
+  pool: { cidrs: readonly string[]; maskLength: number } = { cidrs: [], maskLength: 0 },
 ): Promise<void> {
   await m.waitForLeader(30_000);
   const end = Date.now() + 30_000;
@@ -28,6 +30,8 @@ export async function writeClusterObjects(
             joinTokens: { worker: o.tokens.worker, manager: o.tokens.manager },
           },
           networkBootstrapKey: Buffer.alloc(0),
+          defaultAddressPool: [...pool.cidrs],
+          defaultAddressPoolMaskLength: pool.maskLength,
         } as never);
         tx.nodes.create({
           id: o.nodeId,
