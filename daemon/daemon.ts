@@ -32,6 +32,7 @@ import type { DaemonPaths } from './paths.js';
 import { renewCertificate, RoleWatch } from './role-watch.js';
 import { loadNodeState, saveNodeState, type NodeState } from './state.js';
 import { writeClusterObjects } from './cluster-objects.js';
+import { CidrError, checkDefaultPool } from '../manager/allocator/index.js';
 import { localControl } from './control.js';
 import { leaveRaftGroup, managerCounts, managerLeaveRefusal } from './leave-raft.js';
 import { removeTaskContainers } from './leave-tasks.js';
@@ -107,6 +108,11 @@ export class Daemon {
   init(req: InitRequest): Promise<InitResponse> {
     return this.serial(async () => {
       this.assertNoCluster('init');
+      try {
+        checkDefaultPool(req.defaultAddrPool ?? [], req.defaultAddrPoolMaskLength ?? 0);
+      } catch (err) {
+        throw err instanceof CidrError ? new DaemonStateError(err.message) : err;
+      }
       const listen = req.listenAddr || this.o.listenAddr || '0.0.0.0:4243';
       const advertise = this.advertise(req.advertiseAddr, listen);
       const clusterId = newNodeId();
@@ -124,7 +130,7 @@ export class Daemon {
         await saveNodeCertificates(this.o.paths.certDir, certs);
         this.certs = certs;
         this.mgr = await this.startManager(raftId, new Map([[raftId, advertise]]), false, listen, advertise, { clusterId, nodeId });
-        await writeClusterObjects(this.mgr.manager, { clusterId, nodeId, raftId, advertise, ca, tokens, heartbeatMs: this.o.tuning?.heartbeatMs });
+        await writeClusterObjects(this.mgr.manager, { clusterId, nodeId, raftId, advertise, ca, tokens, heartbeatMs: this.o.tuning?.heartbeatMs }, { cidrs: req.defaultAddrPool ?? [], maskLength: req.defaultAddrPoolMaskLength ?? 0 });
         await this.commit({ clusterId, nodeId, role: 'manager', raftId: raftId.toString(), advertiseAddr: advertise, listenAddr: listen, managers: [advertise] });
         this.agent = await startAgent({ paths: this.o.paths, certs, managers: [advertise], tuning: this.tuning, logger: this.o.logger, onSessionMessage: (m) => this.roleWatch?.sessionMessage(m) });
         this.phase = 'active';
