@@ -1,7 +1,8 @@
 // The Raft port under attack on a lab cluster (3 managers + 1 worker, real daemons): from inside
 // the worker's host, raft-forge.ts sends the leader forged MsgProps that would create a global
 // service mounting the host's `/`, using a worker's certificate, a manager's certificate that
-// claims another member's id, and (after its demotion) a demoted manager's old certificate.
+// claims another member's id (or its own: managers do not forward proposals), and (after its
+// demotion) a demoted manager's old certificate.
 // The attacker is given the real member ids (the worst case). Every attempt must be refused
 // without any member id in the answer, and no forged service may reach the store: a legitimate
 // write made after the attacks is applied after anything they could have appended.
@@ -80,7 +81,7 @@ async function expectNoForgedService(marker: string): Promise<void> {
 }
 
 describe('e2e: the Raft port accepts only current managers, each for its own member id', () => {
-  it('refuses a worker certificate and a manager forging another member; nothing reaches the store', async () => {
+  it('refuses a worker certificate, a manager forging another member, and proposals from a follower; nothing reaches the store', async () => {
     const ms = await members();
     expect(ms.map((m) => m.host).sort()).toEqual(MANAGERS);
     for (const m of ms) allRaftIds.add(m.raftId.toString());
@@ -91,6 +92,8 @@ describe('e2e: the Raft port accepts only current managers, each for its own mem
     const attempts: ForgeAttempt[] = [
       ...ms.map((m) => ({ label: `worker as ${m.host}`, certs: worker, from: m.raftId.toString(), service: `shoalra-worker-${m.host}` })),
       { label: `manager ${f1!.host} as ${f2!.host}`, certs: f1Certs, from: f2!.raftId.toString(), service: 'shoalra-forger' },
+      // its own id, but managers do not forward proposals (the control API forwards requests)
+      { label: `manager ${f1!.host} as itself`, certs: f1Certs, from: f1!.raftId.toString(), service: 'shoalra-own-proposal' },
     ];
     forged.push(...attempts.map((a) => a.service));
     const { outcomes } = await attack(attempts);
