@@ -67,12 +67,15 @@ export async function adopt(host: OverlayHost, desired: DesiredState): Promise<A
       report.removed.push(`attachment ${key}`);
     }
     // 3. Links with shoal's prefix that nothing desired explains (the ledger may be lost).
+    // A desired object the ledger does not vouch for is removed too, and made again below.
     const keep = new Set<string>();
     for (const [id, net] of nets) {
+      if (!ledger.networks[id]?.committed) continue;
       keep.add(bridgeName(id));
       if (net.driver === 'vxlan') keep.add(tunnelName(id));
     }
-    for (const a of desired.attachments) keep.add(vethHostName(a.networkId, a.spec.taskId));
+    for (const a of desired.attachments)
+      if (ledger.attachments[attachmentKey(a.networkId, a.spec.taskId)]?.committed) keep.add(vethHostName(a.networkId, a.spec.taskId));
     const strays = [...links].filter((l) => !keep.has(l)).sort(byKind);
     await host.kernel.removeIp(strays.map((l) => `link del ${l}`));
     report.removed.push(...strays.map((l) => `link ${l}`));

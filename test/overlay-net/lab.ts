@@ -12,7 +12,7 @@ import { spawnRunner, type CommandResult } from '../../overlay-net/kernel.js';
 export interface TestLab {
   lab: Lab;
   base: string;
-  hosts: LabHost[];
+  hosts: readonly LabHost[];
   overlay: Map<string, OverlayHost>;
   /** Opens (or reopens, as a restarted agent) the data path of a host. */
   open(host: string, opts?: { dataPathPort?: number }): Promise<OverlayHost>;
