@@ -100,8 +100,8 @@ export interface ListServicesRequest {
    * when their size nears a fixed byte budget, so that no answer outgrows the message limit.
    * page_token is the previous answer's next_page_token ("" = first page).
    */
-  pageSize: number;
-  pageToken: string;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
 }
 
 export interface ListServicesRequest_LabelsEntry {
@@ -122,8 +122,8 @@ export interface ListTasksRequest {
   nodeIds: string[];
   desiredStates: TaskState[];
   /** paging as in ListServicesRequest */
-  pageSize: number;
-  pageToken: string;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
 }
 
 export interface ListTasksResponse {
@@ -145,8 +145,8 @@ export interface ListNodesRequest {
   names: string[];
   roles: NodeRole[];
   /** paging as in ListServicesRequest */
-  pageSize: number;
-  pageToken: string;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
 }
 
 export interface ListNodesResponse {
@@ -284,8 +284,8 @@ export interface ListSecretsRequest {
   names: string[];
   labels: { [key: string]: string };
   /** paging as in ListServicesRequest */
-  pageSize: number;
-  pageToken: string;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
 }
 
 export interface ListSecretsRequest_LabelsEntry {
@@ -341,8 +341,8 @@ export interface ListConfigsRequest {
   names: string[];
   labels: { [key: string]: string };
   /** paging as in ListServicesRequest */
-  pageSize: number;
-  pageToken: string;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
 }
 
 export interface ListConfigsRequest_LabelsEntry {
@@ -387,8 +387,8 @@ export interface ListNetworksRequest {
   names: string[];
   labels: { [key: string]: string };
   /** paging as in ListServicesRequest */
-  pageSize: number;
-  pageToken: string;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
 }
 
 export interface ListNetworksRequest_LabelsEntry {
@@ -1010,7 +1010,7 @@ export const GetServiceResponse: MessageFns<GetServiceResponse> = {
 };
 
 function createBaseListServicesRequest(): ListServicesRequest {
-  return { names: [], idPrefixes: [], labels: {}, pageSize: 0, pageToken: "" };
+  return { names: [], idPrefixes: [], labels: {}, pageSize: undefined, pageToken: undefined };
 }
 
 export const ListServicesRequest: MessageFns<ListServicesRequest> = {
@@ -1024,10 +1024,10 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListServicesRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(80).uint32(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       writer.uint32(90).string(message.pageToken);
     }
     return writer;
@@ -1127,12 +1127,12 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
-        : "",
+        : undefined,
     };
   },
 
@@ -1153,10 +1153,10 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
         });
       }
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       obj.pageToken = message.pageToken;
     }
     return obj;
@@ -1178,8 +1178,8 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
       },
       {},
     );
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
@@ -1361,7 +1361,7 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
 };
 
 function createBaseListTasksRequest(): ListTasksRequest {
-  return { serviceIds: [], nodeIds: [], desiredStates: [], pageSize: 0, pageToken: "" };
+  return { serviceIds: [], nodeIds: [], desiredStates: [], pageSize: undefined, pageToken: undefined };
 }
 
 export const ListTasksRequest: MessageFns<ListTasksRequest> = {
@@ -1379,10 +1379,10 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
       }
       writer.join();
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(80).uint32(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       writer.uint32(90).string(message.pageToken);
     }
     return writer;
@@ -1484,12 +1484,12 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
-        : "",
+        : undefined,
     };
   },
 
@@ -1504,10 +1504,10 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     if (message.desiredStates?.length) {
       obj.desiredStates = message.desiredStates.map((e) => taskStateToJSON(e));
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       obj.pageToken = message.pageToken;
     }
     return obj;
@@ -1521,8 +1521,8 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.serviceIds = object.serviceIds?.map((e) => e) || [];
     message.nodeIds = object.nodeIds?.map((e) => e) || [];
     message.desiredStates = object.desiredStates?.map((e) => e) || [];
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
@@ -1757,7 +1757,7 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
 };
 
 function createBaseListNodesRequest(): ListNodesRequest {
-  return { names: [], roles: [], pageSize: 0, pageToken: "" };
+  return { names: [], roles: [], pageSize: undefined, pageToken: undefined };
 }
 
 export const ListNodesRequest: MessageFns<ListNodesRequest> = {
@@ -1772,10 +1772,10 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
       }
       writer.join();
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(80).uint32(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       writer.uint32(90).string(message.pageToken);
     }
     return writer;
@@ -1856,12 +1856,12 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
-        : "",
+        : undefined,
     };
   },
 
@@ -1873,10 +1873,10 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
     if (message.roles?.length) {
       obj.roles = message.roles.map((e) => nodeRoleToJSON(e));
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       obj.pageToken = message.pageToken;
     }
     return obj;
@@ -1889,8 +1889,8 @@ export const ListNodesRequest: MessageFns<ListNodesRequest> = {
     const message = createBaseListNodesRequest();
     message.names = object.names?.map((e) => e) || [];
     message.roles = object.roles?.map((e) => e) || [];
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
@@ -3841,7 +3841,7 @@ export const UpdateSecretResponse: MessageFns<UpdateSecretResponse> = {
 };
 
 function createBaseListSecretsRequest(): ListSecretsRequest {
-  return { names: [], labels: {}, pageSize: 0, pageToken: "" };
+  return { names: [], labels: {}, pageSize: undefined, pageToken: undefined };
 }
 
 export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
@@ -3852,10 +3852,10 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListSecretsRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(80).uint32(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       writer.uint32(90).string(message.pageToken);
     }
     return writer;
@@ -3942,12 +3942,12 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
-        : "",
+        : undefined,
     };
   },
 
@@ -3965,10 +3965,10 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
         });
       }
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       obj.pageToken = message.pageToken;
     }
     return obj;
@@ -3989,8 +3989,8 @@ export const ListSecretsRequest: MessageFns<ListSecretsRequest> = {
       },
       {},
     );
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
@@ -4871,7 +4871,7 @@ export const UpdateConfigResponse: MessageFns<UpdateConfigResponse> = {
 };
 
 function createBaseListConfigsRequest(): ListConfigsRequest {
-  return { names: [], labels: {}, pageSize: 0, pageToken: "" };
+  return { names: [], labels: {}, pageSize: undefined, pageToken: undefined };
 }
 
 export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
@@ -4882,10 +4882,10 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListConfigsRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(80).uint32(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       writer.uint32(90).string(message.pageToken);
     }
     return writer;
@@ -4972,12 +4972,12 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
-        : "",
+        : undefined,
     };
   },
 
@@ -4995,10 +4995,10 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
         });
       }
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       obj.pageToken = message.pageToken;
     }
     return obj;
@@ -5019,8 +5019,8 @@ export const ListConfigsRequest: MessageFns<ListConfigsRequest> = {
       },
       {},
     );
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
@@ -5607,7 +5607,7 @@ export const GetNetworkResponse: MessageFns<GetNetworkResponse> = {
 };
 
 function createBaseListNetworksRequest(): ListNetworksRequest {
-  return { names: [], labels: {}, pageSize: 0, pageToken: "" };
+  return { names: [], labels: {}, pageSize: undefined, pageToken: undefined };
 }
 
 export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
@@ -5618,10 +5618,10 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ListNetworksRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(80).uint32(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       writer.uint32(90).string(message.pageToken);
     }
     return writer;
@@ -5708,12 +5708,12 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
-        : "",
+        : undefined,
     };
   },
 
@@ -5731,10 +5731,10 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
         });
       }
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       obj.pageToken = message.pageToken;
     }
     return obj;
@@ -5755,8 +5755,8 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
       },
       {},
     );
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
