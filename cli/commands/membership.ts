@@ -9,6 +9,7 @@ import { NodeRole, type Cluster } from '../../proto/gen/types.js';
 import { addConnectionOptions, connectionFlags, fromGrpc, withConnection, type Connection } from '../client/index.js';
 import { UsageError } from '../errors.js';
 import { formatOf, printJson, roleName } from '../format/index.js';
+import { collect } from './secret.js';
 
 /** init and join wait for certificates, Raft and the first heartbeat: allow them time. */
 const MEMBERSHIP_TIMEOUT_MS = 120_000;
@@ -40,6 +41,13 @@ async function leave(c: Connection, force: boolean): Promise<string[]> {
   });
 }
 
+/** --default-addr-pool-mask-length: a whole number (the daemon checks its range); 0 = default. */
+function maskLength(v: string | undefined): number {
+  if (v === undefined) return 0;
+  if (!/^\d{1,2}$/.test(v)) throw new UsageError(`invalid --default-addr-pool-mask-length "${v}": give a prefix length such as 24`);
+  return Number(v);
+}
+
 export function registerMembershipCommands(program: Command): void {
   addConnectionOptions(
     program
@@ -47,13 +55,15 @@ export function registerMembershipCommands(program: Command): void {
       .description('make this host the first manager of a new cluster')
       .option('--advertise-addr <addr>', 'address other nodes reach this one at (host or host:port)')
       .option('--listen-addr <addr>', 'cluster API address to bind (default 0.0.0.0:4243)')
-      .option('--force-new-cluster', 'start a new single-manager cluster from this manager\'s state'),
-  ).action(async (f: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean }, cmd: Command) => {
+      .option('--force-new-cluster', 'start a new single-manager cluster from this manager\'s state')
+      .option('--default-addr-pool <cidr>', 'where networks without --subnet get theirs (repeatable; default 10.0.0.0/8)', collect)
+      .option('--default-addr-pool-mask-length <n>', 'prefix length of those subnets (default 24)'),
+  ).action(async (f: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean; defaultAddrPool?: string[]; defaultAddrPoolMaskLength?: string }, cmd: Command) => {
     await withConnection(connectionFlags(cmd), async (c) => {
       const r = await c.call<DaemonC, unknown, InitResponse>(
         c.daemonClient(),
         'init',
-        { advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '', forceNewCluster: f.forceNewCluster === true },
+        { advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '', forceNewCluster: f.forceNewCluster === true, defaultAddrPool: f.defaultAddrPool ?? [], defaultAddrPoolMaskLength: maskLength(f.defaultAddrPoolMaskLength) },
         MEMBERSHIP_TIMEOUT_MS,
       );
       process.stdout.write(
