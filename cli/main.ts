@@ -32,6 +32,9 @@ const groups: Record<string, () => Promise<Registrar>> = {
   'join-token': async () => (await import('./commands/membership.js')).registerMembershipCommands,
   info: async () => (await import('./commands/membership.js')).registerMembershipCommands,
   daemon: async () => (await import('../daemon/command.js')).registerDaemonCommand,
+  cluster: async () => (await import('./commands/autolock.js')).registerClusterCommands,
+  unlock: async () => (await import('./commands/autolock.js')).registerUnlockCommands,
+  'unlock-key': async () => (await import('./commands/autolock.js')).registerUnlockCommands,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -8,7 +8,7 @@ import { hostOf } from './net.js';
 
 export async function writeClusterObjects(
   m: Manager,
-  o: { clusterId: string; nodeId: string; raftId: bigint; advertise: string; ca: RootCA; tokens: JoinTokens; heartbeatMs?: number },
+  o: { clusterId: string; nodeId: string; raftId: bigint; advertise: string; ca: RootCA; tokens: JoinTokens; heartbeatMs?: number; unlockKey?: string },
   /** `shoal init --default-addr-pool CIDR... --default-addr-pool-mask-length N` (checked by the caller). */
   pool: { cidrs: readonly string[]; maskLength: number } = { cidrs: [], maskLength: 0 },
 ): Promise<void> {
@@ -22,7 +22,9 @@ export async function writeClusterObjects(
           spec: {
             annotations: { name: 'default', labels: {} },
             dispatcher: o.heartbeatMs ? { heartbeatPeriod: { nanos: BigInt(o.heartbeatMs) * 1_000_000n } } : undefined,
+            encryptionConfig: { autoLockManagers: !!o.unlockKey },
           },
+          unlockKey: o.unlockKey ?? '',
           rootCa: {
             caCert: Buffer.from(o.ca.certPem),
             caKey: Buffer.from(o.ca.keyPem),

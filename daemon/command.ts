@@ -15,6 +15,7 @@ interface DaemonFlags {
   disconnectGraceMs?: string;
   raftTickMs?: string;
   raftElectionTicks?: string;
+  raftSnapshotEvery?: string;
   nodeCertExpiryMs?: string;
   logLevel?: string;
 }
@@ -38,6 +39,7 @@ export function registerDaemonCommand(program: Command): void {
     .option('--disconnect-grace-ms <ms>', 'a node whose session closed is down after this (default 3000; env SHOAL_DISCONNECT_GRACE_MS)')
     .option('--raft-tick-ms <ms>', 'Raft tick (default 50; env SHOAL_RAFT_TICK_MS)')
     .option('--raft-election-ticks <n>', 'Raft election timeout in ticks (default 8)')
+    .option('--raft-snapshot-every <n>', 'applied Raft entries between snapshots (default 10000; env SHOAL_RAFT_SNAPSHOT_EVERY)')
     .option('--node-cert-expiry-ms <ms>', 'tests only: validity of the node certificates this manager signs, under the 1 h minimum (env SHOAL_NODE_CERT_EXPIRY_MS)')
     .option('--log-level <level>', 'pino level (default $SHOAL_LOG_LEVEL or info)')
     .action(async (f: DaemonFlags) => {
@@ -53,6 +55,7 @@ export function registerDaemonCommand(program: Command): void {
           raft: {
             tickMs: int(f.raftTickMs ?? process.env.SHOAL_RAFT_TICK_MS, '--raft-tick-ms'),
             electionTicks: int(f.raftElectionTicks, '--raft-election-ticks'),
+            snapshotEvery: int(f.raftSnapshotEvery ?? process.env.SHOAL_RAFT_SNAPSHOT_EVERY, '--raft-snapshot-every'),
           },
           agentBackoff: { initialMs: 50, maxMs: 1_000 },
           nodeCertExpiryMs: int(f.nodeCertExpiryMs ?? process.env.SHOAL_NODE_CERT_EXPIRY_MS, '--node-cert-expiry-ms'),

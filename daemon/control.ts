@@ -9,6 +9,7 @@ import { ControlClient, ControlService, type ControlServer } from '../proto/gen/
 import { clientCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
 import { controlService } from '../manager/controlapi/index.js';
 import type { Manager } from '../manager/node/index.js';
+import { ManagerLockedError } from '../manager/keys/index.js';
 import type { ExtraService } from './cluster-api.js';
 
 /** Control over a manager's store; `authorize` decides who may call (mTLS or local socket). */
@@ -37,12 +38,14 @@ export function managerControl(m: Manager, certs: NodeCertificates, auth: (() =>
   });
 }
 
-/** The local socket's Control: delegates to the current manager's, or refuses on a worker. */
-export function localControl(current: () => ControlServer | undefined, role: () => 'worker' | 'manager' | null): ExtraService {
+/** The local socket's Control: delegates to the current manager's, or refuses on a worker (or a
+ *  locked manager, naming `shoal unlock`). */
+export function localControl(current: () => ControlServer | undefined, role: () => 'worker' | 'manager' | null, locked: () => boolean = () => false): ExtraService {
   const refuse = (): { code: status; details: string; metadata: Metadata } => ({
     code: status.FAILED_PRECONDITION,
-    details:
-      role() === 'worker'
+    details: locked()
+      ? new ManagerLockedError().message
+      : role() === 'worker'
         ? 'this node is a worker: cluster state lives on managers; run the command on a manager (or promote this node with `shoal node promote`)'
         : 'this node is not part of a cluster: run `shoal init` or `shoal join --token TOKEN MANAGER:4243` first',
     metadata: new Metadata(),

@@ -5,7 +5,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Agent, hostDescription } from '../agent/index.js';
-import type { InfoResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, LeaveRequest } from '../proto/gen/daemon.js';
+import type { InfoResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, LeaveRequest, UnlockRequest } from '../proto/gen/daemon.js';
 import { NodeRole } from '../proto/gen/types.js';
 import {
   bootstrapNode,
@@ -32,6 +32,8 @@ import type { DaemonPaths } from './paths.js';
 import { renewCertificate, RoleWatch } from './role-watch.js';
 import { loadNodeState, saveNodeState, type NodeState } from './state.js';
 import { writeClusterObjects } from './cluster-objects.js';
+import { RaftKeys } from './raft-keys.js';
+import { ManagerLockedError, newUnlockKey } from '../manager/keys/index.js';
 import { CidrError, checkDefaultPool } from '../manager/allocator/index.js';
 import { localControl } from './control.js';
 import { leaveRaftGroup, managerCounts, managerLeaveRefusal } from './leave-raft.js';
@@ -52,14 +54,17 @@ export class Daemon {
   private certs: RenewableCertificates | null = null;
   private mgr: ManagerParts | undefined;
   private agent: Agent | undefined;
-  private phase: 'inactive' | 'pending' | 'active' | 'error' = 'inactive';
+  private phase: 'inactive' | 'pending' | 'active' | 'error' | 'locked' = 'inactive';
   private lastError = '';
   private queue: Promise<unknown> = Promise.resolve();
   private roleWatch: RoleWatch | undefined;
   private readonly log: Logger;
 
+  private readonly keys: RaftKeys;
+
   constructor(private readonly o: DaemonOptions) {
     this.log = o.logger.child({ component: 'daemon' });
+    this.keys = new RaftKeys(o.paths.raftDir, this.log);
   }
 
   get paths(): DaemonPaths {
@@ -72,7 +77,7 @@ export class Daemon {
 
   /** The Control service for the local socket (this manager's, or a refusal on workers). */
   localControlService(): ExtraService {
-    return localControl(() => this.mgr?.control, () => this.state?.role ?? null);
+    return localControl(() => this.mgr?.control, () => this.state?.role ?? null, () => this.phase === 'locked');
   }
 
   get nodeState(): NodeState | null {
@@ -90,6 +95,32 @@ export class Daemon {
     this.state = state;
     this.certs = certs;
     this.phase = 'pending';
+    if (state.role === 'manager') {
+      const keys = await this.keys.open().catch((err: unknown) => {
+        this.fail(err);
+        throw err;
+      });
+      if (keys === 'locked') {
+        this.phase = 'locked';
+        this.log.warn({ node: state.nodeId }, 'manager is locked (autolock): it serves nothing until `shoal unlock` is given the unlock key');
+        return;
+      }
+    }
+    await this.startResumed(state, certs);
+  }
+
+  /** A locked manager (autolock, restarted) given its unlock key: starts as resume() would have. */
+  unlock(req: UnlockRequest): Promise<void> {
+    return this.serial(async () => {
+      const s = this.state;
+      if (this.phase !== 'locked' || !s || !this.certs) throw new DaemonStateError(s ? 'this node is not locked: there is nothing to unlock' : 'this node is not part of a cluster: there is nothing to unlock');
+      await this.keys.unlock(req.unlockKey);
+      this.phase = 'pending';
+      await this.startResumed(s, this.certs);
+    });
+  }
+
+  private async startResumed(state: NodeState, certs: RenewableCertificates): Promise<void> {
     try {
       if (state.role === 'manager') {
         const members = new Map((state.raftMembers ?? []).map(([id, a]) => [BigInt(id), a]));
@@ -129,14 +160,16 @@ export class Daemon {
         const certs = new RenewableCertificates({ keyPem, certPem, rootPem: ca.certPem });
         await saveNodeCertificates(this.o.paths.certDir, certs);
         this.certs = certs;
+        const unlockKey = req.autolock ? newUnlockKey() : '';
+        await this.keys.create(unlockKey || undefined);
         this.mgr = await this.startManager(raftId, new Map([[raftId, advertise]]), false, listen, advertise, { clusterId, nodeId });
-        await writeClusterObjects(this.mgr.manager, { clusterId, nodeId, raftId, advertise, ca, tokens, heartbeatMs: this.o.tuning?.heartbeatMs }, { cidrs: req.defaultAddrPool ?? [], maskLength: req.defaultAddrPoolMaskLength ?? 0 });
+        await writeClusterObjects(this.mgr.manager, { clusterId, nodeId, raftId, advertise, ca, tokens, heartbeatMs: this.o.tuning?.heartbeatMs, unlockKey }, { cidrs: req.defaultAddrPool ?? [], maskLength: req.defaultAddrPoolMaskLength ?? 0 });
         await this.commit({ clusterId, nodeId, role: 'manager', raftId: raftId.toString(), advertiseAddr: advertise, listenAddr: listen, managers: [advertise] });
         this.agent = await startAgent({ paths: this.o.paths, certs, managers: [advertise], tuning: this.tuning, logger: this.o.logger, onSessionMessage: (m) => this.roleWatch?.sessionMessage(m) });
         this.phase = 'active';
         this.watchRole();
         this.log.info({ node: nodeId, cluster: clusterId, addr: advertise }, 'initialised a new cluster');
-        return { nodeId, clusterId, workerToken: tokens.worker, managerToken: tokens.manager, addr: advertise };
+        return { nodeId, clusterId, workerToken: tokens.worker, managerToken: tokens.manager, addr: advertise, unlockKey };
       } catch (err) {
         await this.undo();
         throw err;
@@ -241,7 +274,7 @@ export class Daemon {
       isLeader: m?.isLeader ?? false,
       leaderAddr: m?.leaderApiAddr() ?? '',
       state: this.phase,
-      error: this.lastError,
+      error: this.phase === 'locked' ? new ManagerLockedError().message : this.lastError,
       managers: m ? m.managerAddrs() : (s?.managers ?? []),
     };
   }
@@ -314,6 +347,7 @@ export class Daemon {
       const j = await joinRaft(s.managers[0] ?? s.advertiseAddr, certs, s.advertiseAddr);
       const members = new Map(j.members.map((m) => [m.raftId, m.addr]));
       await rm(this.o.paths.raftDir, { recursive: true, force: true });
+      this.keys.stop();
       this.mgr = await this.startManager(j.raftId, members, true, undefined, undefined, undefined, membersByNode(j));
       await this.commit({ ...s, role: 'manager', raftId: j.raftId.toString(), managers: [...new Set([s.advertiseAddr, ...members.values()])] });
     } else {
@@ -325,6 +359,7 @@ export class Daemon {
         await mgr.manager.stop();
       }
       await rm(this.o.paths.raftDir, { recursive: true, force: true });
+      this.keys.stop();
       await this.commit({ ...s, role: 'worker', raftId: undefined, raftMembers: undefined, managers });
     }
     this.agent = await startAgent({ paths: this.o.paths, certs, managers: this.state!.managers, tuning: this.tuning, logger: this.o.logger, onSessionMessage: (m) => this.roleWatch?.sessionMessage(m) });
@@ -352,7 +387,8 @@ export class Daemon {
     ids: { clusterId: string; nodeId: string } = this.state!,
     joinedWith?: ReadonlyMap<string, bigint>,
   ): Promise<ManagerParts> {
-    return startManagerParts({
+    const raftCipher = await this.keys.cipher();
+    const parts = await startManagerParts({
       paths: this.o.paths,
       certs: this.certs!,
       nodeId: ids.nodeId,
@@ -366,7 +402,10 @@ export class Daemon {
       tuning: this.tuning,
       extra: this.o.extraServices,
       logger: this.o.logger,
+      raftCipher,
     });
+    this.keys.start(parts.manager);
+    return parts;
   }
 
   private advertise(requested: string, listen: string): string {
@@ -413,6 +452,7 @@ export class Daemon {
     const mgr = this.mgr;
     this.agent = undefined;
     this.mgr = undefined;
+    this.keys.stop();
     await agent?.stop();
     if (mgr) {
       mgr.server.forceShutdown();

@@ -14,6 +14,8 @@ import {
   type JoinResponse,
   type LeaveRequest,
   type LeaveResponse,
+  type UnlockRequest,
+  type UnlockResponse,
 } from '../proto/gen/daemon.js';
 import type { ExtraService } from './cluster-api.js';
 import type { Daemon } from './daemon.js';
@@ -45,6 +47,10 @@ export async function startLocalApi(d: Daemon, socket: string, extra: ExtraServi
     join: handle<JoinRequest, JoinResponse>((r) => d.join(r)),
     leave: handle<LeaveRequest, LeaveResponse>(async (r) => ({ warnings: await d.leave(r) })),
     info: handle<InfoRequest, InfoResponse>(() => d.info()),
+    unlock: handle<UnlockRequest, UnlockResponse>(async (r) => {
+      await d.unlock(r);
+      return {};
+    }),
   } as UntypedServiceImplementation);
   for (const s of extra) server.addService(s.definition, s.implementation);
   await new Promise<number>((resolve, reject) =>

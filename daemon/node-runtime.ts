@@ -9,6 +9,7 @@ import { ImageStore } from '../agent/images/index.js';
 import { ContainerRuntime } from '../agent/runtime/index.js';
 import { clientCredentials, serverCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
 import { Manager, type RaftTiming } from '../manager/node/index.js';
+import type { RecordCipher } from '../manager/raft/storage/index.js';
 import { ControlService, type ControlServer } from '../proto/gen/control.js';
 import type { SessionMessage } from '../proto/gen/dispatcher.js';
 import { managerControl } from './control.js';
@@ -60,6 +61,8 @@ export async function startManagerParts(o: {
   tuning: Tuning;
   extra?: (m: Manager) => ExtraService[];
   logger: Logger;
+  /** Seals the Raft WAL and snapshots (daemon/raft-keys.ts). */
+  raftCipher?: { cipher: RecordCipher; allowPlaintext: boolean };
 }): Promise<ManagerParts> {
   await mkdir(o.paths.raftDir, { recursive: true });
   let auth: NodeAuthenticator | undefined;
@@ -74,6 +77,7 @@ export async function startManagerParts(o: {
     members: o.members,
     join: o.join,
     raft: o.tuning.raft,
+    raftCipher: o.raftCipher,
     // Raft traffic is mutual TLS: unlike the cluster API (where joining nodes have no certificate
     // yet), the Raft port requires a client certificate of this cluster.
     // (renewable certificates: new handshakes use the renewed certificate, see manager/ca)

@@ -142,6 +142,12 @@ const STDIN_CONFIG_MAX = 512 * 1024;
  */
 export async function runShim(config: Buffer, dir: string): Promise<RunOutcome> {
   const bin = shimBinary();
+  try {
+    shimExecutable();
+  } catch (e) {
+    // never the host's file instead: the start fails and says why
+    return { ok: false, reason: `no sealed copy of the shim: ${(e as Error).message}` };
+  }
   if (process.env.SHOAL_SHIM_TRACE) {
     // same clock and format as the shim's own trace lines, so the start reads as one timeline
     const us = process.hrtime.bigint() / 1000n;

@@ -10,6 +10,7 @@ import { addConnectionOptions, connectionFlags, fromGrpc, withConnection, type C
 import { UsageError } from '../errors.js';
 import { formatOf, printJson, roleName } from '../format/index.js';
 import { collect } from './secret.js';
+import { unlockKeyNotice } from './autolock.js';
 
 /** init and join wait for certificates, Raft and the first heartbeat: allow them time. */
 const MEMBERSHIP_TIMEOUT_MS = 120_000;
@@ -57,13 +58,14 @@ export function registerMembershipCommands(program: Command): void {
       .option('--listen-addr <addr>', 'cluster API address to bind (default 0.0.0.0:4243)')
       .option('--force-new-cluster', 'start a new single-manager cluster from this manager\'s state')
       .option('--default-addr-pool <cidr>', 'where networks without --subnet get theirs (repeatable; default 10.0.0.0/8)', collect)
-      .option('--default-addr-pool-mask-length <n>', 'prefix length of those subnets (default 24)'),
-  ).action(async (f: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean; defaultAddrPool?: string[]; defaultAddrPoolMaskLength?: string }, cmd: Command) => {
+      .option('--default-addr-pool-mask-length <n>', 'prefix length of those subnets (default 24)')
+      .option('--autolock', 'keep managers\' Raft key-encryption key off disk: a restarted manager needs `shoal unlock`'),
+  ).action(async (f: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean; defaultAddrPool?: string[]; defaultAddrPoolMaskLength?: string; autolock?: boolean }, cmd: Command) => {
     await withConnection(connectionFlags(cmd), async (c) => {
       const r = await c.call<DaemonC, unknown, InitResponse>(
         c.daemonClient(),
         'init',
-        { advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '', forceNewCluster: f.forceNewCluster === true, defaultAddrPool: f.defaultAddrPool ?? [], defaultAddrPoolMaskLength: maskLength(f.defaultAddrPoolMaskLength) },
+        { advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '', forceNewCluster: f.forceNewCluster === true, defaultAddrPool: f.defaultAddrPool ?? [], defaultAddrPoolMaskLength: maskLength(f.defaultAddrPoolMaskLength), autolock: f.autolock === true },
         MEMBERSHIP_TIMEOUT_MS,
       );
       process.stdout.write(
@@ -71,6 +73,7 @@ export function registerMembershipCommands(program: Command): void {
           `To add a worker to this cluster, run the following command:\n\n${joinCommand(r.workerToken, r.addr)}\n\n` +
           "To add a manager to this cluster, run 'shoal join-token manager' and follow the instructions.\n",
       );
+      if (r.unlockKey) process.stdout.write(`\n${unlockKeyNotice(r.unlockKey)}`);
     });
   });
 

@@ -1,5 +1,5 @@
 // Cluster rpcs: read the cluster object (without the root CA key, which never leaves the
-// managers' store) and rotate join tokens.
+// managers' store, nor the unlock key) and rotate join tokens.
 import type { Cluster } from '../../proto/gen/types.js';
 import type { GetClusterResponse, RotateJoinTokenRequest, RotateJoinTokenResponse } from '../../proto/gen/control.js';
 import { rotateJoinTokens } from '../ca/tokens.js';
@@ -16,6 +16,7 @@ function theCluster(tx: ReadTx): ReadonlyDeep<Cluster> {
 export function redactCluster(c: ReadonlyDeep<Cluster>): Cluster {
   const out = cloneObject<Cluster>(c);
   if (out.rootCa) out.rootCa.caKey = Buffer.alloc(0);
+  out.unlockKey = ''; // only GetUnlockKey hands it out
   return out;
 }
 

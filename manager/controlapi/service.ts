@@ -7,6 +7,7 @@ import type { CallWithAuth } from '../ca/identity.js';
 import type { ControlClient, ControlServer, ServiceLogsMessage, ServiceLogsRequest, WatchTasksEvent, WatchTasksRequest } from '../../proto/gen/control.js';
 import type { MemoryStore } from '../store/index.js';
 import { getCluster, rotateJoinToken } from './cluster.js';
+import { getUnlockKey, rotateUnlockKey, updateAutolock } from './autolock.js';
 import { toServiceError, unavailable } from './errors.js';
 import { forwardError, NO_LEADER_RETRY, serviceLogs, type SubscribeLogs } from './logs.js';
 import { getNode, listNodes, removeNode, updateNode } from './nodes.js';
@@ -98,6 +99,8 @@ export function controlService(deps: ControlDeps): ControlServer {
     updateNode: write('updateNode', (r) => updateNode(store, r)),
     removeNode: write('removeNode', (r) => removeNode(store, r)),
     rotateJoinToken: write('rotateJoinToken', (r) => rotateJoinToken(store, r)),
+    updateAutolock: write('updateAutolock', (r) => updateAutolock(store, r)),
+    rotateUnlockKey: write('rotateUnlockKey', () => rotateUnlockKey(store)),
     getService: read('getService', (r) => getService(store, r)),
     listServices: read('listServices', (r) => listServices(store, r)),
     listTasks: read('listTasks', (r) => listTasks(store, r)),
@@ -105,6 +108,7 @@ export function controlService(deps: ControlDeps): ControlServer {
     listNodes: read('listNodes', (r) => listNodes(store, r)),
     getNode: read('getNode', (r) => getNode(store, r)),
     getCluster: read('getCluster', () => getCluster(store)),
+    getUnlockKey: read('getUnlockKey', () => getUnlockKey(store)),
     createSecret: write('createSecret', (r) => createSecret(store, r)),
     updateSecret: write('updateSecret', (r) => updateSecret(store, r)),
     removeSecret: write('removeSecret', (r) => removeSecret(store, r)),

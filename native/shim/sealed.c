@@ -27,6 +27,8 @@ static int sealed_copy(int src) {
   /* MFD_EXEC: kernels with vm.memfd_noexec (6.3+) would otherwise make it non-executable */
   int fd = memfd_create(SEALED_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
   if (fd < 0 && errno == EINVAL) fd = memfd_create(SEALED_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  /* no silent fallback to the host's file: a start fails and says why */
+  if (fd < 0 && (errno == EACCES || errno == EPERM)) return fail(1, "memfd_create for the shim's sealed copy (executable memfds refused: vm.memfd_noexec=2?)");
   if (fd < 0) return fail(1, "memfd_create for the shim's sealed copy");
   static char buf[128 * 1024];
   for (;;) {

@@ -282,7 +282,8 @@ std::string MakeSealedCopy(const std::string &path, std::string &err) {
   int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
   if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) {
-    err = std::string("memfd_create: ") + strerror(errno);
+    bool refused = errno == EACCES || errno == EPERM;
+    err = std::string("memfd_create: ") + strerror(errno) + (refused ? " (executable memfds refused: vm.memfd_noexec=2?)" : "");
     close(src);
     return "";
   }

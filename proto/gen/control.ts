@@ -201,6 +201,31 @@ export interface RotateJoinTokenResponse {
   cluster: Cluster | undefined;
 }
 
+/**
+ * Autolock (manager/keys): `shoal cluster update --autolock=true|false`, `shoal unlock-key [--rotate]`.
+ * Turning autolock on makes an unlock key; every manager then wraps its Raft data key with it
+ * and removes its key-encryption key from disk. Rotating the key re-wraps them (a manager that is
+ * down meanwhile still needs the old key once).
+ */
+export interface UpdateAutolockRequest {
+  autolock: boolean;
+}
+
+export interface UpdateAutolockResponse {
+  cluster: Cluster | undefined;
+  unlockKey: string;
+}
+
+export interface GetUnlockKeyRequest {
+}
+
+export interface GetUnlockKeyResponse {
+  unlockKey: string;
+}
+
+export interface RotateUnlockKeyRequest {
+}
+
 /** Follows changes to tasks (and services) so that the CLI can show convergence without polling. */
 export interface WatchTasksRequest {
   serviceIds: string[];
@@ -2711,6 +2736,341 @@ export const RotateJoinTokenResponse: MessageFns<RotateJoinTokenResponse> = {
     message.cluster = (object.cluster !== undefined && object.cluster !== null)
       ? Cluster.fromPartial(object.cluster)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateAutolockRequest(): UpdateAutolockRequest {
+  return { autolock: false };
+}
+
+export const UpdateAutolockRequest: MessageFns<UpdateAutolockRequest> = {
+  encode(message: UpdateAutolockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.autolock !== false) {
+      writer.uint32(8).bool(message.autolock);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAutolockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAutolockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.autolock = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAutolockRequest {
+    return { autolock: isSet(object.autolock) ? globalThis.Boolean(object.autolock) : false };
+  },
+
+  toJSON(message: UpdateAutolockRequest): unknown {
+    const obj: any = {};
+    if (message.autolock !== false) {
+      obj.autolock = message.autolock;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateAutolockRequest>, I>>(base?: I): UpdateAutolockRequest {
+    return UpdateAutolockRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateAutolockRequest>, I>>(object: I): UpdateAutolockRequest {
+    const message = createBaseUpdateAutolockRequest();
+    message.autolock = object.autolock ?? false;
+    return message;
+  },
+};
+
+function createBaseUpdateAutolockResponse(): UpdateAutolockResponse {
+  return { cluster: undefined, unlockKey: "" };
+}
+
+export const UpdateAutolockResponse: MessageFns<UpdateAutolockResponse> = {
+  encode(message: UpdateAutolockResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      Cluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    if (message.unlockKey !== "") {
+      writer.uint32(18).string(message.unlockKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAutolockResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAutolockResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = Cluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.unlockKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAutolockResponse {
+    return {
+      cluster: isSet(object.cluster) ? Cluster.fromJSON(object.cluster) : undefined,
+      unlockKey: isSet(object.unlockKey)
+        ? globalThis.String(object.unlockKey)
+        : isSet(object.unlock_key)
+        ? globalThis.String(object.unlock_key)
+        : "",
+    };
+  },
+
+  toJSON(message: UpdateAutolockResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = Cluster.toJSON(message.cluster);
+    }
+    if (message.unlockKey !== "") {
+      obj.unlockKey = message.unlockKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateAutolockResponse>, I>>(base?: I): UpdateAutolockResponse {
+    return UpdateAutolockResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateAutolockResponse>, I>>(object: I): UpdateAutolockResponse {
+    const message = createBaseUpdateAutolockResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? Cluster.fromPartial(object.cluster)
+      : undefined;
+    message.unlockKey = object.unlockKey ?? "";
+    return message;
+  },
+};
+
+function createBaseGetUnlockKeyRequest(): GetUnlockKeyRequest {
+  return {};
+}
+
+export const GetUnlockKeyRequest: MessageFns<GetUnlockKeyRequest> = {
+  encode(_: GetUnlockKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUnlockKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUnlockKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetUnlockKeyRequest {
+    return {};
+  },
+
+  toJSON(_: GetUnlockKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUnlockKeyRequest>, I>>(base?: I): GetUnlockKeyRequest {
+    return GetUnlockKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUnlockKeyRequest>, I>>(_: I): GetUnlockKeyRequest {
+    const message = createBaseGetUnlockKeyRequest();
+    return message;
+  },
+};
+
+function createBaseGetUnlockKeyResponse(): GetUnlockKeyResponse {
+  return { unlockKey: "" };
+}
+
+export const GetUnlockKeyResponse: MessageFns<GetUnlockKeyResponse> = {
+  encode(message: GetUnlockKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unlockKey !== "") {
+      writer.uint32(10).string(message.unlockKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUnlockKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUnlockKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unlockKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUnlockKeyResponse {
+    return {
+      unlockKey: isSet(object.unlockKey)
+        ? globalThis.String(object.unlockKey)
+        : isSet(object.unlock_key)
+        ? globalThis.String(object.unlock_key)
+        : "",
+    };
+  },
+
+  toJSON(message: GetUnlockKeyResponse): unknown {
+    const obj: any = {};
+    if (message.unlockKey !== "") {
+      obj.unlockKey = message.unlockKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUnlockKeyResponse>, I>>(base?: I): GetUnlockKeyResponse {
+    return GetUnlockKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUnlockKeyResponse>, I>>(object: I): GetUnlockKeyResponse {
+    const message = createBaseGetUnlockKeyResponse();
+    message.unlockKey = object.unlockKey ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateUnlockKeyRequest(): RotateUnlockKeyRequest {
+  return {};
+}
+
+export const RotateUnlockKeyRequest: MessageFns<RotateUnlockKeyRequest> = {
+  encode(_: RotateUnlockKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateUnlockKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateUnlockKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RotateUnlockKeyRequest {
+    return {};
+  },
+
+  toJSON(_: RotateUnlockKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateUnlockKeyRequest>, I>>(base?: I): RotateUnlockKeyRequest {
+    return RotateUnlockKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateUnlockKeyRequest>, I>>(_: I): RotateUnlockKeyRequest {
+    const message = createBaseRotateUnlockKeyRequest();
     return message;
   },
 };
@@ -6187,6 +6547,38 @@ export const ControlService = {
       Buffer.from(RotateJoinTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RotateJoinTokenResponse => RotateJoinTokenResponse.decode(value),
   },
+  updateAutolock: {
+    path: "/shoal.control.Control/UpdateAutolock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateAutolockRequest): Buffer =>
+      Buffer.from(UpdateAutolockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateAutolockRequest => UpdateAutolockRequest.decode(value),
+    responseSerialize: (value: UpdateAutolockResponse): Buffer =>
+      Buffer.from(UpdateAutolockResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateAutolockResponse => UpdateAutolockResponse.decode(value),
+  },
+  getUnlockKey: {
+    path: "/shoal.control.Control/GetUnlockKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUnlockKeyRequest): Buffer => Buffer.from(GetUnlockKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUnlockKeyRequest => GetUnlockKeyRequest.decode(value),
+    responseSerialize: (value: GetUnlockKeyResponse): Buffer =>
+      Buffer.from(GetUnlockKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUnlockKeyResponse => GetUnlockKeyResponse.decode(value),
+  },
+  rotateUnlockKey: {
+    path: "/shoal.control.Control/RotateUnlockKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateUnlockKeyRequest): Buffer =>
+      Buffer.from(RotateUnlockKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateUnlockKeyRequest => RotateUnlockKeyRequest.decode(value),
+    responseSerialize: (value: GetUnlockKeyResponse): Buffer =>
+      Buffer.from(GetUnlockKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUnlockKeyResponse => GetUnlockKeyResponse.decode(value),
+  },
   watchTasks: {
     path: "/shoal.control.Control/WatchTasks" as const,
     requestStream: false as const,
@@ -6356,6 +6748,9 @@ export interface ControlServer extends UntypedServiceImplementation {
   removeNode: handleUnaryCall<RemoveNodeRequest, RemoveNodeResponse>;
   getCluster: handleUnaryCall<GetClusterRequest, GetClusterResponse>;
   rotateJoinToken: handleUnaryCall<RotateJoinTokenRequest, RotateJoinTokenResponse>;
+  updateAutolock: handleUnaryCall<UpdateAutolockRequest, UpdateAutolockResponse>;
+  getUnlockKey: handleUnaryCall<GetUnlockKeyRequest, GetUnlockKeyResponse>;
+  rotateUnlockKey: handleUnaryCall<RotateUnlockKeyRequest, GetUnlockKeyResponse>;
   watchTasks: handleServerStreamingCall<WatchTasksRequest, WatchTasksEvent>;
   serviceLogs: handleServerStreamingCall<ServiceLogsRequest, ServiceLogsMessage>;
   createSecret: handleUnaryCall<CreateSecretRequest, CreateSecretResponse>;
@@ -6569,6 +6964,51 @@ export interface ControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RotateJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  updateAutolock(
+    request: UpdateAutolockRequest,
+    callback: (error: ServiceError | null, response: UpdateAutolockResponse) => void,
+  ): ClientUnaryCall;
+  updateAutolock(
+    request: UpdateAutolockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateAutolockResponse) => void,
+  ): ClientUnaryCall;
+  updateAutolock(
+    request: UpdateAutolockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateAutolockResponse) => void,
+  ): ClientUnaryCall;
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateUnlockKey(
+    request: RotateUnlockKeyRequest,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateUnlockKey(
+    request: RotateUnlockKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateUnlockKey(
+    request: RotateUnlockKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
   ): ClientUnaryCall;
   watchTasks(request: WatchTasksRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchTasksEvent>;
   watchTasks(

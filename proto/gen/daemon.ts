@@ -39,6 +39,8 @@ export interface InitRequest {
   defaultAddrPool: string[];
   /** prefix length of those subnets (default 24) */
   defaultAddrPoolMaskLength: number;
+  /** keep the Raft key-encryption key off disk: `shoal unlock` after a restart */
+  autolock: boolean;
 }
 
 export interface InitResponse {
@@ -48,6 +50,16 @@ export interface InitResponse {
   managerToken: string;
   /** the manager address others join */
   addr: string;
+  /** with autolock: the key `shoal unlock` asks for */
+  unlockKey: string;
+}
+
+/** A locked manager (autolock on, restarted) starts once given the cluster's unlock key. */
+export interface UnlockRequest {
+  unlockKey: string;
+}
+
+export interface UnlockResponse {
 }
 
 export interface JoinRequest {
@@ -84,11 +96,13 @@ export interface InfoResponse {
   role: NodeRole;
   isLeader: boolean;
   leaderAddr: string;
-  /** inactive | pending | active | error */
+  /** inactive | pending | active | error | locked */
   state: string;
   error: string;
   /** addresses */
   managers: string[];
+  /** a manager whose leader-only components kept failing: why (empty: healthy) */
+  degraded: string;
 }
 
 function createBaseInitRequest(): InitRequest {
@@ -98,6 +112,7 @@ function createBaseInitRequest(): InitRequest {
     forceNewCluster: false,
     defaultAddrPool: [],
     defaultAddrPoolMaskLength: 0,
+    autolock: false,
   };
 }
 
@@ -117,6 +132,9 @@ export const InitRequest: MessageFns<InitRequest> = {
     }
     if (message.defaultAddrPoolMaskLength !== 0) {
       writer.uint32(40).uint32(message.defaultAddrPoolMaskLength);
+    }
+    if (message.autolock !== false) {
+      writer.uint32(80).bool(message.autolock);
     }
     return writer;
   },
@@ -174,6 +192,14 @@ export const InitRequest: MessageFns<InitRequest> = {
             message.defaultAddrPoolMaskLength = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.autolock = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -213,6 +239,7 @@ export const InitRequest: MessageFns<InitRequest> = {
         : isSet(object.default_addr_pool_mask_length)
         ? globalThis.Number(object.default_addr_pool_mask_length)
         : 0,
+      autolock: isSet(object.autolock) ? globalThis.Boolean(object.autolock) : false,
     };
   },
 
@@ -233,6 +260,9 @@ export const InitRequest: MessageFns<InitRequest> = {
     if (message.defaultAddrPoolMaskLength !== 0) {
       obj.defaultAddrPoolMaskLength = Math.round(message.defaultAddrPoolMaskLength);
     }
+    if (message.autolock !== false) {
+      obj.autolock = message.autolock;
+    }
     return obj;
   },
 
@@ -246,12 +276,13 @@ export const InitRequest: MessageFns<InitRequest> = {
     message.forceNewCluster = object.forceNewCluster ?? false;
     message.defaultAddrPool = object.defaultAddrPool?.map((e) => e) || [];
     message.defaultAddrPoolMaskLength = object.defaultAddrPoolMaskLength ?? 0;
+    message.autolock = object.autolock ?? false;
     return message;
   },
 };
 
 function createBaseInitResponse(): InitResponse {
-  return { nodeId: "", clusterId: "", workerToken: "", managerToken: "", addr: "" };
+  return { nodeId: "", clusterId: "", workerToken: "", managerToken: "", addr: "", unlockKey: "" };
 }
 
 export const InitResponse: MessageFns<InitResponse> = {
@@ -270,6 +301,9 @@ export const InitResponse: MessageFns<InitResponse> = {
     }
     if (message.addr !== "") {
       writer.uint32(42).string(message.addr);
+    }
+    if (message.unlockKey !== "") {
+      writer.uint32(82).string(message.unlockKey);
     }
     return writer;
   },
@@ -327,6 +361,14 @@ export const InitResponse: MessageFns<InitResponse> = {
             message.addr = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.unlockKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -362,6 +404,11 @@ export const InitResponse: MessageFns<InitResponse> = {
         ? globalThis.String(object.manager_token)
         : "",
       addr: isSet(object.addr) ? globalThis.String(object.addr) : "",
+      unlockKey: isSet(object.unlockKey)
+        ? globalThis.String(object.unlockKey)
+        : isSet(object.unlock_key)
+        ? globalThis.String(object.unlock_key)
+        : "",
     };
   },
 
@@ -382,6 +429,9 @@ export const InitResponse: MessageFns<InitResponse> = {
     if (message.addr !== "") {
       obj.addr = message.addr;
     }
+    if (message.unlockKey !== "") {
+      obj.unlockKey = message.unlockKey;
+    }
     return obj;
   },
 
@@ -395,6 +445,132 @@ export const InitResponse: MessageFns<InitResponse> = {
     message.workerToken = object.workerToken ?? "";
     message.managerToken = object.managerToken ?? "";
     message.addr = object.addr ?? "";
+    message.unlockKey = object.unlockKey ?? "";
+    return message;
+  },
+};
+
+function createBaseUnlockRequest(): UnlockRequest {
+  return { unlockKey: "" };
+}
+
+export const UnlockRequest: MessageFns<UnlockRequest> = {
+  encode(message: UnlockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unlockKey !== "") {
+      writer.uint32(10).string(message.unlockKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unlockKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockRequest {
+    return {
+      unlockKey: isSet(object.unlockKey)
+        ? globalThis.String(object.unlockKey)
+        : isSet(object.unlock_key)
+        ? globalThis.String(object.unlock_key)
+        : "",
+    };
+  },
+
+  toJSON(message: UnlockRequest): unknown {
+    const obj: any = {};
+    if (message.unlockKey !== "") {
+      obj.unlockKey = message.unlockKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnlockRequest>, I>>(base?: I): UnlockRequest {
+    return UnlockRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnlockRequest>, I>>(object: I): UnlockRequest {
+    const message = createBaseUnlockRequest();
+    message.unlockKey = object.unlockKey ?? "";
+    return message;
+  },
+};
+
+function createBaseUnlockResponse(): UnlockResponse {
+  return {};
+}
+
+export const UnlockResponse: MessageFns<UnlockResponse> = {
+  encode(_: UnlockResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UnlockResponse {
+    return {};
+  },
+
+  toJSON(_: UnlockResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnlockResponse>, I>>(base?: I): UnlockResponse {
+    return UnlockResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnlockResponse>, I>>(_: I): UnlockResponse {
+    const message = createBaseUnlockResponse();
     return message;
   },
 };
@@ -806,7 +982,17 @@ export const InfoRequest: MessageFns<InfoRequest> = {
 };
 
 function createBaseInfoResponse(): InfoResponse {
-  return { nodeId: "", clusterId: "", role: 0, isLeader: false, leaderAddr: "", state: "", error: "", managers: [] };
+  return {
+    nodeId: "",
+    clusterId: "",
+    role: 0,
+    isLeader: false,
+    leaderAddr: "",
+    state: "",
+    error: "",
+    managers: [],
+    degraded: "",
+  };
 }
 
 export const InfoResponse: MessageFns<InfoResponse> = {
@@ -834,6 +1020,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     }
     for (const v of message.managers) {
       writer.uint32(66).string(v!);
+    }
+    if (message.degraded !== "") {
+      writer.uint32(74).string(message.degraded);
     }
     return writer;
   },
@@ -915,6 +1104,14 @@ export const InfoResponse: MessageFns<InfoResponse> = {
             message.managers.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.degraded = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -955,6 +1152,7 @@ export const InfoResponse: MessageFns<InfoResponse> = {
       managers: globalThis.Array.isArray(object?.managers)
         ? object.managers.map((e: any) => globalThis.String(e))
         : [],
+      degraded: isSet(object.degraded) ? globalThis.String(object.degraded) : "",
     };
   },
 
@@ -984,6 +1182,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     if (message.managers?.length) {
       obj.managers = message.managers;
     }
+    if (message.degraded !== "") {
+      obj.degraded = message.degraded;
+    }
     return obj;
   },
 
@@ -1000,6 +1201,7 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     message.state = object.state ?? "";
     message.error = object.error ?? "";
     message.managers = object.managers?.map((e) => e) || [];
+    message.degraded = object.degraded ?? "";
     return message;
   },
 };
@@ -1042,6 +1244,15 @@ export const DaemonService = {
     responseSerialize: (value: InfoResponse): Buffer => Buffer.from(InfoResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InfoResponse => InfoResponse.decode(value),
   },
+  unlock: {
+    path: "/shoal.daemon.Daemon/Unlock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnlockRequest): Buffer => Buffer.from(UnlockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnlockRequest => UnlockRequest.decode(value),
+    responseSerialize: (value: UnlockResponse): Buffer => Buffer.from(UnlockResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnlockResponse => UnlockResponse.decode(value),
+  },
 } as const;
 
 export interface DaemonServer extends UntypedServiceImplementation {
@@ -1049,6 +1260,7 @@ export interface DaemonServer extends UntypedServiceImplementation {
   join: handleUnaryCall<JoinRequest, JoinResponse>;
   leave: handleUnaryCall<LeaveRequest, LeaveResponse>;
   info: handleUnaryCall<InfoRequest, InfoResponse>;
+  unlock: handleUnaryCall<UnlockRequest, UnlockResponse>;
 }
 
 export interface DaemonClient extends Client {
@@ -1102,6 +1314,21 @@ export interface DaemonClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InfoResponse) => void,
+  ): ClientUnaryCall;
+  unlock(
+    request: UnlockRequest,
+    callback: (error: ServiceError | null, response: UnlockResponse) => void,
+  ): ClientUnaryCall;
+  unlock(
+    request: UnlockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnlockResponse) => void,
+  ): ClientUnaryCall;
+  unlock(
+    request: UnlockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnlockResponse) => void,
   ): ClientUnaryCall;
 }
 

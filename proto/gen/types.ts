@@ -334,6 +334,11 @@ export interface ManagerStatus {
   addr: string;
   leader: boolean;
   reachability: ManagerStatus_Reachability;
+  /**
+   * Why this manager is degraded: its leader-only components kept failing while it led (it hands
+   * leadership over when another manager can take it). Empty when healthy.
+   */
+  degraded: string;
 }
 
 export enum ManagerStatus_Reachability {
@@ -1118,6 +1123,15 @@ export interface ClusterSpec {
   dispatcher: DispatcherConfig | undefined;
   caConfig: CAConfig | undefined;
   taskDefaults: ResourceRequirements | undefined;
+  encryptionConfig: EncryptionConfig | undefined;
+}
+
+/**
+ * Encryption at rest of the managers' Raft data (manager/keys): always on; autolock keeps the
+ * key-encryption key off the managers' disks, so a restarted manager waits for `shoal unlock`.
+ */
+export interface EncryptionConfig {
+  autoLockManagers: boolean;
 }
 
 export interface JoinTokens {
@@ -1146,6 +1160,11 @@ export interface Cluster {
    */
   defaultAddressPool: string[];
   defaultAddressPoolMaskLength: number;
+  /**
+   * SHOALKEY-1-...: while autolock is on, the key every manager's Raft data key is wrapped with.
+   * Never returned by GetCluster (only by GetUnlockKey).
+   */
+  unlockKey: string;
 }
 
 export interface SecretSpec {
@@ -2397,7 +2416,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
 };
 
 function createBaseManagerStatus(): ManagerStatus {
-  return { raftId: 0n, addr: "", leader: false, reachability: 0 };
+  return { raftId: 0n, addr: "", leader: false, reachability: 0, degraded: "" };
 }
 
 export const ManagerStatus: MessageFns<ManagerStatus> = {
@@ -2416,6 +2435,9 @@ export const ManagerStatus: MessageFns<ManagerStatus> = {
     }
     if (message.reachability !== 0) {
       writer.uint32(32).int32(message.reachability);
+    }
+    if (message.degraded !== "") {
+      writer.uint32(42).string(message.degraded);
     }
     return writer;
   },
@@ -2465,6 +2487,14 @@ export const ManagerStatus: MessageFns<ManagerStatus> = {
             message.reachability = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.degraded = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2483,6 +2513,7 @@ export const ManagerStatus: MessageFns<ManagerStatus> = {
       addr: isSet(object.addr) ? globalThis.String(object.addr) : "",
       leader: isSet(object.leader) ? globalThis.Boolean(object.leader) : false,
       reachability: isSet(object.reachability) ? managerStatus_ReachabilityFromJSON(object.reachability) : 0,
+      degraded: isSet(object.degraded) ? globalThis.String(object.degraded) : "",
     };
   },
 
@@ -2500,6 +2531,9 @@ export const ManagerStatus: MessageFns<ManagerStatus> = {
     if (message.reachability !== 0) {
       obj.reachability = managerStatus_ReachabilityToJSON(message.reachability);
     }
+    if (message.degraded !== "") {
+      obj.degraded = message.degraded;
+    }
     return obj;
   },
 
@@ -2512,6 +2546,7 @@ export const ManagerStatus: MessageFns<ManagerStatus> = {
     message.addr = object.addr ?? "";
     message.leader = object.leader ?? false;
     message.reachability = object.reachability ?? 0;
+    message.degraded = object.degraded ?? "";
     return message;
   },
 };
@@ -8765,6 +8800,7 @@ function createBaseClusterSpec(): ClusterSpec {
     dispatcher: undefined,
     caConfig: undefined,
     taskDefaults: undefined,
+    encryptionConfig: undefined,
   };
 }
 
@@ -8787,6 +8823,9 @@ export const ClusterSpec: MessageFns<ClusterSpec> = {
     }
     if (message.taskDefaults !== undefined) {
       ResourceRequirements.encode(message.taskDefaults, writer.uint32(50).fork()).join();
+    }
+    if (message.encryptionConfig !== undefined) {
+      EncryptionConfig.encode(message.encryptionConfig, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -8852,6 +8891,14 @@ export const ClusterSpec: MessageFns<ClusterSpec> = {
             message.taskDefaults = ResourceRequirements.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.encryptionConfig = EncryptionConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8880,6 +8927,11 @@ export const ClusterSpec: MessageFns<ClusterSpec> = {
         : isSet(object.task_defaults)
         ? ResourceRequirements.fromJSON(object.task_defaults)
         : undefined,
+      encryptionConfig: isSet(object.encryptionConfig)
+        ? EncryptionConfig.fromJSON(object.encryptionConfig)
+        : isSet(object.encryption_config)
+        ? EncryptionConfig.fromJSON(object.encryption_config)
+        : undefined,
     };
   },
 
@@ -8902,6 +8954,9 @@ export const ClusterSpec: MessageFns<ClusterSpec> = {
     }
     if (message.taskDefaults !== undefined) {
       obj.taskDefaults = ResourceRequirements.toJSON(message.taskDefaults);
+    }
+    if (message.encryptionConfig !== undefined) {
+      obj.encryptionConfig = EncryptionConfig.toJSON(message.encryptionConfig);
     }
     return obj;
   },
@@ -8929,6 +8984,82 @@ export const ClusterSpec: MessageFns<ClusterSpec> = {
     message.taskDefaults = (object.taskDefaults !== undefined && object.taskDefaults !== null)
       ? ResourceRequirements.fromPartial(object.taskDefaults)
       : undefined;
+    message.encryptionConfig = (object.encryptionConfig !== undefined && object.encryptionConfig !== null)
+      ? EncryptionConfig.fromPartial(object.encryptionConfig)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEncryptionConfig(): EncryptionConfig {
+  return { autoLockManagers: false };
+}
+
+export const EncryptionConfig: MessageFns<EncryptionConfig> = {
+  encode(message: EncryptionConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.autoLockManagers !== false) {
+      writer.uint32(8).bool(message.autoLockManagers);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncryptionConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncryptionConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.autoLockManagers = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EncryptionConfig {
+    return {
+      autoLockManagers: isSet(object.autoLockManagers)
+        ? globalThis.Boolean(object.autoLockManagers)
+        : isSet(object.auto_lock_managers)
+        ? globalThis.Boolean(object.auto_lock_managers)
+        : false,
+    };
+  },
+
+  toJSON(message: EncryptionConfig): unknown {
+    const obj: any = {};
+    if (message.autoLockManagers !== false) {
+      obj.autoLockManagers = message.autoLockManagers;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EncryptionConfig>, I>>(base?: I): EncryptionConfig {
+    return EncryptionConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EncryptionConfig>, I>>(object: I): EncryptionConfig {
+    const message = createBaseEncryptionConfig();
+    message.autoLockManagers = object.autoLockManagers ?? false;
     return message;
   },
 };
@@ -9162,6 +9293,7 @@ function createBaseCluster(): Cluster {
     networkBootstrapKey: Buffer.alloc(0),
     defaultAddressPool: [],
     defaultAddressPoolMaskLength: 0,
+    unlockKey: "",
   };
 }
 
@@ -9187,6 +9319,9 @@ export const Cluster: MessageFns<Cluster> = {
     }
     if (message.defaultAddressPoolMaskLength !== 0) {
       writer.uint32(56).uint32(message.defaultAddressPoolMaskLength);
+    }
+    if (message.unlockKey !== "") {
+      writer.uint32(82).string(message.unlockKey);
     }
     return writer;
   },
@@ -9260,6 +9395,14 @@ export const Cluster: MessageFns<Cluster> = {
             message.defaultAddressPoolMaskLength = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.unlockKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9297,6 +9440,11 @@ export const Cluster: MessageFns<Cluster> = {
         : isSet(object.default_address_pool_mask_length)
         ? globalThis.Number(object.default_address_pool_mask_length)
         : 0,
+      unlockKey: isSet(object.unlockKey)
+        ? globalThis.String(object.unlockKey)
+        : isSet(object.unlock_key)
+        ? globalThis.String(object.unlock_key)
+        : "",
     };
   },
 
@@ -9323,6 +9471,9 @@ export const Cluster: MessageFns<Cluster> = {
     if (message.defaultAddressPoolMaskLength !== 0) {
       obj.defaultAddressPoolMaskLength = Math.round(message.defaultAddressPoolMaskLength);
     }
+    if (message.unlockKey !== "") {
+      obj.unlockKey = message.unlockKey;
+    }
     return obj;
   },
 
@@ -9342,6 +9493,7 @@ export const Cluster: MessageFns<Cluster> = {
     message.networkBootstrapKey = object.networkBootstrapKey ?? Buffer.alloc(0);
     message.defaultAddressPool = object.defaultAddressPool?.map((e) => e) || [];
     message.defaultAddressPoolMaskLength = object.defaultAddressPoolMaskLength ?? 0;
+    message.unlockKey = object.unlockKey ?? "";
     return message;
   },
 };

@@ -84,7 +84,7 @@ describe('certificate renewal of in-process daemons', () => {
   it('renews before expiry on the open session, stays Ready past the first expiry, resumes with the renewed pair', async () => {
     const [h1, h2] = [await host(0), await host(1)];
     const d1 = await start(h1);
-    const init = await d1.init({ advertiseAddr: h1.listen, listenAddr: h1.listen, forceNewCluster: false, defaultAddrPool: [], defaultAddrPoolMaskLength: 0 });
+    const init = await d1.init({ advertiseAddr: h1.listen, listenAddr: h1.listen, forceNewCluster: false, defaultAddrPool: [], defaultAddrPoolMaskLength: 0, autolock: false });
     let d2 = await start(h2);
     const joined = await d2.join({ token: init.workerToken, remoteAddr: h1.listen, advertiseAddr: h2.listen, listenAddr: h2.listen });
     expect(joined.role).toBe(NodeRole.WORKER);

@@ -91,4 +91,15 @@ describe('shoal-shim started by hand', () => {
     });
   }
 
+
+  it('runs nothing from the host\'s file when no executable memfd can be made', () => {
+    // vm.memfd_noexec is per pid namespace (Linux >= 6.3): 2 in a new one refuses MFD_EXEC there only
+    const hostValue = readFileSync('/proc/sys/vm/memfd_noexec', 'utf8');
+    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'bash', '-c',
+      'echo 2 > /proc/sys/vm/memfd_noexec && exec -a shoal-init "$0" -- echo RAN', shimBinary()], { encoding: 'utf8' });
+    expect(r.stdout).not.toContain('RAN');
+    expect(r.status).toBe(127);
+    expect(r.stderr).toMatch(/memfd_create for the shim's sealed copy \(executable memfds refused: vm\.memfd_noexec=2\?\)/);
+    expect(readFileSync('/proc/sys/vm/memfd_noexec', 'utf8')).toBe(hostValue);
+  });
 });
