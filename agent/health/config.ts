@@ -2,6 +2,7 @@
 // it (CMD: argv, CMD-SHELL: /bin/sh -c, NONE: no checks), and unset durations take Docker's
 // defaults.
 import type { HealthConfig } from '../../proto/gen/types.js';
+import { MIN_HEALTH_INTERVAL_NANOS, MIN_HEALTH_TIMEOUT_NANOS } from '../../rules/durations.js';
 
 export const DEFAULT_INTERVAL_MS = 30_000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -30,22 +31,23 @@ export interface HealthCheckPlan {
 
 type DurationLike = { readonly nanos: bigint } | undefined;
 
-function ms(d: DurationLike, dflt: number, what: string): number {
+/** Below the floor (rules/durations.ts; the control API refuses such specs) a value is raised to it. */
+function ms(d: DurationLike, dflt: number, what: string, floorNanos = MIN_HEALTH_TIMEOUT_NANOS): number {
   if (!d || d.nanos === 0n) return dflt;
   if (d.nanos < 0n) throw new HealthCheckConfigError(`healthcheck ${what} is negative (${d.nanos} ns): give a positive duration such as 10s`);
-  return Math.max(1, Number(d.nanos / 1_000_000n));
+  return Math.max(Number(floorNanos / 1_000_000n), Number(d.nanos / 1_000_000n));
 }
 
 export function planHealthCheck(config: Readonly<Omit<HealthConfig, 'test'>> & { readonly test: readonly string[] } | undefined): HealthCheckPlan {
   const test = config?.test ?? [];
-  const intervalMs = ms(config?.interval, DEFAULT_INTERVAL_MS, 'interval');
+  const intervalMs = ms(config?.interval, DEFAULT_INTERVAL_MS, 'interval', MIN_HEALTH_INTERVAL_NANOS);
   const plan: HealthCheckPlan = {
     args: undefined,
     intervalMs,
     timeoutMs: ms(config?.timeout, DEFAULT_TIMEOUT_MS, 'timeout'),
     retries: config?.retries || DEFAULT_RETRIES,
     startPeriodMs: ms(config?.startPeriod, 0, 'start_period'),
-    startIntervalMs: config?.startInterval && config.startInterval.nanos > 0n ? ms(config.startInterval, DEFAULT_START_INTERVAL_MS, 'start_interval') : intervalMs,
+    startIntervalMs: config?.startInterval && config.startInterval.nanos > 0n ? ms(config.startInterval, DEFAULT_START_INTERVAL_MS, 'start_interval', MIN_HEALTH_INTERVAL_NANOS) : intervalMs,
   };
   // An empty test would inherit the image's check; shoal's images carry none, so: no checks.
   if (test.length === 0 || test[0] === 'NONE') return plan;

@@ -2,6 +2,7 @@
 // own /etc/passwd and /etc/group (the top-most layer that has the file wins, as in the overlay).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { userProblem } from '../../rules/container.js';
 import { ContainerSpecError } from './errors.js';
 
 export interface Credentials {
@@ -26,6 +27,8 @@ const isId = (s: string): boolean => /^\d+$/.test(s);
 export async function resolveUser(user: string | undefined, layers: string[], extra: number[] = []): Promise<Credentials> {
   const value = user ?? '';
   if (value === '' || value === 'root') return { uid: 0, gid: 0, groups: [...extra] };
+  const malformed = userProblem(value);
+  if (malformed) throw new ContainerSpecError(malformed);
   const [u = '', g] = value.split(':', 2);
   const passwd = (await imageFile(layers, 'etc/passwd')).map((l) => l.split(':'));
   const groupLines = (await imageFile(layers, 'etc/group')).map((l) => l.split(':'));

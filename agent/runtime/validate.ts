@@ -4,11 +4,11 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { constants } from 'node:os';
 import { ContainerSpecError } from './errors.js';
+import { hostnameProblem, isHostname, userProblem } from '../../rules/container.js';
 import { optionProblems } from './options.js';
 import type { ContainerSpec } from './types.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 function noNul(what: string, s: string): void {
   if (s.includes('\0')) throw new ContainerSpecError(`${what} ${JSON.stringify(s)} contains a NUL byte`);
@@ -34,9 +34,10 @@ export function validateSpec(spec: ContainerSpec): void {
     if (!/^[^=]+=/.test(e)) throw new ContainerSpecError(`env entry ${JSON.stringify(e)} must look like KEY=VALUE`);
   }
   if (spec.cwd !== undefined && !isAbsolute(spec.cwd)) throw new ContainerSpecError(`working directory ${spec.cwd} must be an absolute path`);
-  if (spec.hostname !== undefined && (!HOSTNAME_RE.test(spec.hostname) || spec.hostname.length > 64)) {
-    throw new ContainerSpecError(`invalid hostname ${JSON.stringify(spec.hostname)}: use letters, digits and '-' (at most 64 characters)`);
-  }
+  const hostProblem = spec.hostname === undefined ? undefined : hostnameProblem(spec.hostname);
+  if (hostProblem) throw new ContainerSpecError(hostProblem);
+  const userBad = spec.user === undefined ? undefined : userProblem(spec.user);
+  if (userBad) throw new ContainerSpecError(userBad);
   for (const m of spec.mounts ?? []) {
     noNul('mount target', m.target);
     if (!isAbsolute(m.target) || m.target.split('/').includes('..')) {
@@ -55,7 +56,7 @@ export function validateSpec(spec: ContainerSpec): void {
     throw new ContainerSpecError(`network mode ${JSON.stringify(net)} is not supported: use none, host or a netns path`);
   }
   for (const h of spec.extraHosts ?? []) {
-    if (!HOSTNAME_RE.test(h.name) || !/^[0-9a-fA-F.:]+$/.test(h.ip)) throw new ContainerSpecError(`extra host ${h.name}:${h.ip} must be a hostname and an IP address`);
+    if (!isHostname(h.name) || !/^[0-9a-fA-F.:]+$/.test(h.ip)) throw new ContainerSpecError(`extra host ${h.name}:${h.ip} must be a hostname and an IP address`);
   }
   for (const n of spec.dns?.nameservers ?? []) {
     if (!/^[0-9a-fA-F.:]+$/.test(n)) throw new ContainerSpecError(`DNS server ${JSON.stringify(n)} must be an IP address`);

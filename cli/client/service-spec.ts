@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { Mount, Mount_Type, RestartPolicy_Condition, ServiceSpec, type Resources } from '../../proto/gen/types.js';
 import { UsageError } from '../errors.js';
+import { durationProblem } from '../../rules/durations.js';
 import { parseCpus, parseDuration, parseSize, type Parsed } from '../stack/units.js';
 
 export interface ServiceFlags {
@@ -44,7 +45,11 @@ export function parseCount(flag: string, v: string): number {
 }
 
 function nanos(flag: string, v: string | undefined): { nanos: bigint } | undefined {
-  return v === undefined ? undefined : { nanos: BigInt(Math.round(must(flag, parseDuration(v)) * 1e6)) };
+  if (v === undefined) return undefined;
+  const n = BigInt(Math.round(must(flag, parseDuration(v)) * 1e6));
+  const problem = durationProblem(`${flag} ${v}`, n);
+  if (problem) throw new UsageError(problem);
+  return { nanos: n };
 }
 
 function keyValues(flag: string, items: readonly string[] | undefined): Record<string, string> {

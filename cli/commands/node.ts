@@ -1,10 +1,10 @@
 // `shoal node ls|inspect|update|promote|demote|rm`: the cluster's nodes through the control API.
 // Role changes record the wanted role; the leader's role manager applies it to Raft membership.
 import type { Command } from 'commander';
-import type { GetNodeResponse, ListNodesResponse } from '../../proto/gen/control.js';
+import type { GetNodeResponse } from '../../proto/gen/control.js';
 import type { InfoResponse } from '../../proto/gen/daemon.js';
 import { ManagerStatus_Reachability, Node, NodeAvailability, NodeRole, type NodeSpec } from '../../proto/gen/types.js';
-import { addConnectionOptions, connectionFlags, withConnection, type Connection } from '../client/index.js';
+import { addConnectionOptions, connectionFlags, listAll, withConnection, type Connection } from '../client/index.js';
 import { UsageError } from '../errors.js';
 import { availabilityName, formatOf, nodeStateName, printJson, renderTable, roleName, shortId } from '../format/index.js';
 
@@ -75,7 +75,7 @@ export function registerNodeCommands(program: Command): void {
     .action(async (f: { format?: string; quiet?: boolean }, cmd: Command) => {
       const format = formatOf(f.format);
       await withConnection(connectionFlags(cmd), async (c) => {
-        const { nodes } = await c.call<ReturnType<Connection['controlClient']>, unknown, ListNodesResponse>(c.controlClient(), 'listNodes', { names: [], roles: [] });
+        const nodes = await listAll<Node>(c, 'listNodes', { names: [], roles: [] }, 'nodes');
         if (format === 'json') return printJson(nodes.map((n) => Node.toJSON(n)));
         if (f.quiet) return void process.stdout.write(nodes.map((n) => `${n.id}\n`).join(''));
         const self = await selfId(c);

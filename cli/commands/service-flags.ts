@@ -21,6 +21,7 @@ import {
 } from '../../proto/gen/types.js';
 import { parseCount } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
+import { durationProblem } from '../../rules/durations.js';
 import { checkCapability, checkSysctl, checkUlimit } from '../stack/linux-names.js';
 import { parseCpus, parseDuration, parseSize, type Parsed } from '../stack/units.js';
 
@@ -45,7 +46,11 @@ const dashed = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCa
 
 function nanosOf(f: Flags, k: string): { nanos: bigint } | undefined {
   const v = str(f, k);
-  return v === undefined ? undefined : { nanos: BigInt(Math.round(must(dashed(k), parseDuration(v)) * 1e6)) };
+  if (v === undefined) return undefined;
+  const nanos = BigInt(Math.round(must(dashed(k), parseDuration(v)) * 1e6));
+  const problem = durationProblem(`--${dashed(k)} ${v}`, nanos);
+  if (problem) throw new UsageError(problem);
+  return { nanos };
 }
 
 function pick<T>(table: Record<string, T>, flag: string, v: string): T {

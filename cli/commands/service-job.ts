@@ -1,9 +1,8 @@
 // Jobs from `shoal service create --mode replicated-job|global-job`: the mode and its counts on
 // the spec, and waiting for the run to finish (a job's tasks end: "N/M running" never settles).
-import type { ListTasksResponse } from '../../proto/gen/control.js';
 import { RestartPolicy_Condition, TaskState, type Service, type ServiceSpec, type Task } from '../../proto/gen/types.js';
 import { parseCount } from '../client/service-spec.js';
-import type { Connection } from '../client/index.js';
+import { listAll, type Connection } from '../client/index.js';
 import { UsageError } from '../errors.js';
 
 export const JOB_MODES = ['replicated-job', 'global-job'] as const;
@@ -73,7 +72,7 @@ export async function waitForJob(c: Connection, svc: Service, timeoutMs: number 
   const start = Date.now();
   let last = '';
   for (;;) {
-    const { tasks } = await c.call<typeof client, unknown, ListTasksResponse>(client, 'listTasks', { serviceIds: [svc.id], nodeIds: [], desiredStates: [] });
+    const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: [svc.id], nodeIds: [], desiredStates: [] }, 'tasks');
     const p = jobProgress(svc, tasks, Date.now() - start);
     const line = `${name}: ${p.completed}/${p.want} completed${p.failed ? `, ${p.failed} failed` : ''}`;
     if (line !== last) out((last = line));

@@ -3,9 +3,9 @@
 // until it completes, pauses or rolls back.
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import type { GetServiceResponse, ListTasksResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
-import { ServiceSpec, TaskState, UpdateStatus_State, type Service } from '../../proto/gen/types.js';
-import { addConnectionOptions, connectionFlags, RemoteError, withConnection, type Connection } from '../client/index.js';
+import type { GetServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
+import { ServiceSpec, TaskState, UpdateStatus_State, type Service, type Task } from '../../proto/gen/types.js';
+import { addConnectionOptions, connectionFlags, listAll, RemoteError, withConnection, type Connection } from '../client/index.js';
 import { parseCount } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
 import { addSharedServiceOptions, applySharedServiceFlags, checkKernelOptionFlags, type Flags } from './service-flags.js';
@@ -75,7 +75,7 @@ export async function followUpdate(c: Connection, ref: string, sinceMs: number, 
   let seenInProgress = false;
   for (;;) {
     const svc = await getService(c, ref);
-    const { tasks } = await c.call<ReturnType<typeof control>, unknown, ListTasksResponse>(control(c), 'listTasks', { serviceIds: [svc.id], nodeIds: [], desiredStates: [] });
+    const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: [svc.id], nodeIds: [], desiredStates: [] }, 'tasks');
     const st = svc.updateStatus;
     if (st && (st.state === S.UPDATING || st.state === S.ROLLBACK_STARTED)) seenInProgress = true;
     const fresh = st !== undefined && (seenInProgress || Number(st.startedAtMs) >= sinceMs);

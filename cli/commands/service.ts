@@ -3,9 +3,9 @@
 // unless --detach.
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import type { ServiceLogsLine, ServiceLogsMessage, ListNodesResponse, ListServicesResponse, ListTasksResponse, GetServiceResponse, CreateServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
+import type { ServiceLogsLine, ServiceLogsMessage, GetServiceResponse, CreateServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
 import { Service, Task, TaskState, type Node } from '../../proto/gen/types.js';
-import { addConnectionOptions, connectionFlags, fromGrpc, withConnection, type Connection } from '../client/index.js';
+import { addConnectionOptions, connectionFlags, fromGrpc, listAll, withConnection, type Connection } from '../client/index.js';
 import { waitForConvergence } from '../client/converge.js';
 import { buildServiceSpec, parseCount, type ServiceFlags } from '../client/service-spec.js';
 import { UsageError } from '../errors.js';
@@ -52,9 +52,9 @@ function modeText(s: Service): string {
   return s.spec?.mode?.$case === 'replicatedJob' ? 'replicated job' : s.spec?.mode?.$case === 'globalJob' ? 'global job' : (s.spec?.mode?.$case ?? 'unknown');
 }
 
-async function listAll(c: Connection): Promise<{ services: Service[]; tasks: Task[] }> {
-  const { services } = await c.call<ReturnType<typeof control>, unknown, ListServicesResponse>(control(c), 'listServices', { names: [], idPrefixes: [], labels: {} });
-  const { tasks } = await c.call<ReturnType<typeof control>, unknown, ListTasksResponse>(control(c), 'listTasks', { serviceIds: [], nodeIds: [], desiredStates: [] });
+async function servicesAndTasks(c: Connection): Promise<{ services: Service[]; tasks: Task[] }> {
+  const services = await listAll<Service>(c, 'listServices', { names: [], idPrefixes: [], labels: {} }, 'services');
+  const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: [], nodeIds: [], desiredStates: [] }, 'tasks');
   return { services, tasks };
 }
 
@@ -211,7 +211,7 @@ export function registerServiceCommands(program: Command): void {
     .action(async (f: { format?: string; quiet?: boolean }, cmd: Command) => {
       const format = formatOf(f.format);
       await withConnection(connectionFlags(cmd), async (c) => {
-        const { services, tasks } = await listAll(c);
+        const { services, tasks } = await servicesAndTasks(c);
         if (format === 'json') return printJson(services.map((s) => ({ ...(Service.toJSON(s) as object), replicas: replicasText(s, tasks) })));
         if (f.quiet) return void process.stdout.write(services.map((s) => `${s.id}\n`).join(''));
         const rows = services.map((s) => [shortId(s.id), s.spec?.annotations?.name ?? '', modeText(s), replicasText(s, tasks), s.spec?.task?.container?.image ?? '']);
@@ -229,10 +229,10 @@ export function registerServiceCommands(program: Command): void {
     .action(async (refs: string[], f: { format?: string; trunc?: boolean; quiet?: boolean }, cmd: Command) => {
       const format = formatOf(f.format);
       await withConnection(connectionFlags(cmd), async (c) => {
-        const { tasks } = await c.call<ReturnType<typeof control>, unknown, ListTasksResponse>(control(c), 'listTasks', { serviceIds: refs, nodeIds: [], desiredStates: [] });
+        const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: refs, nodeIds: [], desiredStates: [] }, 'tasks');
         if (format === 'json') return printJson(tasks.map((t) => Task.toJSON(t)));
         if (f.quiet) return void process.stdout.write(tasks.map((t) => `${t.id}\n`).join(''));
-        const { nodes } = await c.call<ReturnType<typeof control>, unknown, ListNodesResponse>(control(c), 'listNodes', { names: [], roles: [] });
+        const nodes = await listAll<Node>(c, 'listNodes', { names: [], roles: [] }, 'nodes');
         const hostnames = new Map(nodes.map((n: Node) => [n.id, n.description?.hostname ?? n.id]));
         process.stdout.write(renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], taskRows(tasks, hostnames, f.trunc === false)));
       });

@@ -2,7 +2,7 @@
 // local daemon's socket or a manager given by --host, with gRPC failures as one-line errors.
 import type { ListServicesRequest, ListTasksRequest } from '../../proto/gen/control.js';
 import type { Node, Service, ServiceSpec, Task } from '../../proto/gen/types.js';
-import { connect, type Connection, type ConnectionFlags } from '../client/index.js';
+import { connect, listAll, type Connection, type ConnectionFlags } from '../client/index.js';
 import { objectControl, type ObjectControl } from './object-control.js';
 
 export interface StackControl extends ObjectControl {
@@ -21,16 +21,15 @@ export function stackControl(conn: Connection): StackControl {
     conn.call<ReturnType<Connection['controlClient']>, Req, Res>(conn.controlClient(), method as never, req);
   return {
     ...objectControl(conn),
-    listServices: async (req) =>
-      (await call<ListServicesRequest, { services: Service[] }>('listServices', { names: [], idPrefixes: [], labels: {}, ...req })).services,
+    listServices: (req) => listAll<Service>(conn, 'listServices', { names: [], idPrefixes: [], labels: {}, ...req }, 'services'),
     createService: async (spec) => (await call<unknown, { service: Service }>('createService', { spec })).service,
     updateService: async (serviceId, version, spec) =>
       (await call<unknown, { service: Service }>('updateService', { serviceId, version, spec, rollback: false })).service,
     removeService: async (serviceId) => {
       await call('removeService', { serviceId });
     },
-    listTasks: async (req) => (await call<ListTasksRequest, { tasks: Task[] }>('listTasks', { serviceIds: [], nodeIds: [], desiredStates: [], ...req })).tasks,
-    listNodes: async () => (await call<unknown, { nodes: Node[] }>('listNodes', { names: [], roles: [] })).nodes,
+    listTasks: (req) => listAll<Task>(conn, 'listTasks', { serviceIds: [], nodeIds: [], desiredStates: [], ...req }, 'tasks'),
+    listNodes: () => listAll<Node>(conn, 'listNodes', { names: [], roles: [] }, 'nodes'),
     close: () => conn.close(),
   };
 }

@@ -2,7 +2,7 @@
 // and `shoal stack deploy|rm`. Secrets and configs have the same shape (id, meta, spec with
 // annotations and data), so one set of calls serves both, chosen by `kind`.
 import type { Config, ConfigSpec, Network, NetworkSpec, Secret, SecretSpec } from '../../proto/gen/types.js';
-import type { Connection } from '../client/index.js';
+import { listAll, type Connection } from '../client/index.js';
 
 export type FileKind = 'secret' | 'config';
 /** A secret or a config (reads of a secret carry no data). */
@@ -36,10 +36,7 @@ export function objectControl(conn: Connection): ObjectControl {
     conn.call<ReturnType<Connection['controlClient']>, unknown, Res>(conn.controlClient(), method as never, req);
   const filter = (f: ObjectFilter = {}) => ({ names: f.names ?? [], labels: f.labels ?? {} });
   return {
-    listFileObjects: async (kind, f) => {
-      const res = await call<Record<string, FileObject[]>>(`list${cap(kind)}s`, filter(f));
-      return res[`${kind}s`] ?? [];
-    },
+    listFileObjects: (kind, f) => listAll<FileObject>(conn, `list${cap(kind)}s`, filter(f), `${kind}s`),
     getFileObject: async (kind, ref) => (await call<Record<string, FileObject>>(`get${cap(kind)}`, { [`${kind}Id`]: ref }))[kind]!,
     createFileObject: async (kind, spec) => (await call<Record<string, FileObject>>(`create${cap(kind)}`, { spec }))[kind]!,
     updateFileObjectLabels: async (kind, id, version, labels) =>
@@ -47,7 +44,7 @@ export function objectControl(conn: Connection): ObjectControl {
     removeFileObject: async (kind, ref) => {
       await call(`remove${cap(kind)}`, { [`${kind}Id`]: ref });
     },
-    listNetworks: async (f) => (await call<{ networks: Network[] }>('listNetworks', filter(f))).networks,
+    listNetworks: (f) => listAll<Network>(conn, 'listNetworks', filter(f), 'networks'),
     getNetwork: async (ref) => (await call<{ network: Network }>('getNetwork', { networkId: ref })).network,
     createNetwork: async (spec) => (await call<{ network: Network }>('createNetwork', { spec })).network,
     removeNetwork: async (ref) => {

@@ -16,6 +16,7 @@ import { Network, type NetworkSpec } from '../../proto/gen/types.js';
 import { cloneObject, newObjectId, type MemoryStore, type ReadonlyDeep } from '../store/index.js';
 import { alreadyExists, asMessage, failedPrecondition, invalidArgument } from './errors.js';
 import { findNetwork } from './lookup.js';
+import { onePage } from './paging.js';
 import { servicesOnNetwork } from './references.js';
 import { validateLabels, validateObjectName } from './validate.js';
 
@@ -79,8 +80,8 @@ export function listNetworks(store: MemoryStore, req: ListNetworksRequest): List
       return labels.every(([k, v]) => a?.labels[k] !== undefined && (v === '' || a.labels[k] === v));
     }),
   );
-  nets.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
-  return { networks: nets.map((n) => asMessage<Network>(n)) };
+  const page = onePage(nets, (n) => [n.spec?.annotations?.name ?? '', n.id], (n) => Network.encode(n as Network).finish().length, req);
+  return { networks: page.items.map((n) => asMessage<Network>(n)), nextPageToken: page.nextPageToken };
 }
 
 export async function removeNetwork(store: MemoryStore, req: RemoveNetworkRequest): Promise<RemoveNetworkResponse> {

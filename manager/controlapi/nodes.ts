@@ -1,6 +1,6 @@
 // Node rpcs: list, get, update (availability, labels, desired role), remove. A role change only
 // records the wanted role in the spec; the leader's role manager applies it to Raft membership.
-import { NodeAvailability, NodeRole, NodeStatus_State, type Node } from '../../proto/gen/types.js';
+import { Node, NodeAvailability, NodeRole, NodeStatus_State } from '../../proto/gen/types.js';
 import type {
   GetNodeRequest,
   GetNodeResponse,
@@ -14,6 +14,8 @@ import type {
 import { cloneObject, type MemoryStore } from '../store/index.js';
 import { asMessage, failedPrecondition, invalidArgument } from './errors.js';
 import { findNode } from './lookup.js';
+import { onePage } from './paging.js';
+import { validateLabels } from './validate.js';
 
 const LABEL_KEY_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-/]*$/;
 
@@ -23,8 +25,8 @@ export function listNodes(store: MemoryStore, req: ListNodesRequest): ListNodesR
   const nodes = store.view((tx) =>
     tx.nodes.all().filter((n) => (names.size === 0 || names.has((n.description?.hostname ?? '').toLowerCase())) && (roles.size === 0 || roles.has(n.role))),
   );
-  nodes.sort((a, b) => (a.description?.hostname ?? '').localeCompare(b.description?.hostname ?? '') || a.id.localeCompare(b.id));
-  return { nodes: nodes.map((n) => asMessage<Node>(n)) };
+  const page = onePage(nodes, (n) => [n.description?.hostname ?? '', n.id], (n) => Node.encode(n as Node).finish().length, req);
+  return { nodes: page.items.map((n) => asMessage<Node>(n)), nextPageToken: page.nextPageToken };
 }
 
 export function getNode(store: MemoryStore, req: GetNodeRequest): GetNodeResponse {
@@ -41,6 +43,7 @@ export async function updateNode(store: MemoryStore, req: UpdateNodeRequest): Pr
   for (const k of Object.keys(spec.annotations?.labels ?? {})) {
     if (!LABEL_KEY_RE.test(k)) throw invalidArgument(`node label "${k}" is invalid: use letters, digits, "_", ".", "-" and "/"`);
   }
+  validateLabels('node', spec.annotations?.labels ?? {});
   const id = await store.update((tx) => {
     const cur = findNode(tx, req.nodeId);
     const stored = cur.meta?.version ?? 0n;

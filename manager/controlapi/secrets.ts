@@ -27,6 +27,7 @@ import { Config, Secret, type SecretSpec } from '../../proto/gen/types.js';
 import { cloneObject, newObjectId, type MemoryStore, type ReadonlyDeep, type ReadTx, type WriteTable, type WriteTx } from '../store/index.js';
 import { alreadyExists, asMessage, failedPrecondition, invalidArgument } from './errors.js';
 import { findConfig, findSecret } from './lookup.js';
+import { onePage, type PageRequest } from './paging.js';
 import { servicesUsing } from './references.js';
 import { validateLabels, validateObjectName } from './validate.js';
 
@@ -107,7 +108,8 @@ async function remove(store: MemoryStore, kind: Kind, ref: string): Promise<void
   });
 }
 
-function list(store: MemoryStore, kind: Kind, names: readonly string[], labels: Readonly<Record<string, string>>): Blob[] {
+function list(store: MemoryStore, kind: Kind, req: { names: readonly string[]; labels: Readonly<Record<string, string>> } & PageRequest): { items: Blob[]; nextPageToken: string } {
+  const { names, labels } = req;
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const want = Object.entries(labels);
   const found = store.view((tx) =>
@@ -117,8 +119,9 @@ function list(store: MemoryStore, kind: Kind, names: readonly string[], labels: 
       return want.every(([k, v]) => a?.labels[k] !== undefined && (v === '' || a.labels[k] === v));
     }),
   );
-  found.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
-  return found.map((b) => shown(kind, b));
+  const encode = (b: Blob): number => (kind === 'secret' ? Secret.encode(b as Secret) : Config.encode(b as Config)).finish().length;
+  const page = onePage(found.map((b) => shown(kind, b)), (b) => [b.spec?.annotations?.name ?? '', b.id], encode, req);
+  return page;
 }
 
 export async function createSecret(store: MemoryStore, req: CreateSecretRequest): Promise<CreateSecretResponse> {
@@ -131,7 +134,8 @@ export async function updateSecret(store: MemoryStore, req: UpdateSecretRequest)
   return { secret: await update(store, 'secret', req.secretId, req.version, req.labels) };
 }
 export function listSecrets(store: MemoryStore, req: ListSecretsRequest): ListSecretsResponse {
-  return { secrets: list(store, 'secret', req.names, req.labels) };
+  const page = list(store, 'secret', req);
+  return { secrets: page.items, nextPageToken: page.nextPageToken };
 }
 export async function removeSecret(store: MemoryStore, req: RemoveSecretRequest): Promise<RemoveSecretResponse> {
   await remove(store, 'secret', req.secretId);
@@ -148,7 +152,8 @@ export async function updateConfig(store: MemoryStore, req: UpdateConfigRequest)
   return { config: (await update(store, 'config', req.configId, req.version, req.labels)) as Config };
 }
 export function listConfigs(store: MemoryStore, req: ListConfigsRequest): ListConfigsResponse {
-  return { configs: list(store, 'config', req.names, req.labels) as Config[] };
+  const page = list(store, 'config', req);
+  return { configs: page.items as Config[], nextPageToken: page.nextPageToken };
 }
 export async function removeConfig(store: MemoryStore, req: RemoveConfigRequest): Promise<RemoveConfigResponse> {
   await remove(store, 'config', req.configId);

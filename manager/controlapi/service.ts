@@ -11,7 +11,7 @@ import { getUnlockKey, rotateUnlockKey, updateAutolock } from './autolock.js';
 import { toServiceError, unavailable } from './errors.js';
 import { forwardError, NO_LEADER_RETRY, serviceLogs, type SubscribeLogs } from './logs.js';
 import { getNode, listNodes, removeNode, updateNode } from './nodes.js';
-import { createService, getService, listServices, removeService, updateService } from './services.js';
+import { createService, getService, listServices, removeService, specLimits, updateService } from './services.js';
 import { createNetwork, getNetwork, listNetworks, removeNetwork } from './networks.js';
 import { createConfig, createSecret, getConfig, getSecret, listConfigs, listSecrets, removeConfig, removeSecret, updateConfig, updateSecret } from './secrets.js';
 import { getTask, listTasks, watchTasks } from './tasks.js';
@@ -33,6 +33,8 @@ export interface ControlDeps {
   logger?: Logger;
   /** The leader's `dispatcher.subscribeLogs` (ServiceLogs); without it this manager serves no logs. */
   subscribeLogs?: SubscribeLogs;
+  /** Replicas (and a job's concurrent tasks) one service may ask for (default DEFAULT_MAX_REPLICAS). */
+  maxReplicas?: number;
 }
 
 /** Marks a call forwarded by a follower: it must not be forwarded again. */
@@ -93,8 +95,8 @@ export function controlService(deps: ControlDeps): ControlServer {
   };
 
   return {
-    createService: write('createService', (r) => createService(store, r)),
-    updateService: write('updateService', (r) => updateService(store, r)),
+    createService: write('createService', (r) => createService(store, r, specLimits(store, deps.maxReplicas))),
+    updateService: write('updateService', (r) => updateService(store, r, specLimits(store, deps.maxReplicas))),
     removeService: write('removeService', (r) => removeService(store, r)),
     updateNode: write('updateNode', (r) => updateNode(store, r)),
     removeNode: write('removeNode', (r) => removeNode(store, r)),

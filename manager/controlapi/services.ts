@@ -16,17 +16,24 @@ import type {
 import { cloneObject, newObjectId, type MemoryStore, type ReadonlyDeep } from '../store/index.js';
 import { asMessage, failedPrecondition, invalidArgument } from './errors.js';
 import { findService } from './lookup.js';
+import { onePage } from './paging.js';
 import { checkReferences } from './references.js';
-import { modeName, validateServiceSpec } from './validate.js';
+import { DEFAULT_MAX_REPLICAS, modeName, validateServiceSpec, type SpecLimits } from './validate.js';
 
 function sameSpec(a: ReadonlyDeep<ServiceSpec> | undefined, b: ReadonlyDeep<ServiceSpec> | undefined): boolean {
   if (!a || !b) return a === b;
   return Buffer.compare(ServiceSpec.encode(a as ServiceSpec).finish(), ServiceSpec.encode(b as ServiceSpec).finish()) === 0;
 }
 
-export async function createService(store: MemoryStore, req: CreateServiceRequest): Promise<CreateServiceResponse> {
+/** The bounds a spec is checked against now: the configured replicas limit and the largest node. */
+export function specLimits(store: MemoryStore, maxReplicas = DEFAULT_MAX_REPLICAS): SpecLimits {
+  const nanos = store.view((tx) => tx.nodes.all().reduce((m, n) => (n.description?.resources?.nanoCpus ?? 0n) > m ? n.description!.resources!.nanoCpus : m, 0n));
+  return { maxReplicas, largestNodeCpus: Number(nanos) / 1e9 };
+}
+
+export async function createService(store: MemoryStore, req: CreateServiceRequest, limits = specLimits(store)): Promise<CreateServiceResponse> {
   const spec = req.spec;
-  validateServiceSpec(spec);
+  validateServiceSpec(spec, limits);
   const id = newObjectId();
   await store.update((tx) => {
     checkReferences(tx, spec);
@@ -37,8 +44,8 @@ export async function createService(store: MemoryStore, req: CreateServiceReques
   return { service: store.view((tx) => asMessage<Service>(tx.services.get(id)!)) };
 }
 
-export async function updateService(store: MemoryStore, req: UpdateServiceRequest): Promise<UpdateServiceResponse> {
-  if (!req.rollback) validateServiceSpec(req.spec);
+export async function updateService(store: MemoryStore, req: UpdateServiceRequest, limits = specLimits(store)): Promise<UpdateServiceResponse> {
+  if (!req.rollback) validateServiceSpec(req.spec, limits);
   const id = await store.update((tx) => {
     const cur = findService(tx, req.serviceId);
     const stored = cur.meta?.version ?? 0n;
@@ -100,6 +107,6 @@ export function listServices(store: MemoryStore, req: ListServicesRequest): List
       return labels.every(([k, v]) => a?.labels[k] !== undefined && (v === '' || a.labels[k] === v));
     }),
   );
-  services.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
-  return { services: services.map((s) => asMessage<Service>(s)) };
+  const page = onePage(services, (s) => [s.spec?.annotations?.name ?? '', s.id], (s) => Service.encode(s as Service).finish().length, req);
+  return { services: page.items.map((s) => asMessage<Service>(s)), nextPageToken: page.nextPageToken };
 }

@@ -1,10 +1,11 @@
 // Task rpcs: list (by service, node and desired state), get, and the WatchTasks stream the CLI
 // follows to show convergence: first the current tasks, then one event per applied proposal.
 import type { GetTaskRequest, GetTaskResponse, ListTasksRequest, ListTasksResponse, WatchTasksEvent, WatchTasksRequest } from '../../proto/gen/control.js';
-import type { Task } from '../../proto/gen/types.js';
+import { Task } from '../../proto/gen/types.js';
 import type { MemoryStore, ReadonlyDeep, ReadTx } from '../store/index.js';
 import { asMessage } from './errors.js';
 import { findNode, findService, findTask } from './lookup.js';
+import { onePage } from './paging.js';
 
 function serviceIds(tx: ReadTx, refs: readonly string[]): Set<string> | undefined {
   return refs.length === 0 ? undefined : new Set(refs.map((r) => findService(tx, r).id));
@@ -22,8 +23,13 @@ export function listTasks(store: MemoryStore, req: ListTasksRequest): ListTasksR
     else pool = tx.tasks.all();
     return pool.filter((t) => (!nodes || nodes.has(t.nodeId)) && (states.size === 0 || states.has(t.desiredState)));
   });
-  tasks.sort((a, b) => a.serviceName.localeCompare(b.serviceName) || a.slot - b.slot || a.nodeId.localeCompare(b.nodeId) || Number((b.meta?.createdAtMs ?? 0n) - (a.meta?.createdAtMs ?? 0n)) || a.desiredState - b.desiredState);
-  return { tasks: tasks.map((t) => asMessage<Task>(t)) };
+  const page = onePage(
+    tasks,
+    (t) => [t.serviceName, t.slot, t.nodeId, -Number(t.meta?.createdAtMs ?? 0n), t.desiredState, t.id],
+    (t) => Task.encode(t as Task).finish().length,
+    req,
+  );
+  return { tasks: page.items.map((t) => asMessage<Task>(t)), nextPageToken: page.nextPageToken };
 }
 
 export function getTask(store: MemoryStore, req: GetTaskRequest): GetTaskResponse {

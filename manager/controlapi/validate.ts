@@ -1,7 +1,12 @@
 // Checks a service spec before anything is written: a refused spec changes nothing. Messages
 // name the field, the value and the accepted forms.
-import type { Duration, Resources, ServiceSpec } from '../../proto/gen/types.js';
-import { Mount_Type } from '../../proto/gen/types.js';
+import type { Duration, Resources } from '../../proto/gen/types.js';
+import { Mount_Type, ServiceSpec } from '../../proto/gen/types.js';
+import { hostnameProblem, userProblem } from '../../rules/container.js';
+import { durationProblem, healthDurationsProblem } from '../../rules/durations.js';
+import { imageProblem } from '../../rules/image-reference.js';
+import { labelsProblem } from '../../rules/labels.js';
+import { cpuLimitProblem, memoryLimitProblem } from '../../rules/resources.js';
 import { parseConstraints, parseSpreadDescriptor } from '../scheduler/constraints.js';
 import type { ReadonlyDeep } from '../store/index.js';
 import { invalidArgument } from './errors.js';
@@ -9,8 +14,23 @@ import { validateFileTargets } from './references.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const MAX_NAME_LENGTH = 63;
-/** More replicas than this in one service is a typo, not a plan. */
-export const MAX_REPLICAS = 100_000;
+/** Job completions run a few at a time: more than this in one job is a typo, not a plan. */
+export const MAX_COMPLETIONS = 100_000;
+/**
+ * Replicas (and a job's concurrent tasks) per service unless the managers are started with
+ * `--max-replicas` (SHOAL_MAX_REPLICAS): each one is a container made at once, and a typo of a
+ * few zeros should not start thousands of them on a small cluster.
+ */
+export const DEFAULT_MAX_REPLICAS = 1_000;
+/** The encoded spec: with its previous spec a service stays far below gRPC's 4 MiB messages. */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+
+/** What one request may ask of this cluster; the control API's deps set them. */
+export interface SpecLimits {
+  maxReplicas: number;
+  /** CPUs of the largest node known (0: none known, the CPU limit is not checked against it). */
+  largestNodeCpus: number;
+}
 
 export function validateServiceName(name: string): void {
   if (!name) throw invalidArgument('a service needs a name (--name NAME)');
@@ -33,12 +53,16 @@ export function validateLabels(kind: string, labels: Readonly<Record<string, str
   for (const k of Object.keys(labels)) {
     if (!k.trim()) throw invalidArgument(`a ${kind} label has an empty key; write key=value`);
   }
+  const problem = labelsProblem(`the ${kind}`, [['labels', labels]]);
+  if (problem) throw invalidArgument(problem);
 }
 
-function checkCount(what: string, v: number): void {
+function checkCount(what: string, v: number, max: number, raise: string): void {
   if (!Number.isInteger(v) || v < 0) throw invalidArgument(`${what} must be a whole number >= 0, got ${v}`);
-  if (v > MAX_REPLICAS) throw invalidArgument(`${what} of ${v} is more than the ${MAX_REPLICAS} allowed`);
+  if (v > max) throw invalidArgument(`${what} ${v} is more than the ${max} allowed per service: ${raise}`);
 }
+
+const RAISE_REPLICAS = 'use fewer, or start the managers with `shoal daemon --max-replicas N` (env SHOAL_MAX_REPLICAS) to allow more';
 
 function checkResources(what: string, r: ReadonlyDeep<Resources> | undefined): void {
   if (!r) return;
@@ -52,23 +76,42 @@ function checkResources(what: string, r: ReadonlyDeep<Resources> | undefined): v
 }
 
 function checkDuration(what: string, d: ReadonlyDeep<Duration> | undefined): void {
-  if (d && d.nanos < 0n) throw invalidArgument(`${what} must not be negative`);
+  const problem = d ? durationProblem(what, d.nanos) : undefined;
+  if (problem) throw invalidArgument(problem);
 }
 
-/** Throws an INVALID_ARGUMENT ControlError naming the first problem of spec. */
-export function validateServiceSpec(spec: ReadonlyDeep<ServiceSpec> | undefined): asserts spec is ReadonlyDeep<ServiceSpec> {
+function check(problem: string | undefined, prefix = ''): void {
+  if (problem) throw invalidArgument(`${prefix}${problem}`);
+}
+
+/**
+ * Throws an INVALID_ARGUMENT ControlError naming the first problem of spec. The rules a node's
+ * runtime applies (rules/) are applied here too, so that no spec is stored whose every task
+ * would be rejected.
+ */
+export function validateServiceSpec(
+  spec: ReadonlyDeep<ServiceSpec> | undefined,
+  limits: SpecLimits = { maxReplicas: DEFAULT_MAX_REPLICAS, largestNodeCpus: 0 },
+): asserts spec is ReadonlyDeep<ServiceSpec> {
   if (!spec) throw invalidArgument('the request has no service spec');
   validateServiceName(spec.annotations?.name ?? '');
+  const name = spec.annotations?.name ?? '';
+  const size = ServiceSpec.encode(spec as ServiceSpec).finish().length;
+  if (size > MAX_SPEC_BYTES) throw invalidArgument(`the spec of service "${name}" is ${size} bytes; at most ${MAX_SPEC_BYTES} are allowed (move large data into configs or secrets)`);
   const task = spec.task;
   const c = task?.container;
-  if (!c || !c.image.trim()) throw invalidArgument(`service "${spec.annotations?.name}" needs an image (e.g. \`shoal service create --name web busybox\`)`);
+  if (!c || !c.image.trim()) throw invalidArgument(`service "${name}" needs an image (e.g. \`shoal service create --name web busybox\`)`);
   if (/\s/.test(c.image)) throw invalidArgument(`image "${c.image}" contains whitespace`);
+  check(imageProblem(c.image));
+  check(labelsProblem(`service "${name}"`, [['labels (--label)', spec.annotations?.labels ?? {}], ['container labels (--container-label)', c.labels]]));
+  if (c.hostname) check(hostnameProblem(c.hostname));
+  check(userProblem(c.user));
   const mode = spec.mode;
   if (!mode) throw invalidArgument('the service mode is missing: replicated, global, replicated-job or global-job');
-  if (mode.$case === 'replicated') checkCount('replicas', mode.value.replicas);
+  if (mode.$case === 'replicated') checkCount('replicas', mode.value.replicas, limits.maxReplicas, RAISE_REPLICAS);
   if (mode.$case === 'replicatedJob') {
-    checkCount('max concurrent', mode.value.maxConcurrent);
-    checkCount('total completions', mode.value.totalCompletions);
+    checkCount('max concurrent', mode.value.maxConcurrent, limits.maxReplicas, RAISE_REPLICAS);
+    checkCount('total completions', mode.value.totalCompletions, MAX_COMPLETIONS, 'split the job');
   }
   const placement = task?.placement;
   if (placement) {
@@ -92,9 +135,27 @@ export function validateServiceSpec(spec: ReadonlyDeep<ServiceSpec> | undefined)
       throw invalidArgument('reserved memory exceeds the memory limit; lower --reserve-memory or raise --limit-memory');
     }
   }
-  checkDuration('the restart delay', task?.restart?.delay);
-  checkDuration('the restart window', task?.restart?.window);
-  checkDuration('the stop grace period', c.stopGracePeriod);
+  if (lim && lim.memoryBytes > 0n) check(memoryLimitProblem(Number(lim.memoryBytes)), 'memory limit (--limit-memory): ');
+  if (lim && lim.nanoCpus > 0n && limits.largestNodeCpus > 0) {
+    check(cpuLimitProblem(Number(lim.nanoCpus) / 1e9, limits.largestNodeCpus, 'the largest node has'), 'CPU limit (--limit-cpu): ');
+  }
+  checkDuration('the restart delay (--restart-delay)', task?.restart?.delay);
+  checkDuration('the restart window (--restart-window)', task?.restart?.window);
+  checkDuration('the stop grace period (--stop-grace-period)', c.stopGracePeriod);
+  if (c.healthcheck) {
+    check(
+      healthDurationsProblem(c.healthcheck, {
+        interval: 'the health interval (--health-interval)',
+        timeout: 'the health timeout (--health-timeout)',
+        startPeriod: 'the health start period (--health-start-period)',
+        startInterval: 'the health start interval (--health-start-interval)',
+      }),
+    );
+  }
+  for (const [which, u] of [['update', spec.update], ['rollback', spec.rollback]] as const) {
+    checkDuration(`the ${which} delay (--${which}-delay)`, u?.delay);
+    checkDuration(`the ${which} monitor (--${which}-monitor)`, u?.monitor);
+  }
   for (const e of c.env) {
     if (e.startsWith('=') || e === '') throw invalidArgument(`environment entry "${e}" has no variable name; write KEY=VALUE`);
   }

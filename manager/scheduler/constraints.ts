@@ -2,15 +2,9 @@
 // control API uses to refuse bad ones at create time, and matching against a node.
 import { NodeRole, type Node } from '../../proto/gen/types.js';
 import type { ReadonlyDeep } from '../store/index.js';
+import { parseConstraintText, parseSpreadText, type ConstraintField } from '../../rules/constraints.js';
 
-export type ConstraintField =
-  | { kind: 'id' }
-  | { kind: 'hostname' }
-  | { kind: 'role' }
-  | { kind: 'os' }
-  | { kind: 'arch' }
-  | { kind: 'label'; name: string }
-  | { kind: 'engine-label'; name: string };
+export type { ConstraintField };
 
 export interface Constraint {
   readonly text: string;
@@ -18,8 +12,6 @@ export interface Constraint {
   readonly equal: boolean;
   readonly value: string;
 }
-
-const FIELDS_HELP = 'node.id, node.hostname, node.role, node.platform.os, node.platform.arch or node.labels.<name>';
 
 /** A constraint the user wrote that cannot be understood; nothing is created from it. */
 export class ConstraintError extends Error {
@@ -33,46 +25,11 @@ export class ConstraintError extends Error {
   }
 }
 
-function parseField(text: string, key: string): ConstraintField {
-  const lower = key.toLowerCase();
-  switch (lower) {
-    case 'node.id':
-      return { kind: 'id' };
-    case 'node.hostname':
-      return { kind: 'hostname' };
-    case 'node.role':
-      return { kind: 'role' };
-    case 'node.platform.os':
-      return { kind: 'os' };
-    case 'node.platform.arch':
-      return { kind: 'arch' };
-    default:
-      break;
-  }
-  for (const [prefix, kind] of [
-    ['node.labels.', 'label'],
-    ['engine.labels.', 'engine-label'],
-  ] as const) {
-    if (lower.startsWith(prefix)) {
-      const name = key.slice(prefix.length);
-      if (!name) throw new ConstraintError(text, `no label name after "${prefix}"; write ${prefix}<name>==<value>`);
-      return { kind, name };
-    }
-  }
-  throw new ConstraintError(text, `unknown field "${key}"; use ${FIELDS_HELP}`);
-}
-
+/** The grammar is rules/constraints.ts, shared with the CLI and the stack loader. */
 export function parseConstraint(text: string): Constraint {
-  const m = /^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$/.exec(text);
-  if (!m) throw new ConstraintError(text, 'expected FIELD==VALUE or FIELD!=VALUE, e.g. node.labels.zone==a');
-  const [, key, op, value] = m as unknown as [string, string, string, string];
-  if (!value) throw new ConstraintError(text, 'the value is empty');
-  if (/[=!]=/.test(value)) throw new ConstraintError(text, 'more than one operator');
-  const field = parseField(text, key);
-  if (field.kind === 'role' && !['manager', 'worker'].includes(value.toLowerCase())) {
-    throw new ConstraintError(text, `node.role is "manager" or "worker", not "${value}"`);
-  }
-  return { text, field, equal: op === '==', value };
+  const r = parseConstraintText(text);
+  if (!r.ok) throw new ConstraintError(text, r.why);
+  return { text, ...r.value };
 }
 
 /** Parses every constraint of a placement; throws ConstraintError on the first bad one. */
@@ -120,9 +77,9 @@ export interface SpreadDescriptor {
 }
 
 export function parseSpreadDescriptor(text: string): SpreadDescriptor {
-  const key = text.trim().replace(/^spread=/i, '');
-  if (!key) throw new ConstraintError(text, 'a spread preference needs a field, e.g. node.labels.zone');
-  return { text, field: parseField(text, key) };
+  const r = parseSpreadText(text);
+  if (!r.ok) throw new ConstraintError(text, r.why);
+  return { text, field: r.value };
 }
 
 /** The value a node has for a spread descriptor ('' when it lacks the label: its own group). */

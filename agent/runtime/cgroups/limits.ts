@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import { CgroupLimitError } from './errors.js';
 import type { CgroupLimits } from './types.js';
 
-export const MIN_MEMORY_BYTES = 6 * 1024 * 1024; // Docker's floor: below it a runtime cannot start
-export const CFS_PERIOD_US = 100_000;
-const MIN_CFS_QUOTA_US = 1_000; // the kernel refuses quotas under 1 ms
+import { CFS_PERIOD_US, cpuLimitProblem, MIN_CFS_QUOTA_US, MIN_MEMORY_BYTES, memoryLimitProblem } from '../../../rules/resources.js';
+
+// The bounds are rules/resources.ts: the control API refuses services with the same ones.
+export { CFS_PERIOD_US, MIN_MEMORY_BYTES };
 
 /** CPUs and memory nodes that exist on this machine. */
 export interface MachineTopology {
@@ -70,7 +71,8 @@ function checkList(field: string, list: string, have: Set<number>, what: string)
 export function validateLimits(limits: CgroupLimits, machine: MachineTopology): void {
   const { memoryBytes: mem, memorySwapBytes: swap } = limits;
   if (mem !== undefined) {
-    requireInteger('memoryBytes', mem, MIN_MEMORY_BYTES, Number.MAX_SAFE_INTEGER, `give a whole number of bytes of at least ${MIN_MEMORY_BYTES} (6 MiB)`);
+    const problem = memoryLimitProblem(mem);
+    if (problem) throw new CgroupLimitError('memoryBytes', problem);
   }
   if (swap !== undefined) {
     if (mem === undefined) {
@@ -84,11 +86,8 @@ export function validateLimits(limits: CgroupLimits, machine: MachineTopology): 
     requireInteger('cpuShares', limits.cpuShares, 2, 262144, 'use 2..262144 (1024 is the default weight)');
   }
   if (limits.cpuQuotaCores !== undefined) {
-    const cores = limits.cpuQuotaCores;
-    const ncpu = machine.cpus.size;
-    if (!Number.isFinite(cores) || cores * CFS_PERIOD_US < MIN_CFS_QUOTA_US || cores > ncpu) {
-      throw new CgroupLimitError('cpuQuotaCores', `${cores} is out of range: use 0.01..${ncpu} (this host has ${ncpu} CPUs)`);
-    }
+    const problem = cpuLimitProblem(limits.cpuQuotaCores, machine.cpus.size);
+    if (problem) throw new CgroupLimitError('cpuQuotaCores', problem);
   }
   if (limits.cpusetCpus !== undefined) checkList('cpusetCpus', limits.cpusetCpus, machine.cpus, 'CPU');
   if (limits.cpusetMems !== undefined) checkList('cpusetMems', limits.cpusetMems, machine.mems, 'memory node');

@@ -194,10 +194,11 @@ describe('keys', () => {
   });
 
   it.each([
-    ['node.role = manager', /write KEY==VALUE or KEY!=VALUE/],
-    ['node.rol == manager', /unknown constraint key "node.rol"/],
-    ['node.role == boss', /node.role is manager or worker/],
-    ['node.labels.zone ==', /no value after the operator/],
+    ['node.role = manager', /expected FIELD==VALUE or FIELD!=VALUE/],
+    ['node.rol == manager', /unknown field "node.rol"/],
+    ['node.role == boss', /node.role is "manager" or "worker"/],
+    ['node.labels.zone ==', /the value is empty/],
+    ['node.labels.x===y', /use exactly one == or != operator/],
   ])('placement constraint %j is an error at its entry', (c, message) => {
     expectProblem(loadError(svc(`    deploy:\n      placement:\n        constraints:\n          - ${c}\n`)), { path: 'services.web.deploy.placement.constraints[0]', line: 7, column: 13, message });
   });

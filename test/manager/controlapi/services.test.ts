@@ -61,7 +61,7 @@ describe('services', () => {
     const bad: [string, ReturnType<typeof replicatedSpec>, RegExp][] = [
       ['unknown constraint field', replicatedSpec('a', 1, (s) => (s.task!.placement = { constraints: ['node.colour==red'], preferences: [], maxReplicas: 0, platforms: [] })), /unknown field "node.colour"/],
       // -1 cannot cross the wire (uint32); a client that wraps it arrives as 2^32-1 (the CLI refuses -1 itself)
-      ['replicas 2^32-1', replicatedSpec('a', 4294967295), /replicas of 4294967295 is more than the 100000 allowed/],
+      ['replicas 2^32-1', replicatedSpec('a', 4294967295), /replicas 4294967295 is more than the 1000 allowed per service: .*--max-replicas/],
       ['empty image', replicatedSpec('a', 1, (s) => (s.task!.container!.image = '')), /needs an image/],
       ['bad name', replicatedSpec('-web'), /service name "-web" is invalid/],
       ['long name', replicatedSpec('x'.repeat(64)), /at most 63/],
