@@ -17,6 +17,7 @@ interface DaemonFlags {
   raftElectionTicks?: string;
   raftSnapshotEvery?: string;
   nodeCertExpiryMs?: string;
+  maxReplicas?: string;
   logLevel?: string;
 }
 
@@ -41,6 +42,7 @@ export function registerDaemonCommand(program: Command): void {
     .option('--raft-election-ticks <n>', 'Raft election timeout in ticks (default 8)')
     .option('--raft-snapshot-every <n>', 'applied Raft entries between snapshots (default 10000; env SHOAL_RAFT_SNAPSHOT_EVERY)')
     .option('--node-cert-expiry-ms <ms>', 'tests only: validity of the node certificates this manager signs, under the 1 h minimum (env SHOAL_NODE_CERT_EXPIRY_MS)')
+    .option('--max-replicas <n>', 'replicas one service may ask for, on this manager (default 1000; env SHOAL_MAX_REPLICAS)')
     .option('--log-level <level>', 'pino level (default $SHOAL_LOG_LEVEL or info)')
     .action(async (f: DaemonFlags) => {
       const logger = pino({ level: f.logLevel ?? process.env.SHOAL_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination(2));
@@ -59,6 +61,7 @@ export function registerDaemonCommand(program: Command): void {
           },
           agentBackoff: { initialMs: 50, maxMs: 1_000 },
           nodeCertExpiryMs: int(f.nodeCertExpiryMs ?? process.env.SHOAL_NODE_CERT_EXPIRY_MS, '--node-cert-expiry-ms'),
+          maxReplicas: int(f.maxReplicas ?? process.env.SHOAL_MAX_REPLICAS, '--max-replicas'),
         },
         logger,
       });

@@ -13,7 +13,7 @@ import { ManagerLockedError } from '../manager/keys/index.js';
 import type { ExtraService } from './cluster-api.js';
 
 /** Control over a manager's store; `authorize` decides who may call (mTLS or local socket). */
-export function managerControl(m: Manager, certs: NodeCertificates, auth: (() => NodeAuthenticator) | null, logger: Logger): ControlServer {
+export function managerControl(m: Manager, certs: NodeCertificates, auth: (() => NodeAuthenticator) | null, logger: Logger, maxReplicas?: number): ControlServer {
   let cached: { addr: string; client: ControlClient } | undefined;
   return controlService({
     store: m.store,
@@ -34,6 +34,7 @@ export function managerControl(m: Manager, certs: NodeCertificates, auth: (() =>
     // Only the leader's dispatcher holds the agents' sessions; the control API calls this on
     // the leader and forwards ServiceLogs there otherwise.
     subscribeLogs: (req, signal) => m.dispatcher.subscribeLogs(req, signal),
+    maxReplicas,
     logger,
   });
 }

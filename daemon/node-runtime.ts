@@ -29,6 +29,8 @@ export interface Tuning {
   /** Tests only: validity of the node certificates this manager signs, overriding the cluster's
    *  node_cert_expiry and its one-hour minimum (so that renewals happen within a test). */
   nodeCertExpiryMs?: number;
+  /** Replicas one service may ask for (the control API's limit; default 1000). */
+  maxReplicas?: number;
 }
 
 export interface ManagerParts {
@@ -92,9 +94,9 @@ export async function startManagerParts(o: {
   auth = authenticatorFor(o.certs.rootPem, manager.store);
   try {
     const log = o.logger.child({ component: 'controlapi' });
-    const remote = { definition: ControlService as never, implementation: managerControl(manager, o.certs, () => auth!, log) as never };
+    const remote = { definition: ControlService as never, implementation: managerControl(manager, o.certs, () => auth!, log, o.tuning.maxReplicas) as never };
     const server = await startClusterApi({ listen: o.listenAddr, certs: o.certs, manager, auth, certExpiryMs: o.tuning.nodeCertExpiryMs, extra: [remote, ...(o.extra?.(manager) ?? [])], logger: o.logger });
-    return { manager, server, auth, control: managerControl(manager, o.certs, null, log) };
+    return { manager, server, auth, control: managerControl(manager, o.certs, null, log, o.tuning.maxReplicas) };
   } catch (err) {
     await manager.stop();
     throw err;
