@@ -1,6 +1,7 @@
 // Network rpcs. A network is recorded here as the user described it; the allocator gives it a
 // subnet and a VNI, and agents wire it. Services name networks by id or name, so a network is
-// refused removal while any service (or a live task of a removed one) is attached to it.
+// refused removal while any service names it; while only tasks of removed services are still
+// stopping, it is marked for deletion and the allocator deletes it after them.
 import { isIP } from 'node:net';
 import type {
   CreateNetworkRequest,
@@ -17,7 +18,7 @@ import { cloneObject, newObjectId, type MemoryStore, type ReadonlyDeep } from '.
 import { alreadyExists, asMessage, failedPrecondition, invalidArgument } from './errors.js';
 import { findNetwork } from './lookup.js';
 import { onePage } from './paging.js';
-import { servicesOnNetwork } from './references.js';
+import { checkNetworkAddressing, servicesNaming, tasksOnNetwork } from './network-addressing.js';
 import { validateLabels, validateObjectName } from './validate.js';
 
 export const DEFAULT_NETWORK_DRIVER = 'overlay';
@@ -56,11 +57,14 @@ export async function createNetwork(store: MemoryStore, req: CreateNetworkReques
   // The one default the system fills in, as Swarm does: a network without a driver is an overlay.
   stored.driverConfig = { name: stored.driverConfig?.name || DEFAULT_NETWORK_DRIVER, options: stored.driverConfig?.options ?? {} };
   await store.update((tx) => {
-    if (tx.networks.find('name', name).length > 0) throw alreadyExists(`network "${name}" already exists: choose another name, or use the existing one`);
+    const same = tx.networks.find('name', name)[0];
+    if (same?.pendingDelete) throw alreadyExists(`network "${name}" is being removed (its last tasks are stopping): try again in a moment, or choose another name`);
+    if (same) throw alreadyExists(`network "${name}" already exists: choose another name, or use the existing one`);
     if (spec.ingress) {
       const other = tx.networks.all().find((n) => n.spec?.ingress);
       if (other) throw alreadyExists(`an ingress network already exists ("${other.spec?.annotations?.name}"); a cluster has one`);
     }
+    checkNetworkAddressing(tx, name, stored);
     tx.networks.create(Network.fromPartial({ id, spec: stored }));
   });
   return { network: store.view((tx) => asMessage<Network>(tx.networks.get(id)!)) };
@@ -88,13 +92,17 @@ export async function removeNetwork(store: MemoryStore, req: RemoveNetworkReques
   await store.update((tx) => {
     const net = findNetwork(tx, req.networkId);
     const name = net.spec?.annotations?.name ?? net.id;
-    const users = servicesOnNetwork(tx, net);
+    const users = servicesNaming(tx, net);
     if (users.length > 0) {
       throw failedPrecondition(
         `network "${name}" is in use by service${users.length > 1 ? 's' : ''} ${users.join(', ')}: detach ${users.length > 1 ? 'those services' : 'that service'} or remove ${users.length > 1 ? 'them' : 'it'} first`,
       );
     }
-    tx.networks.delete(net.id);
+    if (net.pendingDelete) return;
+    // Tasks of removed services may still be stopping on their nodes: the network is marked, and
+    // the allocator deletes it once the last of them has given its address back.
+    if (tasksOnNetwork(tx, net) > 0) tx.networks.update({ ...net, pendingDelete: true });
+    else tx.networks.delete(net.id);
   });
   return {};
 }

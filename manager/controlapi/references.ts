@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { ConfigReference, FileTarget, Network, SecretReference, ServiceSpec } from '../../proto/gen/types.js';
 import { TaskState } from '../../proto/gen/types.js';
 import type { ReadonlyDeep, ReadTx } from '../store/index.js';
-import { invalidArgument, notFound } from './errors.js';
+import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
@@ -85,6 +85,7 @@ export function checkReferences(tx: ReadTx, spec: RO<ServiceSpec>): void {
     if (!target) throw invalidArgument(`service "${svc}" has a network attachment without a network name or id`);
     const net = resolveNetwork(tx, target);
     if (!net) throw notFound(`network "${target}" not found: create it with \`shoal network create ${target}\``);
+    if (net.pendingDelete) throw failedPrecondition(`network "${target}" is being removed (its last tasks are stopping): attach service "${svc}" to another network`);
     if (net.spec?.ingress) throw invalidArgument(`service "${svc}" cannot attach to the ingress network "${target}" explicitly: published ports use it already`);
     if (attached.has(net.id)) throw invalidArgument(`service "${svc}" attaches to network "${target}" twice; list each network once`);
     attached.add(net.id);

@@ -20,6 +20,7 @@ import type {
 } from '../../../proto/gen/control.js';
 import { NetworkSpec, Task, TaskState, type ConfigReference, type SecretReference, type ServiceSpec } from '../../../proto/gen/types.js';
 import { MemoryStore } from '../../../manager/store/index.js';
+import { formatCidr, procHostRoutes } from '../../../manager/allocator/index.js';
 import { call, startControl, type ControlHarness } from './harness.js';
 import { replicatedSpec } from './specs.js';
 
@@ -219,7 +220,7 @@ describe('networks', () => {
     const got = await call<unknown, GetNetworkResponse>(h.client, 'getNetwork', { networkId: 'BACKEND' });
     expect(got.network!.id).toBe(id);
     expect(got.network!.spec!.driverConfig!.name).toBe('overlay');
-    await network(h, 'gw', { driverConfig: { name: 'host-gw', options: {} }, ipam: { driver: undefined, configs: [{ subnet: '10.9.0.0/24', range: '', gateway: '10.9.0.1', reserved: {} }] } });
+    await network(h, 'gw', { driverConfig: { name: 'host-gw', options: {} }, ipam: { driver: undefined, configs: [{ subnet: '172.29.0.0/24', range: '', gateway: '172.29.0.1', reserved: {} }] } });
     expect((await call<unknown, GetNetworkResponse>(h.client, 'getNetwork', { networkId: 'gw' })).network!.spec!.driverConfig!.name).toBe('host-gw');
     const list = await call<unknown, ListNetworksResponse>(h.client, 'listNetworks', { names: [], labels: { tier: 'b' } });
     expect(list.networks.map((n) => n.spec!.annotations!.name)).toEqual(['backend']);
@@ -250,14 +251,38 @@ describe('networks', () => {
     await refused(call(h.client, 'removeNetwork', { networkId: 'back' }), status.FAILED_PRECONDITION, /^network "back" is in use by services api, web: /);
     await call(h.client, 'removeService', { serviceId: 'web' });
     await call(h.client, 'removeService', { serviceId: 'api' });
-    // A task of a removed service that is still running keeps the network.
+    // A task of a removed service that is still stopping: the network is marked for deletion (the
+    // allocator deletes it after the task, test/manager/allocator), and takes no one new.
     await h.store.update((tx) =>
       tx.tasks.create(Task.fromPartial({ id: 't1', serviceId: 'gone', serviceName: 'old', desiredState: TaskState.SHUTDOWN, status: { state: TaskState.RUNNING }, networks: [{ networkId: backId }] })),
     );
-    await refused(call(h.client, 'removeNetwork', { networkId: backId }), status.FAILED_PRECONDITION, /in use by service old/);
-    await h.store.update((tx) => tx.tasks.update({ ...tx.tasks.get('t1')!, status: { ...tx.tasks.get('t1')!.status!, state: TaskState.SHUTDOWN } }));
+    await call(h.client, 'removeNetwork', { networkId: backId });
+    expect(h.store.view((tx) => tx.networks.get(backId)?.pendingDelete)).toBe(true);
     await call(h.client, 'removeNetwork', { networkId: 'back' });
-    await refused(call(h.client, 'getNetwork', { networkId: backId }), status.NOT_FOUND, /network ".*" not found/);
+    await refused(network(h, 'back'), status.ALREADY_EXISTS, /^network "back" is being removed \(its last tasks are stopping\)/);
+    await refused(createService(h, attach('late', ['back'])), status.FAILED_PRECONDITION, /^network "back" is being removed/);
+    // With no task on it, rm deletes at once.
+    const idle = await network(h, 'idle');
+    await call(h.client, 'removeNetwork', { networkId: 'idle' });
+    await refused(call(h.client, 'getNetwork', { networkId: idle }), status.NOT_FOUND, /network ".*" not found/);
+  });
+
+  it('refuse a subnet that is malformed, or overlaps another network, the default pool or a route of the host, naming both', async () => {
+    const h = await start();
+    const ipam = (subnet: string, gateway = '', range = '') => ({ ipam: { driver: undefined, configs: [{ subnet, range, gateway, reserved: {} }] } });
+    await network(h, 'first', ipam('172.30.0.0/16'));
+    await refused(network(h, 'second', ipam('172.30.8.0/24')), status.INVALID_ARGUMENT, /^network "second": subnet 172.30.8.0\/24 overlaps network "first" \(172.30.0.0\/16\)/);
+    await refused(network(h, 'second', ipam('10.20.0.0/16')), status.INVALID_ARGUMENT, /^network "second": subnet 10.20.0.0\/16 overlaps the default address pool 10.0.0.0\/8/);
+    const route = procHostRoutes()[0];
+    expect(route).toBeDefined();
+    await refused(network(h, 'second', ipam(formatCidr(route!.cidr))), status.INVALID_ARGUMENT, new RegExp(`overlaps the route to ${formatCidr(route!.cidr)} \\(dev ${route!.dev}\\) on the manager's host`));
+    await refused(network(h, 'second', ipam('172.31.0.0/24', '172.31.1.1')), status.INVALID_ARGUMENT, /^network "second": gateway 172.31.1.1 is not inside subnet 172.31.0.0\/24/);
+    await refused(network(h, 'second', ipam('172.31.0.0/24', '', '172.31.0.128/24')), status.INVALID_ARGUMENT, /^network "second": ip range "172.31.0.128\/24" has host bits set; write 172.31.0.0\/24/);
+    await refused(network(h, 'second', ipam('172.31.0.1/24')), status.INVALID_ARGUMENT, /subnet "172.31.0.1\/24" has host bits set; write 172.31.0.0\/24/);
+    const two = { ipam: { driver: undefined, configs: [ipam('172.31.0.0/24').ipam.configs[0]!, ipam('172.31.1.0/24').ipam.configs[0]!] } };
+    await refused(network(h, 'second', two), status.INVALID_ARGUMENT, /give one --subnet \(got 2\)/);
+    await network(h, 'second', ipam('172.31.0.0/24', '172.31.0.254', '172.31.0.128/25'));
+    expect(h.store.view((tx) => tx.networks.all().length)).toBe(2);
   });
 });
 
