@@ -32,7 +32,7 @@ export interface NodeCADeps {
   /** The cluster's root CA and join tokens as the store has them now (null before init). */
   cluster(): { clusterId: string; ca: Pick<RootCA, 'certPem' | 'keyPem'>; tokens: JoinTokens } | null;
   authenticator(): NodeAuthenticator | null;
-  /** Records the new node (e.g. creates its Node object) before its certificate is issued. */
+  /** Records the new node (e.g. creates its Node object) before its certificate is handed out. */
   registerNode(node: NewNode): Promise<void>;
   /** The role a known node has now, or null if it was removed or never existed. */
   currentRole(nodeId: string): NodeRoleName | null;
@@ -86,9 +86,10 @@ export function nodeCAService(deps: NodeCADeps): NodeCAServer {
       }
       role = granted;
       nodeId = newNodeId();
-      await deps.registerNode({ nodeId, role, description: req.description, advertiseAddr: req.advertiseAddr });
     }
     const host = hostOf(req.advertiseAddr);
+    // Signed before a joining node is recorded, so a request that cannot be signed (a malformed
+    // CSR, a bad signature) leaves no node behind; the certificate leaves only once it is recorded.
     const certPem = await signNodeCertificate({
       csrPem: Buffer.from(req.csr).toString(),
       nodeId,
@@ -98,6 +99,7 @@ export function nodeCAService(deps: NodeCADeps): NodeCAServer {
       expiryMs: deps.certExpiryMs?.(),
       addresses: role === 'manager' && host ? [host] : [],
     });
+    if (!renewal) await deps.registerNode({ nodeId, role, description: req.description, advertiseAddr: req.advertiseAddr });
     if (deps.logger) {
       const info = certificateInfo(certPem);
       deps.logger.info({ node: nodeId, role, serial: info.serial, renewal, notAfter: new Date(info.notAfterMs).toISOString() }, 'signed node certificate');
