@@ -108,16 +108,16 @@ describe('shoal config', () => {
 
 describe('shoal network', () => {
   it('create with driver, labels, subnet and gateway; ls; inspect; rm', async () => {
-    const c = await env.shoal(['network', 'create', '--driver', 'overlay', '--label', 'tier=back', '--subnet', '10.231.61.0/24', '--gateway', '10.231.61.1', '--attachable', 'shoalso_back']);
+    const c = await env.shoal(['network', 'create', '--driver', 'overlay', '--label', 'tier=back', '--subnet', '172.23.61.0/24', '--gateway', '172.23.61.1', '--attachable', 'shoalso_back']);
     expect(c.code, c.stderr).toBe(0);
     const n = env.control.store.view((tx) => tx.networks.all().find((x) => x.spec!.annotations!.name === 'shoalso_back')!);
     expect(n.spec!.driverConfig!.name).toBe('overlay');
     expect(n.spec!.annotations!.labels).toEqual({ tier: 'back' });
     expect(n.spec!.attachable).toBe(true);
-    expect(n.spec!.ipam!.configs.map((x) => [x.subnet, x.gateway])).toEqual([['10.231.61.0/24', '10.231.61.1']]);
+    expect(n.spec!.ipam!.configs.map((x) => [x.subnet, x.gateway])).toEqual([['172.23.61.0/24', '172.23.61.1']]);
     const ls = await env.shoal(['network', 'ls']);
     expect(ls.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+DRIVER\s+SUBNETS\s+STACK\s+CREATED$/);
-    expect(ls.stdout).toMatch(/shoalso_back\s+overlay\s+10\.231\.61\.0\/24/);
+    expect(ls.stdout).toMatch(/shoalso_back\s+overlay\s+172\.23\.61\.0\/24/);
     const i = await env.shoal(['network', 'inspect', 'shoalso_back']);
     expect((JSON.parse(i.stdout) as { id: string }[])[0]!.id).toBe(n.id);
     const rm = await env.shoal(['network', 'rm', 'shoalso_back']);

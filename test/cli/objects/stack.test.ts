@@ -39,7 +39,7 @@ networks:
     driver: overlay
     attachable: true
     labels: { tier: back }
-    ipam: { config: [{ subnet: 10.231.61.0/24 }] }
+    ipam: { config: [{ subnet: 172.23.61.0/24 }] }
 ${extra}`;
 
 interface Versions { [name: string]: bigint }
@@ -82,7 +82,7 @@ describe('stack deploy with secrets, configs and networks', () => {
     expect(Buffer.from(secret('shop_api')!.spec!.data).toString()).toBe('k-123');
     expect(Buffer.from(config('shop_site')!.spec!.data).toString()).toBe('listen 80;\n');
     const back = network('shop_back')!.spec!;
-    expect([back.driverConfig!.name, back.attachable, back.annotations!.labels, back.ipam!.configs[0]!.subnet]).toEqual(['overlay', true, { tier: 'back', [NS]: 'shop' }, '10.231.61.0/24']);
+    expect([back.driverConfig!.name, back.attachable, back.annotations!.labels, back.ipam!.configs[0]!.subnet]).toEqual(['overlay', true, { tier: 'back', [NS]: 'shop' }, '172.23.61.0/24']);
     expect(network('shop_default')!.spec!.annotations!.labels).toEqual({ [NS]: 'shop' });
     const web = service('shop_web')!.spec!;
     expect(web.task!.container!.secrets).toEqual([
