@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 int main(int argc, char **argv) {
   const char *base = strrchr(argv[0], '/');
@@ -34,8 +35,10 @@ int main(int argc, char **argv) {
     else if (report_fd >= 0) dprintf(report_fd, "error %s\n", shim_error);
     return 127;
   }
-  /* a container's pid 1 under `init: true` (see init.h) */
+  /* a container's pid 1 under `init: true` (see init.h; it names itself) */
   if (is_init) return init_main(argc, argv);
+  /* exec'd from a descriptor, the kernel named us after its number: ps and top show this */
+  prctl(PR_SET_NAME, "shoal-shim", 0, 0, 0);
   if (argc < 3 || (strcmp(argv[1], "run") && strcmp(argv[1], "exec"))) {
     fprintf(stderr, "usage: shoal-shim run CONFIG [--in-place] | exec CONFIG [REPORT_FD]\n");
     return 2;

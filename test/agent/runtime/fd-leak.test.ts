@@ -116,6 +116,10 @@ describe('a descriptor the caller leaves open does not reach containers', () => 
       const fds = readdirSync(`/proc/${shimPid}/fd`);
       expect(fds).not.toContain(String(FD));
       for (const fd of fds) expect(readlinkSync(`/proc/${shimPid}/fd/${fd}`)).not.toBe('/');
+      // run from the sealed copy, still named (ps) and found (shimAlive) as the shim
+      expect(readlinkSync(`/proc/${shimPid}/exe`)).toMatch(/^\/memfd:shoal-shim/);
+      expect(readFileSync(`/proc/${shimPid}/comm`, 'utf8')).toBe('shoal-shim\n');
+      expect(readFileSync(`/proc/${shimPid}/cmdline`, 'utf8')).toContain(shimBinary());
       const ex = shoal('exec', id, 'sh', '-c', probe());
       expect(ex.code, ex.err).toBe(0);
       expectNoLeak(ex.out, { pid1: true });
