@@ -51,6 +51,7 @@ function fdsOf(out: string, tag: string): string[] {
 
 /** Only stdio, and the directory `ls` reads or the shell's end of `$(...)` (3); never fd 200. */
 function expectStdioOnly(fds: string[]): void {
+  expect(fds).toContain('1'); // the list was readable
   expect(fds).not.toContain(String(FD));
   expect(fds.filter((fd) => Number(fd) > 3)).toEqual([]);
 }
@@ -101,10 +102,13 @@ describe('a descriptor the caller leaves open does not reach containers', () => 
     expectNoLeak(r.out, { pid1: true });
   }, 120_000);
 
-  it('container run, on a kernel without close_range (the /proc/self/fd walk)', () => {
-    const r = withOpenRoot([process.execPath, ...cli, 'run', '--rm', 'shoalrt-bb:1', 'sh', '-c', probe()], { ...cliEnv(), SHOAL_SHIM_FDS_FALLBACK: '1' });
-    expect(r.code, r.err).toBe(0);
-    expectNoLeak(r.out, { pid1: true });
+  it('container run, on a kernel without close_range (the /proc/self/fd walk), as root and as a user', () => {
+    for (const user of [[], ['--user', '1000']]) {
+      const r = withOpenRoot([process.execPath, ...cli, 'run', '--rm', ...user, 'shoalrt-bb:1', 'sh', '-c', `id -u; ${probe()}`], { ...cliEnv(), SHOAL_SHIM_FDS_FALLBACK: '1' });
+      expect(r.code, r.err).toBe(0);
+      expect(r.out.split('\n')[0]).toBe(user.length ? '1000' : '0');
+      expectNoLeak(r.out, { pid1: true });
+    }
   }, 120_000);
 
   it('container run -d: the supervisor keeps none of the caller\'s descriptors', () => {
