@@ -1,7 +1,7 @@
 // The `shoal daemon` process: always an agent, also a manager on manager hosts. It owns the
 // node's membership (init, join, leave), resumes from disk after a restart, and serves the local
 // Daemon API. It is the only code that composes manager/ and agent/ (see README.md).
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Agent, hostDescription } from '../agent/index.js';
@@ -28,7 +28,7 @@ import { DaemonStateError } from './errors.js';
 import { joinRaft, membersByNode } from './raft-join.js';
 import { newRaftId, startAgent, startManagerParts, type ManagerParts, type Tuning } from './node-runtime.js';
 import type { ExtraService } from './cluster-api.js';
-import type { DaemonPaths } from './paths.js';
+import { secureDaemonPaths, type DaemonPaths } from './paths.js';
 import { renewCertificate, RoleWatch } from './role-watch.js';
 import { loadNodeState, saveNodeState, type NodeState } from './state.js';
 import { writeClusterObjects } from './cluster-objects.js';
@@ -86,8 +86,7 @@ export class Daemon {
 
   /** Resumes as the node recorded on disk, if any (after a restart, a reboot or a SIGKILL). */
   async resume(): Promise<void> {
-    await mkdir(this.o.paths.root, { recursive: true, mode: 0o700 });
-    await mkdir(this.o.paths.run, { recursive: true, mode: 0o700 });
+    secureDaemonPaths(this.o.paths, this.log);
     const state = await loadNodeState(this.o.paths.stateFile);
     if (!state) return;
     const certs = await loadNodeCertificates(this.o.paths.certDir);

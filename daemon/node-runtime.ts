@@ -1,7 +1,7 @@
 // The parts of a running node: the agent (always) and, on managers, the manager with its
 // cluster API server. Started from certificates and state already on disk.
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { ensurePrivateDir } from '../proto/file-modes.js';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
@@ -66,7 +66,7 @@ export async function startManagerParts(o: {
   /** Seals the Raft WAL and snapshots (daemon/raft-keys.ts). */
   raftCipher?: { cipher: RecordCipher; allowPlaintext: boolean };
 }): Promise<ManagerParts> {
-  await mkdir(o.paths.raftDir, { recursive: true });
+  ensurePrivateDir(o.paths.raftDir);
   let auth: NodeAuthenticator | undefined;
   const creds = clientCredentials(o.certs);
   const manager = await Manager.start({
@@ -118,8 +118,8 @@ export async function startAgent(o: {
   /** Every session message (the daemon learns role changes from the Node in it). */
   onSessionMessage?: (msg: SessionMessage) => void;
 }): Promise<Agent> {
-  await mkdir(o.paths.agentDir, { recursive: true });
-  await mkdir(o.paths.containersDir, { recursive: true });
+  ensurePrivateDir(o.paths.agentDir);
+  ensurePrivateDir(o.paths.containersDir);
   const runtime = new ContainerRuntime({
     stateDir: o.paths.containersDir,
     cgroupParent: o.tuning.cgroupParent ?? process.env.SHOAL_CGROUP_PARENT ?? 'shoal',

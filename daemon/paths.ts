@@ -1,5 +1,7 @@
 // Where a daemon keeps its state: SHOAL_ROOT (persistent) and SHOAL_RUN (volatile).
 import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { describeModeFix, secureStateDirs } from '../proto/file-modes.js';
 
 export interface DaemonPaths {
   root: string;
@@ -33,4 +35,9 @@ export function defaultRoot(): string {
 
 export function defaultRun(): string {
   return process.env.SHOAL_RUN || '/run/shoal';
+}
+
+/** SHOAL_ROOT and SHOAL_RUN private to root, corrected and logged if found open (proto/file-modes.ts). */
+export function secureDaemonPaths(p: DaemonPaths, log: Logger): void {
+  secureStateDirs({ root: p.root, run: p.run }, (fix) => log.warn({ path: fix.path, was: fix.was.toString(8), now: fix.now.toString(8) }, describeModeFix(fix)));
 }

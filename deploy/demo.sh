@@ -43,7 +43,13 @@ if [ "${SHOAL_DEMO_SKIP_INSTALL:-}" != 1 ]; then
 fi
 
 step "building the busybox test image into $OUT"
-mkdir -p "$OUT"
+# The demo's files (daemon logs) are root's alone, like SHOAL_ROOT (proto/file-modes.ts); the lab
+# makes each host's SHOAL_ROOT/SHOAL_RUN 0700 itself. An earlier run's open directory is corrected.
+mkdir -p -m 0700 "$OUT"
+if [ "$(stat -c %a "$OUT")" != 700 ]; then
+  echo "shoal demo: $OUT was mode $(stat -c %a "$OUT"), open to other local users: changed to 0700" >&2
+  chmod 0700 "$OUT"
+fi
 npx tsx deploy/images/build.ts --out "$OUT" busybox
 IMAGE_TAR=$OUT/busybox.oci.tar
 if [ ! -f "$IMAGE_TAR" ]; then

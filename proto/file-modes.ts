@@ -137,7 +137,9 @@ export function secureContainerRecords(containersDir: string, report?: ModeFixRe
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  for (const name of names) {
+  // container directories only (64 hex digits): the runtime's shared entries (.names, .layers) sit
+  // behind containersDir and must keep their own modes
+  for (const name of names.filter((n) => /^[0-9a-f]{64}$/.test(n))) {
     const dir = join(containersDir, name);
     tightenPath(dir, PRIVATE_DIR_MODE, report);
     tightenPath(join(dir, 'container.json'), SECRET_FILE_MODE, report);

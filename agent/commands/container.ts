@@ -8,6 +8,7 @@ import { UsageError } from '../../cli/errors.js';
 import { ImageStore, defaultShoalRoot, imageStoreRoot } from '../images/index.js';
 import { ContainerRuntime, type ContainerInfo, type ContainerSpec, type MountSpec, type NetworkMode } from '../runtime/index.js';
 import type { CgroupLimits } from '../runtime/types.js';
+import { secureCliStateDirs, shoalRunDir } from './state-dirs.js';
 
 interface Roots {
   root?: string;
@@ -23,7 +24,8 @@ function withRoots(cmd: Command): Command {
 }
 
 function runtimeFor(o: Roots): ContainerRuntime {
-  const run = o.run ?? (process.env.SHOAL_RUN || '/run/shoal');
+  const run = shoalRunDir(o.run);
+  secureCliStateDirs({ root: o.root ?? defaultShoalRoot(), run });
   return new ContainerRuntime({ stateDir: join(run, 'containers'), cgroupParent: process.env.SHOAL_CGROUP_PARENT || 'shoal', logger: pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'error' }, pino.destination(2)) });
 }
 

@@ -8,6 +8,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
+import { ensurePrivateDir, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../../proto/file-modes.js';
 import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from './cgroups/index.js';
 import { cgroupMountsFor } from './cgroup-view.js';
 import { writeEtcFiles } from './etc-files.js';
@@ -74,15 +75,19 @@ export class ContainerRuntime {
     const d = join(this.stateDir, '.rootfs');
     // made again if something removed it meanwhile (a stat: cheap next to a start)
     if (this.rootfsDir !== d || !existsSync(d)) {
-      mkdirSync(d, { recursive: true });
+      mkdirSync(d, { recursive: true, mode: PRIVATE_DIR_MODE });
       this.rootfsDir = d;
     }
     return d;
   }
 
-  async create(spec: ContainerSpec): Promise<ContainerInfo> {
+  /** `signal`: a create still waiting for its turn is given up when it aborts (nothing is made). */
+  async create(spec: ContainerSpec, opts: { signal?: AbortSignal } = {}): Promise<ContainerInfo> {
     validateSpec(spec);
-    return this.launch.run(() => this.createNow(spec));
+    return this.launch.run(() => {
+      opts.signal?.throwIfAborted();
+      return this.createNow(spec);
+    });
   }
 
   private async createNow(spec: ContainerSpec): Promise<ContainerInfo> {
@@ -96,10 +101,11 @@ export class ContainerRuntime {
     cgCreated.catch(() => undefined);
     undo.push(async () => (await cgCreated.catch(() => null))?.remove());
     try {
-      mkdirSync(this.stateDir, { recursive: true });
+      // containers' records (their env), writable layers and rootfs: root's alone (proto/file-modes.ts)
+      ensurePrivateDir(this.stateDir);
       // Files go through the thread pool, as many at once as can be: each creation waits for the
       // disk's journal (see state.ts), and a start is as slow as its longest chain of them.
-      const dirMade = mkdir(dir);
+      const dirMade = mkdir(dir, { mode: PRIVATE_DIR_MODE });
       dirMade.catch(() => undefined);
       undo.push(async () => {
         await dirMade.catch(() => undefined);
@@ -116,7 +122,7 @@ export class ContainerRuntime {
       await cgCreated;
       // the overlay's directories and the record together; the record is renamed into place last
       const recordPath = join(dir, files.record);
-      await Promise.all([mkdir(join(dir, files.upper)), mkdir(join(dir, files.work)), writeFile(`${recordPath}.tmp`, JSON.stringify(rec, null, 2) + '\n')]);
+      await Promise.all([mkdir(join(dir, files.upper)), mkdir(join(dir, files.work)), writeFile(`${recordPath}.tmp`, JSON.stringify(rec, null, 2) + '\n', { mode: SECRET_FILE_MODE })]);
       await rename(`${recordPath}.tmp`, recordPath);
       this.log.info({ container: id, name }, 'container created');
       return await describe(dir, rec);

@@ -1,6 +1,7 @@
 // Making a lab's kernel objects and directories, in an order where each step is recorded in
 // the state file before it happens and a failure at any point can be rolled back by teardown.
 import { mkdir } from 'node:fs/promises';
+import { ensurePrivateDir } from '../../proto/file-modes.js';
 import { LabConflictError } from './errors.js';
 import { addNetns, addUtsNamespace, exists, ipBatch, netnsPath } from './kernel.js';
 import { record, type LabDirs, type LabState } from './state.js';
@@ -40,8 +41,9 @@ export async function build(
   );
   await mkdir(utsDir, { recursive: true });
   for (const h of state.hosts) {
-    await mkdir(h.root, { recursive: true });
-    await mkdir(h.run, { recursive: true });
+    // each host's SHOAL_ROOT and SHOAL_RUN, private as a real host's (proto/file-modes.ts)
+    ensurePrivateDir(h.root);
+    ensurePrivateDir(h.run);
   }
 
   await record(dirs, state, { kind: 'netns', name: sw });

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { describeModeFix, ensurePrivateDir } from '../../proto/file-modes.js';
 import {
   DEFAULT_LAB,
   DEFAULT_SUBNET,
@@ -146,6 +147,8 @@ export class Lab {
       }),
       objects: [],
     };
+    // the labs' roots hold every host's state: root's alone, corrected if an older lab left them open
+    for (const d of [dirs.stateDir, dirs.dataDir]) ensurePrivateDir(d, (fix) => log.warn({ lab: name, path: fix.path }, describeModeFix(fix)));
     await createState(dirs, state); // throws LabExistsError: nothing of the running lab is touched
     try {
       await build(dirs, state, dataRoot, utsDir, subnet.prefix, opts.signal);
