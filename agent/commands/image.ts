@@ -1,26 +1,42 @@
 // `shoal image ...`: the local image store, used directly as `ctr images` does (no daemon).
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { isUserFacing, UsageError } from '../../cli/errors.js';
-import { ImageStore, imageStoreRoot, defaultShoalRoot, type ImageConfig, type ImageRecord } from '../images/index.js';
+import { DEFAULT_LAYER_LIMITS, ImageStore, imageStoreRoot, defaultShoalRoot, layerLimits, type ImageConfig, type ImageRecord } from '../images/index.js';
+import { secureCliStateDirs, shoalRunDir } from './state-dirs.js';
 
-interface RootOpt {
+interface RootOpt extends LimitFlags {
   root?: string;
   /** volatile state root holding the runtime's containers (rm and prune only) */
   run?: string;
 }
 
+interface LimitFlags {
+  maxLayerSize?: string;
+  maxLayerEntries?: string;
+  maxArchiveSize?: string;
+}
+
+const gib = (n: number): string => `${n / 1024 ** 3}g`;
+const LIMIT_OPTIONS = {
+  layerSize: ['--max-layer-size <size>', `refuse a layer whose uncompressed tar is larger (default $SHOAL_MAX_LAYER_SIZE or ${gib(DEFAULT_LAYER_LIMITS.layerBytes)})`],
+  layerEntries: ['--max-layer-entries <n>', `refuse a layer with more entries (default $SHOAL_MAX_LAYER_ENTRIES or ${DEFAULT_LAYER_LIMITS.layerEntries})`],
+  archiveSize: ['--max-archive-size <size>', `refuse an archive whose uncompressed tar is larger (default $SHOAL_MAX_ARCHIVE_SIZE or ${gib(DEFAULT_LAYER_LIMITS.archiveBytes)})`],
+} as const;
+
 const ROOT_HELP = 'shoal data root; images live in DIR/images (default $SHOAL_ROOT or /var/lib/shoal)';
 const RUN_HELP = 'volatile state root whose containers keep their images (default $SHOAL_RUN or /run/shoal)';
 
 function storeFor(opts: RootOpt): ImageStore {
+  const root = opts.root ?? defaultShoalRoot();
+  secureCliStateDirs({ root });
   return new ImageStore({
-    root: imageStoreRoot(opts.root ?? defaultShoalRoot()),
+    root: imageStoreRoot(root),
+    limits: layerLimits(opts),
     logger: pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'error' }, pino.destination(2)),
     imagesInUse: () => imagesOfContainers(opts),
   });
@@ -29,8 +45,7 @@ function storeFor(opts: RootOpt): ImageStore {
 /** `docker load < file`: the archive is spooled next to the store (same file system), then loaded. */
 async function loadStdin(store: ImageStore): Promise<ImageRecord[]> {
   if (process.stdin.isTTY) throw new UsageError('no archive given: use -i FILE, or pipe one on stdin');
-  await mkdir(join(store.root, 'tmp'), { recursive: true });
-  const spool = join(store.root, 'tmp', `${process.pid}-stdin-${randomBytes(6).toString('hex')}`);
+  const spool = await store.tempPath('stdin'); // removed by the next load if this process is killed
   try {
     await pipeline(process.stdin, createWriteStream(spool, { flags: 'wx' }));
     if ((await stat(spool)).size === 0) throw new UsageError('stdin was empty: use -i FILE, or pipe an image archive on stdin');
@@ -44,7 +59,8 @@ async function loadStdin(store: ImageStore): Promise<ImageRecord[]> {
 async function imagesOfContainers(opts: RootOpt): Promise<string[]> {
   // loaded only here, so listing or loading images never touches cgroups
   const { ContainerRuntime } = await import('../runtime/index.js');
-  const run = opts.run ?? (process.env.SHOAL_RUN || '/run/shoal');
+  const run = shoalRunDir(opts.run);
+  secureCliStateDirs({ run });
   const runtime = new ContainerRuntime({ stateDir: join(run, 'containers'), logger: pino({ level: 'error' }, pino.destination(2)) });
   return runtime.imagesInUse();
 }
@@ -61,6 +77,9 @@ export function registerImageCommands(program: Command): void {
     .description('load images from an OCI image-layout or `docker save` tarball (plain or gzip)')
     .option('-i, --input <file>', 'archive to read (default: stdin)')
     .option('--root <dir>', ROOT_HELP)
+    .option(...LIMIT_OPTIONS.layerSize)
+    .option(...LIMIT_OPTIONS.layerEntries)
+    .option(...LIMIT_OPTIONS.archiveSize)
     .action(async (opts: RootOpt & { input?: string }) => {
       const store = storeFor(opts);
       const records = opts.input !== undefined && opts.input !== '-' ? await store.load(opts.input) : await loadStdin(store);
@@ -95,6 +114,8 @@ export function registerImageCommands(program: Command): void {
     .option('-w, --workdir <dir>', 'working directory')
     .option('-u, --user <user>', 'user[:group] the container runs as')
     .option('--root <dir>', ROOT_HELP)
+    .option(...LIMIT_OPTIONS.layerSize)
+    .option(...LIMIT_OPTIONS.layerEntries)
     .action(async (file: string, ref: string, opts: RootOpt & ImportFlags) => {
       const rec = await storeFor(opts).importRootfs(file, ref, importConfig(opts));
       out(rec.id);

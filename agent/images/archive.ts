@@ -7,6 +7,7 @@ import { ImageArchiveError, DigestMismatchError } from './errors.js';
 import { openDecompressed } from './compression.js';
 import { readTar } from './tar-reader.js';
 import { writeHashed } from './blobs.js';
+import { DEFAULT_LAYER_LIMITS, limitExceeded, type LayerLimits } from './limits.js';
 
 export interface StagedFile {
   file: string;
@@ -87,7 +88,7 @@ export function cleanArchivePath(p: string): string {
 }
 
 /** Reads `archivePath` (plain or gzip) into `stagingDir`. */
-export async function stageArchive(archivePath: string, stagingDir: string, sourceName = archivePath): Promise<StagedArchive> {
+export async function stageArchive(archivePath: string, stagingDir: string, sourceName = archivePath, limits: LayerLimits = DEFAULT_LAYER_LIMITS): Promise<StagedArchive> {
   const staged = new StagedArchive(sourceName);
   await mkdir(stagingDir, { recursive: true });
   let n = 0;
@@ -113,6 +114,10 @@ export async function stageArchive(archivePath: string, stagingDir: string, sour
       throw new DigestMismatchError(`${sourceName} (${path})`, `sha256:${m[1]}`, written.digest);
     }
     staged.add(path, { file, ...written });
+  }, {
+    maxBytes: limits.archiveBytes,
+    maxEntries: limits.layerEntries,
+    exceeded: (what) => limitExceeded(`image archive ${sourceName}`, what === 'bytes' ? 'archiveBytes' : 'layerEntries', what === 'bytes' ? limits.archiveBytes : limits.layerEntries),
   });
   return staged;
 }

@@ -44,7 +44,9 @@ export class DigestMismatchError extends ImageUserError {
 /** A layer entry would land outside its layer directory; the whole layer is refused. */
 export class UnsafeLayerError extends ImageUserError {
   constructor(readonly source: string, readonly entry: string, why: string) {
-    super(`refusing layer ${source}: entry "${entry}" ${why}; nothing was unpacked`);
+    // a hostile name may be kilobytes long: show its start and end
+    const shown = entry.length > 120 ? `${entry.slice(0, 60)}…${entry.slice(-40)}` : entry;
+    super(`refusing layer ${source}: entry "${shown}" ${why}; nothing was unpacked`);
   }
 }
 
@@ -65,5 +67,12 @@ export class ImageConflictError extends ImageUserError {
 export class ImageStoreCorruptError extends ImageUserError {
   constructor(message: string) {
     super(message);
+  }
+}
+
+/** A layer or archive goes past a configured bound (limits.ts); nothing was stored. */
+export class LayerLimitError extends ImageUserError {
+  constructor(readonly source: string, why: string, fix: string) {
+    super(`refusing ${source}: ${why}; nothing was stored. ${fix[0]!.toUpperCase()}${fix.slice(1)}`);
   }
 }

@@ -138,13 +138,15 @@ async function parseDockerSave(staged: StagedArchive): Promise<ImageCandidate[]>
       if (typeof p !== 'string') fail('manifest.json has a layer path that is not a string');
       return { blob: staged.get(p as string), diffId: parsed.diffIds[i]! };
     });
+    if (e.RepoTags !== undefined && e.RepoTags !== null && !Array.isArray(e.RepoTags)) fail(`manifest.json gives RepoTags of ${e.Config as string} as something other than a list`);
     const refs: string[] = [];
-    for (const tag of Array.isArray(e.RepoTags) ? e.RepoTags : []) {
-      if (typeof tag !== 'string') continue;
+    for (const tag of (e.RepoTags as unknown[] | null | undefined) ?? []) {
+      // refused, as `docker load` does: loading it untagged would leave the user to find it by id
+      if (typeof tag !== 'string') fail(`manifest.json has a RepoTags entry for ${e.Config as string} that is not a string: ${JSON.stringify(tag)}`);
       try {
-        refs.push(normalizeReference(tag));
-      } catch {
-        // keep loading; the image stays reachable by id
+        refs.push(normalizeReference(tag as string));
+      } catch (err) {
+        fail(`manifest.json tags ${e.Config as string} as ${JSON.stringify(tag)}, which is not a valid image reference (${(err as Error).message}); fix RepoTags in the archive or remove the entry, then load again`);
       }
     }
     out.push({ refs, configBytes: config.bytes, configDigest: configFile.digest, parsed, layers });

@@ -9,8 +9,10 @@ export {
   ImageNotFoundError,
   ImageStoreCorruptError,
   InvalidReferenceError,
+  LayerLimitError,
   UnsafeLayerError,
   UnsupportedCompressionError,
 } from './errors.js';
 export { normalizeReference, parseReference } from './reference.js';
 export { defaultShoalRoot, imageStoreRoot } from './paths.js';
+export { DEFAULT_LAYER_LIMITS, layerLimits, type LayerLimits } from './limits.js';

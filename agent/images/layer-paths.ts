@@ -6,12 +6,19 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnsafeLayerError } from './errors.js';
 
+// Linux's PATH_MAX counts the terminating NUL; NAME_MAX bounds each component.
+export const PATH_MAX = 4095;
+const NAME_MAX = 255;
+
 /** Splits an entry name into components; [] is the layer root itself. */
 export function entryComponents(name: string, source: string, field = 'path'): string[] {
   if (name.includes('\0')) throw new UnsafeLayerError(source, name, `has a NUL byte in its ${field}`);
+  if (Buffer.byteLength(name) > PATH_MAX) throw new UnsafeLayerError(source, name, `has a ${field} of ${Buffer.byteLength(name)} bytes; Linux allows at most ${PATH_MAX}`);
   if (name.startsWith('/')) throw new UnsafeLayerError(source, name, `has an absolute ${field}, which would escape the layer`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw new UnsafeLayerError(source, name, `has ".." in its ${field}, which would escape the layer`);
+  const long = parts.find((p) => Buffer.byteLength(p) > NAME_MAX);
+  if (long !== undefined) throw new UnsafeLayerError(source, name, `has a name of ${Buffer.byteLength(long)} bytes in its ${field}; Linux allows at most ${NAME_MAX}`);
   return parts;
 }
 
@@ -56,4 +63,19 @@ export async function existingLinkTarget(root: string, parts: string[], entry: s
     if (!last && !st.isDirectory()) throw new UnsafeLayerError(source, entry, `is a hard link below the non-directory "${rel}"`);
   }
   return join(root, ...parts);
+}
+
+/** A symlink's target is stored as is (it may point anywhere: it is only followed inside the container), but must fit. */
+export function checkLinkTarget(target: string, entry: string, source: string): void {
+  if (Buffer.byteLength(target) > PATH_MAX) throw new UnsafeLayerError(source, entry, `is a symlink whose target is ${Buffer.byteLength(target)} bytes; Linux allows at most ${PATH_MAX}`);
+}
+
+/**
+ * An entry's path must fit below the layer's directory too, wherever the layer lives (its temp
+ * directory while unpacked, its place in the store after): `room` is what is left of PATH_MAX there.
+ * A longer one would unpack, but no tool could then remove it by path (prune would fail).
+ */
+export function checkPathRoom(parts: string[], room: number, entry: string, source: string): void {
+  const bytes = Buffer.byteLength(parts.join('/'));
+  if (bytes > room) throw new UnsafeLayerError(source, entry, `has a path of ${bytes} bytes, more than the ${room} that fit below this store's layer directories (Linux allows ${PATH_MAX} in all)`);
 }

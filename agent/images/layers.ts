@@ -1,12 +1,14 @@
 // Unpacked layers, one directory per diff id: <root>/layers/<hex>/{diff/,layer.json}. A layer is
 // unpacked into a private temp directory and renamed into place whole, so two loads of the same
 // layer never see each other's half-written files; the loser of the rename discards its copy.
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openDecompressed } from './compression.js';
 import { DigestMismatchError } from './errors.js';
+import { PATH_MAX } from './layer-paths.js';
+import { DEFAULT_LAYER_LIMITS, type LayerLimits } from './limits.js';
+import { tempEntryName } from './temp.js';
 import { unpackLayer } from './unpack.js';
 
 export interface LayerMeta {
@@ -20,7 +22,12 @@ export interface PreparedLayer extends LayerMeta {
 }
 
 export class LayerStore {
-  constructor(readonly dir: string, private readonly tmpDir: string, private readonly logger?: Logger) {}
+  constructor(
+    readonly dir: string,
+    private readonly tmpDir: string,
+    private readonly logger?: Logger,
+    private readonly limits: LayerLimits = DEFAULT_LAYER_LIMITS,
+  ) {}
 
   private hex(diffId: string): string {
     return diffId.replace(/^sha256:/, '');
@@ -54,11 +61,13 @@ export class LayerStore {
    */
   async prepare(blobFile: string, source: string, expected?: string): Promise<PreparedLayer> {
     await mkdir(this.tmpDir, { recursive: true });
-    const dir = join(this.tmpDir, `${process.pid}-layer-${randomBytes(6).toString('hex')}`);
+    const dir = join(this.tmpDir, tempEntryName('layer'));
     try {
       await mkdir(join(dir, 'diff'), { recursive: true, mode: 0o755 });
       const { stream } = await openDecompressed(blobFile, source);
-      const res = await unpackLayer(stream, join(dir, 'diff'), source, this.logger);
+      // room for entry paths below both the temp diff/ and the one the layer is renamed to
+      const longest = Math.max(Buffer.byteLength(join(dir, 'diff')), Buffer.byteLength(this.diffDir(`sha256:${'0'.repeat(64)}`)));
+      const res = await unpackLayer(stream, join(dir, 'diff'), source, this.logger, this.limits, PATH_MAX - longest - 1);
       if (expected !== undefined && res.diffId !== expected) throw new DigestMismatchError(source, expected, res.diffId);
       const meta: LayerMeta = { diffId: res.diffId, size: res.size };
       await writeFile(join(dir, 'layer.json'), JSON.stringify(meta));
@@ -89,7 +98,7 @@ export class LayerStore {
   /** Deletes a layer (moved aside first, so no half-deleted layer is ever visible); returns its size. */
   async remove(diffId: string): Promise<number> {
     const meta = await this.meta(diffId);
-    const aside = join(this.tmpDir, `${process.pid}-gc-${randomBytes(6).toString('hex')}`);
+    const aside = join(this.tmpDir, tempEntryName('gc'));
     await mkdir(this.tmpDir, { recursive: true });
     try {
       await rename(join(this.dir, this.hex(diffId)), aside);

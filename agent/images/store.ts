@@ -1,10 +1,10 @@
 // The image store: content-addressed blobs, unpacked layers shared by every image that has them,
 // image records and refs, all under one root (SHOAL_ROOT/images in a real install).
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { ensurePrivateDir } from '../../proto/file-modes.js';
 import { stageArchive } from './archive.js';
 import { BlobStore, sha256, writeHashed } from './blobs.js';
 import { AmbiguousImageError, ImageArchiveError, ImageConflictError, ImageNotFoundError, ImageStoreCorruptError } from './errors.js';
@@ -12,6 +12,8 @@ import { parseArchive, type ImageCandidate } from './formats.js';
 import { buildImageConfig, parseImageConfig } from './image-config.js';
 import { installImages, type InstallDeps } from './install.js';
 import { LayerStore, type PreparedLayer } from './layers.js';
+import { layerLimits, type LayerLimits } from './limits.js';
+import { isStaleTempEntry, tempEntryName } from './temp.js';
 import { withStoreLock } from './lock.js';
 import { RecordFiles, type StoredImage } from './records.js';
 import { saveOciLayout, type SaveItem } from './save.js';
@@ -24,6 +26,8 @@ export interface ImageStoreOptions {
   logger?: Logger;
   /** ids of images that containers still use: remove() refuses them without force, prune() keeps them */
   imagesInUse?: () => Promise<Iterable<string>>;
+  /** Bounds on what a load or import may unpack (default: layerLimits(), i.e. SHOAL_MAX_* or built-in). */
+  limits?: Partial<LayerLimits>;
 }
 
 export class ImageStore {
@@ -35,13 +39,17 @@ export class ImageStore {
   private readonly records: RecordFiles;
   private readonly lockFile: string;
   private readonly imagesInUse: () => Promise<Iterable<string>>;
+  readonly limits: LayerLimits;
 
   constructor(opts: ImageStoreOptions) {
     this.root = opts.root;
+    // layers hold setuid binaries and device nodes: no other user may reach them (proto/file-modes.ts)
+    ensurePrivateDir(this.root, (fix) => opts.logger?.warn(fix, 'image store was open to other users; closed'));
     this.logger = opts.logger ?? pino({ level: 'silent' });
     this.tmpDir = join(this.root, 'tmp');
     this.blobs = new BlobStore(join(this.root, 'blobs'), this.tmpDir);
-    this.layers = new LayerStore(join(this.root, 'layers'), this.tmpDir, this.logger);
+    this.limits = { ...layerLimits(), ...opts.limits };
+    this.layers = new LayerStore(join(this.root, 'layers'), this.tmpDir, this.logger, this.limits);
     this.records = new RecordFiles(this.root, this.tmpDir);
     this.lockFile = join(this.root, 'lock');
     this.imagesInUse = opts.imagesInUse ?? (async () => []);
@@ -52,9 +60,15 @@ export class ImageStore {
   }
 
   private async workDir(kind: string): Promise<string> {
-    const dir = join(this.tmpDir, `${process.pid}-${kind}-${randomBytes(6).toString('hex')}`);
-    await mkdir(dir, { recursive: true });
+    const dir = await this.tempPath(kind);
+    await mkdir(dir);
     return dir;
+  }
+
+  /** A fresh path under the store's tmp/ (same file system), removed at the next start if its process dies. */
+  async tempPath(kind: string): Promise<string> {
+    await mkdir(this.tmpDir, { recursive: true });
+    return join(this.tmpDir, tempEntryName(kind));
   }
 
   /**
@@ -62,9 +76,10 @@ export class ImageStore {
    * `sourceName` names the archive in errors when the path is a spool file (e.g. "stdin").
    */
   async load(archivePath: string, sourceName: string = archivePath): Promise<ImageRecord[]> {
+    await this.removeStaleTemp();
     const work = await this.workDir('load');
     try {
-      const staged = await stageArchive(archivePath, work, sourceName);
+      const staged = await stageArchive(archivePath, work, sourceName, this.limits);
       const candidates = await parseArchive(staged);
       if (candidates.length === 0) throw new ImageArchiveError(sourceName, 'it contains no images');
       const stored = await installImages(this.deps(), candidates);
@@ -77,6 +92,7 @@ export class ImageStore {
   /** Imports a plain rootfs tarball (plain or gzip) as a one-layer image named `ref`. */
   async importRootfs(tarPath: string, ref: string, config: Partial<ImageConfig> = {}): Promise<ImageRecord> {
     const name = normalizeReference(ref);
+    await this.removeStaleTemp();
     const work = await this.workDir('import');
     let layer: PreparedLayer | undefined;
     try {
@@ -213,13 +229,19 @@ export class ImageStore {
     });
   }
 
-  /** Temp entries of processes that died mid-load (their names start with the pid). */
-  private async removeStaleTemp(): Promise<void> {
+  /**
+   * Removes temp entries of processes that died mid-load or mid-import (see temp.ts): run by every
+   * load and import, by prune, and by the daemon at start. Returns how many were removed.
+   */
+  async removeStaleTemp(): Promise<number> {
+    let removed = 0;
     for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
-      const pid = Number.parseInt(name, 10);
-      if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+      if (!isStaleTempEntry(name)) continue;
       await rm(join(this.tmpDir, name), { recursive: true, force: true });
+      removed++;
     }
+    if (removed > 0) this.logger.info({ removed, dir: this.tmpDir }, 'removed work left by interrupted image loads');
+    return removed;
   }
 
   private async find(ref: string): Promise<StoredImage> {
@@ -269,14 +291,5 @@ export class ImageStore {
     if (img.architecture) rec.architecture = img.architecture;
     if (img.manifestDigest) rec.manifestDigest = img.manifestDigest;
     return rec;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

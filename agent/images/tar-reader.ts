@@ -15,7 +15,14 @@ export interface TarReadResult {
   bytes: number;
 }
 
-export async function readTar(input: Readable, source: string, onEntry: EntryHandler): Promise<TarReadResult> {
+/** Bounds checked while reading: past one, reading stops with `exceeded`'s error (nothing more is fed). */
+export interface TarBounds {
+  maxBytes: number;
+  maxEntries?: number;
+  exceeded: (what: 'bytes' | 'entries', limit: number) => Error;
+}
+
+export async function readTar(input: Readable, source: string, onEntry: EntryHandler, bounds?: TarBounds): Promise<TarReadResult> {
   patchTarStreamPax();
   // v7 tars (no ustar magic) still carry a checksum, which tar-stream verifies either way
   const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
@@ -26,6 +33,7 @@ export async function readTar(input: Readable, source: string, onEntry: EntryHan
     for await (const chunk of input as AsyncIterable<Buffer>) {
       hash.update(chunk);
       bytes += chunk.length;
+      if (bounds && bytes > bounds.maxBytes) throw bounds.exceeded('bytes', bounds.maxBytes);
       if (!extract.write(chunk)) await drainedOrClosed(extract);
       if (extract.destroyed) return;
     }
@@ -37,7 +45,9 @@ export async function readTar(input: Readable, source: string, onEntry: EntryHan
   feeding.catch(() => {}); // observed below; avoid an unhandled rejection in the meantime
 
   try {
+    let entries = 0;
     for await (const entry of extract) {
+      if (bounds?.maxEntries !== undefined && ++entries > bounds.maxEntries) throw bounds.exceeded('entries', bounds.maxEntries);
       await onEntry(entry.header as PaxHeaders, entry as unknown as AsyncIterable<Buffer>);
       entry.resume(); // skip whatever the handler did not read
     }
@@ -45,7 +55,9 @@ export async function readTar(input: Readable, source: string, onEntry: EntryHan
   } catch (err) {
     input.destroy();
     if (!extract.destroyed) extract.destroy(new Error('aborted'));
-    await feeding.catch(() => {});
+    const fed = await feeding.then(() => undefined, (e: unknown) => e);
+    // a bound crossed while feeding is the reason, whatever the extractor reported after it
+    if (fed instanceof Error && 'userError' in fed) throw fed;
     // our own typed errors and system errors (ENOSPC, EACCES...) are not the archive's fault
     if (err instanceof Error && ('userError' in err || 'syscall' in err)) throw err;
     throw new ImageArchiveError(source, describeTarError(err));

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { UnsafeLayerError } from './errors.js';
-import { ensureParentDirs, entryComponents, existingLinkTarget } from './layer-paths.js';
+import { checkLinkTarget, checkPathRoom, ensureParentDirs, entryComponents, existingLinkTarget, PATH_MAX } from './layer-paths.js';
+import { DEFAULT_LAYER_LIMITS, limitExceeded, type LayerLimits } from './limits.js';
 import { fsOps } from './native.js';
 import { entryOwner, entryTimes, entryXattrs, type PaxHeaders } from './tar-headers.js';
 import { readTar } from './tar-reader.js';
@@ -33,7 +34,15 @@ interface DirTimes {
 }
 
 /** Unpacks the tar `input` (already decompressed) into the existing empty directory `dest`. */
-export async function unpackLayer(input: Readable, dest: string, source: string, logger?: Logger): Promise<UnpackResult> {
+/** `pathRoom`: bytes an entry's path may take below `dest` (and below wherever the layer moves next). */
+export async function unpackLayer(
+  input: Readable,
+  dest: string,
+  source: string,
+  logger?: Logger,
+  limits: LayerLimits = DEFAULT_LAYER_LIMITS,
+  pathRoom: number = PATH_MAX - Buffer.byteLength(dest) - 1,
+): Promise<UnpackResult> {
   const ops = fsOps();
   const known = new Set<string>();
   const dirTimes: DirTimes[] = [];
@@ -41,8 +50,19 @@ export async function unpackLayer(input: Readable, dest: string, source: string,
   let entries = 0;
 
   const handle = async (header: PaxHeaders, body: AsyncIterable<Buffer>): Promise<void> => {
+    try {
+      await handleEntry(header, body);
+    } catch (err) {
+      // a name the checks let through can still outgrow PATH_MAX once joined under `dest`
+      if ((err as NodeJS.ErrnoException).code === 'ENAMETOOLONG') throw new UnsafeLayerError(source, header.name, 'has a path too long for this file system');
+      throw err;
+    }
+  };
+
+  const handleEntry = async (header: PaxHeaders, body: AsyncIterable<Buffer>): Promise<void> => {
     entries++;
     const parts = entryComponents(header.name, source);
+    checkPathRoom(parts, pathRoom, header.name, source);
     const base = parts[parts.length - 1];
     if (base !== undefined && base.startsWith(WHITEOUT)) {
       await whiteout(dest, parts, header.name, source, known, ops);
@@ -94,6 +114,7 @@ export async function unpackLayer(input: Readable, dest: string, source: string,
       case 'symlink': {
         if (parts.length === 0) throw new UnsafeLayerError(source, header.name, 'is a symlink in place of the layer root');
         await replaceExisting(target, known);
+        checkLinkTarget(header.linkname ?? '', header.name, source);
         await symlink(header.linkname ?? '', target);
         await lchown(target, uid, gid);
         await lutimes(target, atime, mtime);
@@ -119,7 +140,11 @@ export async function unpackLayer(input: Readable, dest: string, source: string,
     applyXattrs(target, header, source, ops, logger);
   };
 
-  const { digest } = await readTar(input, source, handle);
+  const { digest } = await readTar(input, source, handle, {
+    maxBytes: limits.layerBytes,
+    maxEntries: limits.layerEntries,
+    exceeded: (what) => limitExceeded(source, what === 'bytes' ? 'layerBytes' : 'layerEntries', what === 'bytes' ? limits.layerBytes : limits.layerEntries),
+  });
   // Directory mtimes last, deepest first: creating children changed them. lutimes, because a
   // later entry may have replaced the directory with a symlink pointing anywhere.
   dirTimes.sort((a, b) => b.depth - a.depth);
