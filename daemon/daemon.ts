@@ -14,6 +14,7 @@ import {
   createRootCA,
   generateJoinTokens,
   loadNodeCertificates,
+  nodeKeyIsEncrypted,
   newNodeId,
   RenewableCertificates,
   saveNodeCertificates,
@@ -89,31 +90,40 @@ export class Daemon {
     secureDaemonPaths(this.o.paths, this.log);
     const state = await loadNodeState(this.o.paths.stateFile);
     if (!state) return;
-    const certs = await loadNodeCertificates(this.o.paths.certDir);
-    if (!certs) throw new DaemonStateError(`${this.o.paths.stateFile} names a cluster but ${this.o.paths.certDir} holds no certificates: run \`shoal leave --force\` and join again`);
-    this.state = state;
-    this.certs = certs;
-    this.phase = 'pending';
     if (state.role === 'manager') {
+      // the Raft keys first: under autolock node.key is encrypted too
       const keys = await this.keys.open().catch((err: unknown) => {
+        this.state = state;
         this.fail(err);
         throw err;
       });
       if (keys === 'locked') {
+        this.state = state;
         this.phase = 'locked';
         this.log.warn({ node: state.nodeId }, 'manager is locked (autolock): it serves nothing until `shoal unlock` is given the unlock key');
         return;
       }
     }
+    const certs = await this.loadCertificates();
+    this.state = state;
+    this.certs = certs;
+    this.phase = 'pending';
     await this.startResumed(state, certs);
+  }
+
+  private async loadCertificates(): Promise<RenewableCertificates> {
+    const certs = await loadNodeCertificates(this.o.paths.certDir, this.keys.nodeKeyPassphrase());
+    if (!certs) throw new DaemonStateError(`${this.o.paths.stateFile} names a cluster but ${this.o.paths.certDir} holds no certificates: run \`shoal leave --force\` and join again`);
+    return certs;
   }
 
   /** A locked manager (autolock, restarted) given its unlock key: starts as resume() would have. */
   unlock(req: UnlockRequest): Promise<void> {
     return this.serial(async () => {
       const s = this.state;
-      if (this.phase !== 'locked' || !s || !this.certs) throw new DaemonStateError(s ? 'this node is not locked: there is nothing to unlock' : 'this node is not part of a cluster: there is nothing to unlock');
+      if (this.phase !== 'locked' || !s) throw new DaemonStateError(s ? 'this node is not locked: there is nothing to unlock' : 'this node is not part of a cluster: there is nothing to unlock');
       await this.keys.unlock(req.unlockKey);
+      this.certs = await this.loadCertificates();
       this.phase = 'pending';
       await this.startResumed(s, this.certs);
     });
@@ -157,10 +167,10 @@ export class Daemon {
         const expiryMs = nodeCertExpiryMs(undefined, this.o.tuning?.nodeCertExpiryMs);
         const certPem = await signNodeCertificate({ csrPem, nodeId, role: 'manager', clusterId, ca, addresses: [hostOf(advertise)], expiryMs });
         const certs = new RenewableCertificates({ keyPem, certPem, rootPem: ca.certPem });
-        await saveNodeCertificates(this.o.paths.certDir, certs);
-        this.certs = certs;
         const unlockKey = req.autolock ? newUnlockKey() : '';
         await this.keys.create(unlockKey || undefined);
+        await saveNodeCertificates(this.o.paths.certDir, certs, this.keys.nodeKeyPassphrase());
+        this.certs = certs;
         this.mgr = await this.startManager(raftId, new Map([[raftId, advertise]]), false, listen, advertise, { clusterId, nodeId });
         await writeClusterObjects(this.mgr.manager, { clusterId, nodeId, raftId, advertise, ca, tokens, heartbeatMs: this.o.tuning?.heartbeatMs, unlockKey }, { cidrs: req.defaultAddrPool ?? [], maskLength: req.defaultAddrPoolMaskLength ?? 0 });
         await this.commit({ clusterId, nodeId, role: 'manager', raftId: raftId.toString(), advertiseAddr: advertise, listenAddr: listen, managers: [advertise] });
@@ -321,7 +331,7 @@ export class Daemon {
       const now = this.state;
       if (!now || now.nodeId !== nodeId || this.certs !== certs) return; // left (or rejoined) meanwhile
       if (answer.role !== now.role) return this.changeRole(answer.role, answer.certs);
-      await saveNodeCertificates(this.o.paths.certDir, answer.certs);
+      await saveNodeCertificates(this.o.paths.certDir, answer.certs, this.keys.nodeKeyPassphrase());
       certs.replace(answer.certs);
       this.log.info({ node: nodeId, reason, serial: certificateInfo(answer.certs.certPem).serial }, 'certificate renewed');
     }).catch((err: unknown) => {
@@ -337,7 +347,7 @@ export class Daemon {
     const certs = this.certs;
     if (!s || !certs || s.role === role) return;
     this.log.info({ node: s.nodeId, from: s.role, to: role }, 'role changed by the managers');
-    await saveNodeCertificates(this.o.paths.certDir, next);
+    await saveNodeCertificates(this.o.paths.certDir, next, role === 'manager' ? this.keys.nodeKeyPassphrase() : undefined);
     certs.replace(next); // the same object: every credential made from it follows
     const agent = this.agent;
     this.agent = undefined;
@@ -403,8 +413,19 @@ export class Daemon {
       logger: this.o.logger,
       raftCipher,
     });
-    this.keys.start(parts.manager);
+    await this.syncNodeKey();
+    this.keys.start(parts.manager, () => this.serial(() => this.syncNodeKey()));
     return parts;
+  }
+
+  /** node.key is encrypted exactly while this manager is autolocked (see manager/keys). */
+  private async syncNodeKey(): Promise<void> {
+    const certs = this.certs;
+    if (!certs) return;
+    const pass = this.keys.nodeKeyPassphrase();
+    if ((await nodeKeyIsEncrypted(this.o.paths.certDir)) === !!pass) return;
+    await saveNodeCertificates(this.o.paths.certDir, certs, pass);
+    this.log.info({ encrypted: !!pass }, 'node key re-saved to follow autolock');
   }
 
   private advertise(requested: string, listen: string): string {

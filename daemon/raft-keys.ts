@@ -40,14 +40,20 @@ export class RaftKeys {
     return { cipher: k.ring, allowPlaintext: k.allowPlaintext };
   }
 
-  /** Follows the cluster's autolock setting on this manager until stop(). */
-  start(m: Manager): void {
+  /** The passphrase of node.key while autolock is on (undefined: stored plaintext). */
+  nodeKeyPassphrase(): Buffer | undefined {
+    return this.keys?.nodeKeyPassphrase();
+  }
+
+  /** Follows the cluster's autolock setting on this manager until stop(); `onAutolockChange`
+   *  re-saves the node key to match. */
+  start(m: Manager, onAutolockChange?: () => Promise<void>): void {
     const keys = this.keys;
     if (!keys) return;
     this.follow?.abort();
     const ac = new AbortController();
     this.follow = ac;
-    void followAutolock({ store: m.store, keys, storageKeyIds: () => m.raftStore.raft.storageKeyIds(), logger: this.log }, ac.signal);
+    void followAutolock({ store: m.store, keys, storageKeyIds: () => m.raftStore.raft.storageKeyIds(), logger: this.log, onAutolockChange }, ac.signal);
   }
 
   /** Stops following and forgets the keys (the Raft directory is being stopped or removed). */

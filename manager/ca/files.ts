@@ -3,7 +3,9 @@
 // complete as node.key.next and node.crt.next (each to a temporary name, fsynced, renamed), then
 // renamed over the live pair, key first. A crash anywhere leaves either the old pair or enough of
 // the new one for loadNodeCertificates to finish the switch: never a key with another's cert.
-import { X509Certificate, createPublicKey } from 'node:crypto';
+// With a passphrase (an autolocked manager, see manager/keys), node.key is an encrypted PKCS#8
+// PEM and cannot be used until the manager is unlocked.
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { NodeCertificates } from './credentials.js';
@@ -44,12 +46,25 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-export async function saveNodeCertificates(dir: string, nc: NodeCertificates): Promise<void> {
+/** Whether a node.key PEM is encrypted (it needs the manager's unlock key to be read). */
+export function isEncryptedKeyPem(pem: string): boolean {
+  return pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----');
+}
+
+/** Whether the node.key on disk is encrypted (false when there is none). */
+export async function nodeKeyIsEncrypted(dir: string): Promise<boolean> {
+  return isEncryptedKeyPem(await readFile(path.join(dir, FILES.keyPem), 'utf8').catch(() => ''));
+}
+
+export async function saveNodeCertificates(dir: string, nc: NodeCertificates, keyPassphrase?: Buffer): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const f = (name: string): string => path.join(dir, name);
   const current = await readFile(f(FILES.rootPem), 'utf8').catch(() => undefined);
   if (current !== nc.rootPem) await writeAtomic(f(FILES.rootPem), nc.rootPem, 0o644);
-  await writeAtomic(f(FILES.keyPem + NEXT), nc.keyPem, 0o600);
+  const keyPem = keyPassphrase
+    ? (createPrivateKey(nc.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: keyPassphrase }) as string)
+    : nc.keyPem;
+  await writeAtomic(f(FILES.keyPem + NEXT), keyPem, 0o600);
   await writeAtomic(f(FILES.certPem + NEXT), nc.certPem, 0o644); // its presence: the new pair is complete
   await syncDir(dir);
   await finishSwitch(dir);
@@ -83,14 +98,15 @@ export function keyMatchesCertificate(keyPem: string, certPem: string): boolean 
  * The node's certificates (renewable in place), or null if it never joined (or the set is
  * incomplete). Finishes a renewal that a crash interrupted first.
  */
-export async function loadNodeCertificates(dir: string): Promise<RenewableCertificates | null> {
+export async function loadNodeCertificates(dir: string, keyPassphrase?: Buffer): Promise<RenewableCertificates | null> {
   try {
     await finishSwitch(dir);
-    const [keyPem, certPem, rootPem] = await Promise.all([
+    const [stored, certPem, rootPem] = await Promise.all([
       readFile(path.join(dir, FILES.keyPem), 'utf8'),
       readFile(path.join(dir, FILES.certPem), 'utf8'),
       readFile(path.join(dir, FILES.rootPem), 'utf8'),
     ]);
+    const keyPem = isEncryptedKeyPem(stored) ? decryptKeyPem(stored, path.join(dir, FILES.keyPem), keyPassphrase) : stored;
     if (!keyMatchesCertificate(keyPem, certPem)) {
       throw new CertificateError(`${path.join(dir, FILES.keyPem)} is not the key of ${path.join(dir, FILES.certPem)}: run \`shoal leave --force\` and join again`);
     }
@@ -98,5 +114,14 @@ export async function loadNodeCertificates(dir: string): Promise<RenewableCertif
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
+  }
+}
+
+function decryptKeyPem(pem: string, file: string, passphrase: Buffer | undefined): string {
+  if (!passphrase) throw new CertificateError(`${file} is encrypted (autolock): unlock this manager with \`shoal unlock\` first`);
+  try {
+    return createPrivateKey({ key: pem, format: 'pem', passphrase }).export({ type: 'pkcs8', format: 'pem' }) as string;
+  } catch {
+    throw new CertificateError(`${file} cannot be decrypted with this manager's keys: restore it with its raft/keys.json from a backup, or run \`shoal leave --force\` and join again`);
   }
 }

@@ -20,6 +20,6 @@ export { NodeAuthenticator, grpcError, type CallWithAuth } from './identity.js';
 export { serverCredentials, clientCredentials, pinnedRootCredentials, unverifiedCredentials, type NodeCertificates } from './credentials.js';
 export { nodeCAService, newNodeId, type NodeCADeps, type NewNode } from './service.js';
 export { bootstrapNode, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
-export { saveNodeCertificates, loadNodeCertificates, keyMatchesCertificate } from './files.js';
+export { saveNodeCertificates, loadNodeCertificates, keyMatchesCertificate, isEncryptedKeyPem, nodeKeyIsEncrypted } from './files.js';
 export { RenewableCertificates, renewable } from './renewable.js';
 export { nodeCertExpiryMs, DEFAULT_NODE_CERT_EXPIRY_MS, MIN_NODE_CERT_EXPIRY_MS } from './expiry.js';

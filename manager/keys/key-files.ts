@@ -13,6 +13,9 @@ export interface KeyFile {
   /** The state directory held plaintext records when encryption was first turned on. */
   plaintextLegacy: boolean;
   deks: { id: string; nonce: string; wrapped: string }[]; // current first
+  /** Wrapped like a DEK: the passphrase of certificates/node.key while autolock is on. It does
+   *  not change with the KEK, so re-wrapping keys.json alone follows an unlock-key rotation. */
+  nodeKey?: { id: string; nonce: string; wrapped: string };
 }
 
 export const keysPath = (dir: string): string => path.join(dir, 'keys.json');

@@ -9,6 +9,8 @@ import { newDataKey, readKek, readKeyFile, removeKek, unwrapKey, wrapKey, writeK
 import { RaftKeyRing } from './keyring.js';
 import { kekFromUnlockKey } from './unlock-key.js';
 
+const NODE_KEY_ID = Buffer.from('nodekey0');
+
 export class ManagerKeys {
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -17,16 +19,18 @@ export class ManagerKeys {
     readonly ring: RaftKeyRing,
     private kek: Buffer,
     private file: KeyFile,
+    private nodeKeySecret: Buffer | undefined,
   ) {}
 
   /** New keys for a new Raft state directory; with an unlock key the KEK never touches the disk. */
   static async create(dir: string, unlockKey?: string): Promise<ManagerKeys> {
     const dek = newDataKey();
     const kek = unlockKey ? kekFromUnlockKey(unlockKey) : randomBytes(32);
-    const file: KeyFile = { autolock: !!unlockKey, plaintextLegacy: await holdsWal(dir), deks: [wrapKey(kek, dek)] };
+    const secret = randomBytes(32);
+    const file: KeyFile = { autolock: !!unlockKey, plaintextLegacy: await holdsWal(dir), deks: [wrapKey(kek, dek)], nodeKey: wrapKey(kek, { id: NODE_KEY_ID, key: secret }) };
     if (!unlockKey) await writeKek(dir, kek); // before keys.json: a crash leaves no unreadable pair
     await writeKeyFile(dir, file);
-    return new ManagerKeys(dir, new RaftKeyRing([dek]), kek, file);
+    return new ManagerKeys(dir, new RaftKeyRing([dek]), kek, file, secret);
   }
 
   /**
@@ -44,7 +48,7 @@ export class ManagerKeys {
     const kek = await readKek(dir);
     const deks = kek && unwrapAll(kek, file);
     if (!deks) throw new WrongUnlockKeyError(); // a kek file that does not open keys.json: restore both
-    return new ManagerKeys(dir, new RaftKeyRing(deks), kek, file);
+    return new ManagerKeys(dir, new RaftKeyRing(deks), kek, file, nodeKeySecret(kek, file));
   }
 
   /** Opens an autolocked directory with the cluster's unlock key; a wrong key is refused. */
@@ -53,7 +57,7 @@ export class ManagerKeys {
     const kek = kekFromUnlockKey(unlockKey);
     const deks = file && unwrapAll(kek, file);
     if (!file || !deks) throw new WrongUnlockKeyError();
-    return new ManagerKeys(dir, new RaftKeyRing(deks), kek, file);
+    return new ManagerKeys(dir, new RaftKeyRing(deks), kek, file, nodeKeySecret(kek, file));
   }
 
   get autolocked(): boolean {
@@ -63,6 +67,12 @@ export class ManagerKeys {
   /** Whether the WAL may still hold records from before encryption (see storage/README.md). */
   get allowPlaintext(): boolean {
     return this.file.plaintextLegacy;
+  }
+
+  /** The passphrase certificates/node.key is encrypted with while autolock is on (else none:
+   *  with the KEK on disk, encrypting the key next to it would protect nothing). */
+  nodeKeyPassphrase(): Buffer | undefined {
+    return this.file.autolock && this.nodeKeySecret ? Buffer.from(this.nodeKeySecret.toString('hex')) : undefined;
   }
 
   /** Whether this manager's KEK is the one `unlockKey` stands for. */
@@ -103,7 +113,9 @@ export class ManagerKeys {
   }
 
   private async save(kek: Buffer, deks: DataKey[], autolock: boolean): Promise<void> {
-    const file: KeyFile = { autolock, plaintextLegacy: this.file.plaintextLegacy, deks: deks.map((k) => wrapKey(kek, k)) };
+    this.nodeKeySecret ??= randomBytes(32);
+    const nodeKey = wrapKey(kek, { id: NODE_KEY_ID, key: this.nodeKeySecret });
+    const file: KeyFile = { autolock, plaintextLegacy: this.file.plaintextLegacy, deks: deks.map((k) => wrapKey(kek, k)), nodeKey };
     await writeKeyFile(this.dir, file);
     this.file = file;
     this.kek = kek;
@@ -125,6 +137,13 @@ function unwrapAll(kek: Buffer, file: KeyFile): DataKey[] | undefined {
     out.push(k);
   }
   return out;
+}
+
+function nodeKeySecret(kek: Buffer, file: KeyFile): Buffer | undefined {
+  if (!file.nodeKey) return undefined;
+  const k = unwrapKey(kek, file.nodeKey);
+  if (!k) throw new WrongUnlockKeyError();
+  return k.key;
 }
 
 async function holdsWal(dir: string): Promise<boolean> {

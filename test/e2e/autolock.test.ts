@@ -2,7 +2,8 @@
 // the WAL and a forced snapshot hold no secret value, CA private key, join token or unlock key;
 // a restarted manager is locked (the CLI says to run `shoal unlock`), refuses a wrong key, opens
 // with the right one with its data intact; a rotated key replaces the old one; autolock off puts
-// the key-encryption key back on disk and the manager restarts unlocked.
+// the key-encryption key back on disk and the manager restarts unlocked. Under autolock the
+// managers' node.key is encrypted as well.
 import { spawn } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -40,6 +41,8 @@ function shoal(host: string, args: string[], input = ''): Promise<{ code: number
 }
 
 const raftDir = (host: string): string => join(c.host(host).root, 'raft');
+const nodeKey = (host: string): Promise<string> => readFile(join(c.host(host).root, 'certificates', 'node.key'), 'utf8');
+const ENCRYPTED = '-----BEGIN ENCRYPTED PRIVATE KEY-----';
 const exists = (f: string): Promise<boolean> => stat(f).then(() => true, () => false);
 
 async function raftFiles(host: string): Promise<string[]> {
@@ -101,6 +104,8 @@ describe('encryption at rest', () => {
       expect(await exists(join(raftDir(h), 'kek')), `${h} kek`).toBe(false);
       expect((await stat(join(raftDir(h), 'keys.json'))).mode & 0o777).toBe(0o600);
       expect((await readFile(join(raftDir(h), 'keys.json'), 'utf8')).includes(unlockKey)).toBe(false);
+      // and the manager's own TLS key is encrypted too (a joined manager re-saves it once it follows autolock)
+      await until(async () => (await nodeKey(h)).includes(ENCRYPTED), `${h} node.key encrypted`);
     }
     // and the managers read it all back
     const ls = await shoal('h2', ['secret', 'ls']);
@@ -112,6 +117,7 @@ describe('autolock', () => {
   it('a restarted manager is locked until unlocked with the right key, then has its data', async () => {
     await restart('h2');
     expect((await c.info('h2')).state).toBe('locked');
+    expect(await nodeKey('h2')).toContain(ENCRYPTED);
     const refused = await shoal('h2', ['secret', 'ls']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/locked/);
@@ -165,6 +171,7 @@ describe('autolock', () => {
     expect(off.code, off.stderr).toBe(0);
     await until(() => exists(join(raftDir('h2'), 'kek')), 'h2 kek on disk');
     expect((await stat(join(raftDir('h2'), 'kek'))).mode & 0o777).toBe(0o600);
+    await until(async () => !(await nodeKey('h2')).includes(ENCRYPTED), 'h2 node.key stored plainly again');
     const none = await shoal('h1', ['unlock-key']);
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain('--autolock=true');
@@ -180,5 +187,6 @@ describe('autolock', () => {
     expect(on.code, on.stderr).toBe(0);
     expect(on.stdout).toMatch(/SHOALKEY-1-/);
     await until(async () => !(await exists(join(raftDir('h2'), 'kek'))), 'h2 kek removed');
+    await until(async () => (await nodeKey('h2')).includes(ENCRYPTED), 'h2 node.key encrypted again');
   }, 120_000);
 });
