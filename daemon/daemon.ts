@@ -285,6 +285,7 @@ export class Daemon {
       state: this.phase,
       error: this.phase === 'locked' ? new ManagerLockedError().message : this.lastError,
       managers: m ? m.managerAddrs() : (s?.managers ?? []),
+      degraded: m?.degraded() ?? '',
     };
   }
 

@@ -149,6 +149,7 @@ export function registerMembershipCommands(program: Command): void {
       if (i.nodeId) {
         lines.push(` Node ID: ${i.nodeId}`, ` Cluster ID: ${i.clusterId}`, ` Role: ${roleName(i.role)}`);
         if (i.role === NodeRole.MANAGER) lines.push(` Is leader: ${i.isLeader}`);
+        if (i.degraded) lines.push(` Degraded: ${i.degraded}`);
         if (i.leaderAddr) lines.push(` Leader: ${i.leaderAddr}`);
         if (i.managers.length) lines.push(` Managers:`, ...i.managers.map((m) => `  ${m}`));
       }

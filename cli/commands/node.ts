@@ -18,10 +18,11 @@ const ROLES: Record<string, NodeRole> = { worker: NodeRole.WORKER, manager: Node
 function managerStatus(n: Node): string {
   if (n.role !== NodeRole.MANAGER) return '';
   const ms = n.managerStatus;
-  if (ms?.leader) return 'Leader';
-  if (ms?.reachability === ManagerStatus_Reachability.REACHABLE) return 'Reachable';
-  if (ms?.reachability === ManagerStatus_Reachability.UNREACHABLE) return 'Unreachable';
-  return 'Manager';
+  const degraded = ms?.degraded ? ' (degraded)' : ''; // its leader components kept failing
+  if (ms?.leader) return `Leader${degraded}`;
+  if (ms?.reachability === ManagerStatus_Reachability.REACHABLE) return `Reachable${degraded}`;
+  if (ms?.reachability === ManagerStatus_Reachability.UNREACHABLE) return `Unreachable${degraded}`;
+  return `Manager${degraded}`;
 }
 
 /** This host's node id when talking to the local daemon (marked * in `node ls`, as Docker does). */

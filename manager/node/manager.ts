@@ -1,6 +1,7 @@
 // The manager process: the Raft-backed store plus everything that runs only on the leader
 // (orchestrators, task reaper, scheduler, dispatcher, role manager), started at the beginning
-// of each term this manager leads and stopped when it ends.
+// of each term this manager leads and stopped when it ends. Supervisors restart what fails; when
+// something keeps failing the manager records itself as degraded and hands leadership over.
 import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { NodeRole } from '../../proto/gen/types.js';
@@ -15,6 +16,8 @@ import { RaftMembership } from './membership.js';
 import { raftPeerAuthorizer, type RaftPeerPolicy } from './raft-peers.js';
 import { RaftStore } from './raft-store.js';
 import { RoleManager } from './role-manager.js';
+import { StepDown } from './step-down.js';
+import { DEFAULT_SUPERVISION, untilAborted, type SupervisionPolicy } from '../supervisor.js';
 
 /** Raft timing; the defaults are the Raft driver's (50 ms tick, 400-800 ms elections). */
 export interface RaftTiming {
@@ -50,6 +53,8 @@ export interface ManagerOptions {
   identify: IdentifyFn;
   dispatcher?: Omit<DispatcherOptions, 'identify' | 'leaderAddr' | 'logger'>;
   clock?: Clock;
+  /** Restart backoff and when a failing leader component makes this manager step down. */
+  supervision?: Partial<SupervisionPolicy>;
   logger: Logger;
 }
 
@@ -57,6 +62,8 @@ export class Manager {
   readonly dispatcher: Dispatcher;
   readonly membership: RaftMembership;
   private readonly leadership: Leadership;
+  private readonly components: LeaderComponents;
+  private readonly stepDown: StepDown;
   private offLeader: (() => void) | undefined;
 
   private constructor(
@@ -79,21 +86,32 @@ export class Manager {
       leaderApiAddr: () => this.leaderApiAddr(),
       logger: log,
     });
-    const components = new LeaderComponents(store, clock, { logger: log });
+    const supervision = { ...DEFAULT_SUPERVISION, ...o.supervision };
+    this.stepDown = new StepDown({ store, raft: raftStore.raft, nodeId: o.nodeId, log });
+    const onFailing = this.stepDown.failing;
+    const components = new LeaderComponents(store, clock, { logger: log, supervision, onFailing });
+    this.components = components;
     const roles = new RoleManager(store, raftStore.raft, clock, log);
     this.leadership = new Leadership(
       [
-        async (signal) => {
-          components.start();
-          await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
-          await components.stop();
+        {
+          name: 'leader-components',
+          run: async (signal) => {
+            components.start();
+            await untilAborted(signal);
+            await components.stop();
+          },
         },
-        (signal) => this.dispatcher.run(signal),
-        (signal) => roles.run(signal),
-        (signal) => this.markLeader(signal),
+        { name: 'dispatcher', run: (signal) => this.dispatcher.run(signal) },
+        { name: 'role-manager', run: (signal) => roles.run(signal) },
+        { name: 'leader-mark', run: (signal) => this.markLeader(signal) },
+        // a manager that stepped down as degraded is healthy again once it has led a whole
+        // window without any failure
+        { name: 'health-mark', run: (signal) => this.stepDown.clearWhenHealthy(clock, supervision.windowMs, () => this.recentFailures(), signal) },
       ],
       (signal) => this.catchUp(signal),
       log,
+      { clock, supervision, onFailing },
     );
   }
 
@@ -132,6 +150,15 @@ export class Manager {
 
   get isLeader(): boolean {
     return this.raftStore.isLeader;
+  }
+
+  /** Why this manager is degraded (leader components kept failing), or undefined when healthy. */
+  degraded(): string | undefined {
+    return this.stepDown.degraded();
+  }
+
+  private recentFailures(): number {
+    return [...this.leadership.health(), ...this.components.health()].reduce((n, h) => n + h.recentFailures, 0);
   }
 
   /** The leader's cluster API address, if a leader is known. */
@@ -182,21 +209,19 @@ export class Manager {
     }
   }
 
-  /** Records in the store which manager leads (node ls shows it). */
+  /** Records in the store which manager leads (node ls shows it), then holds until the term ends. */
   private async markLeader(signal: AbortSignal): Promise<void> {
     const self = this.o.raftId;
-    await this.store
-      .update((tx) => {
-        for (const n of tx.nodes.all()) {
-          const ms = n.managerStatus;
-          if (!ms || n.role !== NodeRole.MANAGER) continue;
-          const leader = ms.raftId === self;
-          if (ms.leader !== leader) tx.nodes.update({ ...n, managerStatus: { ...ms, leader } });
-        }
-      })
-      .catch((err: unknown) => {
-        if (!signal.aborted) this.log.warn({ err: (err as Error).message }, 'could not record the leader in the store');
-      });
+    // a failed write fails the task: its supervisor logs it and tries again
+    await this.store.update((tx) => {
+      for (const n of tx.nodes.all()) {
+        const ms = n.managerStatus;
+        if (!ms || n.role !== NodeRole.MANAGER) continue;
+        const leader = ms.raftId === self;
+        if (ms.leader !== leader) tx.nodes.update({ ...n, managerStatus: { ...ms, leader } });
+      }
+    });
+    await untilAborted(signal);
   }
 }
 

@@ -46,7 +46,7 @@ export class RaftMembership {
       await this.h.store.update((tx) => {
         const cur = tx.nodes.get(who.nodeId);
         if (!cur) return;
-        tx.nodes.update({ ...cur, role: NodeRole.MANAGER, managerStatus: { raftId, addr: apiAddr, leader: false, reachability: 2 } });
+        tx.nodes.update({ ...cur, role: NodeRole.MANAGER, managerStatus: { raftId, addr: apiAddr, leader: false, reachability: 2, degraded: '' } });
       });
       this.h.logger.info({ node: who.nodeId, raftId: raftId.toString(), addr: apiAddr }, 'manager joining: adding raft learner');
       await this.h.raft.addMember(raftId, raftAddrFor(apiAddr), { learner: true });

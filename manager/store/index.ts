@@ -7,6 +7,6 @@ export { Watcher, type EventFilter } from './watch.js';
 export * from './errors.js';
 export * from './types.js';
 export { newObjectId } from './ids.js';
-export { ReconcileLoop, type ReconcileHooks } from './reconcile-loop.js';
+export { MAX_FAILED_PASSES, ReconcileLoop, type ReconcileHooks } from './reconcile-loop.js';
 export { applyTaskStatus, type StatusOutcome } from './task-status.js';
 export { RaftBinding, RaftNotAttachedError, type RaftBindingOptions, type RaftProposals, type StoreStateMachine } from './raft-binding.js';

@@ -1,12 +1,15 @@
 // The loop every watch-driven manager component shares: read the state once, then follow the
 // store's events, marking work as dirty, and do the work once the queue is drained (so a burst
 // of proposals costs one pass). Timers of the component can wake it between events.
+// What the loop cannot get past (reading the state throws; a pass keeps failing) ends run() with
+// the error: whoever runs the component (manager/supervisor.ts) logs it and starts it afresh.
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { SequenceConflictError } from './errors.js';
 import type { MemoryStore } from './memory-store.js';
 import type { ReadTx } from './tx.js';
 import type { ObjectEvent, StoreEvent } from './types.js';
+import type { Watcher } from './watch.js';
 
 export interface ReconcileHooks {
   /** Reads the whole state; called at start and after a snapshot restore. */
@@ -21,6 +24,8 @@ export interface ReconcileHooks {
 
 const WAKE = Symbol('wake');
 const RETRY_MS = [50, 200, 1000, 2000];
+/** Failed passes in a row (version conflicts aside) after which run() gives up with the error. */
+export const MAX_FAILED_PASSES = 6;
 
 export class ReconcileLoop {
   private wakeUp: (() => void) | undefined;
@@ -40,21 +45,28 @@ export class ReconcileLoop {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const [, watcher] = this.store.viewAndWatch((tx) => this.hooks.load(tx), { signal });
+    let watcher: Watcher | undefined;
     let next: Promise<IteratorResult<StoreEvent>> | undefined;
     let failures = 0;
+    let failedInARow = 0; // conflicts aside
     try {
+      [, watcher] = this.store.viewAndWatch((tx) => this.hooks.load(tx), { signal });
       while (!signal.aborted) {
         for (let e = watcher.poll(); e; e = watcher.poll()) this.handle(e);
         if (this.hooks.dirty()) {
           try {
             await this.hooks.flush();
             failures = 0;
+            failedInARow = 0;
           } catch (err) {
             if (signal.aborted) break;
+            const conflict = err instanceof SequenceConflictError;
+            if (!conflict && ++failedInARow >= MAX_FAILED_PASSES) {
+              throw new Error(`reconcile pass failed ${failedInARow} times in a row: ${(err as Error).message}`, { cause: err });
+            }
             // A conflict means someone else wrote first: re-reading is the fix, at once (but
             // not forever in a tight loop).
-            if (!(err instanceof SequenceConflictError) || failures >= 3) {
+            if (!conflict || failures >= 3) {
               this.log.warn({ err }, 'reconcile pass failed; retrying');
               await this.clock.sleep(RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!, signal).catch(() => undefined);
             }
@@ -79,7 +91,7 @@ export class ReconcileLoop {
         this.handle(r.value);
       }
     } finally {
-      watcher.close();
+      watcher?.close();
     }
   }
 
@@ -89,7 +101,8 @@ export class ReconcileLoop {
       if (e.type === 'reset') this.store.view((tx) => this.hooks.load(tx));
       else this.hooks.event(e);
     } catch (err) {
-      // A bug in one handler must not stop a leader's component for good: re-read everything.
+      // A bug in one handler must not stop a leader's component for good: re-read everything
+      // (if that throws too, run() ends with the error).
       this.log.error({ err, event: e.type }, 'event handler failed; reloading state');
       this.store.view((tx) => this.hooks.load(tx));
     }

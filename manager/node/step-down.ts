@@ -1,0 +1,124 @@
+// What a manager does when one of its leader components keeps failing: it records itself as
+// degraded (ManagerStatus.degraded, which `node ls` shows) and hands leadership to another voter,
+// healthy ones first, so that the cluster keeps a working scheduler and dispatcher. The mark is
+// cleared by the manager itself once it has led a whole supervision window without a failure.
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { MemoryStore } from '../store/index.js';
+import { untilAborted, type FailingComponent } from '../supervisor.js';
+
+/** The part of the Raft node a step-down needs. */
+export interface LeaderHandover {
+  status(): { id: bigint; leader: bigint; confState: { voters: bigint[] } | undefined };
+  transferLeadership(to: bigint): Promise<void>;
+}
+
+export interface StepDownOptions {
+  store: MemoryStore;
+  raft: LeaderHandover;
+  /** This manager's node id (its Node object carries the mark). */
+  nodeId: string;
+  log: Logger;
+}
+
+export class StepDown {
+  /** Set when a component kept failing in this process; the store's mark outlives a restart. */
+  private reason: string | undefined;
+  private handingOver: Promise<void> | undefined;
+
+  constructor(private readonly o: StepDownOptions) {}
+
+  /** A supervisor's onFailing: mark this manager degraded and hand leadership over (one at a time). */
+  readonly failing = (f: FailingComponent): void => {
+    const reason = `${f.name} failed ${f.failures} times within ${Math.round(f.windowMs / 1000)} s: ${f.error}`;
+    this.reason = reason;
+    if (this.handingOver) return;
+    this.handingOver = this.handOver(reason)
+      .catch((err: unknown) => this.o.log.error({ err, reason }, 'stepping down failed'))
+      .finally(() => (this.handingOver = undefined));
+  };
+
+  /** Why this manager is degraded, or undefined when it is healthy. */
+  degraded(): string | undefined {
+    if (this.reason) return this.reason;
+    return this.ownMark() || undefined;
+  }
+
+  /** This manager's mark in its store replica ('' when unreadable: the local reason stands in). */
+  private ownMark(): string {
+    try {
+      return this.o.store.view((tx) => tx.nodes.get(this.o.nodeId))?.managerStatus?.degraded ?? '';
+    } catch {
+      return '';
+    }
+  }
+
+  /** Raft ids of managers marked degraded (none when the store cannot be read: any will do). */
+  private degradedManagers(): Set<bigint> {
+    try {
+      return new Set(this.o.store.view((tx) => tx.nodes.all().filter((n) => n.managerStatus?.degraded).map((n) => n.managerStatus!.raftId)));
+    } catch {
+      return new Set();
+    }
+  }
+
+  /** Waits until the step-down under way (if any) has finished. */
+  async settled(): Promise<void> {
+    await this.handingOver;
+  }
+
+  /**
+   * Leader task: after a window in which `recentFailures()` stayed 0, clears the degraded mark;
+   * then holds until the term ends.
+   */
+  async clearWhenHealthy(clock: Clock, windowMs: number, recentFailures: () => number, signal: AbortSignal): Promise<void> {
+    do {
+      try {
+        await clock.sleep(windowMs, signal);
+      } catch {
+        return; // the term ended
+      }
+    } while (recentFailures() > 0);
+    if (this.reason !== undefined || this.ownMark() !== '') {
+      await this.mark(''); // a failure here fails the task: its supervisor tries again
+      this.reason = undefined;
+      this.o.log.info({ node: this.o.nodeId }, 'leader components ran a whole window without failing: manager no longer degraded');
+    }
+    await untilAborted(signal);
+  }
+
+  private async handOver(reason: string): Promise<void> {
+    const { log, raft } = this.o;
+    // the mark first, while this manager still leads and can write
+    await this.mark(reason).catch((err: unknown) => log.warn({ err }, 'could not record this manager as degraded in the store'));
+    const s = raft.status();
+    if (s.leader !== s.id) return; // leadership is gone already
+    const degraded = this.degradedManagers();
+    const others = (s.confState?.voters ?? []).filter((v) => v !== s.id);
+    const order = [...others.filter((v) => !degraded.has(v)), ...others.filter((v) => degraded.has(v))];
+    if (order.length === 0) {
+      log.error({ reason }, 'a leader component keeps failing and no other manager can take over: staying leader, degraded');
+      return;
+    }
+    for (const to of order) {
+      log.warn({ to: to.toString(), reason }, 'a leader component keeps failing: handing leadership to another manager');
+      try {
+        await raft.transferLeadership(to);
+        return;
+      } catch (err) {
+        if (raft.status().leader !== s.id) return; // someone else leads now: done all the same
+        log.warn({ to: to.toString(), err }, 'leadership transfer failed; trying the next manager');
+      }
+    }
+    log.error({ reason }, 'no other manager took over: staying leader, degraded');
+  }
+
+  private async mark(reason: string): Promise<void> {
+    await this.o.store.update((tx) => {
+      const n = tx.nodes.get(this.o.nodeId);
+      const ms = n?.managerStatus;
+      if (!n || !ms || ms.degraded === reason) return;
+      tx.nodes.update({ ...n, managerStatus: { ...ms, degraded: reason } });
+    });
+  }
+}
