@@ -55,7 +55,7 @@ export class Kernel {
   async must(argv: readonly string[], input?: string, netns = this.hostNetns): Promise<string> {
     const full = this.wrap(argv, netns);
     const r = await this.runner(full, input);
-    if (r.code !== 0) throw new KernelCommandError(full, r.code, r.stderr);
+    if (r.code !== 0) throw new KernelCommandError(full, r.code, withFailedLine(r.stderr, input));
     return r.stdout;
   }
 
@@ -93,4 +93,11 @@ export class Kernel {
     const out = await this.must(argv);
     return (out.trim() === '' ? [] : JSON.parse(out)) as T;
   }
+}
+
+/** Batch tools say only "Command failed -:N": name the line itself. */
+function withFailedLine(stderr: string, input: string | undefined): string {
+  const m = /Command failed -:(\d+)/.exec(stderr);
+  const line = m && input ? input.split('\n')[Number(m[1]) - 1] : undefined;
+  return line ? `${stderr.trim()} (line ${m![1]}: ${line})` : stderr;
 }

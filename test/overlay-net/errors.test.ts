@@ -145,6 +145,30 @@ describe('kernel and underlay', () => {
     expect((err as Error).message).toMatch(/10.9.0.0\/26 is outside the network's subnet 10.242.1.0\/24/);
   });
 
+  it('withdraws a whole peer change when the kernel refuses part of it', async () => {
+    const net = network('v1', 'vxlan', SUBNET);
+    const h = t.lab.host('h1');
+    // A kernel that refuses the route of one block: without onlink, its next hop is not on
+    // the VXLAN device's (empty) subnet, and the kernel says so.
+    const refuse: CommandRunner = (argv, input) =>
+      spawnRunner(argv, input?.replace(new RegExp(`^(route replace ${block(SUBNET, 'h3')} .*) onlink`, 'm'), '$1'));
+    const o = await OverlayHost.open({ underlayAddress: h.addr, stateDir: join(t.base, 'overlay', 'h1'), hostNetns: h.netnsPath, runner: refuse });
+    t.overlay.set('h1', o);
+    await o.ensureNetwork(net);
+    const peers = [
+      { hostId: 'h2', underlayAddress: t.lab.host('h2').addr, prefixes: [block(SUBNET, 'h2')] },
+      { hostId: 'h3', underlayAddress: '10.241.0.50', prefixes: [block(SUBNET, 'h3')] },
+    ];
+    await expect(o.setPeers(net.id, peers)).rejects.toThrow(/route replace/);
+    const ns = ['nsenter', `--net=${h.netnsPath}`];
+    expect(await must([...ns, 'ip', 'route', 'show', 'proto', '83'])).not.toContain('via');
+    expect((await must([...ns, 'ip', 'neigh', 'show', 'nud', 'permanent'])).trim()).toBe('');
+    expect(await must([...ns, 'bridge', 'fdb', 'show'])).not.toMatch(/dst 10.241.0/);
+    // The next full list programs everything again.
+    await o.setPeers(net.id, peers.slice(0, 1));
+    expect(await must([...ns, 'ip', 'route', 'show', 'proto', '83'])).toContain(block(SUBNET, 'h2'));
+  });
+
   it('uses the data path port it is given', async () => {
     const net = network('v1', 'vxlan', SUBNET);
     for (const h of ['h1', 'h2']) await t.open(h, { dataPathPort: 4790 });

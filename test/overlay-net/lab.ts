@@ -95,6 +95,8 @@ export async function upLab(name: string, hosts: number, subnet: string): Promis
       await t.reset();
       await lab.down({ graceMs: 0 });
       rmSync(base, { recursive: true, force: true });
+      const left = (await must(['ip', 'netns', 'list'])).split('\n').filter((l) => l.startsWith(`shoal-${name}-`));
+      if (left.length > 0) throw new Error(`lab ${name} left namespaces: ${left.join(', ')}`);
     },
   };
   return t;
