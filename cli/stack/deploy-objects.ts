@@ -1,9 +1,8 @@
 // Reading and writing a stack's secrets, configs and networks during `stack deploy` and
 // `stack rm`. Objects are created before services (the manager refuses a service naming one
-// that does not exist) and removed after them (it refuses to remove one still in use).
-import { status } from '@grpc/grpc-js';
+// that does not exist) and removed after them (it refuses to remove one a service still names;
+// a network whose last tasks are stopping is marked and goes after them).
 import type { Network, Service } from '../../proto/gen/types.js';
-import { RemoteError } from '../client/index.js';
 import type { FileObject, ObjectControl } from './object-control.js';
 import type { CurrentObjects, ObjectKind, ObjectPlan, ObjectPlanEntry } from './object-plan.js';
 import type { DesiredFileObject, DesiredNetwork, DesiredObjects } from './objects.js';
@@ -12,37 +11,8 @@ import { STACK_NAMESPACE_LABEL, type ObjectIds } from './to-proto.js';
 
 const kinds = ['secret', 'config', 'network'] as const;
 
-/** How long a network removal waits for the tasks of removed services to stop. */
-export const NETWORK_REMOVE_WAIT_MS = 60_000;
-
 export interface RemoveOptions {
   log: (line: string) => void;
-  networkWaitMs?: number;
-}
-
-/** A network stays in use while tasks of a service just removed are stopping (the manager
- *  refuses with FAILED_PRECONDITION): retry until they are gone or the wait is over. */
-async function removeNetworkWhenFree(control: ObjectControl, id: string, name: string, o: RemoveOptions): Promise<void> {
-  const deadline = Date.now() + (o.networkWaitMs ?? NETWORK_REMOVE_WAIT_MS);
-  let delay = 100;
-  let said = false;
-  for (;;) {
-    try {
-      await control.removeNetwork(id);
-      return;
-    } catch (err) {
-      if (!(err instanceof RemoteError) || err.code !== status.FAILED_PRECONDITION || Date.now() + delay > deadline) {
-        if (err instanceof RemoteError && err.code === status.FAILED_PRECONDITION) {
-          throw new RemoteError(err.code, `${err.message} (waited ${Math.round((o.networkWaitMs ?? NETWORK_REMOVE_WAIT_MS) / 1000)} s; run the command again once its tasks have stopped)`);
-        }
-        throw err;
-      }
-      if (!said) o.log(`network ${name}: waiting for the tasks of removed services to stop`);
-      said = true;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 2000);
-    }
-  }
 }
 
 async function listOf(control: ObjectControl, kind: ObjectKind, filter: { names?: string[]; labels?: Record<string, string> }): Promise<(FileObject | Network)[]> {
@@ -113,7 +83,9 @@ export async function applyObjectWrites(control: ObjectControl, plan: ObjectPlan
 export async function applyObjectRemovals(control: ObjectControl, plan: ObjectPlan, o: RemoveOptions): Promise<void> {
   for (const e of plan.entries.filter((x: ObjectPlanEntry) => x.action === 'remove')) {
     o.log(`removing ${e.kind} ${e.name}`);
-    if (e.kind === 'network') await removeNetworkWhenFree(control, e.id!, e.name, o);
+    // A network whose last tasks are still stopping is marked for deletion by the manager, which
+    // deletes it after them: no waiting here.
+    if (e.kind === 'network') await control.removeNetwork(e.id!);
     else await control.removeFileObject(e.kind, e.id!);
   }
 }
@@ -126,7 +98,7 @@ export async function removeStackObjects(control: ObjectControl, stack: string, 
     for (const o of list.filter((x) => x.spec?.annotations?.labels[STACK_NAMESPACE_LABEL] === stack)) {
       const name = o.spec?.annotations?.name ?? o.id;
       opts.log(`removing ${kind} ${name}`);
-      if (kind === 'network') await removeNetworkWhenFree(control, o.id, name, opts);
+      if (kind === 'network') await control.removeNetwork(o.id);
       else await control.removeFileObject(kind, o.id);
       removed++;
     }
