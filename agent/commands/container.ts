@@ -8,6 +8,7 @@ import { UsageError } from '../../cli/errors.js';
 import { ImageStore, defaultShoalRoot, imageStoreRoot } from '../images/index.js';
 import { ContainerRuntime, type ContainerInfo, type ContainerSpec, type MountSpec, type NetworkMode } from '../runtime/index.js';
 import type { CgroupLimits } from '../runtime/types.js';
+import { EXIT_READER_GONE, outputClosed } from './reader-gone.js';
 import { secureCliStateDirs, shoalRunDir } from './state-dirs.js';
 
 interface Roots {
@@ -160,8 +161,15 @@ async function runForeground(rt: ContainerRuntime, info: ContainerInfo, rm: bool
   const forward = (sig: NodeJS.Signals) => (): void => void rt.kill(info.id, sig).catch(() => undefined);
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
+  const closed = outputClosed();
   try {
-    for await (const e of rt.logs(info.id, { follow: true })) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+    for await (const e of rt.logs(info.id, { follow: true, signal: closed })) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+    if (closed.aborted) {
+      // nobody reads its output any more: stop it (its stop signal, then SIGKILL after the grace
+      // period), as a closed pipe stops a local command; --rm then removes it below
+      await rt.stop(info.id);
+      return EXIT_READER_GONE;
+    }
     const exit = await rt.wait(info.id);
     if (exit.oomKilled) process.stderr.write(`shoal: container ${info.name} was killed for exceeding its memory limit\n`);
     return exit.code;
@@ -262,7 +270,9 @@ export function registerContainerCommands(program: Command): void {
     .argument('<container>')
     .option('-f, --follow', 'keep printing until the container exits')
     .action(async (ref: string, o: Roots & { follow?: boolean }) => {
-      for await (const e of runtimeFor(o).logs(ref, { follow: o.follow })) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+      const closed = outputClosed();
+      for await (const e of runtimeFor(o).logs(ref, { follow: o.follow, signal: closed })) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+      if (closed.aborted) process.exitCode = EXIT_READER_GONE;
     });
 
   withRoots(container.command('exec'))

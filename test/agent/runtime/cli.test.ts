@@ -31,7 +31,7 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'shoalrt-cli-'));
   shoalRoot = join(root, 'root');
   shoalRun = join(root, 'run');
-  mkdirSync(shoalRoot);
+  mkdirSync(shoalRoot, { mode: 0o700 }); // as the CLI makes it (an open one is corrected with a warning on stderr)
   const layer = makeBusyboxLayer(join(root, 'layer'));
   spawnSync('tar', ['-C', layer, '-cf', join(root, 'bb.tar'), '.']);
   await new ImageStore({ root: join(shoalRoot, 'images') }).importRootfs(join(root, 'bb.tar'), 'shoalrt-bb:1', { cmd: ['/bin/sh'] });
