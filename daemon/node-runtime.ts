@@ -126,6 +126,7 @@ export async function startAgent(o: {
     logger: o.logger.child({ component: 'runtime' }),
   });
   const images = new ImageStore({ root: o.paths.imagesDir, logger: o.logger.child({ component: 'images' }) });
+  await images.removeStaleTemp(); // what a load killed mid-way (SIGKILL, OOM, reboot) left in its tmp/
   const agent = new Agent({
     runtime,
     images,
