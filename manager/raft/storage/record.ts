@@ -17,6 +17,7 @@ export enum RecordType {
   HardState = 3, // an encoded HardState
   SnapshotMark = 4, // an encoded SnapshotMetadata (index, term) of a durable snapshot file
   Snapshot = 5, // an encoded Snapshot (only in .snap files)
+  Batch = 6, // framed Entry and HardState records of one save, sealed as one (encrypted WALs only)
 }
 
 export const FLAG_SEALED = 1;
@@ -64,7 +65,7 @@ export function readRecord(buf: Buffer, offset: number): ScanResult {
       : { kind: 'corrupt', why: 'record payload checksum mismatch' };
   }
   const type = buf[offset + 4] as RecordType;
-  if (!(type >= RecordType.Meta && type <= RecordType.Snapshot)) {
+  if (!(type >= RecordType.Meta && type <= RecordType.Batch)) {
     return { kind: 'corrupt', why: `unknown record type ${type}` };
   }
   const flags = buf[offset + 5]!;

@@ -55,7 +55,8 @@ export async function replaySegments(
       if (r.kind !== 'record') throw new WalCorruptError(seg.file, off, r.why);
       const payload = codec.decode(seg.file, off, r);
       if (r.type !== RecordType.Meta) segKeys.add(codec.keyOf(r));
-      switch (r.type) {
+      const inner = r.type === RecordType.Batch ? unbatch(payload, seg.file, off) : [{ type: r.type, payload }];
+      for (const { type, payload } of inner) switch (type) {
         case RecordType.Meta:
           checkIdentity(payload, id, seg.file);
           break;
@@ -72,13 +73,28 @@ export async function replaySegments(
           entries = appendReplayed(entries, Entry.decode(payload));
           break;
         default:
-          throw new WalCorruptError(seg.file, off, `record type ${r.type} does not belong in a WAL segment`);
+          throw new WalCorruptError(seg.file, off, `record type ${type} does not belong in a WAL segment`);
       }
       off = r.next;
     }
     tailOffset = off;
   }
   return { hardState, entries, marks, tailOffset, keys };
+}
+
+/** The Entry and HardState records inside a Batch (already opened and authenticated: all of
+ *  them are complete, so anything else is damage, not a torn write). */
+function unbatch(buf: Buffer, file: string, at: number): { type: RecordType; payload: Buffer }[] {
+  const out: { type: RecordType; payload: Buffer }[] = [];
+  for (let off = 0; off < buf.length; ) {
+    const r = readRecord(buf, off);
+    if (r.kind !== 'record' || r.sealed || (r.type !== RecordType.Entry && r.type !== RecordType.HardState)) {
+      throw new WalCorruptError(file, at, `batch record holds a bad record at ${off}: ${r.kind === 'record' ? `type ${r.type}` : r.kind}`);
+    }
+    out.push({ type: r.type, payload: r.payload });
+    off = r.next;
+  }
+  return out;
 }
 
 /** Entries up to a snapshot are covered by it; a log whose term there differs was replaced by it. */
