@@ -3,7 +3,7 @@
 // messages, apply what is committed, advance. Callers get promises settled by what gets applied.
 import { randomInt } from 'node:crypto';
 import { type ConfChange, ConfChangeType, type ConfState, type Message, MessageType, type Snapshot } from '../../../proto/gen/raft.js';
-import { NotLeaderError, RawNode, type MemoryLogStorage } from '../index.js';
+import { ConfChangeError, NotLeaderError, RawNode, type MemoryLogStorage } from '../index.js';
 import type { Wal } from '../storage/index.js';
 import { GrpcRaftTransport } from '../transport/index.js';
 import { boot } from './boot.js';
@@ -168,6 +168,11 @@ export class RaftNode<R> {
       if (!pr || pr.match >= s.commit || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, this.cfg.tickMs));
     }
+    // removed while it caught up (demoted at once): adding it as a voter now would bring back a
+    // member that is shutting down, and with it a quorum that cannot be reached
+    const cs = this.ap.confState;
+    if (cs?.voters.includes(id)) return cs;
+    if (!cs?.learners.includes(id)) throw new ConfChangeError(`member ${id} is no longer a learner: it was removed before it could be promoted`);
     return this.changeMembers(ConfChangeType.CONF_ADD_VOTER, id, this.ap.members.get(id));
   }
 
