@@ -16,9 +16,15 @@ export interface ExtraService {
   implementation: UntypedServiceImplementation;
 }
 
-/** Who a caller is, from its client certificate; removed nodes are refused. */
+/** Who a caller is, from its client certificate; removed nodes are refused, demoted ones are workers. */
 export function authenticatorFor(rootPem: string, store: MemoryStore): NodeAuthenticator {
-  return new NodeAuthenticator(rootPem, { isRemoved: (id) => store.view((tx) => tx.nodes.get(id)) === undefined });
+  return new NodeAuthenticator(rootPem, {
+    isRemoved: (id) => store.view((tx) => tx.nodes.get(id)) === undefined,
+    currentRole: (id) => {
+      const n = store.view((tx) => tx.nodes.get(id));
+      return n === undefined ? undefined : n.role === NodeRole.MANAGER ? 'manager' : 'worker';
+    },
+  });
 }
 
 export function identifyWith(auth: () => NodeAuthenticator): IdentifyFn {

@@ -146,8 +146,15 @@ class Controls {
   }
 
   async role(nodeId: string, addrs: string[]): Promise<NodeRole | undefined> {
-    const { node } = await this.any<{ node?: Node }>(addrs, 'getNode', { nodeId });
-    return node?.role;
+    try {
+      const { node } = await this.any<{ node?: Node }>(addrs, 'getNode', { nodeId });
+      return node?.role;
+    } catch (err) {
+      // once the store holds this node as a worker, its manager certificate no longer opens the
+      // Control API: that refusal is the demotion we are waiting for
+      if ((err as ServiceError).code === 7) return NodeRole.WORKER;
+      throw err;
+    }
   }
 
   close(): void {

@@ -4,7 +4,8 @@
 // module). The validity period is the TLS handshake's business: grpc-js shows a peer certificate
 // only when the handshake verified it (chain and dates), and a connection made with a valid
 // certificate stays authorised after that certificate expires (as with Go's TLS in Swarm), so
-// a node that renewed keeps its sessions. Removed nodes are refused on every call.
+// a node that renewed keeps its sessions. Removed nodes are refused on every call, and a manager
+// certificate of a node the cluster has demoted since counts as a worker's.
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeIdentity, NodeRoleName } from './x509.js';
@@ -29,7 +30,12 @@ export class NodeAuthenticator {
 
   constructor(
     rootPem: string,
-    private readonly opts: { isRemoved?: (nodeId: string) => boolean } = {},
+    private readonly opts: {
+      isRemoved?: (nodeId: string) => boolean;
+      /** The role the cluster holds for the node now: a demoted manager keeps a valid manager
+       *  certificate until it renews, and must be treated as the worker it is. */
+      currentRole?: (nodeId: string) => NodeRoleName | undefined;
+    } = {},
   ) {
     this.root = new X509Certificate(rootPem);
   }
@@ -52,6 +58,7 @@ export class NodeAuthenticator {
     }
     if (!hit) return null;
     if (this.opts.isRemoved?.(hit.nodeId)) return null;
+    if (hit.role === 'manager' && this.opts.currentRole?.(hit.nodeId) === 'worker') return { ...hit, role: 'worker' };
     return hit;
   }
 

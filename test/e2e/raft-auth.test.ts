@@ -2,7 +2,7 @@
 // the worker's host, raft-forge.ts sends the leader forged MsgProps that would create a global
 // service mounting the host's `/`, using a worker's certificate, a manager's certificate that
 // claims another member's id (or its own: managers do not forward proposals), and (after its
-// demotion) a demoted manager's old certificate.
+// demotion) a demoted manager's old certificate, which must not open the Control API either.
 // The attacker is given the real member ids (the worst case). Every attempt must be refused
 // without any member id in the answer, and no forged service may reach the store: a legitimate
 // write made after the attacks is applied after anything they could have appended.
@@ -47,7 +47,8 @@ async function attack(attempts: ForgeAttempt[]): Promise<{ outcomes: ForgeOutcom
   const leader = (await members()).find((m) => m.host === leaderHost)!;
   const clusterId = (await lab.c.info('h1')).clusterId;
   const target = `${lab.c.host(leaderHost).addr}:4244`; // the Raft port: API port + 1
-  const input = JSON.stringify({ target, to: leader.raftId.toString(), clusterId, attempts });
+  const controlTarget = lab.c.addr(leaderHost);
+  const input = JSON.stringify({ target, controlTarget, to: leader.raftId.toString(), clusterId, attempts });
   const r = await lab.c.lab.exec('h4', [process.execPath, '--import', 'tsx', join(REPO, 'test/e2e/raft-forge.ts')], { input, cwd: REPO, timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`the attacker failed (${r.code}): ${r.stderr}`);
   return { outcomes: JSON.parse(r.stdout.trim().split('\n').pop()!) as ForgeOutcome[], leader };
@@ -101,7 +102,7 @@ describe('e2e: the Raft port accepts only current managers, each for its own mem
     expectRefused(outcomes, attempts.length);
   }, 180_000);
 
-  it('refuses a demoted manager whose old manager certificate is still valid', async () => {
+  it('refuses a demoted manager whose old manager certificate is still valid, on the Raft port and the Control API', async () => {
     const ms = await members();
     const leaderHost = await lab.c.leader(MANAGERS);
     const victim = ms.find((m) => m.host !== leaderHost)!;
@@ -117,6 +118,8 @@ describe('e2e: the Raft port accepts only current managers, each for its own mem
     const attempts: ForgeAttempt[] = [
       { label: 'demoted manager as itself', certs: oldCerts, from: victim.raftId.toString(), service: 'shoalra-demoted-self' },
       { label: `demoted manager as ${other.host}`, certs: oldCerts, from: other.raftId.toString(), service: 'shoalra-demoted-other' },
+      // the same certificate on the cluster API port: the store's role counts, not the certificate's
+      { label: 'demoted manager on the Control API', kind: 'control', certs: oldCerts, service: 'shoalra-demoted-control' },
     ];
     forged.push(...attempts.map((a) => a.service));
     const { outcomes } = await attack(attempts);

@@ -1,7 +1,8 @@
 // The attacker of raft-auth.test.ts, run inside a lab host (the Raft port is reachable only from
-// there): with a node certificate read from stdin, it sends the leader's Raft port one forged
-// MsgProp per attempt, each carrying a valid store proposal that creates a global service, and
-// prints what the port answered (one JSON line). Not imported by anything.
+// there): with node certificates read from stdin, it sends the leader's Raft port one forged
+// MsgProp per attempt, each carrying a valid store proposal that creates a global service (or,
+// for kind 'control', asks the leader's Control API to create that service), and prints what
+// the ports answered (one JSON line). Only the test imports it, for its types.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { clientCredentials, type NodeCertificates } from '../../manager/ca/index.js';
@@ -9,17 +10,20 @@ import { wrapProposal } from '../../manager/raft/node/envelope.js';
 import { GRPC_CHANNEL_OPTIONS } from '../../manager/raft/transport/options.js';
 import { MemoryStore } from '../../manager/store/index.js';
 import { type Message, MessageType, RaftTransportClient } from '../../proto/gen/raft.js';
-import { Service } from '../../proto/gen/types.js';
+import { ControlClient } from '../../proto/gen/control.js';
+import { Service, ServiceSpec } from '../../proto/gen/types.js';
 
 export interface ForgeAttempt {
   label: string;
+  kind?: 'raft' | 'control'; // default raft
   certs: NodeCertificates;
-  from: string; // raft ids as decimal strings (JSON has no bigint)
+  from?: string; // raft ids as decimal strings (JSON has no bigint); raft attempts only
   service: string; // the name of the service the forged proposal creates
 }
 
 export interface ForgeRequest {
   target: string; // the leader's Raft address, host:port
+  controlTarget: string; // the leader's cluster API address, host:port
   to: string;
   clusterId: string;
   attempts: ForgeAttempt[];
@@ -30,6 +34,14 @@ export interface ForgeOutcome {
   accepted: boolean;
   code?: number;
   details?: string;
+}
+
+function serviceSpec(name: string): ServiceSpec {
+  return ServiceSpec.fromPartial({
+    annotations: { name },
+    task: { container: { image: 'busybox:latest', args: ['sleep', '100000'], mounts: [{ source: '/', target: '/host', type: 0 }] } },
+    mode: { $case: 'global', value: {} },
+  });
 }
 
 /** The bytes a manager's store would propose to create `name`: a global service with host `/`. */
@@ -46,14 +58,7 @@ async function createServiceProposal(name: string): Promise<Uint8Array> {
   await store
     .update((tx) =>
       tx.services.create(
-        Service.fromPartial({
-          id: `forged${randomBytes(6).toString('hex')}`,
-          spec: {
-            annotations: { name },
-            task: { container: { image: 'busybox:latest', args: ['sleep', '100000'], mounts: [{ source: '/', target: '/host', type: 0 }] } },
-            mode: { $case: 'global', value: {} },
-          },
-        }),
+        Service.fromPartial({ id: `forged${randomBytes(6).toString('hex')}`, spec: serviceSpec(name) }),
       ),
     )
     .catch(() => undefined);
@@ -61,8 +66,20 @@ async function createServiceProposal(name: string): Promise<Uint8Array> {
   return data;
 }
 
+async function controlAttempt(req: ForgeRequest, a: ForgeAttempt): Promise<ForgeOutcome> {
+  const client = new ControlClient(req.controlTarget, clientCredentials(a.certs));
+  try {
+    return await new Promise<ForgeOutcome>((resolve) =>
+      client.createService({ spec: serviceSpec(a.service) }, (err) => resolve(err ? { label: a.label, accepted: false, code: err.code, details: err.details } : { label: a.label, accepted: true })),
+    );
+  } finally {
+    client.close();
+  }
+}
+
 async function attempt(req: ForgeRequest, a: ForgeAttempt): Promise<ForgeOutcome> {
-  const from = BigInt(a.from);
+  if (a.kind === 'control') return controlAttempt(req, a);
+  const from = BigInt(a.from ?? '0');
   const entry = wrapProposal(from, 1n, await createServiceProposal(a.service));
   const m: Message = {
     type: MessageType.MSG_PROP, to: BigInt(req.to), from, term: 0n, logTerm: 0n, index: 0n, commit: 0n, snapshot: undefined,
