@@ -68,10 +68,13 @@ describe('TaskRunner', () => {
 
   it('reports PREPARING when preparing lasts', async () => {
     const t = makeTask();
-    // reported after 50 ms; the prepare lasts at least 500
+    // reported after 50 ms; the prepare lasts at least 500 (its timer is set after the report's,
+    // so it cannot fire first however loaded the machine is)
     const r = run(t, { prepareDelayMs: 500, passingReportMs: 50 });
     await r.until(TaskState.RUNNING);
-    expect(r.reported.map((s) => s.state)).toEqual([TaskState.PREPARING, TaskState.RUNNING]);
+    // STARTING is reported too when the start itself lasts 50 ms, which depends on the machine's
+    // load: whether it shows is not what this test is about
+    expect(r.reported.map((s) => s.state).filter((s) => s !== TaskState.STARTING)).toEqual([TaskState.PREPARING, TaskState.RUNNING]);
     await r.runner.remove();
   });
 
@@ -84,8 +87,9 @@ describe('TaskRunner', () => {
     a.runner.update({ ...kept, desiredState: TaskState.SHUTDOWN });
     b.runner.update({ ...gone, desiredState: TaskState.REMOVE });
     await Promise.all([a.until(TaskState.SHUTDOWN), b.until(TaskState.SHUTDOWN)]);
-    // the removal follows the SHUTDOWN report without anyone calling remove()
-    for (let i = 0; i < 500 && (await taskContainers(fx.runtime)).has(gone.id); i++) await new Promise((res) => setTimeout(res, 10));
+    // the removal follows the SHUTDOWN report without anyone calling remove(): wait for it (as
+    // long as a loaded machine needs; the test's own timeout bounds it)
+    while ((await taskContainers(fx.runtime)).has(gone.id)) await new Promise((res) => setTimeout(res, 20));
     const left = await taskContainers(fx.runtime);
     expect(left.has(gone.id)).toBe(false);
     expect(left.get(kept.id)?.state).toBe('exited');
