@@ -7,6 +7,7 @@ import { bridgeName, LINK_PREFIX, ROUTE_PROTO, tunnelName, vethHostName } from '
 import { checkAttachment, checkNetwork, checkPeer } from './validate.js';
 import type { AttachmentSpec, NetworkSpec } from './types.js';
 import { contains, parsePrefix } from './addr.js';
+import { InvalidNetworkInputError } from './errors.js';
 
 export interface DesiredState {
   networks: NetworkSpec[];
@@ -39,7 +40,7 @@ export async function adopt(host: OverlayHost, desired: DesiredState): Promise<A
   const nets = new Map(desired.networks.map((s) => [s.id, checkNetwork(s)]));
   for (const a of desired.attachments) {
     const net = nets.get(a.networkId);
-    if (!net) throw new Error(`adopt: attachment of task ${a.spec.taskId} names network ${a.networkId}, which is not desired`);
+    if (!net) throw new InvalidNetworkInputError(`adopt: attachment of task ${a.spec.taskId} names network ${a.networkId}, which is not among the desired networks`);
     checkAttachment(net, a.spec);
   }
   return host.withLock(async () => {

@@ -43,6 +43,7 @@ export class OverlayHost {
     readonly underlay: Underlay,
     readonly ledger: Ledger,
     private readonly ctx: DriverContext,
+    private readonly supported: readonly DriverName[],
     private readonly log: Logger | undefined,
   ) {}
 
@@ -58,7 +59,14 @@ export class OverlayHost {
     await ledger.load();
     // A host routes between its bridges, its tunnels and the underlay (Docker sets the same).
     await kernel.sysctl({ 'net.ipv4.ip_forward': 1 });
-    return new OverlayHost(kernel, underlay, ledger, { underlay, dataPathPort: port }, opts.logger);
+    const drivers: DriverName[] = ['routed'];
+    if (await kernel.canMakeLink('vxlan', ['id', '1', 'dstport', String(port)])) drivers.unshift('vxlan');
+    return new OverlayHost(kernel, underlay, ledger, { underlay, dataPathPort: port }, drivers, opts.logger);
+  }
+
+  /** Drivers this host's kernel supports (detected at open); the agent reports them. */
+  get drivers(): readonly DriverName[] {
+    return this.supported;
   }
 
   /** Runs one operation at a time: the ledger and the nftables table are rewritten whole. */
@@ -87,6 +95,11 @@ export class OverlayHost {
   private async ensureNetworkNow(spec: NetworkSpec): Promise<NetworkInfo> {
     const net = checkNetwork(spec);
     const driver = DRIVERS[net.driver];
+    if (!this.supported.includes(net.driver))
+      throw new KernelFeatureError(
+        `network ${spec.name}: this kernel cannot make ${net.driver.toUpperCase()} devices; ` +
+          `load the ${net.driver} module (modprobe ${net.driver}) or use the routed driver`,
+      );
     const old = this.ledger.data.networks[spec.id];
     if (old?.committed) {
       if (JSON.stringify(old.spec) === JSON.stringify(spec)) return this.info(old);

@@ -79,6 +79,15 @@ export class Kernel {
     if (real.length > 0) throw new KernelCommandError(full, r.code, real.join('\n'));
   }
 
+  /**
+   * Whether the kernel can make a link of `kind`, asked in a throwaway network namespace
+   * (`unshare -n`): the probe link dies with the process, so nothing is left to record.
+   */
+  async canMakeLink(kind: string, args: readonly string[] = []): Promise<boolean> {
+    const r = await this.runner(['unshare', '--net', 'ip', 'link', 'add', 'shovprobe', 'type', kind, ...args]);
+    return r.code === 0;
+  }
+
   /** One atomic nftables transaction. */
   async nft(script: string): Promise<void> {
     await this.must(['nft', '-f', '-'], script);

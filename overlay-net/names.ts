@@ -22,6 +22,16 @@ export function tunnelName(networkId: string): string {
   return `${LINK_PREFIX}x${hash10('net', networkId)}`;
 }
 
+/** Kernel gretap device of a GRE network (kernels with ip_gre). */
+export function greTunnelName(networkId: string): string {
+  return `${LINK_PREFIX}g${hash10('net', networkId)}`;
+}
+
+/** Persistent TAP of a GRE network whose packets the userspace data path (shoal-gre) carries. */
+export function greTapName(networkId: string): string {
+  return `${LINK_PREFIX}t${hash10('net', networkId)}`;
+}
+
 export function vethHostName(networkId: string, taskId: string): string {
   return `${LINK_PREFIX}v${hash10('att', networkId, taskId)}`;
 }

@@ -88,23 +88,42 @@ describe('network input', () => {
 });
 
 describe('kernel and underlay', () => {
-  it('reports a kernel without VXLAN as such and leaves nothing half-made', async () => {
+  it('finds at start that the kernel has no VXLAN, says so, and makes nothing', async () => {
     // The kernel's own answer for a link kind it has no module for: ask for one that no kernel
     // has (without vxlan's arguments, which ip itself would refuse for another kind).
     const noVxlan: CommandRunner = (argv, input) =>
-      spawnRunner(argv, input?.replace(/^link add (\S+) .* type vxlan .*$/gm, 'link add $1 type shoalnovxlan'));
+      spawnRunner(
+        argv.join(' ').includes('type vxlan') ? ['unshare', '--net', 'ip', 'link', 'add', 'shovprobe', 'type', 'shoalnovxlan'] : argv,
+        input?.replace(/^link add (\S+) .* type vxlan .*$/gm, 'link add $1 type shoalnovxlan'),
+      );
     const h = t.lab.host('h1');
     const o = await OverlayHost.open({ underlayAddress: h.addr, stateDir: join(t.base, 'overlay', 'h1'), hostNetns: h.netnsPath, runner: noVxlan });
     t.overlay.set('h1', o);
+    expect(o.drivers).toEqual(['routed']);
     const err = await o.ensureNetwork(network('n1', 'vxlan', SUBNET)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KernelFeatureError);
-    expect((err as Error).message).toMatch(/cannot make VXLAN devices.*modprobe vxlan.*routed driver/);
-    // The bridge made by the same batch before the failing line was removed again.
+    expect((err as Error).message).toMatch(/n1_net: this kernel cannot make VXLAN devices.*modprobe vxlan.*routed driver/);
     await clean();
     expect(o.networks()).toEqual([]);
-    expect(ledgerNetworks('h1')).toEqual([]);
     // The same host still makes routed networks.
     await o.ensureNetwork(network('n2', 'routed', SUBNET));
+  });
+
+  it('rolls back a VXLAN device the kernel refuses mid-batch (module gone after start)', async () => {
+    const h = t.lab.host('h1');
+    const o = await OverlayHost.open({ underlayAddress: h.addr, stateDir: join(t.base, 'overlay', 'h1'), hostNetns: h.netnsPath });
+    expect(o.drivers).toEqual(['vxlan', 'routed']);
+    // Same host, a second instance whose kernel "loses" vxlan after the start-up probe.
+    const lost: CommandRunner = (argv, input) => spawnRunner(argv, input?.replace(/^link add (\S+) .* type vxlan .*$/gm, 'link add $1 type shoalnovxlan'));
+    const o2 = await OverlayHost.open({ underlayAddress: h.addr, stateDir: join(t.base, 'overlay', 'h1'), hostNetns: h.netnsPath, runner: lost });
+    t.overlay.set('h1', o2);
+    const err = await o2.ensureNetwork(network('n1', 'vxlan', SUBNET)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelFeatureError);
+    expect((err as Error).message).toMatch(/cannot make VXLAN devices \(Error: Unknown device type/);
+    // The bridge made by the same batch before the failing line was removed again.
+    await clean();
+    expect(o2.networks()).toEqual([]);
+    expect(ledgerNetworks('h1')).toEqual([]);
   });
 
   it('refuses a VXLAN network when the underlay MTU leaves less than 1280, not a routed one', async () => {
