@@ -47,7 +47,11 @@ export const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`
  * refused: its owner could open it again whenever it likes.
  */
 export function ensurePrivateDir(path: string, report?: ModeFixReport, mode: number = PRIVATE_DIR_MODE): void {
-  mkdirSync(path, { recursive: true, mode });
+  try {
+    mkdirSync(path, { recursive: true, mode });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // a file there: said below
+  }
   const st = statSync(path);
   if (!st.isDirectory()) throw new StateDirError(`${path} is not a directory: shoal keeps its state there; move it away`);
   checkOwner(path, st);
