@@ -20,7 +20,9 @@ export const PRIVATE_ROOT_SUBDIRS = ['certificates', 'raft', 'images', 'agent', 
 /** Subtrees of SHOAL_RUN that hold containers (records, writable layers), secrets and configs. */
 export const PRIVATE_RUN_SUBDIRS = ['containers', 'secrets', 'configs'] as const;
 /** Subtrees whose files are all shoal's own (never an image's or a container's): tightened file by file. */
-const OWN_FILE_SUBDIRS = ['certificates', 'raft', 'agent'] as const;
+const OWN_FILE_SUBDIRS = ['raft', 'agent'] as const;
+/** Private keys among the node's certificates (the certificates themselves are public). */
+const KEY_FILES = ['certificates/node.key', 'certificates/node.key.next'] as const;
 
 /** A directory or file found more open than allowed, and closed. */
 export interface ModeFix {
@@ -123,6 +125,7 @@ export function secureStateDirs(dirs: StateDirs, report?: ModeFixReport): void {
     ensurePrivateDir(dirs.root, report);
     for (const sub of PRIVATE_ROOT_SUBDIRS) tightenPath(join(dirs.root, sub), PRIVATE_DIR_MODE, report);
     for (const sub of OWN_FILE_SUBDIRS) tightenTree(join(dirs.root, sub), report);
+    for (const key of KEY_FILES) tightenPath(join(dirs.root, key), SECRET_FILE_MODE, report);
     tightenPath(join(dirs.root, 'node.json'), SECRET_FILE_MODE, report);
   }
   if (dirs.run !== undefined) {

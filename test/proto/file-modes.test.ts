@@ -37,6 +37,7 @@ describe('secureStateDirs', () => {
     make(join(root, 'raft', 'wal', '0-1.wal'), 0o644, true);
     make(join(root, 'certificates'), 0o755);
     make(join(root, 'certificates', 'node.key'), 0o644, true);
+    make(join(root, 'certificates', 'root.crt'), 0o644, true);
     make(join(root, 'node.json'), 0o644, true);
     make(join(root, 'images', 'layers', 'x', 'diff', 'bin'), 0o755);
     make(join(root, 'images', 'layers', 'x', 'diff', 'bin', 'su'), 0o4755, true);
@@ -65,6 +66,7 @@ describe('secureStateDirs', () => {
     expect(mode(join(root, 'images', 'layers', 'x', 'diff', 'bin'))).toBe(0o755);
     expect(mode(join(run, 'containers', ID, 'upper'))).toBe(0o755);
     expect(mode(join(run, 'containers', '.names'))).toBe(0o755);
+    expect(mode(join(root, 'certificates', 'root.crt'))).toBe(0o644); // public: not worth a warning at every start
     // a second pass has nothing left to say
     const again: ModeFix[] = [];
     secureStateDirs({ root, run }, (f) => again.push(f));
