@@ -1,6 +1,7 @@
 // The node's cluster membership, written once init or join succeeds, so that a restarted daemon
 // (after a reboot, SIGKILL or upgrade) resumes as the same node without asking anybody.
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { SECRET_FILE_MODE } from '../proto/file-modes.js';
 
 export interface NodeState {
   clusterId: string;
@@ -34,6 +35,6 @@ export async function loadNodeState(file: string): Promise<NodeState | null> {
 
 export async function saveNodeState(file: string, s: NodeState): Promise<void> {
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, JSON.stringify(s, null, 2), { mode: 0o600 });
+  await writeFile(tmp, JSON.stringify(s, null, 2), { mode: SECRET_FILE_MODE });
   await rename(tmp, file);
 }
