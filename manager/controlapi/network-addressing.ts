@@ -43,7 +43,7 @@ function takenSubnets(tx: ReadTx): TakenSubnet[] {
 /** Throws INVALID_ARGUMENT naming the network, its subnet and what it collides with. */
 export function checkNetworkAddressing(tx: ReadTx, name: string, spec: RO<NetworkSpec>, routes: readonly HostRoute[] = procHostRoutes()): void {
   const configs = spec.ipam?.configs ?? [];
-  if (configs.length > 1) throw invalidArgument(`network "${name}": give one --subnet (got ${configs.length}); a network has one subnet`);
+  if (configs.length > 1) throw invalidArgument(`network "${name}": ${configs.length} subnets asked for; a network has one (give one --subnet, or one ipam.config entry)`);
   const c = configs[0];
   if (!c?.subnet) return;
   let subnet;

@@ -5,7 +5,6 @@
 // refusing its removal.
 import { posix } from 'node:path';
 import type { ConfigReference, FileTarget, Network, SecretReference, ServiceSpec } from '../../proto/gen/types.js';
-import { TaskState } from '../../proto/gen/types.js';
 import type { ReadonlyDeep, ReadTx } from '../store/index.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 
@@ -101,21 +100,4 @@ export function servicesUsing(tx: ReadTx, kind: 'secret' | 'config', id: string)
     if (refs.includes(id)) out.push(s.spec?.annotations?.name ?? s.id);
   }
   return out.sort();
-}
-
-/**
- * Names of the services attached to a network: by their spec (id or name), or through a task
- * still alive that the allocator attached to it (a removed service's tasks may still be stopping).
- */
-export function servicesOnNetwork(tx: ReadTx, net: RO<Network>): string[] {
-  const name = (net.spec?.annotations?.name ?? '').toLowerCase();
-  const out = new Set<string>();
-  for (const s of tx.services.all()) {
-    if (networkTargets(s.spec).some((t) => t === net.id || t.toLowerCase() === name)) out.add(s.spec?.annotations?.name ?? s.id);
-  }
-  for (const t of tx.tasks.all()) {
-    const alive = t.desiredState <= TaskState.RUNNING || (t.status?.state ?? TaskState.NEW) <= TaskState.RUNNING;
-    if (alive && t.networks.some((a) => a.networkId === net.id)) out.add(t.serviceName || t.serviceId);
-  }
-  return [...out].sort();
 }

@@ -280,7 +280,7 @@ describe('networks', () => {
     await refused(network(h, 'second', ipam('172.31.0.0/24', '', '172.31.0.128/24')), status.INVALID_ARGUMENT, /^network "second": ip range "172.31.0.128\/24" has host bits set; write 172.31.0.0\/24/);
     await refused(network(h, 'second', ipam('172.31.0.1/24')), status.INVALID_ARGUMENT, /subnet "172.31.0.1\/24" has host bits set; write 172.31.0.0\/24/);
     const two = { ipam: { driver: undefined, configs: [ipam('172.31.0.0/24').ipam.configs[0]!, ipam('172.31.1.0/24').ipam.configs[0]!] } };
-    await refused(network(h, 'second', two), status.INVALID_ARGUMENT, /give one --subnet \(got 2\)/);
+    await refused(network(h, 'second', two), status.INVALID_ARGUMENT, /^network "second": 2 subnets asked for; a network has one/);
     await network(h, 'second', ipam('172.31.0.0/24', '172.31.0.254', '172.31.0.128/25'));
     expect(h.store.view((tx) => tx.networks.all().length)).toBe(2);
   });
