@@ -3,7 +3,8 @@
 // overlay-net) on h1 and h2 over vxlan and routed, and the same between the hosts themselves
 // (the underlay: the limit here); Docker Swarm's overlay from shared/anchors/swarm (phase
 // overlay) in the same run; and the time to program 1,000 remote endpoints (50 peer hosts x 20
-// single addresses, one setPeers call) on one host, in this warm process.
+// single addresses, one setPeers call) and to attach one task (attach_ms) on one host, in this warm
+// process.
 // Not measured yet (null): gre_* (the userspace GRE path is not built) and endpoint_p99_ms
 // (needs the agent and allocator wired to overlay-net: RUNNING to first ping across hosts).
 // Throughput: 3 interleaved rounds of 5 s per figure, medians. --smoke: 1 round of 1 s, 3 pings,
@@ -52,6 +53,18 @@ const main: BenchMain = async (args, { smoke }) => {
     }
     out.gre_gbps = null;
     out.gre_rtt_us = null;
+
+    // One task joining a network on its host (veth, address, routes): the agent's per-task cost.
+    log('attach');
+    const attachMs: number[] = [];
+    const vx = t.overlay.get('h1')!;
+    for (let i = 0; i < (smoke ? 3 : 20); i++) {
+      const c = await t.container('h1');
+      const t0 = performance.now();
+      await vx.attach('bench-vxlan', { taskId: `bench-attach-${i}`, netnsPath: c.path, address: `10.247.1.${20 + i}/24`, mac: `02:42:0a:f7:01:${(20 + i).toString(16)}` });
+      attachMs.push(performance.now() - t0);
+    }
+    out.attach_ms = round(median(attachMs));
 
     log('program 1,000 endpoints');
     const o = t.overlay.get('h1')!;
