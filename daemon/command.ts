@@ -18,8 +18,12 @@ interface DaemonFlags {
   raftSnapshotEvery?: string;
   nodeCertExpiryMs?: string;
   maxReplicas?: string;
+  shutdownTimeout?: string;
   logLevel?: string;
 }
+
+/** dockerd's default `--shutdown-timeout`. */
+const DEFAULT_SHUTDOWN_TIMEOUT_S = 15;
 
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -43,6 +47,7 @@ export function registerDaemonCommand(program: Command): void {
     .option('--raft-snapshot-every <n>', 'applied Raft entries between snapshots (default 10000; env SHOAL_RAFT_SNAPSHOT_EVERY)')
     .option('--node-cert-expiry-ms <ms>', 'tests only: validity of the node certificates this manager signs, under the 1 h minimum (env SHOAL_NODE_CERT_EXPIRY_MS)')
     .option('--max-replicas <n>', 'replicas one service may ask for, on this manager (default 1000; env SHOAL_MAX_REPLICAS)')
+    .option('--shutdown-timeout <seconds>', 'SIGTERM/SIGINT: exit after this even if work is still under way; a second signal exits at once (default 15; env SHOAL_SHUTDOWN_TIMEOUT)')
     .option('--log-level <level>', 'pino level (default $SHOAL_LOG_LEVEL or info)')
     .action(async (f: DaemonFlags) => {
       const logger = pino({ level: f.logLevel ?? process.env.SHOAL_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination(2));
@@ -65,18 +70,29 @@ export function registerDaemonCommand(program: Command): void {
         },
         logger,
       });
+      const graceS = int(f.shutdownTimeout ?? process.env.SHOAL_SHUTDOWN_TIMEOUT, '--shutdown-timeout') ?? DEFAULT_SHUTDOWN_TIMEOUT_S;
       await d.resume().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'could not resume; serving the local API so the node can be repaired'));
       const local = await startLocalApi(d, paths.socket, [d.localControlService()], logger);
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
-          logger.info({ signal: sig }, 'stopping (containers keep running)');
-          resolve();
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+      const sig = await new Promise<string>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
       });
+      logger.info({ signal: sig, timeoutS: graceS }, 'stopping (containers keep running)');
+      // A busy daemon may be in the middle of long work (container stops with long grace
+      // periods, thousands of starts): it exits after the grace period, or at a second signal,
+      // with that work left as it is. The next start re-adopts containers and the managers'
+      // full assignment set tells it what to finish or remove.
+      const exitNow = (why: string): void => {
+        logger.warn({ signal: sig }, why);
+        logger.flush();
+        process.exit(1);
+      };
+      const timer = setTimeout(() => exitNow(`shutdown took longer than ${graceS} s (--shutdown-timeout): exiting with work still under way`), graceS * 1000);
+      process.once('SIGTERM', () => exitNow('second SIGTERM: exiting at once'));
+      process.once('SIGINT', () => exitNow('second SIGINT: exiting at once'));
       local.forceShutdown();
       await d.stop();
+      clearTimeout(timer);
       logger.info({}, 'daemon stopped');
       logger.flush();
       process.exit(0);

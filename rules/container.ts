@@ -1,5 +1,6 @@
 // What a container's hostname and user may look like: the runtime refuses a container with
 // anything else, so the control API refuses a service with it before a task is ever made.
+import { sampleExpansion } from './templates.js';
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 export const MAX_HOSTNAME_LENGTH = 64;
@@ -9,8 +10,14 @@ export function isHostname(name: string): boolean {
   return name.length <= MAX_HOSTNAME_LENGTH && HOSTNAME_RE.test(name);
 }
 
-export function hostnameProblem(name: string): string | undefined {
-  return isHostname(name) ? undefined : `invalid hostname ${JSON.stringify(name)}: use letters, digits and '-' (at most 64 characters)`;
+/**
+ * A service's hostname may hold task templates ({{.Task.Slot}}): checked as a task would get it.
+ * A container's (`templates: false`) is what the kernel gets, as it is.
+ */
+export function hostnameProblem(name: string, o: { templates: boolean } = { templates: true }): string | undefined {
+  const sample = o.templates ? sampleExpansion(name) : { ok: true as const, value: name };
+  if (!sample.ok) return `invalid hostname ${JSON.stringify(name)}: ${sample.why}`;
+  return isHostname(sample.value) ? undefined : `invalid hostname ${JSON.stringify(name)}: use letters, digits and '-' (at most 64 characters)`;
 }
 
 // A user or group is a number or a name as useradd accepts it (POSIX portable characters, an

@@ -106,7 +106,7 @@ export class ContainerController implements Controller {
     }
   }
 
-  async prepare(): Promise<void> {
+  async prepare(signal?: AbortSignal): Promise<void> {
     if (await this.find()) return;
     const image = this.task.spec?.container?.image ?? '';
     if (!image) throw new TaskRejectedError(`task ${this.task.id} names no image`);
@@ -127,11 +127,14 @@ export class ContainerController implements Controller {
     // everything that can refuse the task, before anything is made on the host
     const plan = planTaskMounts(this.task, this.deps);
     const spec = containerSpecFor(this.task, resolved, this.deps, { volumes: plan.volumeDirs });
+    signal?.throwIfAborted();
     await ensureVolumes(plan, resolved.layerDirs, this.deps);
-    const files = await makeTaskFiles(this.task.id, plan, this.deps);
-    spec.mounts = [...(spec.mounts ?? []), ...files];
     try {
-      const c = await this.deps.runtime.create(spec);
+      signal?.throwIfAborted();
+      const files = await makeTaskFiles(this.task.id, plan, this.deps);
+      spec.mounts = [...(spec.mounts ?? []), ...files];
+      // a create waits its turn behind the node's other starts: given up if the task is stopped
+      const c = await this.deps.runtime.create(spec, { signal });
       this.containerId = c.id;
       this.deps.logger.info({ task: this.task.id, container: c.id }, 'task container created');
     } catch (err) {

@@ -1,7 +1,8 @@
 // From a task (the service's ContainerSpec, resources, networks) and the image's config to the
 // runtime's ContainerSpec, with Docker's rules for entrypoint/cmd overrides. Whatever this node
 // cannot honour becomes TaskRejectedError, before anything is created.
-import { constants } from 'node:os';
+import { constants, hostname as osHostname } from 'node:os';
+import { expandTemplate } from '../../rules/templates.js';
 import { Mount_Type, type Task } from '../../proto/gen/types.js';
 import type { ResolvedImage } from '../images/index.js';
 import type { ContainerSpec, MountSpec, NetworkMode, Ulimit } from '../runtime/index.js';
@@ -20,6 +21,8 @@ export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 export interface SpecContext {
   nodeId: string;
+  /** This node's hostname, for {{.Node.Hostname}} (default: the host's). */
+  hostname?: string;
   /** For task.spec.networks naming neither "host" nor "none" (overlay networks come later). */
   defaultNetwork: 'host' | 'none';
 }
@@ -118,6 +121,23 @@ function kernelOptions(c: TaskContainer, net: NetworkMode): Pick<ContainerSpec, 
   };
 }
 
+/** Docker's templates ({{.Node.Hostname}}, {{.Task.Slot}}, ...) expanded for this task. */
+function taskHostname(task: Task, text: string, ctx: SpecContext): string {
+  try {
+    return expandTemplate(text, {
+      serviceId: task.serviceId,
+      serviceName: task.serviceName,
+      nodeId: ctx.nodeId,
+      nodeHostname: ctx.hostname ?? osHostname(),
+      taskId: task.id,
+      taskName: `${task.serviceName}.${task.slot > 0 ? task.slot : task.nodeId}.${task.id}`,
+      taskSlot: String(task.slot),
+    });
+  } catch (err) {
+    throw new TaskRejectedError(`hostname: ${(err as Error).message}`);
+  }
+}
+
 export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecContext, prepared: PreparedMounts = {}): ContainerSpec {
   const c = task.spec?.container;
   if (!c) throw new TaskRejectedError(`task ${task.id} has no container spec`);
@@ -141,7 +161,7 @@ export function containerSpecFor(task: Task, image: ResolvedImage, ctx: SpecCont
     cwd: c.dir || cfg.workingDir || undefined,
     user: c.user || cfg.user || undefined,
     groups: groups(task),
-    hostname: c.hostname || undefined,
+    hostname: c.hostname ? taskHostname(task, c.hostname, ctx) : undefined,
     mounts: mounts(task, prepared),
     readOnly: c.readOnly,
     network: net,

@@ -12,8 +12,12 @@ export interface ExitInfo {
 }
 
 export interface Controller {
-  /** Resolves the image and creates the container; throws TaskRejectedError when it cannot run here. */
-  prepare(): Promise<void>;
+  /**
+   * Resolves the image and creates the container; throws TaskRejectedError when it cannot run
+   * here. When `signal` aborts (the task's desired state changed) before the container is made,
+   * it throws the signal's reason and makes nothing.
+   */
+  prepare(signal?: AbortSignal): Promise<void>;
   /** Starts the prepared container (or finds it already started). */
   start(): Promise<{ containerId: string; pid: number }>;
   /** Resolves when the task's process exits; rejects with the signal's reason if aborted. */

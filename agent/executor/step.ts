@@ -6,7 +6,7 @@ import { TaskState, TaskStatus, type Task } from '../../proto/gen/types.js';
 import { TaskRejectedError, type Controller } from './controller.js';
 
 export interface StepOptions {
-  /** Aborts a wait() for the task's exit (its desired state changed). */
+  /** Aborts a prepare() or a wait() for the task's exit (its desired state changed). */
   signal?: AbortSignal;
   now?: () => number;
 }
@@ -55,8 +55,11 @@ export async function step(task: Task, current: TaskStatus, ctl: Controller, opt
       return next(current, TaskState.PREPARING, 'preparing', now);
     case TaskState.PREPARING:
       try {
-        await ctl.prepare();
+        await ctl.prepare(opts.signal);
       } catch (err) {
+        // the managers changed the task meanwhile (e.g. its service was removed): the next step
+        // decides with the new desired state, and no container was made for the old one
+        if (opts.signal?.aborted) return current;
         return next(current, TaskState.REJECTED, 'preparing failed', now, { err: reason(err) });
       }
       return next(current, TaskState.STARTING, 'starting', now);

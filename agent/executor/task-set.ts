@@ -21,6 +21,8 @@ export class TaskSet {
   private readonly runners = new Map<string, TaskRunner>();
   private readonly known: Map<string, TaskRecord>;
   private queue: Promise<void> = Promise.resolve();
+  /** Set by detachAll: assignments still queued are dropped. */
+  private closed = false;
 
   constructor(private readonly deps: TaskSetDeps) {
     // what a previous agent process knew: resumed (not restarted) when the managers confirm it
@@ -32,10 +34,12 @@ export class TaskSet {
     return [...this.runners.values()].map((r) => r.current);
   }
 
+  /** Resolves once applied and the containers of the tasks not in it are gone. */
   complete(tasks: Task[]): Promise<void> {
+    const removals: Promise<void>[] = [];
     return this.enqueue(async () => {
       const wanted = new Set(tasks.map((t) => t.id));
-      for (const id of [...this.runners.keys()]) if (!wanted.has(id)) await this.removeNow(id);
+      for (const id of [...this.runners.keys()]) if (!wanted.has(id)) removals.push(this.removeNow(id));
       const leftovers = new Set([...this.known.keys(), ...(await this.deps.containerTaskIds())]);
       for (const id of leftovers) {
         if (wanted.has(id) || this.runners.has(id)) continue;
@@ -49,6 +53,8 @@ export class TaskSet {
         this.deps.state.delete(id);
       }
       for (const t of tasks) this.upsert(t);
+    }).then(async () => {
+      await Promise.all(removals);
     });
   }
 
@@ -56,19 +62,31 @@ export class TaskSet {
     return this.enqueue(async () => this.upsert(task));
   }
 
+  /** Resolves when the task's container is gone (its removal runs beside the queue). */
   remove(taskId: string): Promise<void> {
-    return this.enqueue(() => this.removeNow(taskId));
+    let done: Promise<void> = Promise.resolve();
+    return this.enqueue(async () => {
+      done = this.removeNow(taskId);
+    }).then(() => done);
   }
 
-  /** Stops driving every task and leaves the containers running (agent shutdown). */
+  /**
+   * Stops driving every task and leaves the containers running (agent shutdown). Assignments
+   * not applied yet are dropped and removals under way are left to finish on their own: the
+   * next agent gets the full set from the managers and removes what is left over.
+   */
   async detachAll(): Promise<void> {
+    this.closed = true;
     await this.queue;
     await Promise.all([...this.runners.values()].map((r) => r.detach()));
     this.runners.clear();
   }
 
   private enqueue(fn: () => Promise<void>): Promise<void> {
-    const p = this.queue.then(fn).catch((err: unknown) => this.deps.logger.error({ err }, 'applying assignments failed'));
+    const run = async (): Promise<void> => {
+      if (!this.closed) await fn();
+    };
+    const p = this.queue.then(run).catch((err: unknown) => this.deps.logger.error({ err }, 'applying assignments failed'));
     this.queue = p;
     return p;
   }
@@ -97,14 +115,22 @@ export class TaskSet {
     this.deps.report(task.id, status);
   }
 
-  private async removeNow(taskId: string): Promise<void> {
+  /**
+   * Forgets the task at once and removes its container beside the queue: one slow stop (a long
+   * grace period) must not hold up the assignments behind it, such as the stop of tasks that
+   * are still being created.
+   */
+  private removeNow(taskId: string): Promise<void> {
     const r = this.runners.get(taskId);
     this.runners.delete(taskId);
     this.known.delete(taskId);
-    if (r) {
-      this.deps.logger.info({ task: taskId }, 'task removed from this node');
-      await r.remove().catch((err: unknown) => this.deps.logger.warn({ task: taskId, err }, 'removing task failed'));
-    }
-    this.deps.state.delete(taskId);
+    const work = (async () => {
+      if (r) {
+        this.deps.logger.info({ task: taskId }, 'task removed from this node');
+        await r.remove().catch((err: unknown) => this.deps.logger.warn({ task: taskId, err }, 'removing task failed'));
+      }
+      this.deps.state.delete(taskId);
+    })();
+    return work;
   }
 }

@@ -34,7 +34,7 @@ export function validateSpec(spec: ContainerSpec): void {
     if (!/^[^=]+=/.test(e)) throw new ContainerSpecError(`env entry ${JSON.stringify(e)} must look like KEY=VALUE`);
   }
   if (spec.cwd !== undefined && !isAbsolute(spec.cwd)) throw new ContainerSpecError(`working directory ${spec.cwd} must be an absolute path`);
-  const hostProblem = spec.hostname === undefined ? undefined : hostnameProblem(spec.hostname);
+  const hostProblem = spec.hostname === undefined ? undefined : hostnameProblem(spec.hostname, { templates: false });
   if (hostProblem) throw new ContainerSpecError(hostProblem);
   const userBad = spec.user === undefined ? undefined : userProblem(spec.user);
   if (userBad) throw new ContainerSpecError(userBad);

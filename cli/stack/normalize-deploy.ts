@@ -5,6 +5,7 @@ import { checkConstraint, checkSpread } from './constraints.js';
 import { parseCpus, parseDuration, parseSize, type Parsed } from './units.js';
 import { emptyRecord, isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
+import { memoryLimitProblem } from '../../rules/resources.js';
 
 export function strings(v: Plain | undefined): Record<string, string> {
   const out = emptyRecord<string>();
@@ -62,6 +63,8 @@ export function normalizeDeploy(svc: PlainMap, path: KeyPath, ctx: FileContext):
   };
   // The cluster refuses a reservation above its limit: say so here, with the line.
   const { limits: lim, reservations: rsv } = spec.resources;
+  const memWhy = lim.memoryBytes !== undefined && lim.memoryBytes > 0 ? memoryLimitProblem(lim.memoryBytes) : undefined;
+  if (memWhy) ctx.error([...rp, 'limits', 'memory'], `memory limit ${memWhy}`);
   if (lim.memoryBytes !== undefined && rsv.memoryBytes !== undefined && lim.memoryBytes > 0 && rsv.memoryBytes > lim.memoryBytes) {
     ctx.error([...rp, 'reservations', 'memory'], `reserved memory (${rsv.memoryBytes} bytes) exceeds the memory limit (${lim.memoryBytes} bytes): lower the reservation or raise limits.memory`);
   }

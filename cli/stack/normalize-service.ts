@@ -6,6 +6,10 @@ import { checkMode, parseDuration, parseSize } from './units.js';
 import { checkCapability, checkSignal, checkSysctl, checkUlimit } from './linux-names.js';
 import { emptyRecord, isMap, newMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
+import { hostnameProblem, userProblem } from '../../rules/container.js';
+import { healthDurationsProblem } from '../../rules/durations.js';
+import { imageProblem } from '../../rules/image-reference.js';
+import { labelsProblem } from '../../rules/labels.js';
 
 export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext): ServiceSpec {
   const str = (k: string): string | undefined => (typeof svc[k] === 'string' ? (svc[k] as string) : undefined);
@@ -16,6 +20,10 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
   } else if (/\s/.test(svc.image)) {
     // The control API refuses it; caught here so the deploy fails with a line number instead.
     ctx.error([...path, 'image'], `image "${svc.image}" contains whitespace: write one image reference, e.g. nginx:1.25 or registry.example.com/team/app:2`);
+  } else {
+    // the rules the control API and the nodes apply (rules/), here with the line
+    const why = imageProblem(svc.image);
+    if (why) ctx.error([...path, 'image'], why);
   }
   const spec: ServiceSpec = {
     image: str('image') ?? '',
@@ -45,9 +53,19 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
   if (command) spec.command = command;
   const entrypoint = words(svc.entrypoint, [...path, 'entrypoint'], ctx);
   if (entrypoint) spec.entrypoint = entrypoint;
-  if (str('user') !== undefined) spec.user = str('user');
+  if (str('user') !== undefined) {
+    spec.user = str('user');
+    const why = userProblem(spec.user!);
+    if (why) ctx.error([...path, 'user'], why);
+  }
   if (str('working_dir') !== undefined) spec.workingDir = str('working_dir');
-  if (str('hostname') !== undefined) spec.hostname = str('hostname');
+  if (str('hostname') !== undefined) {
+    spec.hostname = str('hostname');
+    const why = spec.hostname ? hostnameProblem(spec.hostname) : undefined;
+    if (why) ctx.error([...path, 'hostname'], why);
+  }
+  const labelsWhy = labelsProblem(`service ${String(path[path.length - 1])}`, [['deploy.labels', spec.deploy.labels], ['labels', spec.labels]]);
+  if (labelsWhy) ctx.error([...path, 'labels'], labelsWhy);
   if (str('domainname') !== undefined) spec.domainname = str('domainname');
   if (typeof svc.init === 'boolean') spec.init = svc.init;
   if (str('stop_signal') !== undefined) {
@@ -118,6 +136,12 @@ function healthcheck(v: Plain | undefined, path: KeyPath, ctx: FileContext): Hea
   put('startPeriodMs', ms('start_period'));
   put('startIntervalMs', ms('start_interval'));
   if (typeof v.retries === 'number') out.retries = v.retries;
+  const nanos = (x: number | undefined) => (x === undefined ? undefined : { nanos: BigInt(Math.round(x * 1e6)) });
+  const why = healthDurationsProblem(
+    { interval: nanos(out.intervalMs), timeout: nanos(out.timeoutMs), startPeriod: nanos(out.startPeriodMs), startInterval: nanos(out.startIntervalMs) },
+    { interval: 'interval', timeout: 'timeout', startPeriod: 'start_period', startInterval: 'start_interval' },
+  );
+  if (why) ctx.error(path, `healthcheck ${why}`);
   return out;
 }
 

@@ -263,7 +263,7 @@ describe('interpolation', () => {
 
   it('${VERSION-v4.1-3.0.2} keeps a default with dashes whole', () => {
     expect(load('services:\n  web:\n    image: app:${VERSION-v4.1-3.0.2}\n').stack.services.web!.image).toBe('app:v4.1-3.0.2');
-    expect(load('services:\n  web:\n    image: app:${VERSION-v4.1-3.0.2}\n', { VERSION: '' }).stack.services.web!.image).toBe('app:');
+    expect(load('services:\n  web:\n    image: app:1${VERSION-v4.1-3.0.2}\n', { VERSION: '' }).stack.services.web!.image).toBe('app:1');
     expect(load('services:\n  web:\n    image: app:${VERSION:-v4.1-3.0.2}\n', { VERSION: '' }).stack.services.web!.image).toBe('app:v4.1-3.0.2');
     expect(load('services:\n  web:\n    image: ${REG:+$REG/}app:${TAG:-${DEF:-1}}\n', { REG: 'r.io' }).stack.services.web!.image).toBe('r.io/app:1');
   });
