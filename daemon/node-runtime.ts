@@ -89,6 +89,8 @@ export async function startManagerParts(o: {
     raftPeers: { rootPem: o.certs.rootPem, joinedWith: o.joinedWith },
     identify: identifyWith(() => auth!),
     dispatcher: { heartbeatPeriodMs: o.tuning.heartbeatMs, disconnectGraceMs: o.tuning.disconnectGraceMs },
+    // fault injection for the lab's supervision test: these leader components' store reads throw
+    failingStoreReads: process.env.SHOAL_FAULT_STORE_READS?.split(',').filter((c) => c !== ''),
     logger: o.logger,
   });
   auth = authenticatorFor(o.certs.rootPem, manager.store);

@@ -17,7 +17,7 @@ import { raftPeerAuthorizer, type RaftPeerPolicy } from './raft-peers.js';
 import { RaftStore } from './raft-store.js';
 import { RoleManager } from './role-manager.js';
 import { StepDown } from './step-down.js';
-import { DEFAULT_SUPERVISION, untilAborted, type SupervisionPolicy } from '../supervisor.js';
+import { DEFAULT_SUPERVISION, untilAborted, type ComponentHealth, type SupervisionPolicy } from '../supervisor.js';
 
 /** Raft timing; the defaults are the Raft driver's (50 ms tick, 400-800 ms elections). */
 export interface RaftTiming {
@@ -55,6 +55,8 @@ export interface ManagerOptions {
   clock?: Clock;
   /** Restart backoff and when a failing leader component makes this manager step down. */
   supervision?: Partial<SupervisionPolicy>;
+  /** Fault injection (tests only): the store reads of these leader components ('*': all) throw. */
+  failingStoreReads?: readonly string[];
   logger: Logger;
 }
 
@@ -89,7 +91,7 @@ export class Manager {
     const supervision = { ...DEFAULT_SUPERVISION, ...o.supervision };
     this.stepDown = new StepDown({ store, raft: raftStore.raft, nodeId: o.nodeId, log });
     const onFailing = this.stepDown.failing;
-    const components = new LeaderComponents(store, clock, { logger: log, supervision, onFailing });
+    const components = new LeaderComponents(store, clock, { logger: log, supervision, onFailing, failingReads: o.failingStoreReads });
     this.components = components;
     const roles = new RoleManager(store, raftStore.raft, clock, log);
     this.leadership = new Leadership(
@@ -105,9 +107,9 @@ export class Manager {
         { name: 'dispatcher', run: (signal) => this.dispatcher.run(signal) },
         { name: 'role-manager', run: (signal) => roles.run(signal) },
         { name: 'leader-mark', run: (signal) => this.markLeader(signal) },
-        // a manager that stepped down as degraded is healthy again once it has led a whole
-        // window without any failure
-        { name: 'health-mark', run: (signal) => this.stepDown.clearWhenHealthy(clock, supervision.windowMs, () => this.recentFailures(), signal) },
+        // hands over again while something keeps failing; clears the degraded mark after a
+        // whole window of this term without any failure
+        { name: 'step-down', run: (signal) => this.stepDown.watch(clock, supervision, () => this.health(), signal) },
       ],
       (signal) => this.catchUp(signal),
       log,
@@ -157,8 +159,9 @@ export class Manager {
     return this.stepDown.degraded();
   }
 
-  private recentFailures(): number {
-    return [...this.leadership.health(), ...this.components.health()].reduce((n, h) => n + h.recentFailures, 0);
+  /** How this term's leader tasks and components fare (empty when not leading). */
+  health(): ComponentHealth[] {
+    return [...this.leadership.health(), ...this.components.health()];
   }
 
   /** The leader's cluster API address, if a leader is known. */

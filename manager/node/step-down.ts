@@ -2,10 +2,11 @@
 // degraded (ManagerStatus.degraded, which `node ls` shows) and hands leadership to another voter,
 // healthy ones first, so that the cluster keeps a working scheduler and dispatcher. The mark is
 // cleared by the manager itself once it has led a whole supervision window without a failure.
+// A leader that cannot hand over (no other voter yet) keeps trying while its components fail.
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { MemoryStore } from '../store/index.js';
-import { untilAborted, type FailingComponent } from '../supervisor.js';
+import type { ComponentHealth, FailingComponent, SupervisionPolicy } from '../supervisor.js';
 
 /** The part of the Raft node a step-down needs. */
 export interface LeaderHandover {
@@ -68,23 +69,31 @@ export class StepDown {
   }
 
   /**
-   * Leader task: after a window in which `recentFailures()` stayed 0, clears the degraded mark;
-   * then holds until the term ends.
+   * Leader task, for the whole term: while a component keeps failing, hands leadership over
+   * again every little while (there may be no one to hand over to at first: a lone manager, or
+   * the others still joining); once every component has run a whole window of this term
+   * without failing, clears the degraded mark.
    */
-  async clearWhenHealthy(clock: Clock, windowMs: number, recentFailures: () => number, signal: AbortSignal): Promise<void> {
-    do {
+  async watch(clock: Clock, policy: Pick<SupervisionPolicy, 'maxFailures' | 'windowMs'>, health: () => ComponentHealth[], signal: AbortSignal): Promise<void> {
+    const termStart = clock.now();
+    const checkMs = Math.min(5_000, policy.windowMs / 4);
+    for (;;) {
       try {
-        await clock.sleep(windowMs, signal);
+        await clock.sleep(checkMs, signal);
       } catch {
         return; // the term ended
       }
-    } while (recentFailures() > 0);
-    if (this.reason !== undefined || this.ownMark() !== '') {
-      await this.mark(''); // a failure here fails the task: its supervisor tries again
-      this.reason = undefined;
-      this.o.log.info({ node: this.o.nodeId }, 'leader components ran a whole window without failing: manager no longer degraded');
+      const h = health();
+      const failing = h.find((c) => c.recentFailures >= policy.maxFailures);
+      if (failing) {
+        this.failing({ name: failing.name, failures: failing.recentFailures, windowMs: policy.windowMs, error: failing.lastError ?? '' });
+        await this.handingOver;
+      } else if (clock.now() - termStart >= policy.windowMs && h.every((c) => c.recentFailures === 0) && (this.reason !== undefined || this.ownMark() !== '')) {
+        await this.mark(''); // a failure here fails the task: its supervisor tries again
+        this.reason = undefined;
+        this.o.log.info({ node: this.o.nodeId }, 'leader components ran a whole window without failing: manager no longer degraded');
+      }
     }
-    await untilAborted(signal);
   }
 
   private async handOver(reason: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { Allocator } from '../allocator/index.js';
 import type { Clock } from '../clock.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/scheduler.js';
-import type { MemoryStore } from '../store/index.js';
+import { storeWithFailingReads, type MemoryStore } from '../store/index.js';
 import { Supervisor, type ComponentHealth, type FailingComponent, type SupervisionPolicy } from '../supervisor.js';
 import { defaultLogger, type ComponentOptions } from './component.js';
 import { GlobalOrchestrator } from './global/orchestrator.js';
@@ -19,6 +19,8 @@ export interface LeaderComponentsOptions extends ComponentOptions {
   supervision?: Partial<SupervisionPolicy>;
   /** A component failed maxFailures times within the window (once per component per start()). */
   onFailing?: (f: FailingComponent) => void;
+  /** Fault injection (tests only): the store reads of these components ('*': all) throw. */
+  failingReads?: readonly string[];
 }
 
 interface Component {
@@ -42,13 +44,15 @@ export class LeaderComponents {
   start(): void {
     if (this.running) return;
     const o = { logger: this.opts.logger };
+    const fail = this.opts.failingReads ?? [];
+    const store = (name: string): MemoryStore => (fail.includes(name) || fail.includes('*') ? storeWithFailingReads(this.store, name) : this.store);
     const make: [string, () => Component][] = [
-      ['orchestrator/replicated', () => new ReplicatedOrchestrator(this.store, this.clock, o)],
-      ['orchestrator/global', () => new GlobalOrchestrator(this.store, this.clock, o)],
-      ['orchestrator/taskreaper', () => new TaskReaper(this.store, this.clock, o)],
-      ['orchestrator/update', () => new Updater(this.store, this.clock, o)],
-      ['allocator', () => new Allocator(this.store, this.clock, o)],
-      ['scheduler', () => new Scheduler(this.store, this.clock, { ...o, ...this.opts.scheduler })],
+      ['orchestrator/replicated', () => new ReplicatedOrchestrator(store('orchestrator/replicated'), this.clock, o)],
+      ['orchestrator/global', () => new GlobalOrchestrator(store('orchestrator/global'), this.clock, o)],
+      ['orchestrator/taskreaper', () => new TaskReaper(store('orchestrator/taskreaper'), this.clock, o)],
+      ['orchestrator/update', () => new Updater(store('orchestrator/update'), this.clock, o)],
+      ['allocator', () => new Allocator(store('allocator'), this.clock, o)],
+      ['scheduler', () => new Scheduler(store('scheduler'), this.clock, { ...o, ...this.opts.scheduler })],
     ];
     const supervisor = new Supervisor(
       make.map(([name, create]) => ({ name, run: (signal: AbortSignal) => create().run(signal) })),

@@ -8,5 +8,6 @@ export * from './errors.js';
 export * from './types.js';
 export { newObjectId } from './ids.js';
 export { MAX_FAILED_PASSES, ReconcileLoop, type ReconcileHooks } from './reconcile-loop.js';
+export { storeWithFailingReads } from './fault-injection.js';
 export { applyTaskStatus, type StatusOutcome } from './task-status.js';
 export { RaftBinding, RaftNotAttachedError, type RaftBindingOptions, type RaftProposals, type StoreStateMachine } from './raft-binding.js';

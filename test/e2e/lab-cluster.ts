@@ -24,6 +24,8 @@ export interface ClusterOptions {
   hosts: number;
   heartbeatMs?: number;
   disconnectGraceMs?: number;
+  /** Extra environment of some hosts' daemons (host name -> variables), e.g. fault injection. */
+  daemonEnv?: Record<string, Record<string, string>>;
 }
 
 export class TestCluster {
@@ -68,7 +70,7 @@ export class TestCluster {
       '--listen-addr', this.addr(name), '--advertise-addr', this.addr(name),
       '--heartbeat-ms', String(this.o.heartbeatMs ?? 500),
       ...(this.o.disconnectGraceMs ? ['--disconnect-grace-ms', String(this.o.disconnectGraceMs)] : []),
-    ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: this.o.daemonEnv?.[name] });
     p.stderr!.pipe(log);
     this.procs.set(name, p);
     const end = Date.now() + 30_000;
