@@ -81,4 +81,13 @@ describe('container run into a pipe that closes', () => {
     expect(info[0]).toMatchObject({ state: 'exited', exit: { code: 0 } }); // its TERM trap ran
     expect(cli('rm', 'shoalepipe-keep').code).toBe(0);
   });
+
+  it('logs -f of a running container stops quietly when its reader goes', () => {
+    expect(cli('run', '-d', '--name', 'shoalepipe-logs', ...CHATTY).code).toBe(0);
+    const r = piped(1, 'logs', '-f', 'shoalepipe-logs');
+    expect(r.out).toBe('line 1\n');
+    expect(r.err).toBe('');
+    expect(r.cliStatus).toBe(141);
+    expect(cli('rm', '-f', 'shoalepipe-logs').code).toBe(0);
+  });
 });
