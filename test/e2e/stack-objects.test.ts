@@ -68,12 +68,15 @@ describe('e2e: stack secrets and configs', () => {
     const rm = await shoal(['stack', 'rm', 'so']);
     expect(rm.code, rm.stderr).toBe(0);
     expect(rm.stdout).toMatch(/removing service so_reader\nremoving secret so_token\nremoving config so_app_conf\nremoving network so_default/);
-    for (const kind of ['service', 'secret', 'config', 'network']) {
+    const left = async (kind: string): Promise<(string | undefined)[]> => {
       const ls = await shoal([kind, 'ls', '--format', 'json']);
       expect(ls.code, ls.stderr).toBe(0);
       const names = (JSON.parse(ls.stdout) as { name?: string; spec?: { annotations?: { name?: string } } }[]).map((x) => x.name ?? x.spec?.annotations?.name);
-      expect(names.filter((n) => n?.startsWith('so_')), kind).toEqual([]);
-    }
+      return names.filter((n) => n?.startsWith('so_'));
+    };
+    for (const kind of ['service', 'secret', 'config']) expect(await left(kind), kind).toEqual([]);
+    // The network is marked for deletion while the tasks stop, and goes after the last one.
+    await until(async () => (await left('network')).length === 0, 'the stack network to go after its tasks', 60_000);
     // ...which the agents unmount and remove once the task's container is gone.
     for (const h of ['h1', 'h2']) {
       const run = lab.c.host(h).run;
