@@ -165,6 +165,13 @@ describe('state directories against a local unprivileged user', () => {
     for (const f of [...raftFiles, key, record]) expectDenied(asNobody('cat', f), `read ${f}`);
   });
 
+  it('a container whose user is not root still works behind the 0700 directories', () => {
+    const r = cli('container', 'run', '--rm', '-u', '65534:65534', 'busybox', 'sh', '-c', 'id -u; cat /bin/busybox >/dev/null && echo >/tmp/w && echo ok');
+    expect(r.err).toBe('');
+    expect(r.out).toBe('65534\nok\n');
+    expect(r.code).toBe(0);
+  });
+
   it('a setuid binary or device node in an image layer or a writable layer is out of reach', () => {
     const layers = join(cliRoot, 'images', 'layers');
     const diffs = readdirSync(layers).map((h) => join(layers, h, 'diff'));
