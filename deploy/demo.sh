@@ -47,7 +47,7 @@ step "building the busybox test image into $OUT"
 # makes each host's SHOAL_ROOT/SHOAL_RUN 0700 itself. An earlier run's open directory is corrected.
 mkdir -p -m 0700 "$OUT"
 if [ "$(stat -c %a "$OUT")" != 700 ]; then
-  echo "shoal demo: $OUT was mode $(stat -c %a "$OUT"), open to other local users: changed to 0700" >&2
+  echo "shoal demo: $OUT was mode 0$(stat -c %a "$OUT"), open to other local users: changed to 0700" >&2
   chmod 0700 "$OUT"
 fi
 npx tsx deploy/images/build.ts --out "$OUT" busybox
