@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster, Network, NodeStatus_State, TaskState, type Service, type Task } from '../../../proto/gen/types.js';
 import { Allocator } from '../../../manager/allocator/index.js';
+import { GlobalOrchestrator } from '../../../manager/orchestrator/global/orchestrator.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
 import { TaskReaper } from '../../../manager/orchestrator/task-reaper.js';
 import { Scheduler } from '../../../manager/scheduler/scheduler.js';
@@ -89,6 +90,22 @@ describe('allocator', () => {
     expect(new Set(all).size).toBe(all.length);
     // Slots in order get addresses in order after the VIP.
     expect(tasks.map((t) => t.networks[0]!.addresses[0])).toEqual(['10.0.0.3/24', '10.0.0.4/24', '10.0.0.5/24', '10.0.0.6/24', '10.0.0.7/24']);
+  });
+
+  it('attaches the tasks of a global service before the scheduler confirms them on their nodes', async () => {
+    await h.store.update((tx) => {
+      for (const id of ['n1', 'n2', 'n3']) tx.nodes.create(makeNode(id));
+      tx.networks.create(makeNetwork('net1', 'mon_default'));
+      tx.services.create(onNetworks(makeService('g1', 'mon_agent', { global: true }), 'mon_default'));
+    });
+    h.start(new GlobalOrchestrator(h.store, h.clock, { logger: quiet }), new Scheduler(h.store, h.clock, { logger: quiet }));
+    await h.until('3 tasks', () => h.tasks('g1').length === 3);
+    await h.quiesce();
+    expect(h.tasks('g1').every((t) => t.status?.state === TaskState.PENDING)).toBe(true);
+    h.start(alloc());
+    await h.until('3 assigned', () => h.tasks('g1').every((t) => t.status?.state === TaskState.ASSIGNED && attached(t)));
+    expect(new Set(addrsOf(h.tasks('g1'))).size).toBe(3);
+    expect(h.tasks('g1').map((t) => t.nodeId).sort()).toEqual(['n1', 'n2', 'n3']);
   });
 
   it('keeps the default pool clear of the host routes', async () => {
