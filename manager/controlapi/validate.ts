@@ -148,7 +148,7 @@ export function validateServiceSpec(
         interval: 'the health interval (--health-interval)',
         timeout: 'the health timeout (--health-timeout)',
         startPeriod: 'the health start period (--health-start-period)',
-        startInterval: 'the health start interval (--health-start-interval)',
+        startInterval: 'the health start interval (healthcheck start_interval)',
       }),
     );
   }

@@ -138,7 +138,7 @@ describe('bounds on one request', () => {
     const hc = (o: object) => replicatedSpec('hc', 1, (s) => (s.task!.container!.healthcheck = { test: ['CMD', 'true'], retries: 1, ...o } as never));
     expect((await refusal(call(h.client, 'createService', { spec: hc({ interval: { nanos: 1n } }) }))).details).toMatch(/health interval \(--health-interval\) of 1ns is below the minimum of 100ms/);
     expect((await refusal(call(h.client, 'createService', { spec: hc({ timeout: { nanos: 1n } }) }))).details).toMatch(/--health-timeout\) of 1ns is below the minimum of 1ms/);
-    expect((await refusal(call(h.client, 'createService', { spec: hc({ startInterval: { nanos: 5n } }) }))).details).toMatch(/--health-start-interval\) of 5ns/);
+    expect((await refusal(call(h.client, 'createService', { spec: hc({ startInterval: { nanos: 5n } }) }))).details).toMatch(/start_interval\) of 5ns/);
     await call(h.client, 'createService', { spec: hc({ interval: ms(100), timeout: ms(1), startInterval: ms(100) }) });
   });
 });
