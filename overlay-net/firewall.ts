@@ -19,6 +19,8 @@ export function renderFirewall(networks: readonly FirewallNetwork[]): string {
   const nat: string[] = [];
   for (const n of networks) {
     const same = `ip saddr ${n.cidr} ip daddr ${n.cidr}`;
+    // Bridged traffic between tasks of one host reaches this hook too where br_netfilter is on.
+    forward.push(`iifname "${n.bridge}" oifname "${n.bridge}" accept`);
     forward.push(`iifname "${n.bridge}" oifname "${n.peerInterface}" ${same} accept`);
     forward.push(`iifname "${n.peerInterface}" oifname "${n.bridge}" ${same} accept`);
     if (!n.internal) {

@@ -99,7 +99,8 @@ describe('kernel and underlay', () => {
     const h = t.lab.host('h1');
     const o = await OverlayHost.open({ underlayAddress: h.addr, stateDir: join(t.base, 'overlay', 'h1'), hostNetns: h.netnsPath, runner: noVxlan });
     t.overlay.set('h1', o);
-    expect(o.drivers).toEqual(['routed']);
+    expect(o.drivers).not.toContain('vxlan');
+    expect(o.drivers).toContain('routed');
     const err = await o.ensureNetwork(network('n1', 'vxlan', SUBNET)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KernelFeatureError);
     expect((err as Error).message).toMatch(/n1_net: this kernel cannot make VXLAN devices.*modprobe vxlan.*routed driver/);
@@ -112,7 +113,7 @@ describe('kernel and underlay', () => {
   it('rolls back a VXLAN device the kernel refuses mid-batch (module gone after start)', async () => {
     const h = t.lab.host('h1');
     const o = await OverlayHost.open({ underlayAddress: h.addr, stateDir: join(t.base, 'overlay', 'h1'), hostNetns: h.netnsPath });
-    expect(o.drivers).toEqual(['vxlan', 'routed']);
+    expect(o.drivers).toEqual(expect.arrayContaining(['vxlan', 'routed']));
     // Same host, a second instance whose kernel "loses" vxlan after the start-up probe.
     const lost: CommandRunner = (argv, input) => spawnRunner(argv, input?.replace(/^link add (\S+) .* type vxlan .*$/gm, 'link add $1 type shoalnovxlan'));
     const o2 = await OverlayHost.open({ underlayAddress: h.addr, stateDir: join(t.base, 'overlay', 'h1'), hostNetns: h.netnsPath, runner: lost });

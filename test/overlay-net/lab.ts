@@ -43,6 +43,9 @@ export async function must(argv: string[], input?: string): Promise<string> {
 export async function upLab(name: string, hosts: number, subnet: string): Promise<TestLab> {
   const base = mkdtempSync(join(tmpdir(), `shoal-ovt-${name}-`));
   const lab = await Lab.up({ name, hosts, subnet, stateDir: join(base, 'state'), dataDir: join(base, 'data') });
+  // Strict reverse-path filtering, as RHEL-like hosts have it: the data path must pass it.
+  for (const h of lab.hosts)
+    await must(['nsenter', `--net=${h.netnsPath}`, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.default.rp_filter=1']);
   const overlay = new Map<string, OverlayHost>();
   const containers: Container[] = [];
   const procs = new Set<ChildProcess>();
