@@ -35,6 +35,16 @@ export function encodeRecord(type: RecordType, payload: Uint8Array, flags = 0): 
   return out;
 }
 
+/** A record inside a sealed Batch: u32 LE length, type, payload. No checksums: the batch is
+ *  authenticated as a whole by the cipher, and its outer record carries the CRCs. */
+export function encodeBatchFrame(type: RecordType, payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + payload.length);
+  out.writeUInt32LE(payload.length, 0);
+  out[4] = type;
+  out.set(payload, 5);
+  return out;
+}
+
 export type ScanResult =
   | { kind: 'record'; type: RecordType; sealed: boolean; payload: Buffer; next: number }
   | { kind: 'end' } // clean end: EOF or an all-zero tail (unwritten space)

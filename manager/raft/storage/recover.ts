@@ -82,17 +82,18 @@ export async function replaySegments(
   return { hardState, entries, marks, tailOffset, keys };
 }
 
-/** The Entry and HardState records inside a Batch (already opened and authenticated: all of
- *  them are complete, so anything else is damage, not a torn write). */
+/** The Entry and HardState frames inside a Batch (record.ts encodeBatchFrame; already opened
+ *  and authenticated, so a frame that does not fit is damage, not a torn write). */
 function unbatch(buf: Buffer, file: string, at: number): { type: RecordType; payload: Buffer }[] {
   const out: { type: RecordType; payload: Buffer }[] = [];
   for (let off = 0; off < buf.length; ) {
-    const r = readRecord(buf, off);
-    if (r.kind !== 'record' || r.sealed || (r.type !== RecordType.Entry && r.type !== RecordType.HardState)) {
-      throw new WalCorruptError(file, at, `batch record holds a bad record at ${off}: ${r.kind === 'record' ? `type ${r.type}` : r.kind}`);
+    const len = off + 5 <= buf.length ? buf.readUInt32LE(off) : -1;
+    const type = buf[off + 4] as RecordType;
+    if (len < 0 || off + 5 + len > buf.length || (type !== RecordType.Entry && type !== RecordType.HardState)) {
+      throw new WalCorruptError(file, at, `batch record holds a bad frame at ${off}`);
     }
-    out.push({ type: r.type, payload: r.payload });
-    off = r.next;
+    out.push({ type, payload: buf.subarray(off + 5, off + 5 + len) });
+    off += 5 + len;
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { claimDir, fdatasync, releaseDir, syncDir, writeAllSync } from './fsutil
 import { silentLogger, type StorageLogger } from './logger.js';
 import type { RecordCipher } from './cipher.js';
 import { RecordCodec } from './codec.js';
-import { encodeRecord, RecordType } from './record.js';
+import { encodeBatchFrame, encodeRecord, RecordType } from './record.js';
 import { replaySegments, type SegmentName } from './recover.js';
 import { SnapshotStore } from './snapshots.js';
 import { SECRET_FILE_MODE } from '../../../proto/file-modes.js';
@@ -99,11 +99,12 @@ export class Wal {
     // and for 10 KiB (node:crypto's per-call overhead dominates), and a Ready carries many entries
     const sealed = this.codec.cipher !== undefined;
     const frames: Buffer[] = sealed ? [] : this.pending;
-    for (const e of rec.entries ?? []) frames.push(encodeRecord(RecordType.Entry, Entry.encode(e).finish()));
+    const frame = sealed ? encodeBatchFrame : encodeRecord;
+    for (const e of rec.entries ?? []) frames.push(frame(RecordType.Entry, Entry.encode(e).finish()));
     if (rec.entries?.length) this.lastIndex = rec.entries[rec.entries.length - 1]!.index;
     if (rec.hardState) {
       this.hardState = rec.hardState;
-      frames.push(encodeRecord(RecordType.HardState, HardState.encode(rec.hardState).finish()));
+      frames.push(frame(RecordType.HardState, HardState.encode(rec.hardState).finish()));
     }
     if (sealed && frames.length) this.pending.push(this.codec.encode(RecordType.Batch, frames.length === 1 ? frames[0]! : Buffer.concat(frames)));
     this.noteWriteKey();

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AesGcmCipher, crc32c, SealError, SealedDataError, Wal, WalCorruptError, type DataKey } from '../../../manager/raft/storage/index.js';
+import { encodeRecord, FLAG_SEALED, RecordType } from '../../../manager/raft/storage/record.js';
 import { type Entry, EntryType, type Snapshot } from '../../../proto/gen/raft.js';
 
 const SECRET = 'hunter2-the-secret-value';
@@ -125,6 +126,27 @@ describe('encrypted WAL and snapshots', () => {
     const ok = await Wal.open(opts(dir, cipher));
     expect(ok.state.entries.length).toBe(5);
     await ok.wal.close();
+  });
+
+  it('seals one save as one batch, and refuses a batch whose frames do not fit (sealed with the right key)', async () => {
+    const cipher = new AesGcmCipher(newKey());
+    const a = await Wal.open(opts(dir, cipher));
+    await a.wal.save({ entries: range(1, 50), hardState: { term: 1n, vote: 7n, commit: 50n } });
+    await a.wal.close();
+    const file = (await filesUnder(dir)).find((f) => f.endsWith('.wal'))!;
+    const good = await readFile(file);
+    expect(recordOffsets(good).length).toBe(2); // meta + one batch
+    // a frame claiming more bytes than the batch holds
+    const bad = Buffer.alloc(5 + 3);
+    bad.writeUInt32LE(1000, 0);
+    bad[4] = RecordType.Entry;
+    const rec = encodeRecord(RecordType.Batch, cipher.seal(RecordType.Batch, bad), FLAG_SEALED);
+    await writeFile(file, Buffer.concat([good, rec, rec]));
+    const err = await Wal.open(opts(dir, cipher)).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WalCorruptError);
+    expect((err as Error).message).toMatch(/bad frame/);
+    expect((err as WalCorruptError).file).toBe(file);
+    expect((err as WalCorruptError).offset).toBe(good.length);
   });
 
   it('refuses a modified snapshot file naming it instead of silently using an older one', async () => {
