@@ -21,6 +21,15 @@
       # static: no dynamic loader work on every container start (about a millisecond)
       "ldflags": ["-static"],
       "libraries": ["-lseccomp"]
+    },
+    {
+      # The userspace GRE data path (hosts whose kernel has no gretap): one single-threaded
+      # epoll process per host, started and supervised by overlay-net/gre.
+      "target_name": "shoal-gre",
+      "type": "executable",
+      "sources": ["gre/main.c", "gre/control.c", "gre/table.c", "gre/datapath.c"],
+      "cflags": ["-std=gnu11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags": ["-static"]
     }
   ]
 }

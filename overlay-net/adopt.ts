@@ -3,7 +3,7 @@
 // nobody needs, whether the ledger knows it or only its name prefix / route protocol does.
 import type { OverlayHost } from './host.js';
 import { attachmentKey } from './ledger.js';
-import { bridgeName, LINK_PREFIX, ROUTE_PROTO, tunnelName, vethHostName } from './names.js';
+import { bridgeName, LINK_PREFIX, ROUTE_PROTO, vethHostName } from './names.js';
 import { checkAttachment, checkNetwork, checkPeer } from './validate.js';
 import type { AttachmentSpec, NetworkSpec } from './types.js';
 import { contains, parsePrefix } from './addr.js';
@@ -70,10 +70,10 @@ export async function adopt(host: OverlayHost, desired: DesiredState): Promise<A
     // 3. Links with shoal's prefix that nothing desired explains (the ledger may be lost).
     // A desired object the ledger does not vouch for is removed too, and made again below.
     const keep = new Set<string>();
-    for (const [id, net] of nets) {
+    for (const id of nets.keys()) {
       if (!ledger.networks[id]?.committed) continue;
       keep.add(bridgeName(id));
-      if (net.driver === 'vxlan') keep.add(tunnelName(id));
+      for (const l of ledger.networks[id]!.links.slice(1)) keep.add(l);
     }
     for (const a of desired.attachments)
       if (ledger.attachments[attachmentKey(a.networkId, a.spec.taskId)]?.committed) keep.add(vethHostName(a.networkId, a.spec.taskId));
@@ -123,6 +123,8 @@ export async function adopt(host: OverlayHost, desired: DesiredState): Promise<A
     }
     await ops.firewall();
     await host.ledger.save();
+    // shoal-gre serves what is kept (or stops when no userspace GRE network is left).
+    await ops.userspace();
     return report;
   });
 }

@@ -13,7 +13,7 @@ abstract class OverlayUserError extends OverlayError {
   readonly userError = true as const;
 }
 
-/** A network's driver is not one of vxlan, routed. */
+/** A network's driver is not one of vxlan, routed, gre. */
 export class UnknownDriverError extends OverlayUserError {
   readonly code = 'unknown-driver';
 }

@@ -15,11 +15,12 @@ import { routedDriver } from './routed/driver.js';
 import { detectUnderlay, type Underlay } from './underlay.js';
 import { checkAttachment, checkNetwork, checkPeer, type CheckedNetwork } from './validate.js';
 import { vxlanDriver } from './vxlan/driver.js';
+import { greDataPathOf, greDriver, type GreDataPath } from './gre/driver.js';
+import { chooseGreDataPath, type GreChoice } from './gre/detect.js';
+import { GreDaemon, type GreState } from './gre/daemon.js';
 import type { AttachmentInfo, AttachmentSpec, DriverName, NetworkInfo, NetworkSpec, PeerSpec } from './types.js';
 
 export const DEFAULT_DATA_PATH_PORT = 4789;
-
-const DRIVERS: Record<DriverName, OverlayDriver> = { vxlan: vxlanDriver, routed: routedDriver };
 
 export interface OverlayHostOptions {
   /** This host's address on the underlay (the one its peers reach it at). */
@@ -30,6 +31,8 @@ export interface OverlayHostOptions {
   dataPathPort?: number;
   /** The host's network namespace, when the caller does not already run in it (lab, tests). */
   hostNetns?: string;
+  /** GRE data path: the kernel's gretap or shoal-gre; 'auto' (default) picks the kernel's where it exists. */
+  greDataPath?: GreChoice;
   /** Replaces process spawning (tests inject a kernel without a feature through it). */
   runner?: CommandRunner;
   logger?: Logger;
@@ -37,6 +40,9 @@ export interface OverlayHostOptions {
 
 export class OverlayHost {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly byName: Record<DriverName, OverlayDriver>;
+  /** The userspace GRE process's supervisor (hosts without kernel gretap). */
+  readonly greDaemon: GreDaemon | undefined;
 
   private constructor(
     readonly kernel: Kernel,
@@ -45,7 +51,15 @@ export class OverlayHost {
     private readonly ctx: DriverContext,
     private readonly supported: readonly DriverName[],
     private readonly log: Logger | undefined,
-  ) {}
+    /** Which GRE data path this host's gre networks use. */
+    readonly greDataPath: GreDataPath,
+    stateDir: string,
+    hostNetns: string | undefined,
+  ) {
+    this.byName = { vxlan: vxlanDriver, routed: routedDriver, gre: greDriver(greDataPath) };
+    if (greDataPath === 'userspace')
+      this.greDaemon = new GreDaemon({ stateDir, hostNetns, underlayAddress: underlay.address, logger: log });
+  }
 
   static async open(opts: OverlayHostOptions): Promise<OverlayHost> {
     const port = opts.dataPathPort ?? DEFAULT_DATA_PATH_PORT;
@@ -61,7 +75,10 @@ export class OverlayHost {
     await kernel.sysctl({ 'net.ipv4.ip_forward': 1 });
     const drivers: DriverName[] = ['routed'];
     if (await kernel.canMakeLink('vxlan', ['id', '1', 'dstport', String(port)])) drivers.unshift('vxlan');
-    return new OverlayHost(kernel, underlay, ledger, { underlay, dataPathPort: port }, drivers, opts.logger);
+    // gre always: the kernel's gretap where it exists, else the userspace data path.
+    const gre = await chooseGreDataPath(kernel, opts.greDataPath);
+    drivers.push('gre');
+    return new OverlayHost(kernel, underlay, ledger, { underlay, dataPathPort: port }, drivers, opts.logger, gre, opts.stateDir, opts.hostNetns);
   }
 
   /** Drivers this host's kernel supports (detected at open); the agent reports them. */
@@ -84,7 +101,9 @@ export class OverlayHost {
 
   private info(n: LedgerNetwork): NetworkInfo {
     const driver = n.spec.driver as DriverName;
-    return { id: n.spec.id, driver, bridge: n.links[0]!, tunnel: n.links[1], mtu: n.mtu };
+    const info: NetworkInfo = { id: n.spec.id, driver, bridge: n.links[0]!, tunnel: n.links[1], mtu: n.mtu };
+    if (driver === 'gre') info.dataPath = greDataPathOf(n.links[1]);
+    return info;
   }
 
   /** Creates a network's bridge (and tunnel) on this host; a no-op when it exists unchanged. */
@@ -94,7 +113,7 @@ export class OverlayHost {
 
   private async ensureNetworkNow(spec: NetworkSpec): Promise<NetworkInfo> {
     const net = checkNetwork(spec);
-    const driver = DRIVERS[net.driver];
+    const driver = this.byName[net.driver];
     if (!this.supported.includes(net.driver))
       throw new KernelFeatureError(
         `network ${spec.name}: this kernel cannot make ${net.driver.toUpperCase()} devices; ` +
@@ -125,6 +144,7 @@ export class OverlayHost {
       });
       await this.kernel.sysctl(bridgeSysctls(bridge));
       await this.applyFirewall();
+      await this.syncUserspace();
     } catch (err) {
       await this.removeNetworkNow(spec.id).catch((e: unknown) => this.log?.error({ err: e, network: spec.id }, 'rollback failed'));
       throw err;
@@ -152,13 +172,14 @@ export class OverlayHost {
     }
     // Routes of routed peers sit on the underlay, not on a link that goes with the network.
     for (const peer of Object.values(this.ledger.data.peers[id] ?? {}))
-      lines.push(...DRIVERS[net.driver].peerDelta(net, this.ctx, peer, undefined).remove.ip);
+      lines.push(...this.byName[net.driver].peerDelta(net, this.ctx, peer, undefined).remove.ip);
     lines.push(...bridgeRemoveLines(net, rec.links));
     await this.kernel.removeIp(lines);
     delete this.ledger.data.networks[id];
     delete this.ledger.data.peers[id];
     await this.applyFirewall();
     await this.ledger.save();
+    if (net.driver === 'gre') await this.syncUserspace();
   }
 
   /** Joins a container's network namespace to a network: veth, address, MTU, routes. */
@@ -244,7 +265,7 @@ export class OverlayHost {
         const prefixes = checkPeer(net, p);
         if (after[p.hostId]) throw new InvalidNetworkInputError(`network ${rec.spec.name}: peer ${p.hostId} is listed twice`);
         const state = { hostId: p.hostId, underlayAddress: p.underlayAddress, prefixes };
-        DRIVERS[net.driver].checkPeer(net, state, this.ctx);
+        this.byName[net.driver].checkPeer(net, state, this.ctx);
         after[p.hostId] = state;
       }
       await this.applyPeers([{ net, after }]);
@@ -278,12 +299,12 @@ export class OverlayHost {
       for (const host of new Set([...Object.keys(before), ...Object.keys(after)])) {
         const b = before[host];
         const a = after[host];
-        const d = DRIVERS[net.driver].peerDelta(net, this.ctx, b, a);
+        const d = this.byName[net.driver].peerDelta(net, this.ctx, b, a);
         remove.ip.push(...d.remove.ip);
         remove.bridge.push(...d.remove.bridge);
         add.ip.push(...d.add.ip);
         add.bridge.push(...d.add.bridge);
-        const back = DRIVERS[net.driver].peerDelta(net, this.ctx, a, undefined).remove;
+        const back = this.byName[net.driver].peerDelta(net, this.ctx, a, undefined).remove;
         undo.ip.push(...back.ip);
         undo.bridge.push(...back.bridge);
         if (a) recorded[host] = b && b.underlayAddress === a.underlayAddress ? { ...a, prefixes: [...new Set([...b.prefixes, ...a.prefixes])].sort() } : a;
@@ -302,10 +323,12 @@ export class OverlayHost {
       await this.kernel.removeIp(undo.bridge, 'bridge').catch(() => undefined);
       for (const { net } of changes) this.ledger.data.peers[net.spec.id] = {};
       await this.ledger.save();
+      await this.syncUserspace().catch(() => undefined);
       throw err;
     }
     for (const { net, after } of changes) this.ledger.data.peers[net.spec.id] = after;
     await this.ledger.save();
+    if (changes.some(({ net }) => net.driver === 'gre')) await this.syncUserspace();
   }
 
   private committedNetwork(id: string): LedgerNetwork {
@@ -314,10 +337,25 @@ export class OverlayHost {
     return rec;
   }
 
+  /**
+   * Gives shoal-gre the GRE networks in the ledger (made or being made) and their peers as
+   * programmed; starts it for the first network, stops it after the last.
+   */
+  private async syncUserspace(): Promise<void> {
+    if (!this.greDaemon) return;
+    const state: GreState = { networks: [], peers: [] };
+    for (const n of Object.values(this.ledger.data.networks)) {
+      if (n.spec.driver !== 'gre' || greDataPathOf(n.links[1]) !== 'userspace') continue;
+      state.networks.push({ key: n.spec.vni, tap: n.links[1]! });
+      for (const p of Object.values(this.ledger.data.peers[n.spec.id] ?? {})) state.peers.push({ key: n.spec.vni, address: p.underlayAddress });
+    }
+    await this.greDaemon.sync(state);
+  }
+
   private async applyFirewall(): Promise<void> {
     const nets: FirewallNetwork[] = Object.values(this.ledger.data.networks).map((n) => {
       const net = checkNetwork(n.spec);
-      return { cidr: net.cidr, bridge: n.links[0]!, peerInterface: DRIVERS[net.driver].peerInterface(net, this.ctx), internal: n.spec.internal };
+      return { cidr: net.cidr, bridge: n.links[0]!, peerInterface: this.byName[net.driver].peerInterface(net, this.ctx), internal: n.spec.internal };
     });
     await this.kernel.nft(renderFirewall(nets));
   }
@@ -334,6 +372,7 @@ export class OverlayHost {
     attach: (n: string, a: AttachmentSpec) => Promise<AttachmentInfo>;
     detach: (n: string, t: string) => Promise<void>;
     firewall: () => Promise<void>;
+    userspace: () => Promise<void>;
     ctx: DriverContext;
     driver: (n: DriverName) => OverlayDriver;
   } {
@@ -343,8 +382,9 @@ export class OverlayHost {
       attach: (n, a) => this.attachNow(n, a),
       detach: (n, t) => this.detachNow(n, t),
       firewall: () => this.applyFirewall(),
+      userspace: () => this.syncUserspace(),
       ctx: this.ctx,
-      driver: (n) => DRIVERS[n],
+      driver: (n) => this.byName[n],
     };
   }
 }

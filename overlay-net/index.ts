@@ -5,4 +5,6 @@ export * from './errors.js';
 export * from './types.js';
 export { LINK_PREFIX, NFT_TABLE, ROUTE_PROTO, vtepMac } from './names.js';
 export { VXLAN_OVERHEAD } from './vxlan/driver.js';
+export { GRE_OVERHEAD, type GreDataPath } from './gre/driver.js';
+export type { GreChoice } from './gre/detect.js';
 export { MIN_OVERLAY_MTU, type OverlayDriver } from './driver.js';

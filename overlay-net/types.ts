@@ -1,16 +1,16 @@
 // The input of the per-host data path. It mirrors what the manager's allocator stores, so the
 // agent passes records through without translating them.
 
-export type DriverName = 'vxlan' | 'routed';
-export const DRIVER_NAMES: readonly DriverName[] = ['vxlan', 'routed'];
+export type DriverName = 'vxlan' | 'routed' | 'gre';
+export const DRIVER_NAMES: readonly DriverName[] = ['vxlan', 'routed', 'gre'];
 
 /** One overlay network as the allocator stores it. */
 export interface NetworkSpec {
   id: string;
   name: string;
-  /** 'vxlan' (default in the manager) or 'routed' (host-gw); anything else is refused. */
+  /** 'vxlan' (default in the manager), 'gre' or 'routed' (host-gw); anything else is refused. */
   driver: string;
-  /** VXLAN network identifier, 1..16777215 (ignored by routed). */
+  /** VXLAN network identifier, 1..16777215; the GRE key of a gre network (ignored by routed). */
   vni: number;
   /** IPv4 CIDR of the whole network, e.g. 10.0.1.0/24. */
   subnet: string;
@@ -53,8 +53,10 @@ export interface NetworkInfo {
   id: string;
   driver: DriverName;
   bridge: string;
-  /** The VXLAN device (vxlan driver only). */
+  /** The VXLAN device, the gretap device or the TAP shoal-gre serves (not routed). */
   tunnel?: string;
+  /** gre only: the kernel's gretap or the userspace data path (shoal-gre). */
+  dataPath?: 'kernel' | 'userspace';
   /** MTU of the bridge, the veths and the containers' interfaces. */
   mtu: number;
 }

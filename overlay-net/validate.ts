@@ -45,8 +45,8 @@ export function checkNetwork(spec: NetworkSpec): CheckedNetwork {
   if (gw === null) bad(`${n}: gateway ${JSON.stringify(spec.gateway)} is not an IPv4 address`);
   if (!contains(subnet, gw) || gw === subnet.base || gw === broadcastOf(subnet))
     bad(`${n}: gateway ${spec.gateway} is not a usable address of subnet ${spec.subnet}`);
-  if (driver === 'vxlan' && !(Number.isInteger(spec.vni) && spec.vni >= 1 && spec.vni <= 0xffffff))
-    bad(`${n}: VNI ${spec.vni} is out of range 1..16777215`);
+  if ((driver === 'vxlan' || driver === 'gre') && !(Number.isInteger(spec.vni) && spec.vni >= 1 && spec.vni <= 0xffffff))
+    bad(`${n}: ${driver === 'gre' ? 'GRE key' : 'VNI'} ${spec.vni} is out of range 1..16777215`);
   return { spec, driver, subnet, cidr: formatPrefix(subnet), gateway: spec.gateway };
 }
 

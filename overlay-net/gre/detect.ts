@@ -7,8 +7,7 @@ import type { GreDataPath } from './driver.js';
 export type GreChoice = GreDataPath | 'auto';
 
 export async function kernelHasGretap(kernel: Kernel): Promise<boolean> {
-  const r = await kernel.run(['unshare', '--net', 'ip', 'link', 'add', 'shovprobe', 'type', 'gretap', 'key', '1']);
-  return r.code === 0;
+  return kernel.canMakeLink('gretap', ['key', '1']);
 }
 
 /**
