@@ -8,10 +8,12 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
-/** Directories with state: only their owner (root) may list or enter them. */
+/**
+ * Directories with state: only their owner (root) may list or enter them. No path needs 0711
+ * (Docker's /var/lib/docker, for user-namespaced roots): overlays and bind mounts are set up by
+ * root, and a container's processes, whatever their uid, never walk these host paths afterwards.
+ */
 export const PRIVATE_DIR_MODE = 0o700;
-/** Directories that other users' processes must traverse but not list (as Docker's /var/lib/docker). */
-export const TRAVERSE_DIR_MODE = 0o711;
 /** Files holding secrets, keys or containers' settings. */
 export const SECRET_FILE_MODE = 0o600;
 
