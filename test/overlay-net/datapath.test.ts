@@ -45,6 +45,12 @@ describe.each(['vxlan', 'routed'] as const)('%s', (driver) => {
       expect(r.code).not.toBe(0);
       expect(await tcpSend(to.c, from.c, to.ip, 7000 + i)).not.toBe('');
     }
+    // Two tasks of the network on one host: bridged, through the forward hook where
+    // br_netfilter is on (as on this machine).
+    const [neighbour] = await spread(t, net, ['h1'], 1);
+    await expectPing(eps[0]!, neighbour!.ip);
+    await expectPing(neighbour!, eps[0]!.ip, ['-M', 'do', '-s', String(mtu - 28)]);
+    expect(await tcpSend(neighbour!.c, eps[0]!.c, neighbour!.ip, 7050)).not.toBe('');
     // Kernel state per remote host: 2 routes, and for vxlan 2 neighbour and 2 FDB entries.
     const h1 = t.lab.host('h1');
     const routes = await must(['nsenter', `--net=${h1.netnsPath}`, 'ip', 'route', 'show', 'proto', '83']);
