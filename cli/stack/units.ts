@@ -1,5 +1,6 @@
 // Sizes, durations, CPU counts and file modes as Docker writes them. Each parser returns the
 // value or a message that says what is valid; callers attach the path and position.
+import { MAX_DURATION_NANOS } from '../../rules/durations.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -40,7 +41,8 @@ export function parseDuration(v: string | number): Parsed<number> {
     i = part.lastIndex;
   }
   if (s.length === 0) return bad('empty duration: use e.g. 10s');
-  if (!Number.isFinite(total) || total > 2 ** 53) return bad(`duration "${v}" is too long`);
+  // the wire holds int64 nanoseconds (rules/durations.ts): about 292 years
+  if (!Number.isFinite(total) || total * 1e6 > Number(MAX_DURATION_NANOS)) return bad(`duration "${v}" is too long: at most ${MAX_DURATION_NANOS / 3_600_000_000_000n}h`);
   return ok(Math.round(total * 1e6) / 1e6);
 }
 

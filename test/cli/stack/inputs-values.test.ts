@@ -193,6 +193,18 @@ describe('keys', () => {
     expectProblem(loadError(svc('    deploy: {replicas: 99999999999}\n')), { path: 'services.web.deploy.replicas', message: /at most 2147483647/ });
   });
 
+  it('what every node would refuse is refused at its line, with the rules the cluster uses', () => {
+    const cases: [string, string, RegExp][] = [
+      ['    deploy: {restart_policy: {delay: 99999999h}}\n', 'services.web.deploy.restart_policy.delay', /too long: at most 2562047h/],
+      ['    deploy: {resources: {limits: {memory: 1k}}}\n', 'services.web.deploy.resources.limits.memory', /at least 6291456/],
+      ['    user: "root;rm"\n', 'services.web.user', /invalid user "root;rm"/],
+      ['    hostname: "bad host"\n', 'services.web.hostname', /invalid hostname "bad host"/],
+      ['    healthcheck: {test: "true", interval: 1ns}\n', 'services.web.healthcheck', /interval of 1ns is below the minimum of 100ms/],
+    ];
+    for (const [text, path, message] of cases) expectProblem(loadError(svc(text)), { path, message });
+    expectProblem(loadError('services:\n  web:\n    image: ../../etc\n'), { path: 'services.web.image', message: /invalid image reference/ });
+  });
+
   it.each([
     ['node.role = manager', /expected FIELD==VALUE or FIELD!=VALUE/],
     ['node.rol == manager', /unknown field "node.rol"/],
