@@ -108,6 +108,27 @@ describe('ManagerKeys', () => {
     expect(a.ring.dataKeys.map((k) => k.id.toString('hex'))).toEqual([a.ring.keyId]);
   });
 
+  it('upgrades a Raft directory written before encryption: its plaintext stays readable until pruned', async () => {
+    const p = await Wal.open({ dir, clusterId: 'c', nodeId: 1n });
+    await p.wal.save({ entries: [{ index: 1n, term: 1n, type: 0, data: Buffer.from('old plaintext') }] });
+    await p.wal.close();
+    const k = await ManagerKeys.open(dir);
+    if (k === 'locked') throw new Error('a fresh key file cannot be locked');
+    expect(k.allowPlaintext).toBe(true);
+    const r = await Wal.open(walOpts(k));
+    expect(r.state.entries[0]!.data.toString()).toBe('old plaintext');
+    await r.wal.save({ entries: [{ index: 2n, term: 1n, type: 0, data: Buffer.from('sealed') }] });
+    await k.prune(await r.wal.keyIdsInUse());
+    expect(k.allowPlaintext).toBe(true); // the first segment still holds the plaintext record
+    await r.wal.close();
+    // once nothing plaintext is left (here: a new directory's keys), it is refused again
+    await k.prune(new Set([k.ring.keyId]));
+    expect(k.allowPlaintext).toBe(false);
+    const again = await ManagerKeys.open(dir);
+    expect((again as ManagerKeys).allowPlaintext).toBe(false);
+    await expect(Wal.open(walOpts(again as ManagerKeys))).rejects.toThrow(/unencrypted record/);
+  });
+
   it('refuses a damaged keys.json naming it, and a kek file that does not open it', async () => {
     await ManagerKeys.create(dir);
     await writeFile(`${dir}/kek`, Buffer.alloc(32, 7));
