@@ -9,6 +9,7 @@ import type { DriverContext, KernelLines, OverlayDriver, PeerState } from './dri
 import { InvalidNetworkInputError, KernelCommandError, KernelFeatureError, UnknownObjectError } from './errors.js';
 import { renderFirewall, type FirewallNetwork } from './firewall.js';
 import { Kernel, type CommandRunner } from './kernel.js';
+import { checkPeersDisjoint } from './peers.js';
 import { Ledger, attachmentKey, type LedgerNetwork } from './ledger.js';
 import { bridgeName, ROUTE_PROTO, vethHostName, vethPeerName } from './names.js';
 import { routedDriver } from './routed/driver.js';
@@ -268,6 +269,7 @@ export class OverlayHost {
         this.byName[net.driver].checkPeer(net, state, this.ctx);
         after[p.hostId] = state;
       }
+      checkPeersDisjoint(rec.spec.name, Object.values(after));
       await this.applyPeers([{ net, after }]);
     });
   }

@@ -189,6 +189,22 @@ describe('kernel and underlay', () => {
     expect(await must([...ns, 'ip', 'route', 'show', 'proto', '83'])).toContain(block(SUBNET, 'h2'));
   });
 
+  it('refuses two peers claiming the same addresses, naming both', async () => {
+    const net = network('v1', 'vxlan', SUBNET);
+    await spread(t, net, ['h1']);
+    const err = await t.overlay
+      .get('h1')!
+      .setPeers(net.id, [
+        { hostId: 'h2', underlayAddress: t.lab.host('h2').addr, prefixes: [block(SUBNET, 'h2')] },
+        { hostId: 'h3', underlayAddress: '10.241.0.50', prefixes: ['10.242.1.70'] },
+      ])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidNetworkInputError);
+    expect((err as Error).message).toMatch(/10.242.1.70\/32 of peer h3 overlaps 10.242.1.64\/26 of peer h2/);
+    const routes = await must(['nsenter', `--net=${t.lab.host('h1').netnsPath}`, 'ip', 'route', 'show', 'proto', '83']);
+    expect(routes).not.toContain('via');
+  });
+
   it('uses the data path port it is given', async () => {
     const net = network('v1', 'vxlan', SUBNET);
     for (const h of ['h1', 'h2']) await t.open(h, { dataPathPort: 4790 });
