@@ -6,3 +6,4 @@ export { procHostRoutes, parseProcRoutes, type HostRoute, type HostRoutes } from
 export { checkDefaultPool, defaultPoolOf, DEFAULT_POOL, DEFAULT_POOL_MASK_LENGTH, type DefaultPool } from './subnet-pool.js';
 export { parseAddressing, subnetConflict, type NetworkAddressing, type TakenSubnet } from './user-subnet.js';
 export { allocatedAddressing, VNI_MIN, VNI_MAX } from './network-table.js';
+export { resolveDriver, DATA_PATH_DRIVERS, type DataPathDriver } from './drivers.js';

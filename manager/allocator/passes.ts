@@ -4,6 +4,7 @@
 import type { Network, NetworkAttachment, Service, Task, VirtualIP } from '../../proto/gen/types.js';
 import type { ReadonlyDeep, ReadTx } from '../store/index.js';
 import { attachmentTargets } from './attachments.js';
+import { resolveDriver } from './drivers.js';
 import { CidrError, formatCidr, formatIPv4, macForAddress, overlaps, type Cidr } from './cidr.js';
 import type { HostRoute } from './host-routes.js';
 import { ipamOf, type Holding, type NetworkTable } from './network-table.js';
@@ -21,6 +22,12 @@ export function resolveTarget(tx: ReadTx, target: string): RO<Network> | undefin
 }
 
 const nameOf = (n: RO<Network>): string => n.spec?.annotations?.name || n.id;
+
+/** vxlan, gre or routed (the control API refused anything else; older records keep their name). */
+function dataPathOf(n: RO<Network>): string {
+  const r = resolveDriver(n.spec?.driverConfig?.name ?? '', n.spec?.driverConfig?.options ?? {});
+  return 'driver' in r ? r.driver : n.spec?.driverConfig?.name || 'vxlan';
+}
 
 /** A subnet (the user's, or the next free one of the default pool), a gateway and a VNI. */
 export function allocateNetwork(
@@ -74,7 +81,7 @@ export function allocateNetwork(
     network: {
       ...net,
       vni,
-      driverState: { name: driver?.name || 'overlay', options: { ...(driver?.options ?? {}), vni: String(vni) } },
+      driverState: { name: dataPathOf(net), options: { ...(driver?.options ?? {}), vni: String(vni) } },
       ipam: ipamOf(addressing, !!user?.range),
     },
   };
@@ -175,7 +182,7 @@ export function attachmentsFor(
       addresses: [`${formatIPv4(ip)}/${pool.subnet.prefix}`],
       aliases: [...aliases],
       networkName: name,
-      driver: { name: net.spec?.driverConfig?.name || 'overlay', options: { ...(net.spec?.driverConfig?.options ?? {}) } },
+      driver: { name: dataPathOf(net), options: { ...(net.spec?.driverConfig?.options ?? {}) } },
       vni: entry.vni,
       subnet: formatCidr(pool.subnet),
       gateway: formatIPv4(pool.gateway),

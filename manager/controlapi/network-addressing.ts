@@ -10,6 +10,7 @@ import {
   defaultPoolOf,
   parseAddressing,
   procHostRoutes,
+  resolveDriver,
   subnetConflict,
   type HostRoute,
   type TakenSubnet,
@@ -38,6 +39,12 @@ function takenSubnets(tx: ReadTx): TakenSubnet[] {
     }
   }
   return out;
+}
+
+/** An unknown driver or encap option is refused here, not found by an agent later. */
+export function checkNetworkDriver(name: string, spec: RO<NetworkSpec>): void {
+  const r = resolveDriver(spec.driverConfig?.name ?? '', spec.driverConfig?.options ?? {});
+  if ('problem' in r) throw invalidArgument(`network "${name}": ${r.problem}`);
 }
 
 /** Throws INVALID_ARGUMENT naming the network, its subnet and what it collides with. */

@@ -18,7 +18,7 @@ import { cloneObject, newObjectId, type MemoryStore, type ReadonlyDeep } from '.
 import { alreadyExists, asMessage, failedPrecondition, invalidArgument } from './errors.js';
 import { findNetwork } from './lookup.js';
 import { onePage } from './paging.js';
-import { checkNetworkAddressing, servicesNaming, tasksOnNetwork } from './network-addressing.js';
+import { checkNetworkAddressing, checkNetworkDriver, servicesNaming, tasksOnNetwork } from './network-addressing.js';
 import { validateLabels, validateObjectName } from './validate.js';
 
 export const DEFAULT_NETWORK_DRIVER = 'overlay';
@@ -64,6 +64,7 @@ export async function createNetwork(store: MemoryStore, req: CreateNetworkReques
       const other = tx.networks.all().find((n) => n.spec?.ingress);
       if (other) throw alreadyExists(`an ingress network already exists ("${other.spec?.annotations?.name}"); a cluster has one`);
     }
+    checkNetworkDriver(name, stored);
     checkNetworkAddressing(tx, name, stored);
     tx.networks.create(Network.fromPartial({ id, spec: stored }));
   });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AddressPool } from '../../../manager/allocator/address-pool.js';
 import { CidrError, formatIPv4, macForAddress, parseCidr, parseIPv4 } from '../../../manager/allocator/cidr.js';
 import { parseProcRoutes } from '../../../manager/allocator/host-routes.js';
+import { resolveDriver } from '../../../manager/allocator/drivers.js';
 import { checkDefaultPool, defaultPoolOf, nextFreeSubnet } from '../../../manager/allocator/subnet-pool.js';
 import { parseAddressing, subnetConflict } from '../../../manager/allocator/user-subnet.js';
 import { Cluster, IPAMConfig } from '../../../proto/gen/types.js';
@@ -122,5 +123,18 @@ describe('user subnets', () => {
       { cidr: c('192.168.1.0/24'), dev: 'eth0' },
       { cidr: c('10.77.0.0/16'), dev: 'br0' },
     ]);
+  });
+});
+
+describe('network drivers', () => {
+  it('resolve to the data path an agent runs: vxlan, gre or routed', () => {
+    expect(resolveDriver('overlay', {})).toEqual({ driver: 'vxlan' });
+    expect(resolveDriver('', {})).toEqual({ driver: 'vxlan' });
+    expect(resolveDriver('overlay', { encap: 'gre' })).toEqual({ driver: 'gre' });
+    expect(resolveDriver('host-gw', {})).toEqual({ driver: 'routed' });
+    expect(resolveDriver('gre', { encap: 'gre' })).toEqual({ driver: 'gre' });
+    expect(resolveDriver('bridge', {})).toEqual({ problem: expect.stringMatching(/^driver "bridge" is unknown: use overlay/) });
+    expect(resolveDriver('overlay', { encap: 'ipip' })).toEqual({ problem: 'encap option "ipip" is not one of vxlan, gre, routed' });
+    expect(resolveDriver('vxlan', { encap: 'gre' })).toEqual({ problem: 'driver "vxlan" and encap option "gre" disagree: give one of them' });
   });
 });

@@ -71,6 +71,7 @@ describe('allocator', () => {
     expect(n2.ipam?.configs[0]).toMatchObject({ subnet: '172.28.0.0/16', range: '172.28.5.0/24', gateway: '172.28.0.254' });
     expect([n1.vni, n2.vni].sort()).toEqual([4096, 4097]);
     expect(n1.driverState?.options.vni).toBe(String(n1.vni));
+    expect(n1.driverState?.name).toBe('vxlan');
 
     const vips = h.view((tx) => tx.services.get('s1')!.endpoint!.virtualIps);
     expect(vips.map((v) => v.networkId)).toEqual(['net1', 'net2']);
@@ -81,7 +82,7 @@ describe('allocator', () => {
       expect(t.networks.map((a) => a.networkId)).toEqual(['net1', 'net2']);
       const a = t.networks[0]!;
       expect(a).toMatchObject({ networkName: 'app_default', vni: n1.vni, subnet: '10.0.0.0/24', gateway: '10.0.0.1', aliases: ['web'], internal: false });
-      expect(a.driver?.name).toBe('overlay');
+      expect(a.driver?.name).toBe('vxlan');
       const [ip] = a.addresses[0]!.split('/');
       expect(a.macAddress).toBe(`02:42:${ip!.split('.').map((b) => Number(b).toString(16).padStart(2, '0')).join(':')}`);
       expect(t.networks[1]!.addresses[0]).toMatch(/^172\.28\.5\.\d+\/16$/);

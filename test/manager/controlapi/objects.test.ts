@@ -229,6 +229,8 @@ describe('networks', () => {
     await refused(network(h, ''), status.INVALID_ARGUMENT, /a network needs a name/);
     await refused(network(h, 'n', { ipam: { driver: undefined, configs: [{ subnet: '10.9.0.0/33', range: '', gateway: '', reserved: {} }] } }), status.INVALID_ARGUMENT, /subnet "10.9.0.0\/33" is not a CIDR block/);
     await refused(network(h, 'n', { driverConfig: { name: 'Bad Driver', options: {} } }), status.INVALID_ARGUMENT, /driver "Bad Driver" is not a driver name/);
+    await refused(network(h, 'n', { driverConfig: { name: 'bridge', options: {} } }), status.INVALID_ARGUMENT, /^network "n": driver "bridge" is unknown: use overlay/);
+    await refused(network(h, 'n', { driverConfig: { name: 'overlay', options: { encap: 'ipip' } } }), status.INVALID_ARGUMENT, /^network "n": encap option "ipip" is not one of vxlan, gre, routed/);
     expect(h.store.version).toBe(v);
   });
 
