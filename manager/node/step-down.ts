@@ -63,11 +63,6 @@ export class StepDown {
     }
   }
 
-  /** Waits until the step-down under way (if any) has finished. */
-  async settled(): Promise<void> {
-    await this.handingOver;
-  }
-
   /**
    * Leader task, for the whole term: while a component keeps failing, hands leadership over
    * again every little while (there may be no one to hand over to at first: a lone manager, or
