@@ -27,7 +27,7 @@
       # epoll process per host, started and supervised by overlay-net/gre.
       "target_name": "shoal-gre",
       "type": "executable",
-      "sources": ["gre/main.c", "gre/control.c", "gre/table.c", "gre/datapath.c"],
+      "sources": ["gre/main.c", "gre/control.c", "gre/table.c", "gre/datapath.c", "gre/coalesce.c"],
       "cflags": ["-std=gnu11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "ldflags": ["-static"]
     }

@@ -150,9 +150,9 @@ static void line(struct gre_state *st, struct client *c, char *s) {
     c->in_tx = 1;
   } else if (strcmp(s, "stats") == 0) {
     char out[256];
-    snprintf(out, sizeof out, "stats rx=%llu tx=%llu rxdrop=%llu txdrop=%llu segs=%llu nets=%zu peers=%zu\n",
+    snprintf(out, sizeof out, "stats rx=%llu tx=%llu rxdrop=%llu txdrop=%llu segs=%llu gro=%llu nets=%zu peers=%zu\n",
              (unsigned long long)st->rx_pkts, (unsigned long long)st->tx_pkts, (unsigned long long)st->rx_drop,
-             (unsigned long long)st->tx_drop, (unsigned long long)st->tx_segs, st->nnets, st->peers.len);
+             (unsigned long long)st->tx_drop, (unsigned long long)st->tx_segs, (unsigned long long)st->rx_gro, st->nnets, st->peers.len);
     reply(c, out);
   } else if (!c->in_tx) {
     reply(c, "err no transaction (send begin first)\n");

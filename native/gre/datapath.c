@@ -218,14 +218,14 @@ void datapath_rx(struct gre_state *st) {
     int n = recvmmsg(st->raw, rxmsg, GRE_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
     for (int i = 0; i < n; i++) {
-      const uint8_t *p = rxbuf[i];
+      uint8_t *p = rxbuf[i];
       size_t len = rxmsg[i].msg_len;
       if (len < 20 || (p[0] >> 4) != 4) goto drop;
       size_t ihl = (size_t)(p[0] & 0x0f) * 4;
       size_t tot = (size_t)(p[2] << 8 | p[3]);
       if (tot < len) len = tot;
       if (len < ihl + 4) goto drop;
-      const uint8_t *g = p + ihl;
+      uint8_t *g = p + ihl;
       uint16_t flags = (uint16_t)(g[0] << 8 | g[1]);
       uint16_t proto = (uint16_t)(g[2] << 8 | g[3]);
       /* C (checksum) and S (sequence) are skipped; R and versions other than 0 are refused. */
@@ -241,14 +241,12 @@ void datapath_rx(struct gre_state *st) {
       memcpy(&src, p + 12, 4);
       if (!net || net->key != key) net = gre_find_net(st, key);
       if (!net || !peer_set_has(&st->peers, key, src)) goto drop;
-      struct virtio_net_hdr vh = {0};
-      struct iovec iov[2] = {{&vh, sizeof vh}, {(void *)(g + off), len - ihl - off}};
-      if (writev(net->fd, iov, 2) < 0) goto drop;
-      st->rx_pkts++;
+      rx_deliver(st, net, (uint8_t *)(g + off), len - ihl - off);
       continue;
     drop:
       st->rx_drop++;
     }
+    rx_flush(st); /* a run never spans batches: the next recvmmsg reuses the buffers */
     if (n < GRE_BATCH) return;
   }
 }

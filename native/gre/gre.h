@@ -37,7 +37,7 @@ struct gre_state {
   struct gre_net nets[GRE_MAX_NETS];
   size_t nnets;
   struct peer_set peers;
-  uint64_t rx_pkts, tx_pkts, rx_drop, tx_drop, tx_segs;
+  uint64_t rx_pkts, tx_pkts, rx_drop, tx_drop, tx_segs, rx_gro;
 };
 
 struct gre_net *gre_find_net(struct gre_state *st, uint32_t key);
@@ -54,6 +54,11 @@ void datapath_tx(struct gre_state *st, struct gre_net *net);
 struct virtio_net_hdr;
 uint16_t csum_fold(uint64_t sum);
 uint64_t csum_add(uint64_t sum, const void *data, size_t len);
+
+/* Receive offload (coalesce.c): hands a received inner frame to its TAP, joining consecutive
+ * segments of one TCP flow into one GSO frame; rx_flush writes what is pending. */
+void rx_deliver(struct gre_state *st, struct gre_net *net, uint8_t *frame, size_t len);
+void rx_flush(struct gre_state *st);
 
 /* Control socket (control.c). */
 int control_listen(const char *path, char *err, size_t errlen);

@@ -5,8 +5,10 @@
 // overlay) in the same run; and the time to program 1,000 remote endpoints (50 peer hosts x 20
 // single addresses, one setPeers call) and to attach one task (attach_ms) on one host, in this warm
 // process.
-// Not measured yet (null): gre_* (the userspace GRE path is not built) and endpoint_p99_ms
-// (needs the agent and allocator wired to overlay-net: RUNNING to first ping across hosts).
+// gre runs over whatever data path the host chose (gre_datapath: the kernel's gretap, or shoal-gre
+// in userspace where the kernel has none, as here).
+// Not measured yet (null): endpoint_p99_ms (needs the agent and allocator wired to overlay-net:
+// RUNNING to first ping across hosts).
 // Throughput: 3 interleaved rounds of 5 s per figure, medians. --smoke: 1 round of 1 s, 3 pings,
 // 1 programming round, no Swarm.
 import { spawn } from 'node:child_process';
@@ -33,7 +35,7 @@ const main: BenchMain = async (args, { smoke }) => {
     const ends: Record<string, { from: { path: string }; server: { path: string }; addr: string }> = {
       underlay: { from: { path: h1.netnsPath }, server: { path: h2.netnsPath }, addr: h2.addr },
     };
-    for (const [driver, subnet] of [['vxlan', '10.247.1.0/24'], ['routed', '10.247.2.0/24']] as const) {
+    for (const [driver, subnet] of [['vxlan', '10.247.1.0/24'], ['routed', '10.247.2.0/24'], ['gre', '10.247.3.0/24']] as const) {
       const [c1, c2] = await pair(t, driver, subnet);
       ends[driver] = { from: c1!, server: c2!, addr: `${subnet.split('.').slice(0, 3).join('.')}.74` };
     }
@@ -51,8 +53,7 @@ const main: BenchMain = async (args, { smoke }) => {
       const ok = vs.filter((v): v is number => v !== null);
       out[k] = ok.length === vs.length ? median(ok) : null;
     }
-    out.gre_gbps = null;
-    out.gre_rtt_us = null;
+    out.gre_datapath = t.overlay.get('h1')!.greDataPath;
 
     // One task joining a network on its host (veth, address, routes): the agent's per-task cost.
     log('attach');
@@ -102,7 +103,9 @@ const main: BenchMain = async (args, { smoke }) => {
     if (swarm.reason) out.swarm_reason = swarm.reason;
     if (typeof out.underlay_gbps === 'number' && typeof out.vxlan_gbps === 'number') out.vxlan_ratio = round(out.vxlan_gbps / out.underlay_gbps);
     if (typeof out.underlay_gbps === 'number' && typeof out.routed_gbps === 'number') out.routed_ratio = round(out.routed_gbps / out.underlay_gbps);
-    out.not_measured = 'gre_* (userspace GRE not built), endpoint_p99_ms (agent not wired to overlay-net yet)';
+    if (typeof out.underlay_gbps === 'number' && typeof out.gre_gbps === 'number') out.gre_ratio = round(out.gre_gbps / out.underlay_gbps);
+    if (typeof out.underlay_gbps_p4 === 'number' && typeof out.gre_gbps_p4 === 'number') out.gre_ratio_p4 = round(out.gre_gbps_p4 / out.underlay_gbps_p4);
+    out.not_measured = 'endpoint_p99_ms (agent not wired to overlay-net yet)';
     if (smoke) out.smoke = true;
   } finally {
     await t.down();
@@ -118,7 +121,7 @@ function log(s: string): void {
 /** A network of `driver` on h1 and h2 with one container each (h1 .10, h2 .74) and peers set. */
 async function pair(t: TestLab, driver: string, subnet: string): Promise<Container[]> {
   const base = subnet.split('.').slice(0, 3).join('.');
-  const net: NetworkSpec = { id: `bench-${driver}`, name: `bench_${driver}`, driver, vni: driver === 'vxlan' ? 9100 : 0, subnet, gateway: `${base}.1`, internal: true, attachable: false };
+  const net: NetworkSpec = { id: `bench-${driver}`, name: `bench_${driver}`, driver, vni: driver === 'routed' ? 0 : 9100, subnet, gateway: `${base}.1`, internal: true, attachable: false };
   const cs: Container[] = [];
   for (const [i, host] of ['h1', 'h2'].entries()) {
     const o = t.overlay.get(host)!;
