@@ -40,7 +40,7 @@ export function checkNetwork(spec: NetworkSpec): CheckedNetwork {
   const parsed = parsePrefix(spec.subnet, true);
   if (!parsed) bad(`${n}: subnet ${JSON.stringify(spec.subnet)} is not an IPv4 network in CIDR form (e.g. 10.0.1.0/24, no host bits set)`);
   const subnet = parsed.prefix;
-  if (subnet.len < 8 || subnet.len > 29) bad(`${n}: subnet ${spec.subnet} must be between /8 and /29`);
+  if (subnet.len < 8 || subnet.len > 30) bad(`${n}: subnet ${spec.subnet} must be between /8 and /30`);
   const gw = parseIPv4(spec.gateway);
   if (gw === null) bad(`${n}: gateway ${JSON.stringify(spec.gateway)} is not an IPv4 address`);
   if (!contains(subnet, gw) || gw === subnet.base || gw === broadcastOf(subnet))

@@ -71,6 +71,15 @@ describe('network input', () => {
     await clean();
   });
 
+  it('takes the smallest subnet the allocator hands out (/30: gateway and one task), not a /31', async () => {
+    const o = await t.open('h1');
+    await expect(o.ensureNetwork(network('n0', 'routed', '10.242.9.0/31'))).rejects.toThrow(/between \/8 and \/30/);
+    await o.ensureNetwork({ ...network('n1', 'routed', '10.242.9.0/30'), gateway: '10.242.9.1' });
+    const c = await t.container('h1');
+    await o.attach('n1', { taskId: 'only', netnsPath: c.path, address: '10.242.9.2/30', mac: mac() });
+    await expect(o.attach('n1', { taskId: 'none', netnsPath: c.path, address: '10.242.9.3/30', mac: mac() })).rejects.toThrow(/not a usable address/);
+  });
+
   it('refuses a subnet overlapping another network on the host, naming both', async () => {
     const o = await t.open('h1');
     await o.ensureNetwork(network('n1', 'vxlan', SUBNET));
