@@ -2,7 +2,7 @@
 // and a VNI, services a VIP, tasks an address before they are placed; addresses come back when
 // tasks stop, are removed, or their node is removed; a new allocator rebuilds from the store.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Cluster, Network, NodeStatus_State, TaskState, type Service, type Task } from '../../../proto/gen/types.js';
+import { Cluster, EndpointSpec_ResolutionMode, Network, NodeStatus_State, TaskState, type Service, type Task } from '../../../proto/gen/types.js';
 import { Allocator } from '../../../manager/allocator/index.js';
 import { GlobalOrchestrator } from '../../../manager/orchestrator/global/orchestrator.js';
 import { ReplicatedOrchestrator } from '../../../manager/orchestrator/replicated/orchestrator.js';
@@ -107,6 +107,41 @@ describe('allocator', () => {
     await h.until('3 assigned', () => h.tasks('g1').every((t) => t.status?.state === TaskState.ASSIGNED && attached(t)));
     expect(new Set(addrsOf(h.tasks('g1'))).size).toBe(3);
     expect(h.tasks('g1').map((t) => t.nodeId).sort()).toEqual(['n1', 'n2', 'n3']);
+  });
+
+  it('gives a VIP per network in VIP mode, frees the VIP of a network the service leaves, none in DNSRR mode', async () => {
+    await h.store.update((tx) => {
+      tx.networks.create(makeNetwork('net1', 'a', { subnet: '172.26.1.0/29' }));
+      tx.networks.create(makeNetwork('net2', 'b', { subnet: '172.26.2.0/29' }));
+      tx.services.create(onNetworks(makeService('s1', 'web', { replicas: 0 }), 'a', 'b'));
+    });
+    h.start(alloc());
+    const vips = () => h.view((tx) => tx.services.get('s1')!.endpoint?.virtualIps.map((v) => `${v.networkId}=${v.addr}`) ?? []);
+    await h.until('two VIPs', () => vips().length === 2);
+    expect(vips()).toEqual(['net1=172.26.1.2/29', 'net2=172.26.2.2/29']);
+    await h.store.update((tx) => {
+      const s = tx.services.get('s1')!;
+      tx.services.update(onNetworks({ ...s, spec: { ...s.spec!, task: { ...s.spec!.task! } } } as Service, 'a'));
+    });
+    await h.until('one VIP', () => vips().length === 1);
+    // the freed VIP of b goes to the next holder: a second service on b, after b's cursor wraps
+    await h.store.update((tx) => {
+      tx.services.create(onNetworks(makeService('s2', 'api', { replicas: 0 }), 'b'));
+      tx.services.create(onNetworks(makeService('s3', 'db', { replicas: 0 }), 'b'));
+      tx.services.create(onNetworks(makeService('s4', 'cache', { replicas: 0 }), 'b'));
+      tx.services.create(onNetworks(makeService('s5', 'queue', { replicas: 0 }), 'b'));
+      tx.services.create(onNetworks(makeService('s6', 'mail', { replicas: 0 }), 'b'));
+    });
+    // a /29 holds 5: s2..s6 fit only because s1 gave its address on b back
+    await h.until('five VIPs on b', (tx) => ['s2', 's3', 's4', 's5', 's6'].every((id) => tx.services.get(id)!.endpoint?.virtualIps.length === 1));
+    const onB = h.view((tx) => ['s2', 's3', 's4', 's5', 's6'].map((id) => tx.services.get(id)!.endpoint!.virtualIps[0]!.addr));
+    expect(new Set(onB).size).toBe(5);
+    expect(onB).toContain('172.26.2.2/29');
+    await h.store.update((tx) => {
+      const s = tx.services.get('s1')!;
+      tx.services.update({ ...s, spec: { ...s.spec!, endpoint: { mode: EndpointSpec_ResolutionMode.DNSRR, ports: [] } } });
+    });
+    await h.until('no VIP in DNSRR mode', () => vips().length === 0);
   });
 
   it('keeps the default pool clear of the host routes', async () => {
