@@ -1,7 +1,7 @@
 // A Raft member as its own process, for the real-process test and the benchmark: a RaftNode with
 // a list state machine, driven over a small HTTP API on loopback.
 //   tsx member.ts --id 1 --dir D --listen 127.0.0.1:P --peers 1=127.0.0.1:P1,2=... --http 0
-//                 [--log debug] [--snapshot-every N] [--fsync off] [--tick-ms 50] [--encrypt on]
+//                 [--log debug] [--snapshot-every N] [--fsync off] [--tick-ms 50] [--encrypt off]
 //   POST /put (body: value)  -> 200 {"n": list length}  | 421 {"leader": "id"} | 503 {"error": ...}
 //   GET /items -> JSON array of applied values; GET /status -> leader, role, term, applied
 // Prints one line {"ready":true,"http":PORT,"raft":ADDR} on stdout once serving.
@@ -41,10 +41,11 @@ const peers = new Map(arg('peers').split(',').map((p) => {
   return [BigInt(id!), addr!] as const;
 }));
 const sm = new ListMachine();
-// --encrypt on: the WAL and snapshots sealed as a daemon's are (AES-256-GCM). The key is derived
-// from the directory so that a restarted member reads its own files; a test key, never a real one.
+// The WAL and snapshots are sealed as a manager's are (AES-256-GCM; --encrypt off only to see what
+// that costs). The key is derived from the directory so that a restarted member reads its own
+// files: a test key, never a real one.
 const seed = createHash('sha256').update(`shoal-test-key:${arg('dir')}`).digest();
-const cipher = arg('encrypt', 'off') === 'on' ? new AesGcmCipher({ id: seed.subarray(0, 8), key: createHash('sha256').update(seed).digest() }) : undefined;
+const cipher = arg('encrypt', 'on') !== 'off' ? new AesGcmCipher({ id: seed.subarray(0, 8), key: createHash('sha256').update(seed).digest() }) : undefined;
 const node = await RaftNode.start({
   id: BigInt(arg('id')),
   clusterId: arg('cluster', 'shoalri-proc'),
