@@ -87,6 +87,8 @@ export class Dispatcher {
     const [nodes, watcher] = this.store.viewAndWatch((tx) => tx.nodes.all(), {
       filter: (e) => e.kind === 'task' || e.kind === 'node',
       signal: ac.signal,
+      // past the bound the queue becomes one reset: every session gets its COMPLETE set again
+      onOverflow: 'reset',
     });
     this.running = true;
     // A new leader does not know when nodes last spoke: each gets one full grace period.

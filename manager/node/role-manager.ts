@@ -24,7 +24,7 @@ export class RoleManager {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const watcher = this.store.watch({ filter: (e) => e.kind === 'node', signal });
+    const watcher = this.store.watch({ filter: (e) => e.kind === 'node', signal, onOverflow: 'reset' });
     let dirty = true;
     const wake = (): void => {
       dirty = true;

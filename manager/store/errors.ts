@@ -60,3 +60,32 @@ export class ProposalTooLargeError extends StoreError {
     super(`transaction of ${objects} objects encodes to ${bytes} bytes, over the ${limit}-byte proposal limit; write fewer objects per transaction`);
   }
 }
+
+/**
+ * A watcher's reader fell too far behind: its queue was dropped (so the manager's memory stays
+ * bounded) and the watch ended. Watch again from `resumeVersion` (the last commit the reader
+ * took) to get what followed, or re-read everything if that is compacted.
+ */
+export class WatchFellBehindError extends StoreError {
+  constructor(
+    readonly limit: string,
+    readonly resumeVersion: bigint,
+  ) {
+    super(`watch fell more than ${limit} behind and was closed; resume from version ${resumeVersion}`);
+  }
+}
+
+/** A watch asked to resume from a version the store's event history no longer holds. */
+export class WatchCompactedError extends StoreError {
+  constructor(
+    readonly requested: bigint,
+    readonly oldest: bigint,
+    readonly current: bigint,
+  ) {
+    super(
+      requested > current
+        ? `cannot resume the watch from version ${requested}: this store is at version ${current}; retry in a moment or watch from the start`
+        : `cannot resume the watch from version ${requested}: history is compacted up to version ${oldest}; re-list and watch from the start`,
+    );
+  }
+}

@@ -3,7 +3,8 @@ export { DEFAULT_MAX_PROPOSAL_BYTES, MemoryStore, type MemoryStoreOptions, type 
 export { cloneObject } from './actions.js';
 export { slotKey, type IndexName } from './table.js';
 export type { ReadTable, ReadTx, WriteTable, WriteTx } from './tx.js';
-export { Watcher, type EventFilter } from './watch.js';
+export { DEFAULT_WATCH_LIMITS, Watcher, type EventFilter, type OverflowPolicy, type WatchLimits } from './watch.js';
+export { DEFAULT_HISTORY_LIMITS } from './history.js';
 export * from './errors.js';
 export * from './types.js';
 export { newObjectId } from './ids.js';

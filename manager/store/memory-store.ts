@@ -20,7 +20,9 @@ import { Table } from './table.js';
 import { readTx, writeTx, type Change, type ReadTx, type WriteTx } from './tx.js';
 import type { KindMap, ObjectEvent, ObjectKind, Proposer, ReadonlyDeep, StoreEvent, StoreObject } from './types.js';
 import { OBJECT_KINDS } from './types.js';
-import { Watcher, type EventFilter } from './watch.js';
+import { EventHistory } from './history.js';
+import { Watcher, type EventFilter, type OverflowPolicy, type WatchLimits } from './watch.js';
+import type { WatchFellBehindError } from './errors.js';
 
 export interface MemoryStoreOptions {
   clock?: Clock;
@@ -28,6 +30,10 @@ export interface MemoryStoreOptions {
   proposer?: Proposer;
   /** Largest encoded proposal (default 1,000,000 bytes: under the Raft node's 1 MiB limit). */
   maxProposalBytes?: number;
+  /** Default bound of every watcher's queue (DEFAULT_WATCH_LIMITS). */
+  watchLimits?: Partial<WatchLimits>;
+  /** Bound of the recent events kept for resuming watches (DEFAULT_HISTORY_LIMITS). */
+  historyLimits?: Partial<WatchLimits>;
 }
 
 export const DEFAULT_MAX_PROPOSAL_BYTES = 1_000_000;
@@ -36,6 +42,17 @@ export interface WatchOptions {
   filter?: EventFilter;
   /** Closes the watcher when aborted. */
   signal?: AbortSignal;
+  /** This watcher's bound, instead of the store's default. */
+  limits?: Partial<WatchLimits>;
+  /** 'close' (default): WatchFellBehindError past the bound; 'reset': one reset event instead. */
+  onOverflow?: OverflowPolicy;
+  /** Told when the watcher is closed for falling behind. */
+  onFellBehind?: (err: WatchFellBehindError) => void;
+  /**
+   * Resume: first the events of every proposal applied after this version (from the store's
+   * history), then live ones. Throws WatchCompactedError if the history no longer reaches back.
+   */
+  fromVersion?: bigint;
 }
 
 type Tables = { [K in ObjectKind]: Table<K> };
@@ -68,10 +85,14 @@ export class MemoryStore {
   /** One shared TaskSpec per (service, spec version): tasks of a service carry identical copies. */
   private readonly specs = new Map<string, { bytes: Uint8Array; spec: TaskSpec }>();
   private readonly writeQueue: (() => void)[] = [];
+  private readonly history: EventHistory;
+  private readonly watchLimits: Partial<WatchLimits>;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? new RealClock();
     this.maxProposalBytes = opts.maxProposalBytes ?? DEFAULT_MAX_PROPOSAL_BYTES;
+    this.history = new EventHistory(opts.historyLimits);
+    this.watchLimits = opts.watchLimits ?? {};
     this.proposer = opts.proposer ?? {
       propose: (data) => {
         const index = this.lastIndex + 1n;
@@ -162,7 +183,9 @@ export class MemoryStore {
       else waiter.resolve(index);
     }
     if (conflict) return;
-    for (const e of events) this.publish(e);
+    const each = events.length ? Math.ceil(data.length / events.length) : 0;
+    this.history.record(index, events, data.length);
+    for (const e of events) this.publish(e, each);
     this.publish({ type: 'commit', version: index });
   }
 
@@ -225,8 +248,13 @@ export class MemoryStore {
     this.specs.set(key, { bytes, spec: t.spec });
   }
 
-  private publish(e: StoreEvent): void {
-    for (const w of this.watchers) w.push(e);
+  private publish(e: StoreEvent, bytes = 0): void {
+    for (const w of this.watchers) w.push(e, bytes);
+  }
+
+  /** The oldest version a watch can resume from (fromVersion), and how many events the history holds. */
+  get historyRange(): { oldest: bigint; events: number } {
+    return { oldest: this.history.oldest, events: this.history.size };
   }
 
   /**
@@ -234,8 +262,30 @@ export class MemoryStore {
    * Registering is synchronous, so view() followed by watch() misses nothing.
    */
   watch(opts: WatchOptions = {}): Watcher {
-    const w = new Watcher(opts.filter, (x) => this.watchers.delete(x));
+    const replay = opts.fromVersion === undefined ? [] : this.history.since(opts.fromVersion, this.lastIndex);
+    const w = new Watcher(
+      {
+        filter: opts.filter,
+        limits: { ...this.watchLimits, ...opts.limits },
+        onOverflow: opts.onOverflow,
+        onFellBehind: opts.onFellBehind,
+        startVersion: opts.fromVersion ?? this.lastIndex,
+      },
+      (x) => this.watchers.delete(x),
+    );
     this.watchers.add(w);
+    let events = 0;
+    let bytes = 0;
+    for (const h of replay) {
+      events += h.events.length + 1;
+      bytes += h.bytes;
+    }
+    w.allow(events, bytes);
+    for (const h of replay) {
+      const each = h.events.length ? Math.ceil(h.bytes / h.events.length) : 0;
+      for (const e of h.events) w.push(e, each);
+      w.push({ type: 'commit', version: h.version });
+    }
     if (opts.signal) {
       if (opts.signal.aborted) w.close();
       else opts.signal.addEventListener('abort', () => w.close(), { once: true });
@@ -279,6 +329,7 @@ export class MemoryStore {
     load('secret', snap.secrets);
     load('config', snap.configs);
     this.lastIndex = snap.version;
+    this.history.clear(snap.version);
     this.publish({ type: 'reset', version: snap.version });
   }
 }

@@ -50,7 +50,8 @@ export class ReconcileLoop {
     let failures = 0;
     let failedInARow = 0; // conflicts aside
     try {
-      [, watcher] = this.store.viewAndWatch((tx) => this.hooks.load(tx), { signal });
+      // A loop that falls far behind re-reads the state (a reset) rather than queue without bound.
+      [, watcher] = this.store.viewAndWatch((tx) => this.hooks.load(tx), { signal, onOverflow: 'reset' });
       while (!signal.aborted) {
         for (let e = watcher.poll(); e; e = watcher.poll()) this.handle(e);
         if (this.hooks.dirty()) {
