@@ -5,7 +5,7 @@ import { Task } from '../../proto/gen/types.js';
 import type { MemoryStore, ReadonlyDeep, ReadTx } from '../store/index.js';
 import { asMessage } from './errors.js';
 import { findNode, findService, findTask } from './lookup.js';
-import { onePage } from './paging.js';
+import { onePage, PAGE_BYTES } from './paging.js';
 
 function serviceIds(tx: ReadTx, refs: readonly string[]): Set<string> | undefined {
   return refs.length === 0 ? undefined : new Set(refs.map((r) => findService(tx, r).id));
@@ -36,6 +36,23 @@ export function getTask(store: MemoryStore, req: GetTaskRequest): GetTaskRespons
   return { task: store.view((tx) => asMessage<Task>(findTask(tx, req.taskId))) };
 }
 
+/** Events of at most PAGE_BYTES of tasks each (one task at least): no message nears the gRPC limit. */
+function* inChunks(tasks: Task[], removed: boolean): Generator<WatchTasksEvent> {
+  let chunk: Task[] = [];
+  let bytes = 0;
+  for (const t of tasks) {
+    const n = Task.encode(t).finish().length;
+    if (chunk.length > 0 && bytes + n > PAGE_BYTES) {
+      yield { tasks: chunk, removed };
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(t);
+    bytes += n;
+  }
+  if (chunk.length > 0 || tasks.length === 0) yield { tasks: chunk, removed };
+}
+
 /**
  * Follows tasks of the named services (all when none): yields the current tasks at once, then
  * per applied proposal one event of changed tasks and one of removed tasks. Ends when signal aborts.
@@ -51,18 +68,18 @@ export async function* watchTasks(store: MemoryStore, req: WatchTasksRequest, si
   );
   const wanted = (t: ReadonlyDeep<Task>): boolean => !initial.ids || initial.ids.has(t.serviceId);
   try {
-    yield { tasks: initial.tasks, removed: false };
+    yield* inChunks(initial.tasks, false);
     let changed = new Map<string, Task>();
     let removed = new Map<string, Task>();
     for await (const e of watcher) {
       if (e.type === 'reset') {
         const all = store.view((tx) => tx.tasks.all().filter(wanted).map((t) => asMessage<Task>(t)));
-        yield { tasks: all, removed: false };
+        yield* inChunks(all, false);
         continue;
       }
       if (e.type === 'commit') {
-        if (changed.size > 0) yield { tasks: [...changed.values()], removed: false };
-        if (removed.size > 0) yield { tasks: [...removed.values()], removed: true };
+        if (changed.size > 0) yield* inChunks([...changed.values()], false);
+        if (removed.size > 0) yield* inChunks([...removed.values()], true);
         changed = new Map();
         removed = new Map();
         continue;

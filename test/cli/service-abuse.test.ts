@@ -42,17 +42,18 @@ describe('shoal service: abuse', () => {
   }, 120_000);
 
   it('service ls and ps show every service and task although one answer would exceed 4 MiB', async () => {
-    // 11 services of 400 KiB labels, each with one task carrying its spec: ~4.5 MB of services
-    // and as much of tasks
-    for (let i = 0; i < 11; i++) {
-      const r = await h.shoal(['service', 'create', '--detach', '--name', `p${String(i).padStart(2, '0')}`, ...labelFlags(4), 'busybox', 'sleep', '1000']);
+    // 14 services of 100 KiB labels and 300 KiB container labels, each with one task carrying
+    // its container's: ~5.7 MB of services and ~4.3 MB of tasks
+    for (let i = 0; i < 14; i++) {
+      // --container-label: each task carries them too
+      const r = await h.shoal(['service', 'create', '--detach', '--name', `p${String(i).padStart(2, '0')}`, ...labelFlags(1), ...labelFlags(3).map((f) => (f === '--label' ? '--container-label' : f)), 'busybox', 'sleep', '1000']);
       expect(r.code, r.stderr).toBe(0);
     }
     const ls = await h.shoal(['service', 'ls']);
     expect(ls.code, ls.stderr).toBe(0);
-    for (let i = 0; i < 11; i++) expect(ls.stdout).toMatch(new RegExp(`p${String(i).padStart(2, '0')}\\s+replicated`));
-    const ps = await h.shoal(['service', 'ps', ...Array.from({ length: 11 }, (_, i) => `p${String(i).padStart(2, '0')}`)]);
+    for (let i = 0; i < 14; i++) expect(ls.stdout).toMatch(new RegExp(`p${String(i).padStart(2, '0')}\\s+replicated`));
+    const ps = await h.shoal(['service', 'ps', ...Array.from({ length: 14 }, (_, i) => `p${String(i).padStart(2, '0')}`)]);
     expect(ps.code, ps.stderr).toBe(0);
-    expect(ps.stdout.match(/p\d\d\.1 /g)).toHaveLength(11);
+    expect(ps.stdout.match(/p\d\d\.1 /g)).toHaveLength(14);
   }, 180_000);
 });

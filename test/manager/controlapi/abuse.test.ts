@@ -4,7 +4,7 @@
 // intervals floored, and list answers come in pages that stay under the gRPC message limit.
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ListNodesResponse, ListServicesResponse, ListTasksResponse } from '../../../proto/gen/control.js';
+import type { ListNodesResponse, ListServicesResponse, ListTasksResponse, WatchTasksEvent } from '../../../proto/gen/control.js';
 import { TaskState } from '../../../proto/gen/types.js';
 import { validateLimits } from '../../../agent/runtime/cgroups/limits.js';
 import { parseReference } from '../../../agent/images/reference.js';
@@ -160,6 +160,35 @@ describe('list answers', () => {
     } while (pageToken);
     expect(pages).toBeGreaterThan(1);
     expect(names).toEqual(Array.from({ length: 12 }, (_, i) => `s${String(i).padStart(2, '0')}`));
+  });
+
+  it('WatchTasks sends the current tasks in events under the message limit', async () => {
+    h = await startControl();
+    const labels = { big: 'z'.repeat(400 * 1024) };
+    // container labels: each task carries them (service labels stay on the service)
+    for (let i = 0; i < 11; i++) await call(h.client, 'createService', { spec: replicatedSpec(`w${i}`, 1, (s) => (s.task!.container!.labels = labels)) });
+    await new Promise<void>((resolve, reject) => {
+      const end = Date.now() + 20_000;
+      const poll = (): void => {
+        if (h!.store.view((tx) => tx.tasks.all().length) === 11) resolve();
+        else if (Date.now() > end) reject(new Error('tasks never made'));
+        else setTimeout(poll, 20);
+      };
+      poll();
+    });
+    const seen = new Set<string>();
+    let events = 0;
+    const stream = h.client.watchTasks({ serviceIds: [] });
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (ev: WatchTasksEvent) => {
+        events++;
+        for (const t of ev.tasks) seen.add(t.id);
+        if (seen.size === 11) resolve();
+      });
+      stream.on('error', (err: Error) => (seen.size === 11 ? resolve() : reject(err)));
+    });
+    stream.cancel();
+    expect(events).toBeGreaterThan(1);
   });
 
   it('honour page_size and a token that survives changes between pages', async () => {
