@@ -1,5 +1,6 @@
 // The merged canonical tree -> StackSpec: top-level objects, every service, names, and the
 // cross references between them (a service naming an undeclared network is an error).
+import { isIP } from 'node:net';
 import type { FileObjectSpec, NetworkSpec, StackSpec, VolumeSpec } from './model.js';
 import { normalizeService } from './normalize-service.js';
 import { strings } from './normalize-deploy.js';
@@ -18,6 +19,25 @@ function external(v: Plain | undefined): { external: boolean; name?: string } {
   if (v === true) return { external: true };
   if (isMap(v)) return typeof v.name === 'string' ? { external: true, name: v.name } : { external: true };
   return { external: false };
+}
+
+/** "a.b.c.d/n" (IPv4 or IPv6 with a prefix length that fits); the manager checks the rest. */
+function isCidr(v: string): boolean {
+  const [addr, bits, extra] = v.split('/');
+  const family = isIP(addr ?? '');
+  return !!family && extra === undefined && bits !== undefined && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32);
+}
+
+/** ipam.config as the manager takes it: one subnet, an ip_range and gateway only with it. */
+function checkIpam(ctx: FileContext, path: (string | number)[], configs: { subnet?: string; ipRange?: string; gateway?: string }[]): void {
+  if (configs.length > 1) ctx.error(path, `${configs.length} subnets: a network has one; keep one ipam.config entry`);
+  configs.forEach((c, i) => {
+    const at = [...path, i];
+    if (c.subnet !== undefined && !isCidr(c.subnet)) ctx.error([...at, 'subnet'], `"${c.subnet}" is not a CIDR block; write e.g. 10.10.9.0/24`);
+    if (c.ipRange !== undefined && !isCidr(c.ipRange)) ctx.error([...at, 'ip_range'], `"${c.ipRange}" is not a CIDR block; write e.g. 10.10.9.128/25`);
+    if (c.gateway !== undefined && !isIP(c.gateway)) ctx.error([...at, 'gateway'], `"${c.gateway}" is not an IP address; write e.g. 10.10.9.1`);
+    if (c.subnet === undefined && (c.ipRange !== undefined || c.gateway !== undefined)) ctx.error(at, 'ip_range and gateway need a subnet in the same entry');
+  });
 }
 
 export function normalizeStack(root: PlainMap, stackName: string, ctx: FileContext): StackSpec {
@@ -48,6 +68,7 @@ export function normalizeStack(root: PlainMap, stackName: string, ctx: FileConte
           : [],
       };
       if (typeof n.ipam.driver === 'string') net.ipam.driver = n.ipam.driver;
+      checkIpam(ctx, ['networks', name, 'ipam', 'config'], net.ipam.config);
     }
     conflictsWithExternal(ctx, ['networks', name], n, ['driver', 'driver_opts', 'ipam', 'internal', 'attachable', 'enable_ipv6']);
     if (!net.external && (net.driver === 'bridge' || net.driver === 'host')) {
