@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Secret } from '../../proto/gen/types.js';
+import { NodeRole, type Secret } from '../../proto/gen/types.js';
 import { TestCluster, until } from './cluster.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -66,8 +66,8 @@ async function restart(host: string): Promise<void> {
 beforeAll(async () => {
   // a snapshot every 20 entries, so that the test can force one by writing
   process.env.SHOAL_RAFT_SNAPSHOT_EVERY = '20';
-  c = await TestCluster.up({ name: 'shoalake2e', subnet: '10.231.93.0/24', hosts: 3 });
-  for (const h of ['h1', 'h2', 'h3']) await c.start(h);
+  c = await TestCluster.up({ name: 'shoalake2e', subnet: '10.231.93.0/24', hosts: 4 });
+  for (const h of ['h1', 'h2', 'h3', 'h4']) await c.start(h);
   const init = await shoal('h1', ['init', '--autolock', '--advertise-addr', c.addr('h1'), '--listen-addr', c.addr('h1')]);
   expect(init.code, init.stderr).toBe(0);
   unlockKey = /SHOALKEY-1-[A-Za-z0-9_-]{43}/.exec(init.stdout)?.[0] ?? '';
@@ -76,6 +76,7 @@ beforeAll(async () => {
   managerToken = (await shoal('h1', ['join-token', 'manager', '-q'])).stdout.trim();
   await c.join('h2', managerToken, 'h1');
   await c.join('h3', managerToken, 'h1');
+  await c.join('h4', workerToken, 'h1');
   await until(async () => (await c.control<{ nodes: { managerStatus?: { reachability: number } }[] }>('h1', 'listNodes', {})).nodes.filter((n) => n.managerStatus?.reachability === 2).length === 3, 'three reachable managers');
 }, 240_000);
 
@@ -195,4 +196,18 @@ describe('autolock', () => {
     await until(async () => !(await exists(join(raftDir('h2'), 'kek'))), 'h2 kek removed');
     await until(async () => (await nodeKey('h2')).includes(ENCRYPTED), 'h2 node.key encrypted again');
   }, 120_000);
+
+  it('a worker promoted under autolock follows it (no KEK on disk, node.key encrypted); demoted, it keeps no Raft keys', async () => {
+    const setRole = (desiredRole: NodeRole): Promise<void> => c.updateNodeSpec('h1', 'h4', (spec) => ({ ...spec, desiredRole }));
+    expect(await nodeKey('h4')).not.toContain(ENCRYPTED);
+    await setRole(NodeRole.MANAGER);
+    await until(async () => (await c.info('h4')).role === NodeRole.MANAGER && (await exists(join(raftDir('h4'), 'keys.json'))), 'h4 a manager with raft keys', 60_000);
+    await until(async () => !(await exists(join(raftDir('h4'), 'kek'))) && (await nodeKey('h4')).includes(ENCRYPTED), 'h4 following autolock', 30_000);
+    await setRole(NodeRole.WORKER);
+    await until(async () => (await c.info('h4')).role === NodeRole.WORKER, 'h4 a worker again', 60_000);
+    await until(async () => !(await nodeKey('h4')).includes(ENCRYPTED) && !(await exists(raftDir('h4'))), 'h4 without raft keys, node.key plain', 30_000);
+    // and it still works as a worker after a restart (its key is readable without any unlock key)
+    await restart('h4');
+    await until(async () => (await c.info('h4')).state === 'active', 'h4 active after restart');
+  }, 180_000);
 });
