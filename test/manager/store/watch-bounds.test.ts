@@ -8,6 +8,7 @@ import {
   MemoryStore,
   WatchCompactedError,
   WatchFellBehindError,
+  type ObjectEvent,
   type StoreEvent,
   type Watcher,
 } from '../../../manager/store/index.js';
@@ -98,7 +99,7 @@ describe('bounded store watches', () => {
     const events = drain(resumed);
     const commits = events.filter((e) => e.type === 'commit').map((e) => (e as { version: bigint }).version);
     expect(commits).toEqual([4n, 5n, 6n, 7n, 8n]);
-    const messages = events.filter((e) => e.type === 'update' && e.object.id === 't7').map((e) => (e.object as Task).status?.message);
+    const messages = events.filter((e): e is ObjectEvent => e.type === 'update').filter((e) => e.object.id === 't7').map((e) => (e.object as Task).status?.message);
     expect(messages).toEqual(['round 2', 'round 3', 'round 4', 'round 5', 'round 6']);
     expect(resumed.isClosed).toBe(false);
     // the filtered watcher (one task of 100) never came near its bound
