@@ -35,6 +35,7 @@ const BACKOFF_MAX_MS = 5_000;
 
 export function greBinary(): string {
   const found = process.env.SHOAL_GRE_BIN ?? findUp('native/build/Release/shoal-gre');
+  if (found && !existsSync(found)) throw new KernelFeatureError(`shoal-gre (the userspace GRE data path) not found at ${found}`);
   if (!found)
     throw new KernelFeatureError('this kernel has no gretap and shoal-gre (the userspace GRE data path) is not built: run `npm run build:native`');
   return found;
@@ -135,7 +136,6 @@ export class GreDaemon {
     const child = spawn(full[0]!, full.slice(1), { detached: true, stdio: ['ignore', 'pipe', log] });
     closeSync(log);
     const pid = child.pid;
-    child.on('error', () => undefined);
     try {
       await new Promise<void>((resolve, reject) => {
         let out = '';
@@ -146,6 +146,10 @@ export class GreDaemon {
             clearTimeout(timer);
             resolve();
           }
+        });
+        child.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
         });
         child.on('exit', (code, sig) => {
           clearTimeout(timer);

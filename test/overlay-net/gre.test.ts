@@ -164,6 +164,28 @@ describe('gre (userspace data path)', () => {
     expect(o.greDaemon!.pid()).toBeUndefined();
     expect(greProcesses(t.base).filter((p) => p.includes('/h1/'))).toEqual([]);
   });
+
+  it('leaves nothing when shoal-gre is missing or dies at start, and works again after', async () => {
+    const net = network('grea', 'gre', SUBNET_A, { vni: 7001 });
+    const o = await t.open('h1');
+    const saved = process.env.SHOAL_GRE_BIN;
+    try {
+      process.env.SHOAL_GRE_BIN = join(t.base, 'no-such-shoal-gre');
+      await expect(o.ensureNetwork(net)).rejects.toThrow(/no-such-shoal-gre|not built|ENOENT|exited at start/);
+      expect(await residue(t.lab.host('h1'))).toEqual([]);
+      process.env.SHOAL_GRE_BIN = '/bin/false';
+      await expect(o.ensureNetwork(net)).rejects.toThrow(/shoal-gre exited at start/);
+      expect(await residue(t.lab.host('h1'))).toEqual([]);
+      expect(o.networks()).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.SHOAL_GRE_BIN;
+      else process.env.SHOAL_GRE_BIN = saved;
+    }
+    expect(greProcesses(t.base)).toEqual([]);
+    const [c1, c2] = await spread(t, net, ['h1', 'h2']);
+    await meshPeers(t, net, ['h1', 'h2']);
+    await expectPing(c1!, c2!.ip);
+  });
 });
 
 /** Sends `file` over TCP from a to b; returns what b's listener received. */
