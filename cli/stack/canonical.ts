@@ -99,8 +99,10 @@ function canonicalService(svc: PlainMap, path: KeyPath, ctx: FileContext): void 
   const mounts: Plain[] = [];
   if (Array.isArray(svc.volumes)) {
     svc.volumes.forEach((entry, i) => {
-      const r = parseMountEntry(entry, ctx.workingDir, ctx.env);
-      for (const e of r.errors) ctx.error([...path, 'volumes', i], e);
+      const at = [...path, 'volumes', i];
+      const hint = ctx.blankHint(isMap(entry) ? [...at, 'source'] : at);
+      const r = parseMountEntry(entry, ctx.workingDir, ctx.env, hint !== '');
+      for (const e of r.errors) ctx.error(at, `${e}${hint}`);
       if (r.mount) mounts.push(r.mount);
     });
   }

@@ -12,6 +12,7 @@ export function interpolateTree(root: PlainMap, ctx: FileContext): void {
       try {
         const r = interpolate(v, ctx.env);
         (container as Record<string | number, Plain>)[key] = r.value;
+        if (r.blank.length > 0) ctx.noteBlank(path, r.blank);
         for (const name of r.unset) {
           if (unsetSeen.has(name)) continue;
           unsetSeen.add(name);
@@ -19,7 +20,7 @@ export function interpolateTree(root: PlainMap, ctx: FileContext): void {
         }
       } catch (err) {
         if (!(err instanceof InterpolationError)) throw err;
-        ctx.error(path, err.message);
+        for (const m of err.messages) ctx.error(path, m);
       }
     } else if (Array.isArray(v)) {
       v.forEach((_, i) => walk(v, i, [...path, i]));

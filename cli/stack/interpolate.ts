@@ -5,9 +5,13 @@
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 export class InterpolationError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** Every required variable missing from one value, so that one run names them all. */
+  readonly messages: readonly string[];
+  constructor(message: string | readonly string[]) {
+    const all = typeof message === 'string' ? [message] : message;
+    super(all.join('; '));
     this.name = 'InterpolationError';
+    this.messages = all;
   }
 }
 
@@ -15,17 +19,23 @@ export interface InterpolationResult {
   readonly value: string;
   /** Variables that were used without a default while unset (substituted with ""). */
   readonly unset: string[];
+  /** Variables used without a default that gave "" (unset or set empty), in order: a value
+   *  that is then refused (an empty bind source, an image "app:") can name them. */
+  readonly blank: string[];
 }
+
+interface Scan { unset: string[]; blank: string[]; missing: string[] }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
 export function interpolate(text: string, env: Environment): InterpolationResult {
-  const unset: string[] = [];
-  const value = substitute(text, env, unset, 0);
-  return { value, unset };
+  const scan: Scan = { unset: [], blank: [], missing: [] };
+  const value = substitute(text, env, scan, 0);
+  if (scan.missing.length > 0) throw new InterpolationError(scan.missing);
+  return { value, unset: scan.unset, blank: scan.blank };
 }
 
-function substitute(text: string, env: Environment, unset: string[], depth: number): string {
+function substitute(text: string, env: Environment, scan: Scan, depth: number): string {
   if (depth > 8) throw new InterpolationError('defaults nested more than 8 levels deep');
   if (!text.includes('$')) return text;
   let out = '';
@@ -38,13 +48,13 @@ function substitute(text: string, env: Environment, unset: string[], depth: numb
     if (next === '{') {
       const end = findClose(text, i + 2);
       if (end < 0) throw new InterpolationError(`unterminated "\${" in "${clip(text)}": close it with "}" or write "$$" for a literal "$"`);
-      out += expandBraced(text.slice(i + 2, end), env, unset, depth);
+      out += expandBraced(text.slice(i + 2, end), env, scan, depth);
       i = end + 1;
       continue;
     }
     const m = NAME.exec(text.slice(i + 1));
     if (!m) throw new InterpolationError(`invalid "$" in "${clip(text)}": write "$$" for a literal "$", or \${NAME} for a variable`);
-    out += lookup(m[0], env, unset);
+    out += lookup(m[0], env, scan);
     i += 1 + m[0].length;
   }
   return out;
@@ -65,12 +75,12 @@ function findClose(text: string, from: number): number {
   return -1;
 }
 
-function expandBraced(body: string, env: Environment, unset: string[], depth: number): string {
+function expandBraced(body: string, env: Environment, scan: Scan, depth: number): string {
   const m = NAME.exec(body);
   if (!m) throw new InterpolationError(`invalid variable name in "\${${clip(body)}}": names are letters, digits and _`);
   const name = m[0];
   const rest = body.slice(name.length);
-  if (rest === '') return lookup(name, env, unset);
+  if (rest === '') return lookup(name, env, scan);
   const op = /^(:?[-?+])/.exec(rest);
   if (!op) throw new InterpolationError(`invalid "\${${clip(body)}}": after the name use :-, -, :?, ?, :+ or +`);
   const arg = rest.slice(op[1]!.length);
@@ -79,24 +89,24 @@ function expandBraced(body: string, env: Environment, unset: string[], depth: nu
   const missing = v === undefined || (colon && v === '');
   switch (op[1]!.slice(-1)) {
     case '-':
-      return missing ? substitute(arg, env, unset, depth + 1) : v!;
+      return missing ? substitute(arg, env, scan, depth + 1) : v!;
     case '+':
-      return missing ? '' : substitute(arg, env, unset, depth + 1);
+      return missing ? '' : substitute(arg, env, scan, depth + 1);
     default: {
       if (!missing) return v!;
-      const why = substitute(arg, env, unset, depth + 1);
-      throw new InterpolationError(`required variable ${name} is ${v === undefined ? 'unset' : 'empty'}: ${why || 'set it in the environment'}`);
+      // Keep going: the other required variables of this value are reported in the same run.
+      const why = substitute(arg, env, scan, depth + 1);
+      scan.missing.push(`required variable ${name} is ${v === undefined ? 'unset' : 'empty'}: ${why || 'set it in the environment'}`);
+      return '';
     }
   }
 }
 
-function lookup(name: string, env: Environment, unset: string[]): string {
+function lookup(name: string, env: Environment, scan: Scan): string {
   const v = env[name];
-  if (v === undefined) {
-    unset.push(name);
-    return '';
-  }
-  return v;
+  if (v === undefined) scan.unset.push(name);
+  if (!v) scan.blank.push(name);
+  return v ?? '';
 }
 
 function clip(s: string): string {

@@ -62,8 +62,9 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
   // Every file goes through its own stages even when an earlier file failed, so that one run
   // reports the problems of all files; a file stops at the first stage that finds problems.
   const problems = new ProblemList();
+  const blanks = new Map<string, string[]>();
   for (const { file, text } of opts.texts) {
-    const tree = prepareFile(file, text, limits, problems, warnings, opts);
+    const tree = prepareFile(file, text, limits, problems, warnings, { ...opts, blanks });
     if (!tree) continue;
     trees.push(tree.root);
     merged.absorb(tree.positions);
@@ -71,7 +72,7 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
   problems.throwIfAny();
   const root = mergeFiles(trees);
   const last = opts.texts[opts.texts.length - 1]!.file;
-  const ctx = new FileContext(last, merged, problems, warnings, opts.workingDir, opts.env);
+  const ctx = new FileContext(last, merged, problems, warnings, opts.workingDir, opts.env, blanks);
   const stack = normalizeStack(root, opts.stackName ?? '', ctx);
   problems.throwIfAny();
   // Warnings are found stage by stage; show them in the order of the files and their lines.
@@ -83,7 +84,7 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
 /** Parse, interpolate, cast, validate and canonicalise one file; undefined if it has problems. */
 function prepareFile(
   file: string, text: string, limits: StackLimits, problems: ProblemList, warnings: StackWarning[],
-  opts: { workingDir: string; env: Environment },
+  opts: { workingDir: string; env: Environment; blanks: Map<string, string[]> },
 ): { root: PlainMap; positions: PositionIndex } | undefined {
   let parsed;
   try {
@@ -94,7 +95,7 @@ function prepareFile(
     return undefined;
   }
   const before = problems.size;
-  const ctx = new FileContext(file, parsed.positions, problems, warnings, opts.workingDir, opts.env);
+  const ctx = new FileContext(file, parsed.positions, problems, warnings, opts.workingDir, opts.env, opts.blanks);
   const stages: (() => void)[] = [
     () => interpolateTree(parsed.root, ctx),
     () => {

@@ -18,11 +18,18 @@ function isPathLike(s: string): boolean {
   return s.startsWith('/') || s.startsWith('.') || s.startsWith('~');
 }
 
-export function parseMountEntry(entry: Plain, workingDir: string, env: Environment): MountResult {
-  if (isMap(entry)) return parseLong(entry, workingDir, env);
+/** `blankSource`: the entry's text lost a variable to interpolation (unset or empty). */
+export function parseMountEntry(entry: Plain, workingDir: string, env: Environment, blankSource = false): MountResult {
+  if (isMap(entry)) return parseLong(entry, workingDir, env, blankSource);
   if (typeof entry !== 'string') return { errors: ['a volume is a string like "data:/var/lib/data" or a mapping with type, source, target'] };
   const parts = entry.split(':');
   if (parts.length > 3 || entry === '') return { errors: [`invalid volume "${entry}": use [SOURCE:]TARGET[:MODE], e.g. "data:/var/lib/data:ro"`] };
+  // Docker refuses these too: an empty source would silently become an anonymous volume.
+  const empty = parts.findIndex((p) => p === '');
+  if (empty >= 0) {
+    const which = empty === 0 ? 'source' : empty === 1 ? 'target' : 'mode';
+    return { errors: [`invalid volume "${entry}": empty ${which} between colons: use [SOURCE:]TARGET[:MODE], e.g. "/srv/media:/media"`] };
+  }
   const out = newMap();
   let modes: string[] = [];
   if (parts.length === 1) {
@@ -36,7 +43,11 @@ export function parseMountEntry(entry: Plain, workingDir: string, env: Environme
     modes = mode ? mode.split(',') : [];
   }
   const errors: string[] = [];
-  if (!String(out.target).startsWith('/')) errors.push(`volume target "${String(out.target)}" in "${entry}" is not an absolute path: the path inside the container starts with /`);
+  if (!String(out.target).startsWith('/')) {
+    // "- volume1" is Docker's anonymous volume at a relative path, which dockerd then refuses.
+    const hint = parts.length === 1 ? `; to mount the named volume ${entry}, write "${entry}:/path/in/container"` : '';
+    errors.push(`volume target "${String(out.target)}" in "${entry}" is not an absolute path: the path inside the container starts with /${hint}`);
+  }
   out.read_only = false;
   for (const m of modes) {
     if (m === 'ro') out.read_only = true;
@@ -47,7 +58,7 @@ export function parseMountEntry(entry: Plain, workingDir: string, env: Environme
   return errors.length ? { errors } : { mount: out, errors };
 }
 
-function parseLong(m: PlainMap, workingDir: string, env: Environment): MountResult {
+function parseLong(m: PlainMap, workingDir: string, env: Environment, blankSource: boolean): MountResult {
   const out = newMap();
   for (const k of Object.keys(m)) if (!k.startsWith('x-')) out[k] = m[k]!;
   const source = typeof m.source === 'string' ? m.source : undefined;
@@ -55,6 +66,8 @@ function parseLong(m: PlainMap, workingDir: string, env: Environment): MountResu
   out.type = type;
   const errors: string[] = [];
   if (typeof m.target !== 'string' || !m.target.startsWith('/')) errors.push(`volume target ${JSON.stringify(m.target ?? null)} is not an absolute path`);
+  if (type === 'cluster') errors.push('cluster (CSI) volumes are not supported: use type volume, bind or tmpfs');
+  if (m.source === '' && blankSource) errors.push('`source:` is empty: an empty source would be an anonymous volume');
   if (type === 'bind') {
     if (!source) errors.push('a bind mount needs `source:`, the path on the host');
     else out.source = resolveHostPath(source, workingDir, env);

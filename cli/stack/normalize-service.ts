@@ -16,14 +16,14 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
   const list = (k: string): string[] => (Array.isArray(svc[k]) ? (svc[k] as Plain[]).map(String) : []);
   if (typeof svc.image !== 'string' || svc.image.trim() === '') {
     const why = svc.build !== undefined ? 'cluster mode runs pushed images and does not build: ' : '';
-    ctx.error(path, `no image: ${why}add \`image:\` naming an image the nodes can pull`, 'key');
+    ctx.error(path, `no image: ${why}add \`image:\` naming an image the nodes can pull${ctx.blankHint([...path, 'image'])}`, 'key');
   } else if (/\s/.test(svc.image)) {
     // The control API refuses it; caught here so the deploy fails with a line number instead.
     ctx.error([...path, 'image'], `image "${svc.image}" contains whitespace: write one image reference, e.g. nginx:1.25 or registry.example.com/team/app:2`);
   } else {
     // the rules the control API and the nodes apply (rules/), here with the line
     const why = imageProblem(svc.image);
-    if (why) ctx.error([...path, 'image'], why);
+    if (why) ctx.error([...path, 'image'], `${why}${ctx.blankHint([...path, 'image'])}`);
   }
   const spec: ServiceSpec = {
     image: str('image') ?? '',

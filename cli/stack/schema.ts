@@ -79,7 +79,8 @@ const port: Schema = {
 const volumeMount: Schema = {
   type: ['string', 'object'],
   properties: {
-    type: { type: 'string', enum: ['volume', 'bind', 'tmpfs'] },
+    // cluster (CSI) passes here so that the mount parser can say it is not supported
+    type: { type: 'string', enum: ['volume', 'bind', 'tmpfs', 'cluster'] },
     source: str, target: str, read_only: bool, consistency: str,
     bind: obj({ propagation: str, create_host_path: bool, selinux: { type: 'string', enum: ['z', 'Z'] } }),
     volume: obj({ nocopy: bool, subpath: str }),

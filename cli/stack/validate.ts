@@ -30,9 +30,18 @@ export function validateSchema(root: PlainMap, file: string, positions: Position
   return problems;
 }
 
-function pointerToPath(pointer: string): (string | number)[] {
+/** The key path of a JSON pointer; list indexes become numbers so they print as `volumes[8]`. */
+function pointerToPath(pointer: string, root: Plain): (string | number)[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const out: (string | number)[] = [];
+  let cur: Plain | undefined = root;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const index = Array.isArray(cur) && /^\d+$/.test(seg) ? Number(seg) : undefined;
+    out.push(index ?? seg);
+    cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, Plain>)[seg] : undefined;
+  }
+  return out;
 }
 
 function valueAt(root: Plain, path: KeyPath): Plain | undefined {
@@ -45,7 +54,7 @@ function valueAt(root: Plain, path: KeyPath): Plain | undefined {
 }
 
 function describe(e: ErrorObject, root: PlainMap, file: string, positions: PositionIndex): StackProblem {
-  const path = pointerToPath(e.instancePath);
+  const path = pointerToPath(e.instancePath, root);
   const here = showPath(path);
   switch (e.keyword) {
     case 'additionalProperties': {
