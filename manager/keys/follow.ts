@@ -38,8 +38,13 @@ export async function followAutolock(o: AutolockFollowOptions, signal: AbortSign
       o.logger.warn({ err: (err as Error).message }, 'could not apply the cluster\'s autolock setting to this manager\'s raft keys; retrying');
     }
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, period);
-      signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      const wake = (): void => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      const t = setTimeout(wake, period);
+      signal.addEventListener('abort', wake, { once: true });
     });
   }
 }
