@@ -9,6 +9,12 @@ export const LINK_PREFIX = 'shov';
 export const NFT_TABLE = 'shoal_overlay';
 /** Routing protocol number stamped on every route shoal adds outside its own links. */
 export const ROUTE_PROTO = 83;
+/**
+ * Metric of routes to peers' prefixes. A local task's /32 (metric 0) wins over a peer's route
+ * for the same address (a stale peer list after the address moved here), and the peer's
+ * route takes over again when the local task goes.
+ */
+export const PEER_ROUTE_METRIC = 100;
 
 function hash10(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 10);

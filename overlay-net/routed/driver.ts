@@ -2,7 +2,7 @@
 // to the peer's own address, which is therefore required to be on this host's L2 segment.
 import { contains, formatPrefix, parseIPv4 } from '../addr.js';
 import { PeerNotAdjacentError } from '../errors.js';
-import { ROUTE_PROTO } from '../names.js';
+import { PEER_ROUTE_METRIC, ROUTE_PROTO } from '../names.js';
 import { prefixDelta, type OverlayDriver } from '../driver.js';
 
 export const routedDriver: OverlayDriver = {
@@ -43,8 +43,8 @@ export const routedDriver: OverlayDriver = {
       ? { added: after.prefixes, removed: before.prefixes.filter((p) => !after.prefixes.includes(p)) }
       : prefixDelta(before, after);
     // route replace re-points a prefix that stays when the host's address moved.
-    if (after) for (const p of added) add.ip.push(`route replace ${p} via ${after.underlayAddress} dev ${dev} proto ${ROUTE_PROTO}`);
-    if (before) for (const p of removed) remove.ip.push(`route del ${p} via ${before.underlayAddress} dev ${dev} proto ${ROUTE_PROTO}`);
+    if (after) for (const p of added) add.ip.push(`route replace ${p} via ${after.underlayAddress} dev ${dev} proto ${ROUTE_PROTO} metric ${PEER_ROUTE_METRIC}`);
+    if (before) for (const p of removed) remove.ip.push(`route del ${p} via ${before.underlayAddress} dev ${dev} proto ${ROUTE_PROTO} metric ${PEER_ROUTE_METRIC}`);
     return { add, remove };
   },
 };

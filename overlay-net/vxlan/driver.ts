@@ -3,7 +3,7 @@
 // its VTEP MAC, on the VXLAN device) and one route per prefix it owns (via that neighbour,
 // onlink): state per remote host, not per remote container.
 import { UnderlayMtuError } from '../errors.js';
-import { networkAlias, ROUTE_PROTO, tunnelName, vtepMac } from '../names.js';
+import { networkAlias, PEER_ROUTE_METRIC, ROUTE_PROTO, tunnelName, vtepMac } from '../names.js';
 import { MIN_OVERLAY_MTU, prefixDelta, type DriverContext, type OverlayDriver, type PeerState } from '../driver.js';
 import type { CheckedNetwork } from '../validate.js';
 import type { Underlay } from '../underlay.js';
@@ -57,7 +57,7 @@ export const vxlanDriver: OverlayDriver = {
       const into = this.peerDelta(net, _ctx, undefined, after);
       return { add: into.add, remove: out.remove };
     }
-    const route = (p: string, ip: string) => `${p} via ${ip} dev ${dev} onlink proto ${ROUTE_PROTO}`;
+    const route = (p: string, ip: string) => `${p} via ${ip} dev ${dev} onlink proto ${ROUTE_PROTO} metric ${PEER_ROUTE_METRIC}`;
     if (after && !before) {
       const mac = vtepMac(after.underlayAddress);
       add.bridge.push(`fdb replace ${mac} dev ${dev} dst ${after.underlayAddress} self permanent`);

@@ -18,7 +18,7 @@ afterEach(async () => {
   for (const p of procs.splice(0)) p.kill('SIGKILL');
   await t.reset();
   for (const h of t.hosts) expect(await residue(h), `residue on ${h.name}`).toEqual([]);
-  expect(await containerNamespacesLeft(LAB)).toEqual([]);
+  expect(await containerNamespacesLeft(t.name)).toEqual([]);
 });
 
 afterAll(async () => {
@@ -100,4 +100,19 @@ it('gives a task on two networks eth0 and eth1 with one default route, reaching 
   await expectPing(ep, backRemote!.ip);
   // The remote endpoints of one network cannot reach each other's network through it.
   await expectNoPing(frontRemote!, backRemote!.ip);
+});
+
+it('lets a local task win over a stale peer route for its address, and the peer route take over when it goes', async () => {
+  const net = network('s1', 'vxlan', '10.244.4.0/24');
+  const [remote] = await spread(t, net, ['h2']);
+  const [mine] = await spread(t, net, ['h1'], 0);
+  const [other] = await spread(t, net, ['h1'], 1);
+  // h1's list still says h2 has `mine`'s address (it lived there before it was reused here).
+  await t.overlay.get('h1')!.setPeers(net.id, [{ hostId: 'h2', underlayAddress: t.lab.host('h2').addr, prefixes: [remote!.ip, mine!.ip] }]);
+  await t.overlay.get('h2')!.setPeers(net.id, [{ hostId: 'h1', underlayAddress: t.lab.host('h1').addr, prefixes: [mine!.ip, other!.ip] }]);
+  await expectPing(other!, mine!.ip); // local: the bridge, not the tunnel to h2 (which has no such task)
+  await expectPing(other!, remote!.ip);
+  await t.overlay.get('h1')!.detach(net.id, `${net.id}-h1-0`);
+  const routes = await must(['nsenter', `--net=${t.lab.host('h1').netnsPath}`, 'ip', 'route', 'show', `${mine!.ip}/32`]);
+  expect(routes).toMatch(new RegExp(`via ${t.lab.host('h2').addr.replace(/\./g, '\\.')} dev shovx`));
 });

@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await t.reset();
   for (const h of t.hosts) expect(await residue(h), `residue on ${h.name}`).toEqual([]);
-  expect(await containerNamespacesLeft(LAB)).toEqual([]);
+  expect(await containerNamespacesLeft(t.name)).toEqual([]);
 });
 
 afterAll(async () => {

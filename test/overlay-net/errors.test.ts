@@ -28,7 +28,7 @@ afterEach(async () => {
   await t.reset();
   await t.lab.exec('h1', ['ip', 'link', 'set', 'eth0', 'mtu', '1500']);
   for (const h of t.hosts) expect(await residue(h), `residue on ${h.name}`).toEqual([]);
-  expect(await containerNamespacesLeft(LAB)).toEqual([]);
+  expect(await containerNamespacesLeft(t.name)).toEqual([]);
 });
 
 afterAll(async () => {

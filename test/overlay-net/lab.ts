@@ -10,6 +10,8 @@ import { OverlayHost, removeAll } from '../../overlay-net/index.js';
 import { spawnRunner, type CommandResult } from '../../overlay-net/kernel.js';
 
 export interface TestLab {
+  /** The lab's name: the tag given to upLab and this process's pid. */
+  name: string;
   lab: Lab;
   base: string;
   hosts: readonly LabHost[];
@@ -40,7 +42,9 @@ export async function must(argv: string[], input?: string): Promise<string> {
   return r.stdout;
 }
 
-export async function upLab(name: string, hosts: number, subnet: string): Promise<TestLab> {
+export async function upLab(tag: string, hosts: number, subnet: string): Promise<TestLab> {
+  // The pid keeps two runs of one file (two engineers, one machine) out of each other's way.
+  const name = `${tag}-${process.pid}`;
   const base = mkdtempSync(join(tmpdir(), `shoal-ovt-${name}-`));
   const lab = await Lab.up({ name, hosts, subnet, stateDir: join(base, 'state'), dataDir: join(base, 'data') });
   // Strict reverse-path filtering, as RHEL-like hosts have it: the data path must pass it.
@@ -52,6 +56,7 @@ export async function upLab(name: string, hosts: number, subnet: string): Promis
   let seq = 0;
 
   const t: TestLab = {
+    name,
     lab,
     base,
     hosts: lab.hosts,
@@ -138,12 +143,14 @@ export async function residue(host: LabHost): Promise<string[]> {
   return left;
 }
 
+/** Container namespaces of a lab, by its full name or by the tag it was made from. */
 export async function containerNamespacesLeft(lab: string): Promise<string[]> {
   const out = await must(['ip', 'netns', 'list']);
+  const mine = lab.includes(`-${process.pid}`) ? lab : `${lab}-${process.pid}`;
   return out
     .split('\n')
     .map((l) => l.split(' ')[0]!)
-    .filter((n) => new RegExp(`^shoal-${lab}-c\\d+$`).test(n));
+    .filter((n) => new RegExp(`^shoal-${mine}-c\\d+$`).test(n));
 }
 
 export async function waitUntil(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
