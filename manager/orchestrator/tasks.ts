@@ -15,8 +15,9 @@ import { newObjectId, type ReadonlyDeep } from '../store/index.js';
 type RO<T> = ReadonlyDeep<T>;
 
 /**
- * The state new tasks start in. Swarm has an allocator move NEW to PENDING once networks are
- * allocated; until shoal's allocator exists, tasks are created ready to schedule.
+ * The state new tasks start in. Swarm has its allocator move NEW to PENDING; here NEW is the
+ * updater's held state, so tasks start PENDING and the scheduler takes one only once the
+ * allocator has given it its network attachments (manager/allocator, networksAllocated).
  */
 export const INITIAL_TASK_STATE = TaskState.PENDING;
 
