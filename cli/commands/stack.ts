@@ -15,6 +15,7 @@ import { serviceRows, stackRows, taskRows } from '../stack/inspect.js';
 import { loadStack, type LoadedStack } from '../stack/load.js';
 import { checkStackName } from '../stack/names.js';
 import { renderPlan } from '../stack/plan.js';
+import { leftOutReason } from '../stack/profiles.js';
 import { renderStack, renderWarning } from '../stack/render.js';
 import { STACK_NAMESPACE_LABEL } from '../stack/to-proto.js';
 import { parseDuration } from '../stack/units.js';
@@ -27,7 +28,7 @@ function out(text: string): void {
   process.stdout.write(text);
 }
 
-function loadFiles(files: string[] | undefined, stackName: string | undefined, command: string): LoadedStack {
+function loadFiles(files: string[] | undefined, stackName: string | undefined, command: string, profiles?: string[]): LoadedStack {
   if (!files || files.length === 0) throw new UsageError(`stack ${command} needs a stack file: pass -c FILE (repeat -c to merge overrides)`);
   if (stackName !== undefined) checkStackName(stackName);
   const loaded = loadStack({
@@ -35,6 +36,7 @@ function loadFiles(files: string[] | undefined, stackName: string | undefined, c
     env: process.env,
     workingDir: files[0] === '-' ? process.cwd() : dirname(resolve(files[0]!)),
     ...(stackName !== undefined ? { stackName } : {}),
+    ...(profiles !== undefined ? { profiles } : {}),
   });
   for (const w of loaded.warnings) process.stderr.write(`${renderWarning(w)}\n`);
   return loaded;
@@ -55,17 +57,18 @@ interface DeployFlags {
   dryRun?: boolean;
   detach?: boolean;
   timeout: string;
+  profile?: string[];
 }
 
 async function deployAction(name: string, opts: DeployFlags, cmd: Command): Promise<void> {
   checkStackName(name);
   const timeout = parseDuration(opts.timeout);
   if (!timeout.ok) throw new UsageError(`invalid --timeout "${opts.timeout}": ${timeout.message}`);
-  const { stack } = loadFiles(opts.composeFile, name, 'deploy');
+  const { stack, leftOut } = loadFiles(opts.composeFile, name, 'deploy', opts.profile);
   await withControl(cmd, async (control) => {
     const log = (line: string) => out(`${line}\n`);
     const { plan, objects, changed } = await deployStack(control, {
-      stack: name, spec: stack, prune: opts.prune === true, dryRun: opts.dryRun === true, env: process.env, log,
+      stack: name, spec: stack, prune: opts.prune === true, dryRun: opts.dryRun === true, env: process.env, log, leftOut,
     });
     const empty = plan.empty && objects.empty;
     if (opts.dryRun) {
@@ -132,6 +135,8 @@ async function rmAction(names: string[], _opts: object, cmd: Command): Promise<v
   });
 }
 
+const profileHelp = 'deploy the services of this Compose profile too (repeatable; default: COMPOSE_PROFILES); services with `profiles:` are left out otherwise';
+
 export function registerStackCommands(program: Command): void {
   const stack = program.command('stack').description('deploy and inspect stacks described in Compose files');
   stack
@@ -139,8 +144,11 @@ export function registerStackCommands(program: Command): void {
     .description('print the fully resolved stack file (interpolated, merged, normalised)')
     .option('-c, --compose-file <file>', 'Compose file (required; - reads standard input); repeat to merge overrides in order', collect)
     .option('--stack-name <name>', 'check service names against this stack name (63-character limit)')
-    .action((opts: { composeFile?: string[]; stackName?: string }) => {
-      out(renderStack(loadFiles(opts.composeFile, opts.stackName, 'config').stack));
+    .option('--profile <name>', profileHelp, collect)
+    .action((opts: { composeFile?: string[]; stackName?: string; profile?: string[] }) => {
+      const loaded = loadFiles(opts.composeFile, opts.stackName, 'config', opts.profile);
+      for (const l of loaded.leftOut) process.stderr.write(`left out: service ${l.service} (${leftOutReason(l)})\n`);
+      out(renderStack(loaded.stack));
     });
   addConnectionOptions(stack
     .command('deploy')
@@ -150,7 +158,8 @@ export function registerStackCommands(program: Command): void {
     .option('--prune', 'remove services, secrets, configs and networks of the stack that are no longer in the file')
     .option('--dry-run', 'print the plan (create / update with a field diff / remove) and apply nothing')
     .option('-d, --detach', 'return once the changes are accepted, without waiting for convergence')
-    .option('--timeout <duration>', 'how long to wait for convergence', '5m'))
+    .option('--timeout <duration>', 'how long to wait for convergence', '5m')
+    .option('--profile <name>', profileHelp, collect))
     .action(deployAction);
   addConnectionOptions(stack.command('ls').alias('list').description('list stacks').option('--format <format>', 'table or json')).action(lsAction);
   addConnectionOptions(stack.command('services').description('list the services of a stack').argument('<name>').option('--format <format>', 'table or json')).action(servicesAction);

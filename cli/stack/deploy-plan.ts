@@ -3,7 +3,8 @@
 // so a spec read back from the cluster equals the one that was sent and a second deploy of the
 // same file plans nothing. Field paths are the proto's (task.container.env, mode.replicated...).
 import { ServiceSpec } from '../../proto/gen/types.js';
-import { diffValues, type ServicePlan, type StackPlan } from './plan.js';
+import { diffValues, isNoop, type ServicePlan, type StackPlan } from './plan.js';
+import type { LeftOutService } from './profiles.js';
 
 /** The spec as the cluster will hand it back: proto defaults dropped, floats at 32 bits. */
 export function canonicalSpecJson(spec: ServiceSpec): unknown {
@@ -14,11 +15,19 @@ export function canonicalSpecJson(spec: ServiceSpec): unknown {
 export function planServiceSpecs(
   current: Readonly<Record<string, ServiceSpec>>,
   desired: Readonly<Record<string, ServiceSpec>>,
-  opts: { prune: boolean },
+  opts: { prune: boolean; leftOut?: readonly LeftOutService[] },
 ): StackPlan {
   const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
   const services: ServicePlan[] = [];
-  for (const service of [...new Set([...Object.keys(desired), ...Object.keys(current)])].sort()) {
+  // Left out by profiles: never touched, even with --prune (as `docker compose up` leaves a
+  // profiled service that is running alone).
+  const leftOut = new Map((opts.leftOut ?? []).map((l) => [l.service, l.profiles]));
+  for (const service of [...new Set([...Object.keys(desired), ...Object.keys(current), ...leftOut.keys()])].sort()) {
+    const profiles = leftOut.get(service);
+    if (profiles && !has(desired, service)) {
+      services.push({ action: 'left-out', service, profiles });
+      continue;
+    }
     const want = has(desired, service) ? desired[service] : undefined;
     const have = has(current, service) ? current[service] : undefined;
     if (want && !have) services.push({ action: 'create', service });
@@ -28,5 +37,5 @@ export function planServiceSpecs(
       services.push(changes.length ? { action: 'update', service, changes } : { action: 'unchanged', service });
     }
   }
-  return { services, empty: services.every((s) => s.action === 'unchanged' || s.action === 'keep') };
+  return { services, empty: services.every(isNoop) };
 }

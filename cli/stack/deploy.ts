@@ -12,6 +12,7 @@ import { planObjects, type ObjectPlan } from './object-plan.js';
 import { desiredObjects, StackObjectError } from './objects.js';
 import { serviceName } from './names.js';
 import type { StackPlan } from './plan.js';
+import { leftOutReason, type LeftOutService } from './profiles.js';
 import { stackToProto, STACK_NAMESPACE_LABEL } from './to-proto.js';
 
 /** A service the stack would create already exists outside the stack: nothing is applied. */
@@ -54,6 +55,8 @@ export interface DeployOptions {
   env: Environment;
   /** One line of progress for the user. */
   log: (line: string) => void;
+  /** Services of the file that profiles leave out: said in the plan, never touched. */
+  leftOut?: readonly LeftOutService[];
 }
 
 /** In --dry-run, the id a secret or config not created yet shows in the field diff. */
@@ -70,7 +73,7 @@ export async function deployStack(control: StackControl, o: DeployOptions): Prom
 
   const currentSpecs: Record<string, ServiceSpec> = {};
   for (const [key, s] of current) if (s.spec) currentSpecs[key] = s.spec;
-  const preview = planServiceSpecs(currentSpecs, stackToProto(o.stack, o.spec, idsOf(objects, PENDING_ID)), { prune: o.prune });
+  const preview = planServiceSpecs(currentSpecs, stackToProto(o.stack, o.spec, idsOf(objects, PENDING_ID)), { prune: o.prune, leftOut: o.leftOut ?? [] });
   if (o.dryRun) return { plan: preview, objects, changed: [] };
 
   const creates = preview.services.filter((x) => x.action === 'create').map((x) => serviceName(o.stack, x.service));
@@ -82,7 +85,7 @@ export async function deployStack(control: StackControl, o: DeployOptions): Prom
   await applyObjectWrites(control, objects, o.log);
   // With the ids of the objects just created, the specs are final.
   const desired = stackToProto(o.stack, o.spec, idsOf(objects));
-  const plan = planServiceSpecs(currentSpecs, desired, { prune: o.prune });
+  const plan = planServiceSpecs(currentSpecs, desired, { prune: o.prune, leftOut: o.leftOut ?? [] });
   const changed: Service[] = [];
   const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
   // Removals first, as docker does: a service leaving the file frees its published ports.
@@ -109,6 +112,9 @@ export async function deployStack(control: StackControl, o: DeployOptions): Prom
         break;
       case 'keep':
         o.log(`service ${name}: kept (not in the stack file; --prune removes it)`);
+        break;
+      case 'left-out':
+        o.log(`service ${name}: left out (${leftOutReason(p)})`);
         break;
       case 'remove':
         break;

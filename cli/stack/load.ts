@@ -12,6 +12,7 @@ import { defaultLimits, type StackLimits } from './limits.js';
 import { mergeFiles } from './merge.js';
 import type { StackSpec } from './model.js';
 import { normalizeStack } from './normalize-stack.js';
+import { activeProfiles, applyProfiles, type LeftOutService } from './profiles.js';
 import { readStackText } from './source.js';
 import { PositionIndex, type PlainMap } from './tree.js';
 import { validateSchema } from './validate.js';
@@ -28,11 +29,15 @@ export interface LoadStackOptions {
   /** Checked against service names: `<stack>_<service>` must fit in 63 characters. */
   stackName?: string;
   limits?: Partial<StackLimits>;
+  /** Active Compose profiles (`--profile`); absent or empty: COMPOSE_PROFILES of `env`. */
+  profiles?: string[];
 }
 
 export interface LoadedStack {
   stack: StackSpec;
   warnings: StackWarning[];
+  /** Services not deployed because none of their profiles is active, in file order. */
+  leftOut: LeftOutService[];
 }
 
 export function loadStack(opts: LoadStackOptions): LoadedStack {
@@ -73,12 +78,14 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
   const root = mergeFiles(trees);
   const last = opts.texts[opts.texts.length - 1]!.file;
   const ctx = new FileContext(last, merged, problems, warnings, opts.workingDir, opts.env, blanks);
+  const leftOut = applyProfiles(root, activeProfiles(opts.profiles, opts.env), ctx);
+  problems.throwIfAny();
   const stack = normalizeStack(root, opts.stackName ?? '', ctx);
   problems.throwIfAny();
   // Warnings are found stage by stage; show them in the order of the files and their lines.
   const order = new Map(opts.texts.map((t, i) => [t.file, i]));
   warnings.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-  return { stack, warnings };
+  return { stack, warnings, leftOut };
 }
 
 /** Parse, interpolate, cast, validate and canonicalise one file; undefined if it has problems. */

@@ -2,6 +2,7 @@
 // (with a field-by-field diff) or remove, computed from the specs the cluster holds now and the
 // loaded stack. Pure: the deploy command fetches the current specs and applies the plan.
 import type { ServiceSpec, StackSpec } from './model.js';
+import { leftOutReason } from './profiles.js';
 
 export interface FieldChange {
   /** Dotted path inside the service spec, e.g. deploy.replicas or environment.LOG. */
@@ -16,7 +17,9 @@ export type ServicePlan =
   | { action: 'remove'; service: string }
   /** In the cluster but not in the file, and --prune was not given. */
   | { action: 'keep'; service: string }
-  | { action: 'unchanged'; service: string };
+  | { action: 'unchanged'; service: string }
+  /** In the file, but none of its profiles is active: neither created, updated nor removed. */
+  | { action: 'left-out'; service: string; profiles: string[] };
 
 export interface StackPlan {
   services: ServicePlan[];
@@ -38,6 +41,11 @@ export function planStack(current: Readonly<Record<string, ServiceSpec>>, desire
     }
   }
   return { services, empty: services.every((s) => s.action === 'unchanged' || s.action === 'keep') };
+}
+
+/** Actions that change nothing in the cluster. */
+export function isNoop(s: ServicePlan): boolean {
+  return s.action === 'unchanged' || s.action === 'keep' || s.action === 'left-out';
 }
 
 /** Field changes between two plain values. Lists are compared whole: a reordered command is a change. */
@@ -80,6 +88,7 @@ export function renderPlan(plan: StackPlan, stackName: string): string {
       case 'remove': lines.push(`remove  ${name}`); break;
       case 'keep': lines.push(`keep    ${name} (not in the stack file; --prune removes it)`); break;
       case 'unchanged': lines.push(`same    ${name}`); break;
+      case 'left-out': lines.push(`skip    ${name} (${leftOutReason(s)})`); break;
       case 'update':
         lines.push(`update  ${name}`);
         for (const c of s.changes) lines.push(`          ${c.path}: ${show(c.before)} -> ${show(c.after)}`);

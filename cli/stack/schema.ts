@@ -110,7 +110,7 @@ const serviceNetworks: Schema = {
 export const clusterIgnoredServiceKeys = [
   'build', 'depends_on', 'container_name', 'links', 'external_links', 'network_mode', 'privileged',
   'restart', 'cgroup_parent', 'cgroup', 'devices', 'security_opt', 'userns_mode', 'pid', 'ipc',
-  'shm_size', 'mac_address', 'expose', 'profiles', 'platform', 'pull_policy', 'oom_score_adj',
+  'shm_size', 'mac_address', 'expose', 'platform', 'pull_policy', 'oom_score_adj',
   'oom_kill_disable', 'volumes_from', 'runtime', 'storage_opt', 'blkio_config', 'device_cgroup_rules',
   'gpus', 'develop', 'attach', 'annotations', 'credential_spec', 'uts', 'isolation',
 ] as const;
@@ -148,6 +148,7 @@ const service = obj({
   dns: stringOrList, dns_search: stringOrList, dns_opt: stringList,
   logging: obj({ driver: str, options: { type: ['object', 'null'], additionalProperties: scalarValue } }),
   group_add: { type: 'array', items: strOrNum },
+  profiles: stringList,
   ...ignored,
 });
 

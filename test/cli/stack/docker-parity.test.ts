@@ -2,7 +2,11 @@
 // Each case is a file a user wrote, and the result or the one clear error it must get.
 import { describe, expect, it } from 'vitest';
 import { parseImageReference } from '../../../rules/image-reference.js';
-import { expectProblem, load, loadError, svc } from './helpers.js';
+import { loadStackTexts } from '../../../cli/stack/load.js';
+import { planServiceSpecs } from '../../../cli/stack/deploy-plan.js';
+import { renderPlan } from '../../../cli/stack/plan.js';
+import { stackToProto } from '../../../cli/stack/to-proto.js';
+import { expectProblem, load, loadError, svc, workingDir } from './helpers.js';
 
 const hex = (n: number) => 'a1'.repeat(n / 2);
 
@@ -63,5 +67,55 @@ describe('image references are checked with the distribution grammar', () => {
   it('the shared grammar keeps its parts (used by the control API and the image store too)', () => {
     expect(parseImageReference('docker.io/library/redis:7')).toEqual({ ok: true, value: { repository: 'redis', tag: '7', digest: undefined } });
     expect(parseImageReference(`[::1]:5000/app@sha512:${hex(128)}`)).toEqual({ ok: true, value: { repository: '[::1]:5000/app', tag: undefined, digest: `sha512:${hex(128)}` } });
+  });
+});
+
+describe('profiles: a service that lists profiles runs only when one of them is active', () => {
+  const text = 'services:\n  web:\n    image: nginx\n  debug:\n    image: busybox\n    profiles: [debug, tools]\n  seed:\n    build: ./seed\n    profiles: ["seed"]\n';
+  const loadWith = (profiles?: string[], env: Record<string, string> = {}) =>
+    loadStackTexts({ texts: [{ file: 'stack.yml', text }], env, workingDir, ...(profiles ? { profiles } : {}) });
+
+  it('without an active profile, profiled services are left out (and not checked: seed has no image)', () => {
+    const r = loadWith();
+    expect(Object.keys(r.stack.services)).toEqual(['web']);
+    expect(r.leftOut).toEqual([{ service: 'debug', profiles: ['debug', 'tools'] }, { service: 'seed', profiles: ['seed'] }]);
+    expect(r.warnings.map((w) => w.message).join('\n')).not.toMatch(/profiles/);
+  });
+
+  it('--profile NAME (any of a service\'s profiles) adds them; COMPOSE_PROFILES when no flag is given', () => {
+    expect(Object.keys(loadWith(['tools']).stack.services)).toEqual(['web', 'debug']);
+    const fromEnv = loadWith(undefined, { COMPOSE_PROFILES: 'tools' });
+    expect(Object.keys(fromEnv.stack.services)).toEqual(['web', 'debug']);
+    expect(fromEnv.leftOut.map((l) => l.service)).toEqual(['seed']);
+    // the flag wins over the environment, as in Compose
+    expect(Object.keys(loadWith(['debug'], { COMPOSE_PROFILES: 'seed' }).stack.services)).toEqual(['web', 'debug']);
+    // "*" activates all: seed is then checked like any service, and has no image
+    expect(() => loadWith(['*'])).toThrow(/services\.seed: no image/);
+  });
+
+  it('an active profile that no service lists is warned; every service left out is an error', () => {
+    expect(loadWith(['degub']).warnings).toContainEqual(expect.objectContaining({ message: expect.stringMatching(/profile degub .*no service lists it/) }));
+    const err = loadError('services:\n  a:\n    image: x\n    profiles: [one]\n');
+    expectProblem(err, { path: 'services', message: /every service is left out by its profiles: activate one with --profile one/ });
+    expectProblem(loadError('services:\n  web:\n    image: x\n    profiles: ["-x"]\n', { COMPOSE_PROFILES: '-x' }), { path: 'services.web.profiles[0]', message: /invalid profile name/ });
+  });
+
+  it('the plan says which services are left out, and never removes them (even with --prune)', () => {
+    const r = loadWith();
+    const running = stackToProto('shop', loadWith(['debug']).stack);
+    const plan = planServiceSpecs(running, stackToProto('shop', r.stack), { prune: true, leftOut: r.leftOut });
+    expect(plan.services).toEqual([
+      { action: 'left-out', service: 'debug', profiles: ['debug', 'tools'] },
+      { action: 'left-out', service: 'seed', profiles: ['seed'] },
+      { action: 'unchanged', service: 'web' },
+    ]);
+    expect(plan.empty).toBe(true);
+    expect(renderPlan(plan, 'shop')).toBe([
+      'skip    shop_debug (profiles debug, tools not active: --profile debug deploys it)',
+      'skip    shop_seed (profile seed not active: --profile seed deploys it)',
+      'same    shop_web',
+      'nothing to change',
+      '',
+    ].join('\n'));
   });
 });

@@ -10,6 +10,7 @@ import { readStackText } from '../../../cli/stack/source.js';
 import { defaultLimits } from '../../../cli/stack/limits.js';
 import { StackFileError } from '../../../cli/stack/errors.js';
 import { renderStack, renderWarning } from '../../../cli/stack/render.js';
+import { leftOutReason } from '../../../cli/stack/profiles.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures');
@@ -22,8 +23,9 @@ export const fixtureEnv = { DOMAIN: 'example.org', ADMIN_USER: 'admin', HASHED_P
 export function configOutput(files: string[]): string {
   const texts = files.map((f) => ({ file: f, text: readStackText(join(fixtures, f), defaultLimits) }));
   try {
-    const { stack, warnings } = loadStackTexts({ texts, env: fixtureEnv, workingDir: '/stack' });
-    return `# stderr\n${warnings.map((w) => `${renderWarning(w)}\n`).join('')}# stdout\n${renderStack(stack)}`;
+    const { stack, warnings, leftOut } = loadStackTexts({ texts, env: fixtureEnv, workingDir: '/stack' });
+    const skipped = leftOut.map((l) => `left out: service ${l.service} (${leftOutReason(l)})\n`).join('');
+    return `# stderr\n${warnings.map((w) => `${renderWarning(w)}\n`).join('')}${skipped}# stdout\n${renderStack(stack)}`;
   } catch (err) {
     if (!(err instanceof StackFileError)) throw err;
     return `# error\n${err.message}\n`;
