@@ -3,22 +3,12 @@
 // shim's config (native/shim/config.h: capadd, capdrop, sysctl, rlimit, init).
 import { readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
+import { CAPABILITIES, capabilityProblem, sysctlProblem, ULIMIT_NAMES, ulimitProblem } from '../../rules/linux-names.js';
 import type { ContainerSpec, NetworkMode, Ulimit } from './types.js';
 
-/** Linux capabilities by number (linux/capability.h), without the CAP_ prefix. */
-export const CAPABILITIES: readonly string[] = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID',
-  'SETPCAP', 'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW',
-  'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT',
-  'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD',
-  'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG',
-  'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
-];
-
-export const ULIMIT_NAMES: readonly string[] = [
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc',
-  'rss', 'rtprio', 'rttime', 'sigpending', 'stack',
-];
+// The names and their rules are rules/linux-names.ts (the stack loader, the CLI and the control
+// API use them too); what is this host's alone (its bounding set) stays here.
+export { CAPABILITIES, ULIMIT_NAMES };
 
 let bounding: bigint | null | undefined;
 /** This process's bounding set: what a shim it spawns as root may hand out (null: unknown). */
@@ -40,9 +30,10 @@ function boundingSet(): bigint | null {
  */
 export function checkCapability(name: string, key: string, adding = false): string | undefined {
   const bare = name.toUpperCase().replace(/^CAP_/, '');
+  const unknown = capabilityProblem(name);
+  if (unknown) return `${key}: ${unknown}`;
   if (bare === 'ALL') return undefined;
   const n = CAPABILITIES.indexOf(bare);
-  if (n < 0) return `${key}: unknown capability ${JSON.stringify(name)}: use a Linux capability such as NET_ADMIN or SYS_TIME, or ALL`;
   const held = boundingSet();
   if (adding && held !== null && !(held & (1n << BigInt(n)))) {
     return `${key}: capability ${bare} is not available to shoal on this host (not in its bounding set), so no container can have it: remove it`;
@@ -50,27 +41,12 @@ export function checkCapability(name: string, key: string, adding = false): stri
   return undefined;
 }
 
-/** Only what lives in the container's own namespaces can be set per container (as Docker). */
 export function checkSysctl(name: string, value: string, network: NetworkMode): string | undefined {
-  if (!/^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/.test(name)) {
-    return `sysctl ${JSON.stringify(name)}: write it with dots, like net.ipv4.ip_forward`;
-  }
-  if (/[\0\n]/.test(value)) return `sysctl ${name}: the value must be one line`;
-  if (name.startsWith('net.')) {
-    if (network === 'host') return `sysctl ${name} cannot be set with the host's network: it would change the host; remove it or give the task its own network`;
-    return undefined;
-  }
-  if (/^kernel\.(shm|msg)/.test(name) || name === 'kernel.sem' || name.startsWith('fs.mqueue.')) return undefined;
-  return `sysctl ${name} is not namespaced: a container may set net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* only`;
+  return sysctlProblem(name, value, network === 'host');
 }
 
 export function checkUlimit(u: Ulimit): string | undefined {
-  if (!ULIMIT_NAMES.includes(u.name)) return `ulimit ${JSON.stringify(u.name)} is unknown: use one of ${ULIMIT_NAMES.join(', ')}`;
-  for (const v of [u.soft, u.hard]) {
-    if (!Number.isSafeInteger(v) || v < -1) return `ulimit ${u.name}: ${v} is not a limit (a whole number, or -1 for unlimited)`;
-  }
-  if (u.hard !== -1 && (u.soft === -1 || u.soft > u.hard)) return `ulimit ${u.name}: soft limit ${u.soft} is above the hard limit ${u.hard}`;
-  return undefined;
+  return ulimitProblem(u.name, u.soft, u.hard);
 }
 
 /** Every problem with the spec's options, first one first. */

@@ -56,7 +56,7 @@ describe('containerSpecFor: kernel options', () => {
     ['an unknown dropped capability', { capDrop: ['nope'] }, [], /^cap_drop: unknown capability "nope"/],
     ['net.* with the host network', { sysctls: { 'net.ipv4.ip_forward': '1' } }, ['host'], /^sysctls: sysctl net.ipv4.ip_forward cannot be set with the host's network/],
     ['a sysctl that is not namespaced', { sysctls: { 'vm.swappiness': '10' } }, [], /^sysctls: sysctl vm.swappiness is not namespaced/],
-    ['an unknown ulimit', { ulimits: [{ name: 'files', soft: 1n, hard: 1n }] }, [], /^ulimits: ulimit "files" is unknown/],
+    ['an unknown ulimit', { ulimits: [{ name: 'files', soft: 1n, hard: 1n }] }, [], /^ulimits: unknown ulimit "files"/],
     ['a soft limit above the hard one', { ulimits: [{ name: 'nofile', soft: 9n, hard: 8n }] }, [], /^ulimits: ulimit nofile: soft limit 9 is above the hard limit 8/],
     ['a limit past 2^53', { ulimits: [{ name: 'nofile', soft: 1n << 60n, hard: 1n << 60n }] }, [], /^ulimits: ulimit nofile: 1152921504606846976:1152921504606846976 is out of range/],
   ])('rejects %s, naming the key', (_n, container, networks, message) => {

@@ -4,12 +4,13 @@
 // intervals floored, and list answers come in pages that stay under the gRPC message limit.
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ListNodesResponse, ListServicesResponse, ListTasksResponse, WatchTasksEvent } from '../../../proto/gen/control.js';
+import { WatchTasksRequest, type ListNodesResponse, type ListServicesResponse, type ListTasksResponse, type WatchTasksEvent } from '../../../proto/gen/control.js';
 import { TaskState } from '../../../proto/gen/types.js';
 import { validateLimits } from '../../../agent/runtime/cgroups/limits.js';
 import { parseReference } from '../../../agent/images/reference.js';
 import { validateSpec } from '../../../agent/runtime/validate.js';
 import { resolveUser } from '../../../agent/runtime/user.js';
+import { checkCapability, checkUlimit } from '../../../agent/runtime/options.js';
 import { call, startControl, type ControlHarness } from './harness.js';
 import { replicatedSpec } from './specs.js';
 
@@ -71,6 +72,24 @@ describe('specs the runtime always rejects', () => {
         /invalid hostname "bad host"/,
       ],
       ["-u 'root;rm'", replicatedSpec('a', 1, (s) => (s.task!.container!.user = 'root;rm')), () => resolveUser('root;rm', []), /invalid user "root;rm"/],
+      [
+        '--cap-add NET_ADMN',
+        replicatedSpec('a', 1, (s) => s.task!.container!.capAdd.push('NET_ADMN')),
+        () => {
+          const p = checkCapability('NET_ADMN', 'capAdd', true);
+          if (p) throw new Error(p);
+        },
+        /cap_add \(--cap-add\): unknown capability "NET_ADMN"/,
+      ],
+      [
+        '--ulimit nofile=10:5',
+        replicatedSpec('a', 1, (s) => s.task!.container!.ulimits.push({ name: 'nofile', soft: 10n, hard: 5n })),
+        () => {
+          const p = checkUlimit({ name: 'nofile', soft: 10, hard: 5 });
+          if (p) throw new Error(`x: ${p}`);
+        },
+        /ulimits \(--ulimit\): ulimit nofile: soft limit 10 is above the hard limit 5/,
+      ],
       [
         '--constraint node.labels.x===y',
         replicatedSpec('a', 1, (s) => (s.task!.placement = { constraints: ['node.labels.x===y'], preferences: [], maxReplicas: 0, platforms: [] })),
@@ -178,7 +197,7 @@ describe('list answers', () => {
     });
     const seen = new Set<string>();
     let events = 0;
-    const stream = h.client.watchTasks({ serviceIds: [] });
+    const stream = h.client.watchTasks(WatchTasksRequest.fromPartial({ serviceIds: [] }));
     await new Promise<void>((resolve, reject) => {
       stream.on('data', (ev: WatchTasksEvent) => {
         events++;
