@@ -71,8 +71,17 @@ export class GreDaemon {
 
   /** Makes the process run with exactly `state` (stops it when there is no network). */
   sync(state: GreState): Promise<void> {
-    this.desired = state;
-    return this.serial(() => (state.networks.length === 0 ? this.stopNow() : this.pushNow()));
+    return this.serial(async () => {
+      const before = this.desired;
+      this.desired = state;
+      try {
+        await (state.networks.length === 0 ? this.stopNow() : this.pushNow());
+      } catch (err) {
+        // Refused whole: what a restart pushes stays what the process last accepted.
+        this.desired = before;
+        throw err;
+      }
+    });
   }
 
   /** Stops the process and removes its files; what is found of an earlier run goes too. */

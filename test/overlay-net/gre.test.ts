@@ -95,6 +95,15 @@ describe('gre (userspace data path)', () => {
     await expectNoPing(a1!, b2!.ip);
     await expectNoPing(b2!, a1!.ip);
     expect(await tcpSend(b2!.c, a1!.c, b2!.ip, 7500)).toBe('');
+    // A state shoal-gre cannot take (a TAP that does not exist) is refused whole: both
+    // networks and their peers keep running as before.
+    const d1 = t.overlay.get('h1')!.greDaemon!;
+    await expect(
+      d1.sync({ networks: [{ key: 7001, tap: 'shovtnosuchtap0' }, { key: 7002, tap: t.overlay.get('h1')!.networks().find((n) => n.id === b.id)!.tunnel! }], peers: [] }),
+    ).rejects.toThrow(/shovtnosuchtap0 does not exist/);
+    expect(await d1.stats()).toMatchObject({ nets: 2, peers: 2 });
+    await expectPing(a1!, a2!.ip);
+    await expectPing(b1!, b2!.ip);
     // Peers are per key: h2 forgets h1 on network b only, so b stops and a keeps working.
     await t.overlay.get('h2')!.setPeers(b.id, []);
     await expectNoPing(b1!, b2!.ip);
