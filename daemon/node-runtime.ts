@@ -5,7 +5,7 @@ import { ensurePrivateDir } from '../proto/file-modes.js';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
-import { ImageStore } from '../agent/images/index.js';
+import { fsOps, ImageStore } from '../agent/images/index.js';
 import { ContainerRuntime } from '../agent/runtime/index.js';
 import { clientCredentials, serverCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
 import { Manager, type RaftTiming } from '../manager/node/index.js';
@@ -120,6 +120,7 @@ export async function startAgent(o: {
   /** Every session message (the daemon learns role changes from the Node in it). */
   onSessionMessage?: (msg: SessionMessage) => void;
 }): Promise<Agent> {
+  fsOps(); // built at install time: a missing addon fails the start, naming the fix, not the first image load
   ensurePrivateDir(o.paths.agentDir);
   ensurePrivateDir(o.paths.containersDir);
   const runtime = new ContainerRuntime({

@@ -14,5 +14,6 @@ export {
   UnsupportedCompressionError,
 } from './errors.js';
 export { normalizeReference, parseReference } from './reference.js';
+export { fsOps, loadFsOps, NativeAddonError, type FsOps } from './native.js';
 export { defaultShoalRoot, imageStoreRoot } from './paths.js';
 export { DEFAULT_LAYER_LIMITS, layerLimits, type LayerLimits } from './limits.js';
