@@ -1,6 +1,7 @@
 // Per-file rewriting into one canonical shape before files are merged: list-or-mapping keys
 // become mappings, short syntaxes become long ones, env_file is read into environment.
 // Problems found here still know their exact file, line and column.
+import { isIP } from 'node:net';
 import { parsePortEntry } from './ports.js';
 import { parseMountEntry, parseTmpfsEntry, resolveHostPath } from './mounts.js';
 import { readEnvFile } from './env-file.js';
@@ -22,6 +23,35 @@ function toDict(v: Plain | undefined, bare: string | null, sep: RegExp = /=/): P
     for (const k of Object.keys(v)) {
       const x = v[k]!;
       out[k] = x === null ? bare : typeof x === 'object' ? JSON.stringify(x) : String(x);
+    }
+  }
+  return out;
+}
+
+/** extra_hosts as name -> addresses in file order: /etc/hosts takes one line per address, so an
+ *  IPv4 and an IPv6 address for one name are both kept ("host:ip" or "host=ip", or a mapping). */
+function extraHosts(v: Plain | undefined, path: KeyPath, ctx: FileContext): PlainMap {
+  const out = newMap();
+  const add = (name: string, address: string, at: KeyPath) => {
+    const ip = address.replace(/^\[(.*)\]$/, '$1');
+    if (isIP(ip) === 0) {
+      ctx.error(at, `extra host ${name}: "${address}" is not an IP address: write "${name}:10.0.0.5" (or "${name}=::1" for IPv6)`);
+      return;
+    }
+    const list = (out[name] ??= []) as Plain[];
+    if (!list.includes(ip)) list.push(ip);
+  };
+  if (Array.isArray(v)) {
+    v.forEach((item, i) => {
+      const s = String(item);
+      const m = /[=:]/.exec(s);
+      if (!m || m.index === 0) ctx.error([...path, i], `extra host "${s}" needs a name and an address: write "name:10.0.0.5" or "name=::1"`);
+      else add(s.slice(0, m.index), s.slice(m.index + 1), [...path, i]);
+    });
+  } else if (isMap(v)) {
+    for (const name of Object.keys(v)) {
+      const x = v[name];
+      for (const a of Array.isArray(x) ? x : [x]) add(name, a === null ? '' : String(a), [...path, name]);
     }
   }
   return out;
@@ -73,7 +103,7 @@ function canonicalService(svc: PlainMap, path: KeyPath, ctx: FileContext): void 
     svc.environment = environment;
   }
   for (const key of ['labels', 'sysctls'] as const) if (hasKey(svc, key)) svc[key] = toDict(svc[key], '') ?? newMap();
-  if (hasKey(svc, 'extra_hosts')) svc.extra_hosts = toDict(svc.extra_hosts, '', /[=:]/) ?? newMap();
+  if (hasKey(svc, 'extra_hosts')) svc.extra_hosts = extraHosts(svc.extra_hosts, [...path, 'extra_hosts'], ctx);
   const deploy = svc.deploy;
   if (isMap(deploy) && hasKey(deploy, 'labels')) deploy.labels = toDict(deploy.labels, '') ?? newMap();
   if (Array.isArray(svc.networks)) {

@@ -43,7 +43,8 @@ export interface ServiceSpec {
   ports: PortSpec[];
   /** Network name -> attachment options; a service with none is on `default`. */
   networks: Record<string, NetworkAttachment>;
-  extraHosts: Record<string, string>;
+  /** Host name -> its addresses in file order (an IPv4 and an IPv6 address may share a name). */
+  extraHosts: Record<string, string[]>;
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];

@@ -41,7 +41,7 @@ export function normalizeService(svc: PlainMap, path: KeyPath, ctx: FileContext)
     configs: references(svc.configs, (s) => `/${s}`),
     ports: ports(svc.ports),
     networks: networks(svc.networks),
-    extraHosts: strings(svc.extra_hosts),
+    extraHosts: hostLists(svc.extra_hosts),
     dns: list('dns'),
     dnsSearch: list('dns_search'),
     dnsOptions: list('dns_opt'),
@@ -201,6 +201,13 @@ function ports(v: Plain | undefined): PortSpec[] {
     if (typeof p.published === 'number') out.published = p.published;
     return out;
   });
+}
+
+function hostLists(v: Plain | undefined): ServiceSpec['extraHosts'] {
+  const out: ServiceSpec['extraHosts'] = emptyRecord();
+  if (!isMap(v)) return out;
+  for (const k of Object.keys(v)) if (Array.isArray(v[k])) out[k] = (v[k] as Plain[]).map(String);
+  return out;
 }
 
 function ulimits(v: Plain | undefined): ServiceSpec['ulimits'] {

@@ -144,7 +144,8 @@ const service = obj({
   configs: { type: 'array', items: fileReference },
   ports: { type: 'array', items: port },
   networks: serviceNetworks,
-  extra_hosts: listOrDict,
+  // a mapping's value may list several addresses of one name
+  extra_hosts: { type: ['object', 'array'], items: str, additionalProperties: { type: ['string', 'array'], items: str } },
   dns: stringOrList, dns_search: stringOrList, dns_opt: stringList,
   logging: obj({ driver: str, options: { type: ['object', 'null'], additionalProperties: scalarValue } }),
   group_add: { type: 'array', items: strOrNum },

@@ -120,7 +120,7 @@ function containerOf(stack: string, svc: StackService, spec: StackSpec, ids: Obj
     stopSignal: svc.stopSignal ?? '',
     stopGracePeriod: svc.stopGracePeriodMs === undefined ? undefined : durationOf(svc.stopGracePeriodMs),
     healthcheck: svc.healthcheck ? healthOf(svc.healthcheck) : undefined,
-    hosts: Object.keys(svc.extraHosts).map((host) => `${svc.extraHosts[host]} ${host}`),
+    hosts: Object.keys(svc.extraHosts).flatMap((host) => svc.extraHosts[host]!.map((ip) => `${ip} ${host}`)),
     init: svc.init ?? false,
     capAdd: [...svc.capAdd],
     capDrop: [...svc.capDrop],

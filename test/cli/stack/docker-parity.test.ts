@@ -119,3 +119,28 @@ describe('profiles: a service that lists profiles runs only when one of them is 
     ].join('\n'));
   });
 });
+
+describe('extra_hosts', () => {
+  it('two lines for one name (IPv4 and IPv6) are both kept, in order, as /etc/hosts allows', () => {
+    const text = svc('    extra_hosts:\n      - "db:10.0.0.5"\n      - "db:::1"\n      - "cache=[fd00::7]"\n      - "db:10.0.0.5"\n');
+    const web = load(text).stack.services.web!;
+    expect(web.extraHosts).toEqual({ db: ['10.0.0.5', '::1'], cache: ['fd00::7'] });
+    expect(stackToProto('shop', load(text).stack).web!.task!.container!.hosts).toEqual(['10.0.0.5 db', '::1 db', 'fd00::7 cache']);
+  });
+
+  it('the mapping form takes one address or a list; a later file replaces a name\'s addresses', () => {
+    expect(load(svc('    extra_hosts: {db: [10.0.0.5, "::1"], gw: 10.0.0.1}\n')).stack.services.web!.extraHosts).toEqual({ db: ['10.0.0.5', '::1'], gw: ['10.0.0.1'] });
+    const merged = loadStackTexts({
+      texts: [
+        { file: 'a.yml', text: svc('    extra_hosts: ["db:10.0.0.5", "db:::1", "gw:10.0.0.1"]\n') },
+        { file: 'b.yml', text: 'services:\n  web:\n    extra_hosts: ["db:10.0.0.9"]\n' },
+      ], env: {}, workingDir,
+    });
+    expect(merged.stack.services.web!.extraHosts).toEqual({ db: ['10.0.0.9'], gw: ['10.0.0.1'] });
+  });
+
+  it('an address that is not an IP, or a line without one, is refused at its line', () => {
+    expectProblem(loadError(svc('    extra_hosts:\n      - "db:10.0.0"\n')), { path: 'services.web.extra_hosts[0]', line: 5, message: /"10\.0\.0" is not an IP address/ });
+    expectProblem(loadError(svc('    extra_hosts: ["db"]\n')), { path: 'services.web.extra_hosts[0]', message: /needs a name and an address/ });
+  });
+});
