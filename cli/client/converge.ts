@@ -40,7 +40,10 @@ export async function waitForConvergence(conn: Connection, svc: Service, o: Conv
   const reasons = new Map<string, string>();
   const client = conn.controlClient();
   await conn.ready(client);
-  const stream: ClientReadableStream<WatchTasksEvent> = client.watchTasks({ serviceIds: [svc.id] });
+  let stream: ClientReadableStream<WatchTasksEvent> = client.watchTasks({ serviceIds: [svc.id], resumeFromVersion: 0n });
+  /** The store version the events seen so far bring us to: where a dropped watch resumes. */
+  let version = 0n;
+  let resumes = 0;
   const started = Date.now();
   let lastSummary = '';
   let events = 0;
@@ -96,20 +99,36 @@ export async function waitForConvergence(conn: Connection, svc: Service, o: Conv
         if (globalTick) clearInterval(globalTick);
         resolve(r);
       };
-      stream.on('data', (ev: WatchTasksEvent) => {
-        events++;
-        for (const t of ev.tasks) onTask(t, ev.removed);
-        const r = count();
-        summary(r);
-        if (r.converged) finish(r);
-      });
-      stream.on('error', (err: ServiceError) => {
-        if (err.code === status.CANCELLED) return;
-        if (timer) clearTimeout(timer);
-        if (globalTick) clearInterval(globalTick);
-        reject(fromGrpc(err, conn.target));
-      });
-      stream.on('end', () => reject(new RemoteError(status.UNAVAILABLE, `the task stream of ${name} ended early; check with \`shoal service ps ${name}\``)));
+      const follow = (s: ClientReadableStream<WatchTasksEvent>, fresh: boolean): void => {
+        let first = fresh;
+        s.on('data', (ev: WatchTasksEvent) => {
+          // a fresh watch lists every task again: forget the ones it no longer has
+          if (first) tasks.clear();
+          first = false;
+          events++;
+          version = ev.version;
+          for (const t of ev.tasks) onTask(t, ev.removed);
+          const r = count();
+          summary(r);
+          if (r.converged) finish(r);
+        });
+        s.on('error', (err: ServiceError) => {
+          if (err.code === status.CANCELLED) return;
+          // The manager dropped a watch that fell behind: pick up from the last version seen,
+          // or, when its history no longer reaches back, from a fresh list.
+          if ((err.code === status.RESOURCE_EXHAUSTED || err.code === status.OUT_OF_RANGE) && resumes++ < 10) {
+            const from = err.code === status.RESOURCE_EXHAUSTED ? version : 0n;
+            stream = client.watchTasks({ serviceIds: [svc.id], resumeFromVersion: from });
+            follow(stream, from === 0n);
+            return;
+          }
+          if (timer) clearTimeout(timer);
+          if (globalTick) clearInterval(globalTick);
+          reject(fromGrpc(err, conn.target));
+        });
+        s.on('end', () => reject(new RemoteError(status.UNAVAILABLE, `the task stream of ${name} ended early; check with \`shoal service ps ${name}\``)));
+      };
+      follow(stream, false);
     });
   } finally {
     if (tty) out.write('\n');

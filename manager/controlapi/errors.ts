@@ -37,6 +37,8 @@ const BY_NAME: Record<string, status> = {
   SequenceConflictError: status.FAILED_PRECONDITION,
   ConstraintError: status.INVALID_ARGUMENT,
   ProposalTooLargeError: status.INVALID_ARGUMENT,
+  WatchFellBehindError: status.RESOURCE_EXHAUSTED,
+  WatchCompactedError: status.OUT_OF_RANGE,
 };
 
 /** The gRPC status for any error a handler may throw. */

@@ -137,9 +137,24 @@ async function streamTasks(deps: ControlDeps, call: ServerWritableStream<WatchTa
   call.on('close', stop);
   try {
     deps.authorize(call, 'watchTasks');
-    for await (const ev of watchTasks(deps.store, call.request, ac.signal)) {
+    // The client's flow control holds back writes: wait for it, but stop waiting as soon as the
+    // store drops this watch for falling too far behind (its memory is freed at that moment).
+    let fellBehind: Error | undefined;
+    let unblock: (() => void) | undefined;
+    const onFellBehind = (err: Error): void => {
+      fellBehind = err;
+      unblock?.();
+    };
+    for await (const ev of watchTasks(deps.store, call.request, ac.signal, onFellBehind)) {
       if (ac.signal.aborted) break;
-      if (!call.write(ev)) await new Promise<void>((r) => call.once('drain', () => r()));
+      if (!call.write(ev)) {
+        await new Promise<void>((r) => {
+          unblock = r;
+          call.once('drain', () => r());
+        });
+        unblock = undefined;
+      }
+      if (fellBehind) throw fellBehind;
     }
     call.end();
   } catch (err) {

@@ -229,11 +229,23 @@ export interface RotateUnlockKeyRequest {
 /** Follows changes to tasks (and services) so that the CLI can show convergence without polling. */
 export interface WatchTasksRequest {
   serviceIds: string[];
+  /**
+   * 0: the current tasks first, then changes. Otherwise the changes applied after this version
+   * (the last WatchTasksEvent.version seen), from the manager's recent history; OUT_OF_RANGE if
+   * it no longer reaches back that far (watch again with 0).
+   */
+  resumeFromVersion: bigint;
 }
 
+/**
+ * A watch that falls too far behind its manager ends RESOURCE_EXHAUSTED; resume from the last
+ * version seen.
+ */
 export interface WatchTasksEvent {
   tasks: Task[];
   removed: boolean;
+  /** the store version this event brings the reader to */
+  version: bigint;
 }
 
 /**
@@ -3076,13 +3088,19 @@ export const RotateUnlockKeyRequest: MessageFns<RotateUnlockKeyRequest> = {
 };
 
 function createBaseWatchTasksRequest(): WatchTasksRequest {
-  return { serviceIds: [] };
+  return { serviceIds: [], resumeFromVersion: 0n };
 }
 
 export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
   encode(message: WatchTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.serviceIds) {
       writer.uint32(10).string(v!);
+    }
+    if (message.resumeFromVersion !== 0n) {
+      if (BigInt.asUintN(64, message.resumeFromVersion) !== message.resumeFromVersion) {
+        throw new globalThis.Error("value provided for field message.resumeFromVersion of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.resumeFromVersion);
     }
     return writer;
   },
@@ -3108,6 +3126,14 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
             message.serviceIds.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.resumeFromVersion = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3127,6 +3153,11 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
         : globalThis.Array.isArray(object?.service_ids)
         ? object.service_ids.map((e: any) => globalThis.String(e))
         : [],
+      resumeFromVersion: isSet(object.resumeFromVersion)
+        ? BigInt(object.resumeFromVersion)
+        : isSet(object.resume_from_version)
+        ? BigInt(object.resume_from_version)
+        : 0n,
     };
   },
 
@@ -3134,6 +3165,9 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
     const obj: any = {};
     if (message.serviceIds?.length) {
       obj.serviceIds = message.serviceIds;
+    }
+    if (message.resumeFromVersion !== 0n) {
+      obj.resumeFromVersion = message.resumeFromVersion.toString();
     }
     return obj;
   },
@@ -3144,12 +3178,15 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
   fromPartial<I extends Exact<DeepPartial<WatchTasksRequest>, I>>(object: I): WatchTasksRequest {
     const message = createBaseWatchTasksRequest();
     message.serviceIds = object.serviceIds?.map((e) => e) || [];
+    message.resumeFromVersion = (object.resumeFromVersion !== undefined && object.resumeFromVersion !== null)
+      ? BigInt(object.resumeFromVersion)
+      : 0n;
     return message;
   },
 };
 
 function createBaseWatchTasksEvent(): WatchTasksEvent {
-  return { tasks: [], removed: false };
+  return { tasks: [], removed: false, version: 0n };
 }
 
 export const WatchTasksEvent: MessageFns<WatchTasksEvent> = {
@@ -3159,6 +3196,12 @@ export const WatchTasksEvent: MessageFns<WatchTasksEvent> = {
     }
     if (message.removed !== false) {
       writer.uint32(16).bool(message.removed);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.version);
     }
     return writer;
   },
@@ -3192,6 +3235,14 @@ export const WatchTasksEvent: MessageFns<WatchTasksEvent> = {
             message.removed = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3208,6 +3259,7 @@ export const WatchTasksEvent: MessageFns<WatchTasksEvent> = {
     return {
       tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [],
       removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
     };
   },
 
@@ -3219,6 +3271,9 @@ export const WatchTasksEvent: MessageFns<WatchTasksEvent> = {
     if (message.removed !== false) {
       obj.removed = message.removed;
     }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
     return obj;
   },
 
@@ -3229,6 +3284,7 @@ export const WatchTasksEvent: MessageFns<WatchTasksEvent> = {
     const message = createBaseWatchTasksEvent();
     message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
     message.removed = object.removed ?? false;
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
     return message;
   },
 };

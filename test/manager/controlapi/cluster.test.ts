@@ -80,7 +80,7 @@ describe('WatchTasks', () => {
   it('sends the current tasks, then every change until the tasks run', async () => {
     const h = await start();
     const events: WatchTasksEvent[] = [];
-    const stream = h.client.watchTasks({ serviceIds: [] });
+    const stream = h.client.watchTasks({ serviceIds: [], resumeFromVersion: 0n });
     const done = new Promise<void>((resolve, reject) => {
       stream.on('data', (e: WatchTasksEvent) => {
         events.push(e);
@@ -100,7 +100,7 @@ describe('WatchTasks', () => {
 
   it('refuses to watch an unknown service', async () => {
     const h = await start({ components: false });
-    const stream = h.client.watchTasks({ serviceIds: ['nope'] });
+    const stream = h.client.watchTasks({ serviceIds: ['nope'], resumeFromVersion: 0n });
     const err = await new Promise<ServiceError>((resolve) => stream.on('error', resolve));
     expect(err.code).toBe(status.NOT_FOUND);
   });

@@ -41,7 +41,7 @@ function outcome(stream: ClientReadableStream<unknown>): Promise<ServiceError | 
 describe('localControl refusing streams', () => {
   it('ends WatchTasks on a worker with FAILED_PRECONDITION and the fix', async () => {
     role = 'worker';
-    const r = await outcome(client.watchTasks({ serviceIds: [] }));
+    const r = await outcome(client.watchTasks({ serviceIds: [], resumeFromVersion: 0n }));
     expect(r).not.toBe('ended');
     expect((r as ServiceError).code).toBe(status.FAILED_PRECONDITION);
     expect((r as ServiceError).details).toMatch(/worker.*run the command on a manager/);
