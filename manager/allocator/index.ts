@@ -7,3 +7,5 @@ export { checkDefaultPool, defaultPoolOf, DEFAULT_POOL, DEFAULT_POOL_MASK_LENGTH
 export { parseAddressing, subnetConflict, type NetworkAddressing, type TakenSubnet } from './user-subnet.js';
 export { allocatedAddressing, VNI_MIN, VNI_MAX } from './network-table.js';
 export { resolveDriver, DATA_PATH_DRIVERS, type DataPathDriver } from './drivers.js';
+export { AddressPool } from './address-pool.js';
+export { defaultGateway } from './user-subnet.js';

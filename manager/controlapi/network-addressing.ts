@@ -2,12 +2,14 @@
 // well formed and overlaps no other network, no route of this (the leader's) host and not the
 // default pool; a network still named by a service is not removed, and one whose last tasks are
 // still stopping is marked for deletion (the allocator deletes it once they are gone).
-import { TaskState, type Network, type NetworkSpec } from '../../proto/gen/types.js';
+import { EndpointSpec_ResolutionMode, TaskState, type Network, type NetworkSpec, type ServiceSpec } from '../../proto/gen/types.js';
 import {
+  AddressPool,
   allocatedAddressing,
   attachmentTargets,
   CidrError,
   defaultPoolOf,
+  defaultGateway,
   parseAddressing,
   procHostRoutes,
   resolveDriver,
@@ -89,4 +91,46 @@ export function tasksOnNetwork(tx: ReadTx, net: RO<Network>): number {
     if (t.networks.some((a) => a.networkId === net.id)) n++;
   }
   return n;
+}
+
+/** The addresses a network can give tasks and VIPs, and its prefix length (for messages). */
+function networkRoom(tx: ReadTx, net: RO<Network>): { room: number; prefix: number } | undefined {
+  let a = allocatedAddressing(net);
+  if (!a && net.spec?.ipam?.configs[0]?.subnet) {
+    try {
+      a = parseAddressing(net.spec.annotations?.name ?? net.id, net.spec.ipam.configs[0]);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!a) {
+    let mask;
+    try {
+      mask = defaultPoolOf(tx.clusters.all()[0]).maskLength;
+    } catch {
+      return undefined;
+    }
+    const subnet = { base: 0, prefix: mask };
+    a = { subnet, range: subnet, gateway: defaultGateway(subnet) };
+  }
+  return { room: new AddressPool(a.subnet, a.range, a.gateway).capacity, prefix: a.subnet.prefix };
+}
+
+/**
+ * A replicated service asking for more tasks than one of its networks can ever address is
+ * refused at once (the alternative is tasks pending for good). Other services' use of the
+ * network changes over time: a task that finds it full waits, saying so.
+ */
+export function checkNetworkRoom(tx: ReadTx, spec: RO<ServiceSpec>, net: RO<Network>, target: string): void {
+  if (spec.mode?.$case !== 'replicated') return;
+  const replicas = spec.mode.value.replicas;
+  const r = networkRoom(tx, net);
+  if (!r) return;
+  const vip = (spec.endpoint?.mode ?? EndpointSpec_ResolutionMode.VIP) === EndpointSpec_ResolutionMode.VIP;
+  const room = r.room - (vip ? 1 : 0);
+  if (replicas <= room) return;
+  const svc = spec.annotations?.name ?? '';
+  throw invalidArgument(
+    `service "${svc}" asks for ${replicas} replicas but network "${target}" (/${r.prefix}) has addresses for ${room} tasks${vip ? " beside the service's virtual IP" : ''}: give the network a larger subnet, or fewer replicas`,
+  );
 }

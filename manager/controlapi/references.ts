@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import type { ConfigReference, FileTarget, Network, SecretReference, ServiceSpec } from '../../proto/gen/types.js';
 import type { ReadonlyDeep, ReadTx } from '../store/index.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
+import { checkNetworkRoom } from './network-addressing.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
@@ -87,6 +88,7 @@ export function checkReferences(tx: ReadTx, spec: RO<ServiceSpec>): void {
     if (net.pendingDelete) throw failedPrecondition(`network "${target}" is being removed (its last tasks are stopping): attach service "${svc}" to another network`);
     if (net.spec?.ingress) throw invalidArgument(`service "${svc}" cannot attach to the ingress network "${target}" explicitly: published ports use it already`);
     if (attached.has(net.id)) throw invalidArgument(`service "${svc}" attaches to network "${target}" twice; list each network once`);
+    checkNetworkRoom(tx, spec, net, target);
     attached.add(net.id);
   }
 }

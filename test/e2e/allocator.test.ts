@@ -87,10 +87,14 @@ describe('allocator on a lab cluster', () => {
     expect(new Set(all).size).toBe(253);
     expect(all.every((a) => /^10\.231\.76\.\d+\/24$/.test(a) && a !== '10.231.76.1/24')).toBe(true);
 
-    await scale(next, service.id, 253);
+    // One more replica than the /24 can address is refused at once; another service's task waits.
+    await expect(scale(next, service.id, 253)).rejects.toThrow(/asks for 253 replicas but network "alloc_net" \(\/24\) has addresses for 252 tasks beside the service's virtual IP/);
+    const more = ServiceSpec.fromPartial({ ...spec, annotations: { name: 'alloc_more' } });
+    more.mode = { $case: 'replicated', value: { replicas: 1 } };
+    const s3 = (await c.control<{ service: Service }>(next, 'createService', { spec: more })).service;
     await until(
-      async () => (await c.tasks(next, service.id)).some((t) => live(t) && t.status?.err === 'network alloc_net has no free address (/24: 253 in use)'),
-      'the 253rd task to say the network is full',
+      async () => (await c.tasks(next, s3.id)).some((t) => live(t) && t.status?.err === 'network alloc_net has no free address (/24: 253 in use)'),
+      'a task of another service to say the network is full',
       60_000,
     );
 

@@ -248,6 +248,16 @@ describe('networks', () => {
     await refused(createService(h, attach('a', ['front'], true)), status.NOT_FOUND, /network "front" not found/);
     await refused(createService(h, attach('a', ['back', backId])), status.INVALID_ARGUMENT, /attaches to network ".*" twice/);
     await refused(createService(h, attach('a', ['ingress'])), status.INVALID_ARGUMENT, /cannot attach to the ingress network/);
+    // a /29 addresses 5: a VIP-mode service fits 4 replicas, a DNSRR one 5
+    await network(h, 'tiny', { ipam: { driver: undefined, configs: [{ subnet: '172.25.0.0/29', range: '', gateway: '', reserved: {} }] } });
+    const tiny = (name: string, replicas: number, dnsrr = false): ServiceSpec =>
+      replicatedSpec(name, replicas, (s) => {
+        s.task!.networks = [{ target: 'tiny', aliases: [] }];
+        if (dnsrr) s.endpoint = { mode: 1, ports: [] };
+      });
+    await refused(createService(h, tiny('big', 5)), status.INVALID_ARGUMENT, /^service "big" asks for 5 replicas but network "tiny" \(\/29\) has addresses for 4 tasks beside the service's virtual IP: give the network a larger subnet, or fewer replicas/);
+    await createService(h, tiny('rr', 5, true));
+    await createService(h, tiny('fits', 4));
     await createService(h, attach('web', ['BACK']));
     await createService(h, attach('api', [backId], true));
     await refused(call(h.client, 'removeNetwork', { networkId: 'back' }), status.FAILED_PRECONDITION, /^network "back" is in use by services api, web: /);
