@@ -13,7 +13,7 @@ fi
 # util-linux (nsenter), busybox-static and redis-server (test images are built from them),
 # protobuf-compiler (proto codegen check), crun/runc/etcd (benchmark yardsticks).
 PKGS=(build-essential python3 pkg-config libseccomp-dev iproute2 nftables util-linux procps psmisc kmod
-      busybox-static redis-server protobuf-compiler crun runc etcd-server etcd-client iperf3)
+      busybox-static redis-server protobuf-compiler crun runc etcd-server etcd-client iperf3 conntrack)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
