@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -102,6 +105,13 @@ static int tap_epoll(struct gre_state *st, struct gre_net *n, int op) {
   return epoll_ctl(st->epfd, op, n->fd, &ev);
 }
 
+/* A TAP deleted and made again under the same name needs a new descriptor: the old one is
+ * detached for good (TUNGETIFF then fails with EBADFD). */
+static int tap_alive(int fd) {
+  struct ifreq ifr;
+  return ioctl(fd, TUNGETIFF, &ifr) == 0;
+}
+
 /* Makes the pending state the running one, or nothing at all. */
 static void commit(struct gre_state *st, struct client *c) {
   static struct gre_net next[GRE_MAX_NETS];
@@ -111,7 +121,7 @@ static void commit(struct gre_state *st, struct client *c) {
     struct gre_net *old = gre_find_net(st, c->nets[i].key);
     next[i] = (struct gre_net){.key = c->nets[i].key, .fd = -1};
     memcpy(next[i].ifname, c->nets[i].ifname, sizeof next[i].ifname);
-    if (old && strcmp(old->ifname, next[i].ifname) == 0) {
+    if (old && strcmp(old->ifname, next[i].ifname) == 0 && tap_alive(old->fd)) {
       next[i].fd = old->fd;
       continue;
     }

@@ -111,7 +111,15 @@ int main(int argc, char **argv) {
         if (control_read(&st, (int)v) < 0) close((int)v);
       } else if (kind == 3) {
         struct gre_net *net = gre_find_net(&st, v);
-        if (net) datapath_tx(&st, net);
+        if (!net) continue;
+        if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+          /* The TAP was deleted under us (its network is going): stop polling it rather than
+           * spin; the agent's next state drops the network. */
+          epoll_ctl(st.epfd, EPOLL_CTL_DEL, net->fd, NULL);
+          gre_log("TAP %s is gone (key %u)", net->ifname, net->key);
+          continue;
+        }
+        datapath_tx(&st, net);
       }
     }
   }

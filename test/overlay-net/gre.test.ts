@@ -4,7 +4,7 @@
 // SIGKILL and restarted by its supervisor with traffic resuming. After every test: no links,
 // routes, neighbours, nft tables, namespaces or shoal-gre processes are left.
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GRE_OVERHEAD } from '../../overlay-net/index.js';
@@ -172,6 +172,25 @@ describe('gre (userspace data path)', () => {
     await o.removeNetwork(net.id);
     expect(o.greDaemon!.pid()).toBeUndefined();
     expect(greProcesses(t.base).filter((p) => p.includes('/h1/'))).toEqual([]);
+  });
+
+  it('rebuilds after the ledger is lost: the TAP made again under its name is attached again', async () => {
+    const net = network('grea', 'gre', SUBNET_A, { vni: 7001 });
+    const [c1, c2] = await spread(t, net, ['h1', 'h2']);
+    await meshPeers(t, net, ['h1', 'h2']);
+    await expectPing(c1!, c2!.ip);
+    const old = t.overlay.get('h1')!;
+    const atts = Object.values(old.ledger.data.attachments).map((a) => ({ networkId: a.networkId, spec: a.spec }));
+    const pid = old.greDaemon!.pid();
+    rmSync(old.ledger.file);
+    const o = await t.open('h1');
+    const { adopt } = await import('../../overlay-net/index.js');
+    const report = await adopt(o, { networks: [net], attachments: atts });
+    expect(report.created).toContain(`network ${net.id}`);
+    // The same process serves the new TAP (same name, same key) through a new descriptor.
+    expect(o.greDaemon!.pid()).toBe(pid);
+    await o.setPeers(net.id, [{ hostId: 'h2', underlayAddress: t.lab.host('h2').addr, prefixes: [block(SUBNET_A, 'h2')] }]);
+    expect(await pingsSoon(c1!, c2!.ip)).toBe(true);
   });
 
   it('leaves nothing when shoal-gre is missing or dies at start, and works again after', async () => {
