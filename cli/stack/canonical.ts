@@ -133,6 +133,7 @@ function canonicalService(svc: PlainMap, path: KeyPath, ctx: FileContext): void 
       const hint = ctx.blankHint(isMap(entry) ? [...at, 'source'] : at);
       const r = parseMountEntry(entry, ctx.workingDir, ctx.env, hint !== '');
       for (const e of r.errors) ctx.error(at, `${e}${hint}`);
+      for (const w of r.warnings ?? []) ctx.warn(at, w);
       if (r.mount) mounts.push(r.mount);
     });
   }

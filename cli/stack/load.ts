@@ -5,6 +5,7 @@ import { canonicalize } from './canonical.js';
 import { castTypedValues } from './cast.js';
 import { warnClusterIgnoredKeys } from './cluster-keys.js';
 import { FileContext } from './context.js';
+import { warnDroppedKeys } from './dropped-keys.js';
 import { ProblemList, StackFileError, type StackWarning } from './errors.js';
 import type { Environment } from './interpolate.js';
 import { interpolateTree } from './interpolate-tree.js';
@@ -111,6 +112,7 @@ function prepareFile(
     },
     () => {
       warnClusterIgnoredKeys(parsed.root, ctx);
+      warnDroppedKeys(parsed.root, ctx);
       canonicalize(parsed.root, ctx);
     },
   ];

@@ -65,8 +65,8 @@ export interface HealthcheckSpec {
 }
 
 export type MountSpec =
-  | { type: 'bind'; source: string; target: string; readOnly: boolean; propagation?: string }
-  | { type: 'volume'; source?: string; target: string; readOnly: boolean; noCopy: boolean }
+  | { type: 'bind'; source: string; target: string; readOnly: boolean; propagation?: string; consistency?: string }
+  | { type: 'volume'; source?: string; target: string; readOnly: boolean; noCopy: boolean; consistency?: string }
   | { type: 'tmpfs'; target: string; readOnly: boolean; sizeBytes?: number; mode?: number };
 
 export interface FileReference {

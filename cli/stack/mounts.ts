@@ -4,10 +4,11 @@ import { isAbsolute, resolve } from 'node:path';
 import { isMap, newMap, type Plain, type PlainMap } from './tree.js';
 import type { Environment } from './interpolate.js';
 
-export interface MountResult { mount?: PlainMap; errors: string[] }
+export interface MountResult { mount?: PlainMap; errors: string[]; warnings?: string[] }
 
 const propagations = new Set(['rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave']);
-const ignoredModes = new Set(['rw', 'z', 'Z', 'consistent', 'cached', 'delegated']);
+/** Carried in the mount, as Docker does (only Docker Desktop's file sharing reads it). */
+const consistencies = new Set(['default', 'consistent', 'cached', 'delegated']);
 
 export function resolveHostPath(p: string, workingDir: string, env: Environment): string {
   if (p === '~' || p.startsWith('~/')) return resolve(env.HOME ?? '/root', p.slice(2));
@@ -49,13 +50,17 @@ export function parseMountEntry(entry: Plain, workingDir: string, env: Environme
     errors.push(`volume target "${String(out.target)}" in "${entry}" is not an absolute path: the path inside the container starts with /${hint}`);
   }
   out.read_only = false;
+  const warnings: string[] = [];
   for (const m of modes) {
     if (m === 'ro') out.read_only = true;
+    else if (m === 'rw') continue;
+    else if (consistencies.has(m)) out.consistency = m;
+    else if (m === 'z' || m === 'Z') warnings.push(`option "${m}" in "${entry}" is ignored: bind sources are not relabelled for SELinux`);
     else if (m === 'nocopy' && out.type === 'volume') out.volume = Object.assign(newMap(), { nocopy: true });
     else if (propagations.has(m) && out.type === 'bind') out.bind = Object.assign(newMap(), { propagation: m });
-    else if (!ignoredModes.has(m)) errors.push(`unknown volume option "${m}" in "${entry}": use ro, rw, nocopy or a bind propagation`);
+    else errors.push(`unknown volume option "${m}" in "${entry}": use ro, rw, nocopy, a bind propagation or a consistency (cached, delegated)`);
   }
-  return errors.length ? { errors } : { mount: out, errors };
+  return errors.length ? { errors } : { mount: out, errors, warnings };
 }
 
 function parseLong(m: PlainMap, workingDir: string, env: Environment, blankSource: boolean): MountResult {
@@ -73,6 +78,9 @@ function parseLong(m: PlainMap, workingDir: string, env: Environment, blankSourc
     else out.source = resolveHostPath(source, workingDir, env);
   }
   if (type === 'tmpfs' && source) errors.push('a tmpfs mount takes no `source:`');
+  if (typeof m.consistency === 'string' && !consistencies.has(m.consistency)) errors.push(`consistency "${m.consistency}" is not one of ${[...consistencies].join(', ')}`);
+  // Mounting the whole volume where a part of it was asked for would be a silent wrong result.
+  if (isMap(m.volume) && m.volume.subpath !== undefined) errors.push('`volume.subpath` is not supported yet: mount the volume elsewhere and point the program at the sub-directory');
   out.read_only = m.read_only === true;
   return errors.length ? { errors } : { mount: out, errors };
 }

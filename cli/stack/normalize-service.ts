@@ -155,6 +155,7 @@ function mounts(v: Plain | undefined, path: KeyPath, ctx: FileContext): MountSpe
     if (m.type === 'bind') {
       const b: MountSpec = { type: 'bind', source: String(m.source), target, readOnly };
       if (isMap(m.bind) && typeof m.bind.propagation === 'string') b.propagation = m.bind.propagation;
+      if (typeof m.consistency === 'string') b.consistency = m.consistency;
       out.push(b);
     } else if (m.type === 'tmpfs') {
       const t: MountSpec = { type: 'tmpfs', target, readOnly };
@@ -170,6 +171,7 @@ function mounts(v: Plain | undefined, path: KeyPath, ctx: FileContext): MountSpe
     } else {
       const vol: MountSpec = { type: 'volume', target, readOnly, noCopy: isMap(m.volume) && m.volume.nocopy === true };
       if (typeof m.source === 'string' && m.source !== '') vol.source = m.source;
+      if (typeof m.consistency === 'string') vol.consistency = m.consistency;
       out.push(vol);
     }
   });

@@ -77,14 +77,14 @@ function mountOf(stack: string, m: MountSpec, volumes: StackSpec['volumes']): Mo
   const base = { consistency: '', bindPropagation: '', volumeLabels: {}, volumeNoCopy: false, tmpfsSizeBytes: 0n, tmpfsMode: 0, source: '', target: m.target, readOnly: m.readOnly };
   switch (m.type) {
     case 'bind':
-      return { ...base, type: Mount_Type.BIND, source: m.source, bindPropagation: m.propagation ?? '' };
+      return { ...base, type: Mount_Type.BIND, source: m.source, bindPropagation: m.propagation ?? '', consistency: m.consistency ?? '' };
     case 'tmpfs':
       return { ...base, type: Mount_Type.TMPFS, tmpfsSizeBytes: BigInt(m.sizeBytes ?? 0), tmpfsMode: m.mode ?? 0 };
     case 'volume': {
       const spec = m.source !== undefined ? volumes[m.source] : undefined;
       const source = m.source === undefined ? '' : spec ? objectName(stack, m.source, spec) : `${stack}_${m.source}`;
       const labels = spec && !spec.external ? sortedMap(spec.labels, { [STACK_NAMESPACE_LABEL]: stack }) : {};
-      return { ...base, type: Mount_Type.VOLUME, source, volumeNoCopy: m.noCopy, volumeLabels: labels };
+      return { ...base, type: Mount_Type.VOLUME, source, volumeNoCopy: m.noCopy, volumeLabels: labels, consistency: m.consistency ?? '' };
     }
   }
 }

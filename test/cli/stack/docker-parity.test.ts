@@ -144,3 +144,60 @@ describe('extra_hosts', () => {
     expectProblem(loadError(svc('    extra_hosts: ["db"]\n')), { path: 'services.web.extra_hosts[0]', message: /needs a name and an address/ });
   });
 });
+
+describe('keys that were dropped silently are warned at their line, or carried', () => {
+  const text = [
+    'services:',
+    '  web:',
+    '    image: nginx',
+    '    domainname: example.org',
+    '    networks:',
+    '      front:',
+    '        ipv4_address: 10.5.0.9',
+    '        driver_opts: {com.example.mtu: "1400"}',
+    '    volumes:',
+    '      - {type: bind, source: /srv, target: /srv, consistency: cached, bind: {create_host_path: true}}',
+    '      - data:/data:delegated',
+    '    ports:',
+    '      - {target: 80, published: 8080, name: http, app_protocol: http}',
+    'networks:',
+    '  front:',
+    '    ipam:',
+    '      options: {foo: bar}',
+    '      config:',
+    '        - {subnet: 10.5.0.0/16, aux_addresses: {router: 10.5.0.2}}',
+    'volumes:',
+    '  data: {driver: nfs, driver_opts: {o: addr=10.0.0.1}}',
+    'secrets:',
+    '  s: {file: ./s, template_driver: golang}',
+    '',
+  ].join('\n');
+
+  it('each one names its path and why', () => {
+    const { warnings } = load(text);
+    const got = warnings.map((w) => `${w.line} ${w.path}`);
+    expect(got).toEqual(expect.arrayContaining([
+      '4 services.web.domainname', '7 services.web.networks.front.ipv4_address', '8 services.web.networks.front.driver_opts',
+      '10 services.web.volumes[0].bind.create_host_path', '13 services.web.ports[0].name', '13 services.web.ports[0].app_protocol',
+      '17 networks.front.ipam.options', '19 networks.front.ipam.config[0].aux_addresses',
+      '21 volumes.data.driver', '21 volumes.data.driver_opts', '23 secrets.s.template_driver',
+    ]));
+    const byPath = (p: string) => warnings.find((w) => w.path === p)!.message;
+    expect(byPath('services.web.networks.front.driver_opts')).toMatch(/not carried yet/);
+    expect(byPath('services.web.networks.front.ipv4_address')).toMatch(/static addresses are not sent/);
+    expect(byPath('networks.front.ipam.config[0].aux_addresses')).toMatch(/does not reserve them/);
+  });
+
+  it('a mount\'s consistency (long key or short mode) is carried to the service, as Docker does', () => {
+    const { stack } = load(text);
+    expect(stack.services.web!.mounts.map((m) => ('consistency' in m ? m.consistency : undefined))).toEqual(['cached', 'delegated']);
+    const mounts = stackToProto('shop', stack).web!.task!.container!.mounts;
+    expect(mounts.map((m) => m.consistency)).toEqual(['cached', 'delegated']);
+    expectProblem(loadError(svc('    volumes:\n      - {type: bind, source: /a, target: /a, consistency: fast}\n')), { message: /consistency "fast" is not one of/ });
+  });
+
+  it('volume.subpath is refused (the whole volume would be mounted); ":z" is warned', () => {
+    expectProblem(loadError(svc('    volumes:\n      - {type: volume, source: d, target: /d, volume: {subpath: x}}\n', 'volumes:\n  d: {}\n')), { path: 'services.web.volumes[0]', message: /subpath` is not supported/ });
+    expect(load(svc('    volumes:\n      - /srv:/srv:z\n')).warnings).toContainEqual(expect.objectContaining({ path: 'services.web.volumes[0]', message: expect.stringMatching(/"z" .* is ignored/) }));
+  });
+});
