@@ -20,7 +20,8 @@ export interface HistoryEntry {
 export const DEFAULT_HISTORY_LIMITS: Readonly<WatchLimits> = { maxEvents: 20_000, maxBytes: 32 * 1024 * 1024 };
 
 export class EventHistory {
-  private entries: HistoryEntry[] = [];
+  /** Evicted slots before head are emptied at once, so what they held can be collected. */
+  private entries: (HistoryEntry | undefined)[] = [];
   private head = 0;
   private events = 0;
   private bytes = 0;
@@ -48,7 +49,8 @@ export class EventHistory {
     this.events += events.length + 1;
     this.bytes += bytes;
     while (this.head < this.entries.length && (this.events > this.limits.maxEvents || this.bytes > this.limits.maxBytes)) {
-      const e = this.entries[this.head++]!;
+      const e = this.entries[this.head]!;
+      this.entries[this.head++] = undefined;
       this.events -= e.events.length + 1;
       this.bytes -= e.bytes;
       this.floor = e.version;
@@ -78,6 +80,6 @@ export class EventHistory {
       if (this.entries[mid]!.version <= version) lo = mid + 1;
       else hi = mid;
     }
-    return this.entries.slice(lo);
+    return this.entries.slice(lo) as HistoryEntry[];
   }
 }

@@ -41,7 +41,8 @@ export interface WatcherSetup {
 }
 
 export class Watcher implements AsyncIterable<StoreEvent> {
-  private queue: StoreEvent[] = [];
+  /** Taken slots before head are emptied at once, so what they held can be collected. */
+  private queue: (StoreEvent | undefined)[] = [];
   private sizes: number[] = [];
   private head = 0;
   private bytes = 0;
@@ -134,6 +135,7 @@ export class Watcher implements AsyncIterable<StoreEvent> {
       return undefined;
     }
     const e = this.queue[this.head]!;
+    this.queue[this.head] = undefined;
     this.bytes -= this.sizes[this.head]!;
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
