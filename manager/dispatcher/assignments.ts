@@ -2,10 +2,11 @@
 // messages built from committed store changes. Only what the agent acts on counts as a change
 // (desired state, spec, networks, endpoint, node), so the agent's own status reports are not
 // echoed back. The secrets and configs its tasks need travel in the same messages, before them.
-import { AssignmentChange_Action, AssignmentsType, type AssignmentChange, type AssignmentsMessage } from '../../proto/gen/dispatcher.js';
+import { AssignmentChange_Action, AssignmentsType, type AssignmentChange, type AssignmentsMessage, type OverlayPeers } from '../../proto/gen/dispatcher.js';
 import { Endpoint, NetworkAttachment, Task, TaskSpec, TaskState } from '../../proto/gen/types.js';
 import type { ReadonlyDeep, ReadTx } from '../store/index.js';
 import { NodeObjects, objectsNeeded, type ObjectKey } from './node-objects.js';
+import { NodePeers, type OverlayEndpoints } from './peers.js';
 
 type RO<T> = ReadonlyDeep<T>;
 
@@ -72,14 +73,33 @@ export class NodeAssignments {
   private readonly objects: NodeObjects;
   private lastId = '';
   private seq = 0;
+  private readonly peers: NodePeers | undefined;
+  /** Peer lists changed since the last message (merged per network). */
+  private pendingPeers: OverlayPeers | undefined;
 
   constructor(
     readonly nodeId: string,
     private readonly send: (msg: AssignmentsMessage) => void,
     /** Reads committed state (the store's view), to fetch the secrets and configs tasks need. */
     read: <T>(fn: (tx: ReadTx) => T) => T,
+    /** The cluster's overlay endpoints: the node is sent the peers of its networks. */
+    endpoints?: OverlayEndpoints,
   ) {
     this.objects = new NodeObjects(read);
+    this.peers = endpoints && new NodePeers(nodeId, endpoints);
+  }
+
+  /** Some networks' endpoints changed: true when this node's peer lists did. */
+  peersChanged(networkIds: Iterable<string>): boolean {
+    const d = this.peers?.delta(networkIds);
+    if (!d) return false;
+    if (!this.pendingPeers) this.pendingPeers = d;
+    else {
+      const byId = new Map(this.pendingPeers.networks.map((n) => [n.networkId, n]));
+      for (const n of d.networks) byId.set(n.networkId, n);
+      this.pendingPeers = { version: d.version, full: this.pendingPeers.full, networks: [...byId.values()] };
+    }
+    return true;
   }
 
   /** Sends the full set as read by tx at store version `version`: objects first, then tasks. */
@@ -97,6 +117,7 @@ export class NodeAssignments {
       tasks.push(taskChange(AssignmentChange_Action.UPDATE, t as Task));
     }
     const [updates] = this.objects.take();
+    this.pendingPeers = this.peers?.full();
     this.emit(AssignmentsType.COMPLETE, [...updates, ...tasks]);
   }
 
@@ -135,7 +156,7 @@ export class NodeAssignments {
 
   /** Sends the changes gathered since the last message, if any: new objects, tasks, then removed objects. */
   flush(): void {
-    if (this.pending.size === 0 && !this.objects.hasPending) return;
+    if (this.pending.size === 0 && !this.objects.hasPending && !this.pendingPeers) return;
     const [updates, removals] = this.objects.take();
     const changes = [...updates, ...this.pending.values(), ...removals];
     this.pending.clear();
@@ -153,7 +174,9 @@ export class NodeAssignments {
 
   private emit(type: AssignmentsType, changes: AssignmentChange[]): void {
     const id = `${this.nodeId.slice(0, 8)}-${++this.seq}`;
-    this.send({ type, appliesTo: type === AssignmentsType.INCREMENTAL ? this.lastId : '', resultsIn: id, changes });
+    const peers = this.pendingPeers;
+    this.pendingPeers = undefined;
+    this.send({ type, appliesTo: type === AssignmentsType.INCREMENTAL ? this.lastId : '', resultsIn: id, changes, peers });
     this.lastId = id;
   }
 }

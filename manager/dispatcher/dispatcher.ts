@@ -9,6 +9,7 @@ import { NodeStatus_State, type Node, type Task } from '../../proto/gen/types.js
 import type { Clock, TimerHandle } from '../clock.js';
 import type { MemoryStore, ObjectEvent, ReadonlyDeep } from '../store/index.js';
 import { NodeAssignments } from './assignments.js';
+import { OverlayEndpoints } from './peers.js';
 import { GroupCommit } from './group-commit.js';
 import { LogBroker, type LogReadHandle, type LogReadRequest } from './logs.js';
 import { status } from '@grpc/grpc-js';
@@ -21,6 +22,10 @@ import { StatusBatcher } from './status-batcher.js';
 export interface StreamSink<T> {
   write(msg: T): void;
   end(err?: Error): void;
+  /** The reader has not taken what was written yet (gRPC flow control): hold back what can wait. */
+  backlogged?(): boolean;
+  /** Calls fn once when a backlogged stream can take more (not if it ends first). */
+  onDrain?(fn: () => void): void;
 }
 
 interface Session {
@@ -40,8 +45,12 @@ export class Dispatcher {
   private readonly expiries = new Map<string, TimerHandle>();
   /** Assignment trackers with changes not sent yet (flushed once the watch queue is drained). */
   private readonly dirty = new Set<NodeAssignments>();
+  /** Trackers whose stream is backlogged: their changes stay gathered until it drains. */
+  private readonly held = new WeakSet<NodeAssignments>();
   private readonly random: () => number;
   private readonly logs = new LogBroker();
+  /** Every node's tasks' overlay addresses, for the peer lists sent with assignments. */
+  private readonly endpoints = new OverlayEndpoints();
   private batcher: StatusBatcher | undefined;
   /** Nodes with a registration in flight, and how many. */
   private readonly registering = new Map<string, number>();
@@ -84,7 +93,12 @@ export class Dispatcher {
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) ac.abort();
     this.batcher = new StatusBatcher(this.store, this.clock, this.log, this.opts.statusBatchMs ?? 20, this.opts.statusBatchSize ?? 1_000);
-    const [nodes, watcher] = this.store.viewAndWatch((tx) => tx.nodes.all(), {
+    const [nodes, watcher] = this.store.viewAndWatch(
+      (tx) => {
+        this.endpoints.load(tx);
+        return tx.nodes.all();
+      },
+      {
       filter: (e) => e.kind === 'task' || e.kind === 'node',
       signal: ac.signal,
       // past the bound the queue becomes one reset: every session gets its COMPLETE set again
@@ -114,11 +128,11 @@ export class Dispatcher {
             }
           } else if (e.type === 'reset') {
             batch = [];
+            this.store.view((tx) => this.endpoints.load(tx));
             this.resendComplete();
           } else batch.push(e);
         }
-        for (const t of this.dirty) t.flush();
-        this.dirty.clear();
+        this.flushDirty();
         if (more) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
@@ -267,7 +281,7 @@ export class Dispatcher {
     this.ensureRunning();
     const s = this.session(who, sessionId);
     s.assignments?.sink.end();
-    const tracker = new NodeAssignments(who.nodeId, (m) => sink.write(m), (fn) => this.store.view(fn));
+    const tracker = new NodeAssignments(who.nodeId, (m) => sink.write(m), (fn) => this.store.view(fn), this.endpoints);
     s.assignments = { tracker, sink };
     this.store.view((tx) => tracker.sendComplete(tx, this.store.version));
   }
@@ -352,21 +366,25 @@ export class Dispatcher {
   private route(events: ObjectEvent[], version: bigint): void {
     let managersMayChange = false;
     const nodesChanged = new Set<string>();
+    const networks = new Set<string>();
     for (const e of events) {
       if (e.kind === 'task') {
         const t = e.object as ReadonlyDeep<Task>;
         const before = e.old as ReadonlyDeep<Task> | undefined;
         const deleted = e.type === 'delete';
+        for (const n of this.endpoints.taskChanged(t, deleted)) networks.add(n);
         this.taskChanged(t.nodeId, t, deleted, version);
         if (before && before.nodeId !== t.nodeId) this.taskChanged(before.nodeId, t, true, version);
       } else if (e.kind === 'node') {
         const n = e.object as ReadonlyDeep<Node>;
         const before = e.old as ReadonlyDeep<Node> | undefined;
         if (n.managerStatus || before?.managerStatus) managersMayChange = true;
+        for (const id of this.endpoints.nodeChanged(n, e.type === 'delete')) networks.add(id);
         if (e.type === 'delete') this.nodeRemoved(n.id);
         else if (before && (before.role !== n.role || JSON.stringify(before.spec) !== JSON.stringify(n.spec))) nodesChanged.add(n.id);
       }
     }
+    if (networks.size > 0) this.peersChanged(networks);
     if (!managersMayChange && nodesChanged.size === 0) return;
     const managers = managersMayChange ? JSON.stringify(this.managers()) : '';
     for (const s of this.sessions.values()) {
@@ -380,6 +398,38 @@ export class Dispatcher {
   private taskChanged(nodeId: string, t: ReadonlyDeep<Task>, deleted: boolean, version: bigint): void {
     const tracker = this.sessions.get(nodeId)?.assignments?.tracker;
     if (tracker?.taskChanged(t, deleted, version)) this.dirty.add(tracker);
+  }
+
+  /** Overlay endpoints of these networks changed: the nodes on them get their new peer lists. */
+  private peersChanged(networks: Set<string>): void {
+    for (const s of this.sessions.values()) {
+      const tracker = s.assignments?.tracker;
+      if (tracker?.peersChanged(networks)) this.dirty.add(tracker);
+    }
+  }
+
+  /**
+   * Sends each node the changes gathered for it, unless its stream still holds earlier ones (an
+   * agent that reads slowly): those stay gathered in the tracker, at most one per task, and go
+   * in one message when the stream drains, so a slow agent costs no more than its tasks.
+   */
+  private flushDirty(): void {
+    for (const t of this.dirty) {
+      const a = this.sessions.get(t.nodeId)?.assignments;
+      if (a?.tracker !== t || !a.sink.backlogged?.() || !a.sink.onDrain) {
+        t.flush();
+        continue;
+      }
+      if (this.held.has(t)) continue;
+      this.held.add(t);
+      a.sink.onDrain(() => {
+        this.held.delete(t);
+        if (!this.running || this.sessions.get(t.nodeId)?.assignments?.tracker !== t) return;
+        this.dirty.add(t);
+        this.flushDirty();
+      });
+    }
+    this.dirty.clear();
   }
 
   /** `node rm`: the node's session ends and it is expected no more. */

@@ -160,6 +160,35 @@ export interface AssignmentsMessage {
   /** id of this message */
   resultsIn: string;
   changes: AssignmentChange[];
+  /** unset: the peers did not change */
+  peers: OverlayPeers | undefined;
+}
+
+/**
+ * Overlay networks: for each network with a task on the node, the other nodes that have tasks on
+ * it, where they are on the underlay and their tasks' addresses there (as /32 prefixes). A node
+ * that is down is left out. Each network's list is always whole: the agent programs the
+ * difference (overlay-net's setPeers).
+ */
+export interface OverlayPeer {
+  nodeId: string;
+  underlayAddress: string;
+  prefixes: string[];
+}
+
+export interface NetworkPeers {
+  networkId: string;
+  /** empty: no peers (or no more tasks of the network on the node) */
+  peers: OverlayPeer[];
+}
+
+export interface OverlayPeers {
+  /** per assignments stream, increasing */
+  version: bigint;
+  /** true: every network of the node; one left out has no peers */
+  full: boolean;
+  /** full = false: only the networks that changed */
+  networks: NetworkPeers[];
 }
 
 export interface TaskStatusUpdate {
@@ -929,7 +958,7 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
 };
 
 function createBaseAssignmentsMessage(): AssignmentsMessage {
-  return { type: 0, appliesTo: "", resultsIn: "", changes: [] };
+  return { type: 0, appliesTo: "", resultsIn: "", changes: [], peers: undefined };
 }
 
 export const AssignmentsMessage: MessageFns<AssignmentsMessage> = {
@@ -945,6 +974,9 @@ export const AssignmentsMessage: MessageFns<AssignmentsMessage> = {
     }
     for (const v of message.changes) {
       AssignmentChange.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.peers !== undefined) {
+      OverlayPeers.encode(message.peers, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -994,6 +1026,14 @@ export const AssignmentsMessage: MessageFns<AssignmentsMessage> = {
             message.changes.push(AssignmentChange.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.peers = OverlayPeers.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1022,6 +1062,7 @@ export const AssignmentsMessage: MessageFns<AssignmentsMessage> = {
       changes: globalThis.Array.isArray(object?.changes)
         ? object.changes.map((e: any) => AssignmentChange.fromJSON(e))
         : [],
+      peers: isSet(object.peers) ? OverlayPeers.fromJSON(object.peers) : undefined,
     };
   },
 
@@ -1039,6 +1080,9 @@ export const AssignmentsMessage: MessageFns<AssignmentsMessage> = {
     if (message.changes?.length) {
       obj.changes = message.changes.map((e) => AssignmentChange.toJSON(e));
     }
+    if (message.peers !== undefined) {
+      obj.peers = OverlayPeers.toJSON(message.peers);
+    }
     return obj;
   },
 
@@ -1051,6 +1095,313 @@ export const AssignmentsMessage: MessageFns<AssignmentsMessage> = {
     message.appliesTo = object.appliesTo ?? "";
     message.resultsIn = object.resultsIn ?? "";
     message.changes = object.changes?.map((e) => AssignmentChange.fromPartial(e)) || [];
+    message.peers = (object.peers !== undefined && object.peers !== null)
+      ? OverlayPeers.fromPartial(object.peers)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOverlayPeer(): OverlayPeer {
+  return { nodeId: "", underlayAddress: "", prefixes: [] };
+}
+
+export const OverlayPeer: MessageFns<OverlayPeer> = {
+  encode(message: OverlayPeer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.underlayAddress !== "") {
+      writer.uint32(18).string(message.underlayAddress);
+    }
+    for (const v of message.prefixes) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverlayPeer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverlayPeer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.underlayAddress = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.prefixes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverlayPeer {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      underlayAddress: isSet(object.underlayAddress)
+        ? globalThis.String(object.underlayAddress)
+        : isSet(object.underlay_address)
+        ? globalThis.String(object.underlay_address)
+        : "",
+      prefixes: globalThis.Array.isArray(object?.prefixes) ? object.prefixes.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: OverlayPeer): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.underlayAddress !== "") {
+      obj.underlayAddress = message.underlayAddress;
+    }
+    if (message.prefixes?.length) {
+      obj.prefixes = message.prefixes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverlayPeer>, I>>(base?: I): OverlayPeer {
+    return OverlayPeer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverlayPeer>, I>>(object: I): OverlayPeer {
+    const message = createBaseOverlayPeer();
+    message.nodeId = object.nodeId ?? "";
+    message.underlayAddress = object.underlayAddress ?? "";
+    message.prefixes = object.prefixes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkPeers(): NetworkPeers {
+  return { networkId: "", peers: [] };
+}
+
+export const NetworkPeers: MessageFns<NetworkPeers> = {
+  encode(message: NetworkPeers, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.networkId !== "") {
+      writer.uint32(10).string(message.networkId);
+    }
+    for (const v of message.peers) {
+      OverlayPeer.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkPeers {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkPeers();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.peers.push(OverlayPeer.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkPeers {
+    return {
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+      peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => OverlayPeer.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: NetworkPeers): unknown {
+    const obj: any = {};
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.peers?.length) {
+      obj.peers = message.peers.map((e) => OverlayPeer.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkPeers>, I>>(base?: I): NetworkPeers {
+    return NetworkPeers.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkPeers>, I>>(object: I): NetworkPeers {
+    const message = createBaseNetworkPeers();
+    message.networkId = object.networkId ?? "";
+    message.peers = object.peers?.map((e) => OverlayPeer.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOverlayPeers(): OverlayPeers {
+  return { version: 0n, full: false, networks: [] };
+}
+
+export const OverlayPeers: MessageFns<OverlayPeers> = {
+  encode(message: OverlayPeers, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.version);
+    }
+    if (message.full !== false) {
+      writer.uint32(16).bool(message.full);
+    }
+    for (const v of message.networks) {
+      NetworkPeers.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverlayPeers {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverlayPeers();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.full = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.networks.push(NetworkPeers.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverlayPeers {
+    return {
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      full: isSet(object.full) ? globalThis.Boolean(object.full) : false,
+      networks: globalThis.Array.isArray(object?.networks)
+        ? object.networks.map((e: any) => NetworkPeers.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: OverlayPeers): unknown {
+    const obj: any = {};
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.full !== false) {
+      obj.full = message.full;
+    }
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => NetworkPeers.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverlayPeers>, I>>(base?: I): OverlayPeers {
+    return OverlayPeers.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverlayPeers>, I>>(object: I): OverlayPeers {
+    const message = createBaseOverlayPeers();
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.full = object.full ?? false;
+    message.networks = object.networks?.map((e) => NetworkPeers.fromPartial(e)) || [];
     return message;
   },
 };
