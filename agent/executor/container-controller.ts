@@ -10,6 +10,7 @@ import { ContainerSpecError, ContainerStateError, NoSuchContainerError, type Con
 import { containerName, containerSpecFor, DEFAULT_STOP_GRACE_MS, LABEL_STOP_GRACE_MS, LABEL_STOP_SIGNAL, LABEL_TASK_ID, normalizeSignal, type SpecContext } from './container-spec.js';
 import { TaskRejectedError, type Controller, type ExitInfo } from './controller.js';
 import type { TaskFiles } from '../secrets/index.js';
+import { overlayAttachments, type TaskNetworks } from './task-network.js';
 import { ensureVolumes, makeTaskFiles, planTaskMounts, removeAnonymousVolumes, taskFilesBeside, type TaskMountDeps } from './task-mounts.js';
 
 export interface ContainerControllerDeps extends SpecContext, TaskMountDeps {
@@ -18,6 +19,9 @@ export interface ContainerControllerDeps extends SpecContext, TaskMountDeps {
   /** Named in rejections ("image X not found on node H"). */
   hostname: string;
   logger: Logger;
+  /** Overlay networking of this node, once open (waits for it); absent: tasks with overlay
+   * attachments are rejected. */
+  networks?: () => Promise<TaskNetworks>;
 }
 
 /** Every container of this runtime that belongs to a task, by task id. */
@@ -127,18 +131,32 @@ export class ContainerController implements Controller {
     // everything that can refuse the task, before anything is made on the host
     const plan = planTaskMounts(this.task, this.deps);
     const spec = containerSpecFor(this.task, resolved, this.deps, { volumes: plan.volumeDirs });
+    const attachments = overlayAttachments(this.task);
+    if (attachments.length > 0 && !this.deps.networks) throw new TaskRejectedError(`task ${this.task.id} is on overlay networks, which node ${this.deps.hostname} does not run`);
     signal?.throwIfAborted();
     await ensureVolumes(plan, resolved.layerDirs, this.deps);
+    let networks: TaskNetworks | undefined;
     try {
       signal?.throwIfAborted();
       const files = await makeTaskFiles(this.task.id, plan, this.deps);
       spec.mounts = [...(spec.mounts ?? []), ...files];
+      if (attachments.length > 0) {
+        networks = await this.deps.networks!();
+        signal?.throwIfAborted();
+        spec.network = { path: await networks.prepare(this.task.id, attachments) };
+      }
       // a create waits its turn behind the node's other starts: given up if the task is stopped
       const c = await this.deps.runtime.create(spec, { signal });
+      if (signal?.aborted) {
+        // it was being made when the task was stopped: it goes at once, never started
+        await this.deps.runtime.remove(c.id, { force: true });
+        signal.throwIfAborted();
+      }
       this.containerId = c.id;
       this.deps.logger.info({ task: this.task.id, container: c.id }, 'task container created');
     } catch (err) {
-      // no container to own them: the task's files go now
+      // no container to own them: the task's files and namespace go now
+      await networks?.release(this.task.id).catch((e: unknown) => this.deps.logger.warn({ task: this.task.id, err: e }, 'removing task networking failed'));
       await this.deps.taskFiles.release(this.task.id).catch((e: unknown) => this.deps.logger.warn({ task: this.task.id, err: e }, 'removing task files failed'));
       if (err instanceof ContainerSpecError) throw new TaskRejectedError(err.message);
       throw err;
@@ -207,6 +225,8 @@ export class ContainerController implements Controller {
     // after the container, whose mounts hold the files; also when a failed prepare left them
     await this.deps.taskFiles.release(this.task.id);
     await removeAnonymousVolumes(this.task.id, this.deps);
+    // after the container: its process held the namespace
+    if (this.deps.networks) await (await this.deps.networks()).release(this.task.id);
   }
 }
 

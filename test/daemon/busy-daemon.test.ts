@@ -72,18 +72,32 @@ afterAll(async () => {
 }, 120_000);
 
 describe('a busy daemon', () => {
+  it('the daemon option bounds replicas per service', async () => {
+    const r = await shoal(['service', 'create', '--detach', '--name', 'toomany', '--replicas', '61', 'busybox', 'sleep', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/replicas 61 is more than the 60 allowed per service: .*--max-replicas/);
+    expect(await containers()).toBe(0);
+  });
+
   it('service rm while tasks are being created: all removed, and no new container appears after', async () => {
     const create = await shoal(['service', 'create', '--detach', '--name', 'busy', '--replicas', '50', 'busybox', 'sleep', '100000']);
     expect(create.code, create.stderr).toBe(0);
     await until('the first containers', async () => (await containers()) >= 3);
     const rmed = await shoal(['service', 'rm', 'busy']);
     expect(rmed.code, rmed.stderr).toBe(0);
-    // what existed when the removal was acknowledged; anything made after that is a leak
-    const before = new Set((await runtime().list()).map((c) => c.id));
+    // Creates that had begun before this node heard of the removal may still finish; once it
+    // has acted on it (a container of the service is removed), no create may begin any more.
+    const known = new Set((await runtime().list()).map((c) => c.id));
+    let removingSince: string | undefined;
     const late = new Set<string>();
     const seen = async (): Promise<number> => {
       const now = await runtime().list();
-      for (const c of now) if (!before.has(c.id)) late.add(c.id);
+      const ids = new Set(now.map((c) => c.id));
+      if (!removingSince && [...known].some((id) => !ids.has(id))) removingSince = new Date().toISOString();
+      for (const c of now) {
+        if (removingSince && c.createdAt > removingSince) late.add(`${c.name} created ${c.createdAt}`);
+        known.add(c.id);
+      }
       return now.length;
     };
     await until('every container removed', async () => (await seen()) === 0, 120_000);
@@ -92,7 +106,7 @@ describe('a busy daemon', () => {
       expect(await seen()).toBe(0);
       await new Promise((r) => setTimeout(r, 200));
     }
-    expect([...late], 'containers created after `service rm` returned').toEqual([]);
+    expect([...late], `containers whose creation began after the node was removing the service (${removingSince})`).toEqual([]);
     const ls = await shoal(['service', 'ls']);
     expect(ls.stdout).not.toMatch(/busy/);
   }, 240_000);
