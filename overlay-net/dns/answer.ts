@@ -37,7 +37,7 @@ export function decide(records: ServiceRecords, query: packet.Packet, source: st
     if (!mine.has(net)) continue;
     const r = records.resolve(net, q.name);
     if (r.kind === 'none') continue;
-    if (q.type !== 'A' && q.type !== 'ANY') return { kind: 'reply', response: reply(query, RCODE.NOERROR) }; // ours, but IPv4 only: NODATA
+    if (q.type !== 'A' && (q.type as string) !== 'ANY') return { kind: 'reply', response: reply(query, RCODE.NOERROR) }; // ours, but IPv4 only: NODATA
     const answers: packet.Answer[] = shuffle(r.addresses).map((a) => ({ type: 'A', name: q.name, ttl, data: a }));
     return { kind: 'reply', response: reply(query, RCODE.NOERROR, answers) };
   }
