@@ -1,6 +1,7 @@
 // Clients of the Control and Daemon services for one command run, with promisified calls that
 // turn gRPC failures into one-line user errors.
-import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import type { Client, ServiceError } from '@grpc/grpc-js';
+import { callUnary, type UnaryMethod } from '../../proto/unary.js';
 import { ControlClient } from '../../proto/gen/control.js';
 import { DaemonClient } from '../../proto/gen/daemon.js';
 import { DaemonUnreachableError, fromGrpc } from './errors.js';
@@ -9,8 +10,9 @@ import { resolveTarget, socketMissing, type ConnectionFlags, type Target } from 
 /** Deadline of one unary call (long: a write may wait for a Raft commit or a leader election). */
 export const CALL_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 5_000;
+const DAEMON_PATH = '/shoal.daemon.Daemon/';
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+const isServiceError = (err: unknown): err is ServiceError => err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number';
 
 export class Connection {
   private control?: ControlClient;
@@ -34,12 +36,18 @@ export class Connection {
     );
   }
 
-  async call<C extends Client, Req, Res>(client: C, method: keyof C & string, req: Req, timeoutMs = CALL_TIMEOUT_MS): Promise<Res> {
+  /**
+   * One unary call, named by its generated definition (`ControlService.getNode`,
+   * `DaemonService.info`), which fixes the request and response types.
+   */
+  async call<Req, Res>(method: UnaryMethod<Req, Res>, req: NoInfer<Req>, timeoutMs = CALL_TIMEOUT_MS): Promise<Res> {
+    const client = method.path.startsWith(DAEMON_PATH) ? this.daemonClient() : this.controlClient();
     await this.ready(client);
-    const fn = (client as unknown as Record<string, Unary<Req, Res>>)[method]!.bind(client);
-    return new Promise<Res>((resolve, reject) =>
-      fn(req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(fromGrpc(err, this.target)) : resolve(res))),
-    );
+    try {
+      return await callUnary(client, method, req, new Date(Date.now() + timeoutMs));
+    } catch (err) {
+      throw isServiceError(err) ? fromGrpc(err, this.target) : err;
+    }
   }
 
   close(): void {

@@ -1,21 +1,32 @@
 // List calls answer one page at a time (manager/controlapi/paging.ts): the CLI follows the pages
 // so that every command sees the whole list, however large, with each answer below the
 // message limit.
-import type { ControlClient } from '../../proto/gen/control.js';
+import type { UnaryMethod } from '../../proto/unary.js';
 import type { Connection } from './connect.js';
 
-export type ListMethod = 'listServices' | 'listTasks' | 'listNodes' | 'listSecrets' | 'listConfigs' | 'listNetworks';
+interface PageRequest {
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
+}
+interface PageResponse {
+  nextPageToken?: string | undefined;
+}
 
-/** Every item of a List call: `field` names the answer's list ("services", "tasks", ...). */
-export async function listAll<T>(conn: Connection, method: ListMethod, req: object, field: string): Promise<T[]> {
+/** Every item of a List call (`ControlService.listTasks`, ...): `items` picks the answer's list. */
+export async function listAll<Req extends PageRequest, Res extends PageResponse, T>(
+  conn: Connection,
+  method: UnaryMethod<Req, Res>,
+  req: Req,
+  items: (res: Res) => T[],
+): Promise<T[]> {
   const out: T[] = [];
   let pageToken = '';
   for (;;) {
-    const res = await conn.call<ControlClient, object, Record<string, unknown>>(conn.controlClient(), method, { ...req, pageSize: 0, pageToken });
-    out.push(...((res[field] as T[] | undefined) ?? []));
-    const next = typeof res.nextPageToken === 'string' ? res.nextPageToken : '';
+    const res = await conn.call(method, { ...req, pageSize: 0, pageToken });
+    out.push(...items(res));
+    const next = res.nextPageToken;
     if (!next) return out;
-    if (next === pageToken) throw new Error(`${method}: the manager returned the same page twice`);
+    if (next === pageToken) throw new Error(`${method.path}: the manager returned the same page twice`);
     pageToken = next;
   }
 }

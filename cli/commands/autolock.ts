@@ -1,13 +1,12 @@
 // Autolock (manager/keys/README.md): `shoal cluster update --autolock=true|false`,
 // `shoal unlock` (a restarted manager of an autolocked cluster), `shoal unlock-key [--rotate] [-q]`.
 import type { Command } from 'commander';
-import type { GetUnlockKeyResponse, UpdateAutolockResponse } from '../../proto/gen/control.js';
-import { addConnectionOptions, connectionFlags, withConnection, type Connection } from '../client/index.js';
+import { ControlService } from '../../proto/gen/control.js';
+import { DaemonService } from '../../proto/gen/daemon.js';
+import { addConnectionOptions, connectionFlags, withConnection } from '../client/index.js';
 import { UsageError } from '../errors.js';
 import { readUnlockKey } from './unlock-prompt.js';
 
-type ControlC = ReturnType<Connection['controlClient']>;
-type DaemonC = ReturnType<Connection['daemonClient']>;
 
 /** What Swarm prints next to a new key, in our words: without it a restarted manager stays locked. */
 export function unlockKeyNotice(key: string): string {
@@ -35,7 +34,7 @@ export function registerClusterCommands(program: Command): void {
     if (f.autolock === undefined) throw new UsageError('nothing to update: give --autolock=true or --autolock=false');
     const autolock = parseBool(f.autolock);
     await withConnection(connectionFlags(cmd), async (c) => {
-      const r = await c.call<ControlC, unknown, UpdateAutolockResponse>(c.controlClient(), 'updateAutolock', { autolock });
+      const r = await c.call(ControlService.updateAutolock, { autolock });
       process.stdout.write('Cluster updated.\n');
       if (autolock && r.unlockKey) process.stdout.write(`\n${unlockKeyNotice(r.unlockKey)}`);
     });
@@ -51,7 +50,7 @@ export function registerUnlockCommands(program: Command): void {
     const key = await readUnlockKey();
     if (!key) throw new UsageError('no unlock key given: type it at the prompt or pipe it in (`shoal unlock-key -q` on an unlocked manager prints it)');
     await withConnection(connectionFlags(cmd), async (c) => {
-      await c.call<DaemonC, unknown, object>(c.daemonClient(), 'unlock', { unlockKey: key }, 120_000);
+      await c.call(DaemonService.unlock, { unlockKey: key }, 120_000);
       process.stdout.write('Manager unlocked.\n');
     });
   });
@@ -64,7 +63,7 @@ export function registerUnlockCommands(program: Command): void {
       .option('-q, --quiet', 'print only the key'),
   ).action(async (f: { rotate?: boolean; quiet?: boolean }, cmd: Command) => {
     await withConnection(connectionFlags(cmd), async (c) => {
-      const r = await c.call<ControlC, unknown, GetUnlockKeyResponse>(c.controlClient(), f.rotate ? 'rotateUnlockKey' : 'getUnlockKey', {});
+      const r = await c.call(f.rotate ? ControlService.rotateUnlockKey : ControlService.getUnlockKey, {});
       if (f.quiet) return void process.stdout.write(`${r.unlockKey}\n`);
       if (f.rotate) process.stdout.write('Successfully rotated the manager unlock key.\n\n');
       process.stdout.write(unlockKeyNotice(r.unlockKey));

@@ -3,8 +3,8 @@
 // tokens through the Control service.
 import { Metadata } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import type { GetClusterResponse, RotateJoinTokenResponse } from '../../proto/gen/control.js';
-import type { InfoResponse, InitResponse, JoinResponse } from '../../proto/gen/daemon.js';
+import { ControlService } from '../../proto/gen/control.js';
+import { DaemonService, type InfoResponse } from '../../proto/gen/daemon.js';
 import { NodeRole, type Cluster } from '../../proto/gen/types.js';
 import { addConnectionOptions, connectionFlags, fromGrpc, withConnection, type Connection } from '../client/index.js';
 import { UsageError } from '../errors.js';
@@ -15,15 +15,13 @@ import { unlockKeyNotice } from './autolock.js';
 /** init and join wait for certificates, Raft and the first heartbeat: allow them time. */
 const MEMBERSHIP_TIMEOUT_MS = 120_000;
 
-type DaemonC = ReturnType<Connection['daemonClient']>;
-type ControlC = ReturnType<Connection['controlClient']>;
 
 function joinCommand(token: string, addr: string): string {
   return `    shoal join --token ${token} ${addr}`;
 }
 
 async function info(c: Connection): Promise<InfoResponse> {
-  return c.call<DaemonC, unknown, InfoResponse>(c.daemonClient(), 'info', {});
+  return c.call(DaemonService.info, {});
 }
 
 function managerAddr(i: InfoResponse): string {
@@ -62,10 +60,7 @@ export function registerMembershipCommands(program: Command): void {
       .option('--autolock', 'keep managers\' Raft key-encryption key off disk: a restarted manager needs `shoal unlock`'),
   ).action(async (f: { advertiseAddr?: string; listenAddr?: string; forceNewCluster?: boolean; defaultAddrPool?: string[]; defaultAddrPoolMaskLength?: string; autolock?: boolean }, cmd: Command) => {
     await withConnection(connectionFlags(cmd), async (c) => {
-      const r = await c.call<DaemonC, unknown, InitResponse>(
-        c.daemonClient(),
-        'init',
-        { advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '', forceNewCluster: f.forceNewCluster === true, defaultAddrPool: f.defaultAddrPool ?? [], defaultAddrPoolMaskLength: maskLength(f.defaultAddrPoolMaskLength), autolock: f.autolock === true },
+      const r = await c.call(DaemonService.init, { advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '', forceNewCluster: f.forceNewCluster === true, defaultAddrPool: f.defaultAddrPool ?? [], defaultAddrPoolMaskLength: maskLength(f.defaultAddrPoolMaskLength), autolock: f.autolock === true },
         MEMBERSHIP_TIMEOUT_MS,
       );
       process.stdout.write(
@@ -87,10 +82,7 @@ export function registerMembershipCommands(program: Command): void {
       .option('--listen-addr <addr>', 'cluster API address to bind if this node becomes a manager'),
   ).action(async (addr: string, f: { token: string; advertiseAddr?: string; listenAddr?: string }, cmd: Command) => {
     await withConnection(connectionFlags(cmd), async (c) => {
-      const r = await c.call<DaemonC, unknown, JoinResponse>(
-        c.daemonClient(),
-        'join',
-        { token: f.token, remoteAddr: addr, advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '' },
+      const r = await c.call(DaemonService.join, { token: f.token, remoteAddr: addr, advertiseAddr: f.advertiseAddr ?? '', listenAddr: f.listenAddr ?? '' },
         MEMBERSHIP_TIMEOUT_MS,
       );
       process.stdout.write(`This node joined a cluster as a ${roleName(r.role)}.\n`);
@@ -122,9 +114,9 @@ export function registerMembershipCommands(program: Command): void {
     await withConnection(connectionFlags(cmd), async (c) => {
       let cluster: Cluster | undefined;
       if (f.rotate) {
-        cluster = (await c.call<ControlC, unknown, RotateJoinTokenResponse>(c.controlClient(), 'rotateJoinToken', { worker: role === 'worker', manager: role === 'manager' })).cluster;
+        cluster = (await c.call(ControlService.rotateJoinToken, { worker: role === 'worker', manager: role === 'manager' })).cluster;
       } else {
-        cluster = (await c.call<ControlC, unknown, GetClusterResponse>(c.controlClient(), 'getCluster', {})).cluster;
+        cluster = (await c.call(ControlService.getCluster, {})).cluster;
       }
       const token = cluster?.rootCa?.joinTokens?.[role] ?? '';
       if (f.quiet) return void process.stdout.write(`${token}\n`);

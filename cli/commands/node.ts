@@ -1,8 +1,8 @@
 // `shoal node ls|inspect|update|promote|demote|rm`: the cluster's nodes through the control API.
 // Role changes record the wanted role; the leader's role manager applies it to Raft membership.
 import type { Command } from 'commander';
-import type { GetNodeResponse } from '../../proto/gen/control.js';
-import type { InfoResponse } from '../../proto/gen/daemon.js';
+import { ControlService, ListNodesRequest } from '../../proto/gen/control.js';
+import { DaemonService } from '../../proto/gen/daemon.js';
 import { ManagerStatus_Reachability, Node, NodeAvailability, NodeRole, type NodeSpec } from '../../proto/gen/types.js';
 import { addConnectionOptions, connectionFlags, listAll, withConnection, type Connection } from '../client/index.js';
 import { UsageError } from '../errors.js';
@@ -29,14 +29,14 @@ function managerStatus(n: Node): string {
 async function selfId(c: Connection): Promise<string | undefined> {
   if (!c.target.local) return undefined;
   try {
-    return (await c.call<ReturnType<Connection['daemonClient']>, unknown, InfoResponse>(c.daemonClient(), 'info', {}, 5_000)).nodeId || undefined;
+    return (await c.call(DaemonService.info, {}, 5_000)).nodeId || undefined;
   } catch {
     return undefined; // a daemon without the Daemon service (tests) or a transient failure: no mark
   }
 }
 
 async function getNode(c: Connection, ref: string): Promise<Node> {
-  const r = await c.call<ReturnType<Connection['controlClient']>, unknown, GetNodeResponse>(c.controlClient(), 'getNode', { nodeId: ref });
+  const r = await c.call(ControlService.getNode, { nodeId: ref });
   return r.node!;
 }
 
@@ -46,7 +46,7 @@ async function editNode(c: Connection, ref: string, edit: (spec: NodeSpec, n: No
   const spec: NodeSpec = structuredClone(n.spec ?? { annotations: { name: '', labels: {} }, desiredRole: n.role, availability: NodeAvailability.ACTIVE });
   spec.annotations ??= { name: '', labels: {} };
   edit(spec, n);
-  const r = await c.call<ReturnType<Connection['controlClient']>, unknown, GetNodeResponse>(c.controlClient(), 'updateNode', { nodeId: n.id, version: n.meta?.version ?? 0n, spec });
+  const r = await c.call(ControlService.updateNode, { nodeId: n.id, version: n.meta?.version ?? 0n, spec });
   return r.node!;
 }
 
@@ -76,7 +76,7 @@ export function registerNodeCommands(program: Command): void {
     .action(async (f: { format?: string; quiet?: boolean }, cmd: Command) => {
       const format = formatOf(f.format);
       await withConnection(connectionFlags(cmd), async (c) => {
-        const nodes = await listAll<Node>(c, 'listNodes', { names: [], roles: [] }, 'nodes');
+        const nodes = await listAll(c, ControlService.listNodes, ListNodesRequest.fromPartial({}), (r) => r.nodes);
         if (format === 'json') return printJson(nodes.map((n) => Node.toJSON(n)));
         if (f.quiet) return void process.stdout.write(nodes.map((n) => `${n.id}\n`).join(''));
         const self = await selfId(c);
@@ -146,7 +146,7 @@ export function registerNodeCommands(program: Command): void {
     .action(async (refs: string[], f: { force?: boolean }, cmd: Command) => {
       await withConnection(connectionFlags(cmd), async (c) => {
         for (const ref of refs) {
-          await c.call(c.controlClient(), 'removeNode', { nodeId: ref, force: f.force === true });
+          await c.call(ControlService.removeNode, { nodeId: ref, force: f.force === true });
           process.stdout.write(`${ref}\n`);
         }
       });

@@ -1,5 +1,6 @@
 // Jobs from `shoal service create --mode replicated-job|global-job`: the mode and its counts on
 // the spec, and waiting for the run to finish (a job's tasks end: "N/M running" never settles).
+import { ControlService, ListTasksRequest } from '../../proto/gen/control.js';
 import { RestartPolicy_Condition, TaskState, type Service, type ServiceSpec, type Task } from '../../proto/gen/types.js';
 import { parseCount } from '../client/service-spec.js';
 import { listAll, type Connection } from '../client/index.js';
@@ -72,7 +73,7 @@ export async function waitForJob(c: Connection, svc: Service, timeoutMs: number 
   const start = Date.now();
   let last = '';
   for (;;) {
-    const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: [svc.id], nodeIds: [], desiredStates: [] }, 'tasks');
+    const tasks = await listAll(c, ControlService.listTasks, ListTasksRequest.fromPartial({ serviceIds: [svc.id] }), (r) => r.tasks);
     const p = jobProgress(svc, tasks, Date.now() - start);
     const line = `${name}: ${p.completed}/${p.want} completed${p.failed ? `, ${p.failed} failed` : ''}`;
     if (line !== last) out((last = line));

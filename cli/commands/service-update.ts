@@ -3,7 +3,7 @@
 // until it completes, pauses or rolls back.
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import type { GetServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
+import { ControlService, ListTasksRequest } from '../../proto/gen/control.js';
 import { ServiceSpec, TaskState, UpdateStatus_State, type Service, type Task } from '../../proto/gen/types.js';
 import { addConnectionOptions, connectionFlags, listAll, RemoteError, withConnection, type Connection } from '../client/index.js';
 import { parseCount } from '../client/service-spec.js';
@@ -41,7 +41,7 @@ export function applyUpdateFlags(current: ServiceSpec, f: Flags, env: NodeJS.Pro
 const control = (c: Connection) => c.controlClient();
 
 async function getService(c: Connection, ref: string): Promise<Service> {
-  const r = await c.call<ReturnType<typeof control>, unknown, GetServiceResponse>(control(c), 'getService', { serviceId: ref });
+  const r = await c.call(ControlService.getService, { serviceId: ref });
   return r.service!;
 }
 
@@ -49,7 +49,7 @@ async function getService(c: Connection, ref: string): Promise<Service> {
 export async function writeService(c: Connection, svc: Service, spec: ServiceSpec | undefined, rollback: boolean): Promise<Service> {
   const name = svc.spec?.annotations?.name ?? svc.id;
   try {
-    const r = await c.call<ReturnType<typeof control>, unknown, UpdateServiceResponse>(control(c), 'updateService', { serviceId: svc.id, version: svc.meta!.version, spec, rollback });
+    const r = await c.call(ControlService.updateService, { serviceId: svc.id, version: svc.meta!.version, spec, rollback });
     return r.service!;
   } catch (err) {
     if (err instanceof RemoteError && err.code === grpcStatus.FAILED_PRECONDITION && /changed since it was read/.test(err.message)) {
@@ -75,7 +75,7 @@ export async function followUpdate(c: Connection, ref: string, sinceMs: number, 
   let seenInProgress = false;
   for (;;) {
     const svc = await getService(c, ref);
-    const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: [svc.id], nodeIds: [], desiredStates: [] }, 'tasks');
+    const tasks = await listAll(c, ControlService.listTasks, ListTasksRequest.fromPartial({ serviceIds: [svc.id] }), (r) => r.tasks);
     const st = svc.updateStatus;
     if (st && (st.state === S.UPDATING || st.state === S.ROLLBACK_STARTED)) seenInProgress = true;
     const fresh = st !== undefined && (seenInProgress || Number(st.startedAtMs) >= sinceMs);

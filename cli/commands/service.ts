@@ -3,7 +3,7 @@
 // unless --detach.
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import type { ServiceLogsLine, ServiceLogsMessage, GetServiceResponse, CreateServiceResponse, UpdateServiceResponse } from '../../proto/gen/control.js';
+import { ControlService, ListNodesRequest, ListServicesRequest, ListTasksRequest, type ServiceLogsLine, type ServiceLogsMessage } from '../../proto/gen/control.js';
 import { Service, Task, TaskState, type Node } from '../../proto/gen/types.js';
 import { addConnectionOptions, connectionFlags, fromGrpc, listAll, withConnection, type Connection } from '../client/index.js';
 import { waitForConvergence } from '../client/converge.js';
@@ -53,8 +53,8 @@ function modeText(s: Service): string {
 }
 
 async function servicesAndTasks(c: Connection): Promise<{ services: Service[]; tasks: Task[] }> {
-  const services = await listAll<Service>(c, 'listServices', { names: [], idPrefixes: [], labels: {} }, 'services');
-  const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: [], nodeIds: [], desiredStates: [] }, 'tasks');
+  const services = await listAll(c, ControlService.listServices, ListServicesRequest.fromPartial({}), (r) => r.services);
+  const tasks = await listAll(c, ControlService.listTasks, ListTasksRequest.fromPartial({}), (r) => r.tasks);
   return { services, tasks };
 }
 
@@ -196,7 +196,7 @@ export function registerServiceCommands(program: Command): void {
     applySharedServiceFlags(spec, f);
     if (job) setJobMode(spec, job, f);
     await withConnection(connectionFlags(cmd), async (c) => {
-      const { service: svc } = await c.call<ReturnType<typeof control>, unknown, CreateServiceResponse>(control(c), 'createService', { spec });
+      const { service: svc } = await c.call(ControlService.createService, { spec });
       if (!f.detach && job) await finishJob(c, svc!, f);
       else if (!f.detach) await converge(c, svc!, f);
       process.stdout.write(`${svc!.id}\n`);
@@ -229,10 +229,10 @@ export function registerServiceCommands(program: Command): void {
     .action(async (refs: string[], f: { format?: string; trunc?: boolean; quiet?: boolean }, cmd: Command) => {
       const format = formatOf(f.format);
       await withConnection(connectionFlags(cmd), async (c) => {
-        const tasks = await listAll<Task>(c, 'listTasks', { serviceIds: refs, nodeIds: [], desiredStates: [] }, 'tasks');
+        const tasks = await listAll(c, ControlService.listTasks, ListTasksRequest.fromPartial({ serviceIds: refs }), (r) => r.tasks);
         if (format === 'json') return printJson(tasks.map((t) => Task.toJSON(t)));
         if (f.quiet) return void process.stdout.write(tasks.map((t) => `${t.id}\n`).join(''));
-        const nodes = await listAll<Node>(c, 'listNodes', { names: [], roles: [] }, 'nodes');
+        const nodes = await listAll(c, ControlService.listNodes, ListNodesRequest.fromPartial({}), (r) => r.nodes);
         const hostnames = new Map(nodes.map((n: Node) => [n.id, n.description?.hostname ?? n.id]));
         process.stdout.write(renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], taskRows(tasks, hostnames, f.trunc === false)));
       });
@@ -246,7 +246,7 @@ export function registerServiceCommands(program: Command): void {
       await withConnection(connectionFlags(cmd), async (c) => {
         const out: unknown[] = [];
         for (const ref of refs) {
-          const { service: s } = await c.call<ReturnType<typeof control>, unknown, GetServiceResponse>(control(c), 'getService', { serviceId: ref });
+          const { service: s } = await c.call(ControlService.getService, { serviceId: ref });
           out.push(Service.toJSON(s!));
         }
         printJson(out);
@@ -281,10 +281,10 @@ export function registerServiceCommands(program: Command): void {
       await withConnection(connectionFlags(cmd), async (c) => {
         const updated: Service[] = [];
         for (const w of wanted) {
-          const { service: s } = await c.call<ReturnType<typeof control>, unknown, GetServiceResponse>(control(c), 'getService', { serviceId: w.ref });
+          const { service: s } = await c.call(ControlService.getService, { serviceId: w.ref });
           if (s!.spec?.mode?.$case !== 'replicated') throw new UsageError(`service ${w.ref} is ${modeText(s!)}: only replicated services can be scaled`);
           const spec = { ...s!.spec, mode: { $case: 'replicated' as const, value: { replicas: w.replicas } } };
-          const r = await c.call<ReturnType<typeof control>, unknown, UpdateServiceResponse>(control(c), 'updateService', { serviceId: s!.id, version: s!.meta!.version, spec, rollback: false });
+          const r = await c.call(ControlService.updateService, { serviceId: s!.id, version: s!.meta!.version, spec, rollback: false });
           process.stdout.write(`${s!.spec.annotations?.name} scaled to ${w.replicas}\n`);
           updated.push(r.service!);
         }
@@ -300,7 +300,7 @@ export function registerServiceCommands(program: Command): void {
     .action(async (refs: string[], _f: unknown, cmd: Command) => {
       await withConnection(connectionFlags(cmd), async (c) => {
         for (const ref of refs) {
-          await c.call(control(c), 'removeService', { serviceId: ref });
+          await c.call(ControlService.removeService, { serviceId: ref });
           process.stdout.write(`${ref}\n`);
         }
       });

@@ -1,6 +1,6 @@
 // The calls the stack commands make, as promises over the shared CLI client (cli/client): the
 // local daemon's socket or a manager given by --host, with gRPC failures as one-line errors.
-import type { ListServicesRequest, ListTasksRequest } from '../../proto/gen/control.js';
+import { ControlService, ListNodesRequest, ListServicesRequest, ListTasksRequest } from '../../proto/gen/control.js';
 import type { Node, Service, ServiceSpec, Task } from '../../proto/gen/types.js';
 import { connect, listAll, type Connection, type ConnectionFlags } from '../client/index.js';
 import { objectControl, type ObjectControl } from './object-control.js';
@@ -17,19 +17,21 @@ export interface StackControl extends ObjectControl {
 }
 
 export function stackControl(conn: Connection): StackControl {
-  const call = <Req, Res>(method: string, req: Req): Promise<Res> =>
-    conn.call<ReturnType<Connection['controlClient']>, Req, Res>(conn.controlClient(), method as never, req);
+  const C = ControlService;
+  const answered = (s: Service | undefined): Service => {
+    if (!s) throw new Error('the manager answered without the service');
+    return s;
+  };
   return {
     ...objectControl(conn),
-    listServices: (req) => listAll<Service>(conn, 'listServices', { names: [], idPrefixes: [], labels: {}, ...req }, 'services'),
-    createService: async (spec) => (await call<unknown, { service: Service }>('createService', { spec })).service,
-    updateService: async (serviceId, version, spec) =>
-      (await call<unknown, { service: Service }>('updateService', { serviceId, version, spec, rollback: false })).service,
+    listServices: (req) => listAll(conn, C.listServices, ListServicesRequest.fromPartial(req), (r) => r.services),
+    createService: async (spec) => answered((await conn.call(C.createService, { spec })).service),
+    updateService: async (serviceId, version, spec) => answered((await conn.call(C.updateService, { serviceId, version, spec, rollback: false })).service),
     removeService: async (serviceId) => {
-      await call('removeService', { serviceId });
+      await conn.call(C.removeService, { serviceId });
     },
-    listTasks: (req) => listAll<Task>(conn, 'listTasks', { serviceIds: [], nodeIds: [], desiredStates: [], ...req }, 'tasks'),
-    listNodes: () => listAll<Node>(conn, 'listNodes', { names: [], roles: [] }, 'nodes'),
+    listTasks: (req) => listAll(conn, C.listTasks, ListTasksRequest.fromPartial(req), (r) => r.tasks),
+    listNodes: () => listAll(conn, C.listNodes, ListNodesRequest.fromPartial({}), (r) => r.nodes),
     close: () => conn.close(),
   };
 }

@@ -1,6 +1,7 @@
 // The Control calls for secrets, configs and networks, shared by `shoal secret|config|network`
 // and `shoal stack deploy|rm`. Secrets and configs have the same shape (id, meta, spec with
 // annotations and data), so one set of calls serves both, chosen by `kind`.
+import { ControlService } from '../../proto/gen/control.js';
 import type { Config, ConfigSpec, Network, NetworkSpec, Secret, SecretSpec } from '../../proto/gen/types.js';
 import { listAll, type Connection } from '../client/index.js';
 
@@ -29,26 +30,42 @@ export interface ObjectControl {
   removeNetwork(ref: string): Promise<void>;
 }
 
-const cap = (k: FileKind) => (k === 'secret' ? 'Secret' : 'Config');
+/** The answer's object, which a successful call always carries. */
+function present<T>(o: T | undefined, what: string): T {
+  if (o === undefined) throw new Error(`the manager answered without the ${what}`);
+  return o;
+}
 
 export function objectControl(conn: Connection): ObjectControl {
-  const call = <Res>(method: string, req: unknown): Promise<Res> =>
-    conn.call<ReturnType<Connection['controlClient']>, unknown, Res>(conn.controlClient(), method as never, req);
-  const filter = (f: ObjectFilter = {}) => ({ names: f.names ?? [], labels: f.labels ?? {} });
+  const C = ControlService;
   return {
-    listFileObjects: (kind, f) => listAll<FileObject>(conn, `list${cap(kind)}s`, filter(f), `${kind}s`),
-    getFileObject: async (kind, ref) => (await call<Record<string, FileObject>>(`get${cap(kind)}`, { [`${kind}Id`]: ref }))[kind]!,
-    createFileObject: async (kind, spec) => (await call<Record<string, FileObject>>(`create${cap(kind)}`, { spec }))[kind]!,
-    updateFileObjectLabels: async (kind, id, version, labels) =>
-      (await call<Record<string, FileObject>>(`update${cap(kind)}`, { [`${kind}Id`]: id, version, labels }))[kind]!,
-    removeFileObject: async (kind, ref) => {
-      await call(`remove${cap(kind)}`, { [`${kind}Id`]: ref });
+    listFileObjects: (kind, f = {}) => {
+      const req = { names: f.names ?? [], labels: f.labels ?? {} };
+      return kind === 'secret'
+        ? listAll(conn, C.listSecrets, req, (r) => r.secrets)
+        : listAll(conn, C.listConfigs, req, (r) => r.configs);
     },
-    listNetworks: (f) => listAll<Network>(conn, 'listNetworks', filter(f), 'networks'),
-    getNetwork: async (ref) => (await call<{ network: Network }>('getNetwork', { networkId: ref })).network,
-    createNetwork: async (spec) => (await call<{ network: Network }>('createNetwork', { spec })).network,
+    getFileObject: async (kind, ref) =>
+      kind === 'secret'
+        ? present((await conn.call(C.getSecret, { secretId: ref })).secret, kind)
+        : present((await conn.call(C.getConfig, { configId: ref })).config, kind),
+    createFileObject: async (kind, spec) =>
+      kind === 'secret'
+        ? present((await conn.call(C.createSecret, { spec })).secret, kind)
+        : present((await conn.call(C.createConfig, { spec })).config, kind),
+    updateFileObjectLabels: async (kind, id, version, labels) =>
+      kind === 'secret'
+        ? present((await conn.call(C.updateSecret, { secretId: id, version, labels })).secret, kind)
+        : present((await conn.call(C.updateConfig, { configId: id, version, labels })).config, kind),
+    removeFileObject: async (kind, ref) => {
+      if (kind === 'secret') await conn.call(C.removeSecret, { secretId: ref });
+      else await conn.call(C.removeConfig, { configId: ref });
+    },
+    listNetworks: (f = {}) => listAll(conn, C.listNetworks, { names: f.names ?? [], labels: f.labels ?? {} }, (r) => r.networks),
+    getNetwork: async (ref) => present((await conn.call(C.getNetwork, { networkId: ref })).network, 'network'),
+    createNetwork: async (spec) => present((await conn.call(C.createNetwork, { spec })).network, 'network'),
     removeNetwork: async (ref) => {
-      await call('removeNetwork', { networkId: ref });
+      await conn.call(C.removeNetwork, { networkId: ref });
     },
   };
 }

@@ -2,7 +2,7 @@
 // the tasks the orchestrator made), and the task-per-line form otherwise.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CreateServiceResponse } from '../../proto/gen/control.js';
+import { ControlService } from '../../proto/gen/control.js';
 import { connect, type Connection } from '../../cli/client/index.js';
 import { waitForConvergence } from '../../cli/client/converge.js';
 import { replicatedSpec } from '../manager/controlapi/specs.js';
@@ -30,7 +30,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const create = (spec: ReturnType<typeof replicatedSpec>) => c.call<ReturnType<Connection['controlClient']>, unknown, CreateServiceResponse>(c.controlClient(), 'createService', { spec });
+const create = (spec: ReturnType<typeof replicatedSpec>) => c.call(ControlService.createService, { spec });
 
 describe('convergence progress', () => {
   it('redraws one bar on a TTY', async () => {
