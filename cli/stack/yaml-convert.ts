@@ -3,19 +3,22 @@
 // billion-laughs document without capping honest alias use.
 import { LineCounter, isAlias, isMap, isSeq, isScalar, isPair, visit, type Document, type Node, type YAMLMap } from 'yaml';
 import type { ProblemList } from './errors.js';
-import type { StackLimits } from './limits.js';
+import { tooManyValues, type StackLimits } from './limits.js';
 import { newMap, hasKey, showPath, type KeyPath, type Plain, type PlainMap, type PositionIndex } from './tree.js';
 
 const allowedTags = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
 
 export class Converter {
   private nodes = 0;
+  /** Nodes converted while expanding an alias: whether aliases are to blame for a big document. */
+  private aliasNodes = 0;
   private exhausted = false;
   /** Anchor name -> definitions in document order. yaml's Alias.resolve walks the whole
    *  document per call, which would make alias-heavy files quadratic. */
   private anchors: Map<string, { offset: number; node: Node }[]> | undefined;
   /** Anchored nodes whose alias is being expanded right now (to refuse cycles). */
   private readonly expanding = new Set<Node>();
+  private readonly duplicatesSeen = new Set<number>();
 
   constructor(
     private readonly file: string,
@@ -56,10 +59,15 @@ export class Converter {
 
   convert(node: unknown, path: KeyPath, depth: number): Plain {
     if (this.exhausted) return null;
+    if (this.expanding.size > 0) this.aliasNodes++;
     if (++this.nodes > this.limits.maxExpandedNodes) {
       this.exhausted = true;
-      return this.fail((node as Node | null)?.range?.[0], path,
-        `the document expands to more than ${this.limits.maxExpandedNodes} nodes (aliases included): is an alias nested into itself many times?`);
+      const max = this.limits.maxExpandedNodes;
+      // Blame aliases only when they made most of the document.
+      const why = this.aliasNodes * 2 > this.nodes
+        ? `the document expands to more than ${max} values once its aliases are expanded (${this.aliasNodes} of them come from aliases): is an alias nested into itself many times?`
+        : tooManyValues(max, 'values (keys\' values and list items)');
+      return this.fail((node as Node | null)?.range?.[0], path, why);
     }
     if (depth > this.limits.maxDepth) {
       this.exhausted = true;
@@ -138,16 +146,35 @@ export class Converter {
     }
     for (const k of Object.keys(fromMerge)) out[k] = fromMerge[k]!;
     if (sources.length > 0) this.positions.setValue(this.file, path, this.pos(m.range?.[0]));
+    const explicit = new Set<string>();
+    let merges = 0;
     for (const pair of m.items) {
-      if (!isPair(pair) || isMergeKey(pair.key)) continue;
+      if (!isPair(pair)) continue;
+      if (isMergeKey(pair.key)) {
+        if (++merges === 2) this.duplicate(pair.key as Node, path, '<<');
+        continue;
+      }
       const keyNode = pair.key as Node | null;
       const key = this.keyOf(keyNode, path);
       if (key === null) continue;
+      if (explicit.has(key)) {
+        this.duplicate(keyNode, [...path, key], key);
+        continue;
+      }
+      explicit.add(key);
       const childPath = [...path, key];
       if (keyNode?.range) this.positions.setKey(this.file, childPath, this.pos(keyNode.range[0]));
       out[key] = this.convert(pair.value, childPath, depth + 1);
     }
     return out;
+  }
+
+  /** Once per key in the source, however often an alias expands its mapping. */
+  private duplicate(keyNode: Node | null, path: KeyPath, key: string): void {
+    const offset = keyNode?.range?.[0] ?? -1;
+    if (this.duplicatesSeen.has(offset)) return;
+    this.duplicatesSeen.add(offset);
+    this.fail(keyNode?.range?.[0], path, `duplicate key \`${key}\`: keep one of them`);
   }
 
   private mergeSources(value: unknown, into: Node[]): void {

@@ -3,8 +3,9 @@
 // use doc.toJS(), whose alias limit would refuse honest files with many aliases).
 import { parseAllDocuments, LineCounter, isMap, isSeq, isScalar, type Node, type ScalarTag } from 'yaml';
 import { ProblemList, StackFileError } from './errors.js';
-import type { StackLimits } from './limits.js';
+import { tooManyValues, type StackLimits } from './limits.js';
 import { Converter } from './yaml-convert.js';
+import { countEntryLines } from './entry-count.js';
 import { PositionIndex, showPath, type KeyPath, type PlainMap } from './tree.js';
 
 /** `0440` is octal, as Docker's YAML 1.1 reader sees it; YAML 1.2 would read decimal 440. */
@@ -23,11 +24,18 @@ export interface ParsedFile {
 }
 
 export function parseStackYaml(file: string, text: string, limits: StackLimits): ParsedFile {
+  // Before the parser: a file with more entries than the node budget is refused at once.
+  const pre = countEntryLines(text, limits.maxExpandedNodes);
+  if (pre.line > 0) {
+    throw new StackFileError([{ file, line: pre.line, column: 1, path: '', message: tooManyValues(limits.maxExpandedNodes, 'keys and list items') }]);
+  }
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, {
-    lineCounter: lines, uniqueKeys: true, merge: false, prettyErrors: false, version: '1.2',
+  const docs = withPlainEnv(() => parseAllDocuments(text, {
+    // uniqueKeys: false because the yaml package compares each key with every earlier one
+    // (quadratic: 32,000 labels took 7.5 s); yaml-convert.ts checks duplicates with a Set.
+    lineCounter: lines, uniqueKeys: false, merge: false, prettyErrors: false, version: '1.2',
     customTags: (tags) => [legacyOctal, ...tags], strict: true, stringKeys: false,
-  });
+  }));
   const problems = new ProblemList();
   const at = (offset: number) => lines.linePos(offset);
   const list = Array.isArray(docs) ? docs : [];
@@ -58,6 +66,19 @@ export function parseStackYaml(file: string, text: string, limits: StackLimits):
     throw new StackFileError([{ file, line, column: col, path: '', message: `the top level is a ${Array.isArray(root) ? 'list' : 'scalar'}: expected a mapping with a \`services:\` key` }]);
   }
   return { file, root, positions };
+}
+
+/** The yaml package reads process.env.LOG_TOKENS once per token, and each read of the real
+ *  environment is a call into C++: a third of the parse. Parsing is synchronous, so nothing
+ *  else can observe the plain object that stands in for it meanwhile. */
+function withPlainEnv<T>(parse: () => T): T {
+  const env = process.env;
+  process.env = Object.create(null) as NodeJS.ProcessEnv;
+  try {
+    return parse();
+  } finally {
+    process.env = env;
+  }
 }
 
 /** The key path of the innermost mapping entry or list item whose source contains `offset`. */

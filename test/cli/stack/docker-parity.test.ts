@@ -1,7 +1,12 @@
 // Issue 13: where the loader gave a different result from `docker stack deploy` on real files.
 // Each case is a file a user wrote, and the result or the one clear error it must get.
 import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
 import { parseImageReference } from '../../../rules/image-reference.js';
+import { countEntryLines } from '../../../cli/stack/entry-count.js';
 import { loadStackTexts } from '../../../cli/stack/load.js';
 import { planServiceSpecs } from '../../../cli/stack/deploy-plan.js';
 import { renderPlan } from '../../../cli/stack/plan.js';
@@ -199,5 +204,59 @@ describe('keys that were dropped silently are warned at their line, or carried',
   it('volume.subpath is refused (the whole volume would be mounted); ":z" is warned', () => {
     expectProblem(loadError(svc('    volumes:\n      - {type: volume, source: d, target: /d, volume: {subpath: x}}\n', 'volumes:\n  d: {}\n')), { path: 'services.web.volumes[0]', message: /subpath` is not supported/ });
     expect(load(svc('    volumes:\n      - /srv:/srv:z\n')).warnings).toContainEqual(expect.objectContaining({ path: 'services.web.volumes[0]', message: expect.stringMatching(/"z" .* is ignored/) }));
+  });
+});
+
+describe('large mappings: linear, and refused for the right reason', () => {
+  const labels = (n: number, width = 1) => {
+    const lines = ['services:', '  web:', '    image: nginx', '    labels:'];
+    for (let i = 0; i < n; i++) lines.push(`      l${i}: ${'v'.repeat(width)}`);
+    return `${lines.join('\n')}\n`;
+  };
+
+  it('a 1.99 MiB file of 110,000 keys (no aliases) is refused naming keys, not aliases', () => {
+    const text = labels(110_000, 4);
+    expect(text.length).toBeGreaterThan(1.9 * 1024 * 1024);
+    expect(text.length).toBeLessThan(2 * 1024 * 1024);
+    const p = expectProblem(loadError(text), { line: 50_001, column: 1, message: /more than 50000 keys and list items/ });
+    expect(p.message).not.toMatch(/alias/);
+  });
+
+  it('under the budget, a mapping of 20,000 keys loads, and a duplicate among them is still found', () => {
+    const text = labels(20_000);
+    expect(Object.keys(load(text).stack.services.web!.labels)).toHaveLength(20_000);
+    const dup = text.replace('      l19999: v', '      l7: v');
+    expectProblem(loadError(dup), { path: 'services.web.labels.l7', line: 20_004, column: 7, message: /duplicate key `l7`: keep one of them/ });
+    // keys that YAML tells apart but a stack file cannot ("1" and 1) are duplicates too
+    expectProblem(loadError(svc('    labels:\n      1: a\n      "1": b\n')), { path: 'services.web.labels.1', message: /duplicate key/ });
+  });
+
+  it('a document the entry count lets through but that is too big after parsing says so without blaming aliases', () => {
+    // a flow mapping holds many values on one line: the line count cannot see them
+    const flow = `services:\n  web:\n    image: x\n    labels: {${Array.from({ length: 600 }, (_, i) => `k${i}: v`).join(', ')}}\n`;
+    let message = '';
+    try {
+      loadStackTexts({ texts: [{ file: 'f.yml', text: flow }], env: {}, workingDir, limits: { maxExpandedNodes: 500 } });
+    } catch (e) { message = (e as Error).message; }
+    expect(message).toMatch(/more than 500 values \(keys' values and list items\)/);
+    expect(message).not.toMatch(/alias/);
+  });
+
+  it('the entry count never exceeds the values YAML finds (block scalars, quoted lines, fixtures)', () => {
+    const values = (v: unknown): number => Array.isArray(v) ? 1 + v.reduce((n: number, x) => n + values(x), 0)
+      : v !== null && typeof v === 'object' ? 1 + Object.values(v).reduce((n: number, x) => n + values(x), 0) : 1;
+    const tricky = [
+      'services:\n  web:\n    image: x\n    command: |\n      a: 1\n      - b\n      c: 2\n    user: "1"\n',
+      'services:\n  web:\n    image: x\n    hostname: "a\n      b: c\n      - d"\n    user: \'it\'\'s\n      e: f\'\n',
+      'services:\n  - a: >-\n      x: y\n    b: 1\n',
+      'x-a: &a {k: v}\nservices:\n  web: {<<: *a, image: x}\n  "q: r": {image: y}\n',
+    ];
+    const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+    const fixtures = readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => readFileSync(join(dir, f), 'utf8'));
+    for (const text of [...tricky, ...fixtures]) {
+      const parsed = parseDocument(text, { uniqueKeys: false }).toJS({ maxAliasCount: -1 }) as unknown;
+      expect(countEntryLines(text, Infinity).entries, text.slice(0, 80)).toBeLessThanOrEqual(values(parsed));
+    }
+    expect(countEntryLines(tricky[0]!, Infinity).entries).toBe(5);
   });
 });

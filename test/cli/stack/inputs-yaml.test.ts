@@ -123,7 +123,7 @@ describe('YAML itself', () => {
     for (let i = 1; i < 10; i++) lines.push(`x-a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
     const text = `x-${lines[0]}\n${lines.slice(1).join('\n')}\nservices:\n  web:\n    image: x\n    command: *a9\n`;
     const before = process.memoryUsage().heapUsed;
-    expectProblem(loadError(text.replace('x-a0', 'x-a0')), { message: /expands to more than \d+ nodes/ });
+    expectProblem(loadError(text.replace('x-a0', 'x-a0')), { message: /expands to more than \d+ values once its aliases are expanded .* is an alias nested into itself/ });
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(512 * 1024 * 1024);
   });
 
