@@ -59,18 +59,25 @@ export function parsePortEntry(entry: Plain): PortResult {
   const target = parseRange(parts[parts.length - 1]!, 'container', errors);
   const published = parts.length === 2 && parts[0] !== '' ? parseRange(parts[0]!, 'published', errors) : undefined;
   if (!target || errors.length > 0) return { ports: [], errors, warnings };
+  return { ports: expand(entry, published, target, protocol, 'ingress', errors), errors, warnings };
+}
+
+/** One entry per port: equal ranges pair up; a published range onto one container port
+ *  publishes each of those ports to it, as Docker expands "8000-8010:80". */
+function expand(entry: string, published: [number, number] | undefined, target: [number, number], protocol: string, mode: string, errors: string[]): CanonicalPort[] {
   const count = target[1] - target[0] + 1;
-  if (published && published[1] - published[0] + 1 !== count) {
-    errors.push(`port ranges in "${entry}" differ in length (${published[1] - published[0] + 1} published, ${count} container): make them the same size`);
-    return { ports: [], errors, warnings };
+  const pubCount = published ? published[1] - published[0] + 1 : count;
+  if (pubCount !== count && count !== 1) {
+    errors.push(`port ranges in "${entry}" differ in length (${pubCount} published, ${count} container): make them the same size, or publish a range onto one container port`);
+    return [];
   }
   const ports: CanonicalPort[] = [];
-  for (let i = 0; i < count; i++) {
-    const p: CanonicalPort = { target: target[0] + i, protocol, mode: 'ingress' };
+  for (let i = 0; i < Math.max(count, pubCount); i++) {
+    const p: CanonicalPort = { target: target[0] + (count === 1 ? 0 : i), protocol, mode };
     if (published) p.published = published[0] + i;
     ports.push(p);
   }
-  return { ports, errors, warnings };
+  return ports;
 }
 
 function parseLong(m: PlainMap, errors: string[], warnings: string[]): PortResult {
@@ -78,20 +85,17 @@ function parseLong(m: PlainMap, errors: string[], warnings: string[]): PortResul
   if (typeof target !== 'number' || !Number.isInteger(target) || target < 1 || target > 65535) {
     errors.push(`target port ${JSON.stringify(target)} is out of range: ports are 1-65535`);
   }
-  let published: number | undefined;
+  let published: [number, number] | undefined;
   if (m.published !== undefined && m.published !== null && m.published !== '') {
-    const r = parseRange(String(m.published), 'published', errors);
-    if (r && r[0] !== r[1]) errors.push(`published port range "${String(m.published)}" needs the short syntax: "${String(m.published)}:${String(target)}-..."`);
-    if (r) published = r[0];
+    published = parseRange(String(m.published), 'published', errors);
   }
   const protocol = typeof m.protocol === 'string' ? m.protocol.toLowerCase() : 'tcp';
   if (!protocols.has(protocol)) errors.push(`unsupported protocol "${protocol}": use tcp, udp or sctp`);
   const mode = typeof m.mode === 'string' ? m.mode : 'ingress';
   if (typeof m.host_ip === 'string' && m.host_ip !== '') warnings.push(`host_ip ${m.host_ip} is dropped: cluster ports publish on every node`);
   if (errors.length > 0) return { ports: [], errors, warnings };
-  const p: CanonicalPort = { target: target as number, protocol, mode };
-  if (published !== undefined) p.published = published;
-  return { ports: [p], errors, warnings };
+  const t = target as number;
+  return { ports: expand(`published: ${String(m.published)}`, published, [t, t], protocol, mode, errors), errors, warnings };
 }
 
 export function portKey(p: CanonicalPort): string {

@@ -260,3 +260,50 @@ describe('large mappings: linear, and refused for the right reason', () => {
     expect(countEntryLines(tricky[0]!, Infinity).entries).toBe(5);
   });
 });
+
+describe('port ranges, expanded as Docker does', () => {
+  it('"8000-8010:80" publishes each port of the range onto the one container port', () => {
+    const ports = load(svc('    ports: ["8000-8002:80/udp"]\n')).stack.services.web!.ports;
+    expect(ports).toEqual([8000, 8001, 8002].map((published) => ({ target: 80, published, protocol: 'udp', mode: 'ingress' })));
+    expect(load(svc('    ports: [{target: 80, published: "9000-9001", mode: host}]\n')).stack.services.web!.ports)
+      .toEqual([{ target: 80, published: 9000, protocol: 'tcp', mode: 'host' }, { target: 80, published: 9001, protocol: 'tcp', mode: 'host' }]);
+  });
+
+  it('"8000-8010:8000-8010" pairs port by port; the same checks as single ports apply', () => {
+    expect(load(svc('    ports: ["8000-8010:8000-8010"]\n')).stack.services.web!.ports.map((p) => `${p.published}:${p.target}`))
+      .toEqual(Array.from({ length: 11 }, (_, i) => `${8000 + i}:${8000 + i}`));
+    expectProblem(loadError(svc('    ports: ["65535-65536:80"]\n')), { path: 'services.web.ports[0]', message: /published port 65536 is out of range/ });
+    expectProblem(loadError(svc('    ports: ["8010-8000:80"]\n')), { message: /runs backwards/ });
+    expectProblem(loadError(svc('    ports: ["8000-8001:80-82"]\n')), { message: /differ in length \(2 published, 3 container\)/ });
+    expectProblem(loadError(svc('    ports: ["8000-8002:80", "8002:81"]\n')), { path: 'services.web.ports', message: /port 8002\/tcp is published twice by service web/ });
+    expectProblem(loadError(svc('    ports: [{target: 80, published: "9-x"}]\n')), { message: /invalid published port "9-x"/ });
+  });
+});
+
+describe('errors that say more', () => {
+  it('every missing ${VAR?} of a value and of the file is reported in one run', () => {
+    const err = loadError(svc('    environment:\n      URL: "${SCHEME:?set SCHEME}://${HOST?set HOST}:${PORT?}"\n    hostname: ${NAME?set NAME}\n'));
+    expect(err.problems.map((p) => p.message)).toEqual([
+      'required variable SCHEME is unset: set SCHEME',
+      'required variable HOST is unset: set HOST',
+      'required variable PORT is unset: set it in the environment',
+      'required variable NAME is unset: set NAME',
+    ]);
+    expect(err.problems.map((p) => p.line)).toEqual([5, 5, 5, 6]);
+  });
+
+  it('type: cluster volumes say that CSI volumes are not supported', () => {
+    expectProblem(loadError(svc('    volumes:\n      - {type: cluster, source: shared, target: /data}\n')), { path: 'services.web.volumes[0]', line: 5, message: /cluster \(CSI\) volumes are not supported/ });
+  });
+
+  it('list indexes print as volumes[8] in every message, schema ones included', () => {
+    const vols = Array.from({ length: 8 }, (_, i) => `      - /v${i}:/v${i}\n`).join('');
+    const err = loadError(svc(`    volumes:\n${vols}      - {type: bind, source: /x, target: /x, read_only: maybe}\n`));
+    expectProblem(err, { path: 'services.web.volumes[8].read_only', line: 13, message: /true or false/ });
+    expect(err.message).not.toMatch(/volumes\.8/);
+  });
+
+  it('a relative volume target (- volume1) stays refused, with the hint volume1:/path', () => {
+    expectProblem(loadError(svc('    volumes:\n      - volume1\n')), { path: 'services.web.volumes[0]', message: /not an absolute path.*write "volume1:\/path\/in\/container"/ });
+  });
+});
