@@ -1,7 +1,8 @@
 // The gre driver over the userspace data path (shoal-gre: TAP + raw GRE socket) on a lab of 3
 // hosts: ping, TCP and full-size DF packets between containers on every pair; two GRE networks
 // (two keys) isolated from each other; a peer withdrawn and restored; shoal-gre killed with
-// SIGKILL and restarted by its supervisor with traffic resuming. After every test: no links,
+// SIGKILL and restarted by its supervisor with traffic resuming; adopt (with and without the
+// ledger); failures (no binary, one that dies, bad key, small MTU). After every test: no links,
 // routes, neighbours, nft tables, namespaces or shoal-gre processes are left.
 import { createHash, randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -193,7 +194,7 @@ describe('gre (userspace data path)', () => {
     expect(await pingsSoon(c1!, c2!.ip)).toBe(true);
   });
 
-  it('leaves nothing when shoal-gre is missing or dies at start, and works again after', async () => {
+  it('leaves nothing when shoal-gre is missing or dies at start, or the input is bad, and works again after', async () => {
     const net = network('grea', 'gre', SUBNET_A, { vni: 7001 });
     const o = await t.open('h1');
     const saved = process.env.SHOAL_GRE_BIN;
@@ -210,6 +211,20 @@ describe('gre (userspace data path)', () => {
       else process.env.SHOAL_GRE_BIN = saved;
     }
     expect(greProcesses(t.base)).toEqual([]);
+    // Bad input: a key out of range; an underlay too small for GRE's 42 bytes.
+    await expect(o.ensureNetwork({ ...net, vni: 0 })).rejects.toThrow(/GRE key 0 is out of range/);
+    const h1 = t.lab.host('h1');
+    const dev = o.underlay.device;
+    await must(['nsenter', `--net=${h1.netnsPath}`, 'ip', 'link', 'set', dev, 'mtu', '1300']);
+    try {
+      const small = await t.open('h1');
+      await expect(small.ensureNetwork(net)).rejects.toThrow(/MTU 1300.*GRE's 42 bytes/);
+    } finally {
+      await must(['nsenter', `--net=${h1.netnsPath}`, 'ip', 'link', 'set', dev, 'mtu', String(o.underlay.mtu)]);
+    }
+    expect(await residue(h1)).toEqual([]);
+    expect(greProcesses(t.base)).toEqual([]);
+    await t.open('h1');
     const [c1, c2] = await spread(t, net, ['h1', 'h2']);
     await meshPeers(t, net, ['h1', 'h2']);
     await expectPing(c1!, c2!.ip);
