@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AssignmentChange_Action, AssignmentsType, type AssignmentsMessage, type SessionMessage } from '../proto/gen/dispatcher.js';
 import { NodeDescription, type Task, type TaskStatus } from '../proto/gen/types.js';
-import { ContainerController, TaskSet, TaskStateStore, taskContainers, taskFilesBeside } from './executor/index.js';
+import { ContainerController, TaskNetworks, TaskSet, TaskStateStore, overlayAttachments, taskContainers, taskFilesBeside } from './executor/index.js';
+import { OverlayHost } from '../overlay-net/index.js';
 import type { ImageStore } from './images/index.js';
 import type { ContainerRuntime } from './runtime/index.js';
 import { SecretStore, TaskFiles } from './secrets/index.js';
@@ -34,6 +35,11 @@ export interface AgentOptions {
   volumesDir?: string;
   /** Network of tasks that name neither "host" nor "none" (default host, until overlays exist). */
   defaultNetwork?: 'host' | 'none';
+  /** Overlay networks: where overlay-net keeps its ledger (SHOAL_ROOT/overlay-net) and where task
+   * network namespaces are bound (SHOAL_RUN/netns). Opened on the first session, with the node's
+   * address as the managers see it as the underlay address. Absent: tasks on overlay networks
+   * are rejected. */
+  overlay?: { stateDir: string; netnsDir: string; dataPathPort?: number };
   /** Reconnection backoff; tests shorten it. */
   backoff?: { initialMs?: number; maxMs?: number };
   channelOptions?: Record<string, string | number>;
@@ -64,6 +70,12 @@ export class Agent {
   private session: ManagerSession | undefined;
   private id = '';
   private readonly sessionWaiters: (() => void)[] = [];
+  /** The node's overlay networking, once opened and adopted (first session). */
+  private networks!: Promise<TaskNetworks>;
+  private settleNetworks!: { resolve(n: TaskNetworks): void; reject(e: Error): void };
+  private networksOpening = false;
+  /** Networks the managers sent peers for (a full update clears the others). */
+  private readonly peerNetworks = new Set<string>();
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.logger.child({ component: 'agent' });
@@ -71,6 +83,7 @@ export class Agent {
     this.taskFiles = o.runDir
       ? new TaskFiles({ secretsDir: join(o.runDir, 'secrets'), configsDir: join(o.runDir, 'configs'), logger: this.log })
       : taskFilesBeside(o.runtime, this.log);
+    this.newNetworksPromise();
     this.volumes = new LocalVolumes({ root: o.volumesDir ?? join(dirname(o.stateDir), 'volumes'), logger: this.log });
     this.reporter = new StatusReporter(() => {
       const s = this.session;
@@ -129,6 +142,7 @@ export class Agent {
           secrets: this.secrets,
           taskFiles: this.taskFiles,
           volumes: this.volumes,
+          networks: this.o.overlay ? () => this.networks : undefined,
         }),
       containerTaskIds: async () => [...(await taskContainers(this.o.runtime)).keys()],
       state: new TaskStateStore(this.o.stateDir),
@@ -158,9 +172,63 @@ export class Agent {
     this.o.onSessionMessage?.(m);
     if (!first) return;
     this.id = m.nodeId;
+    this.openNetworks(m.node?.status?.addr ?? '');
     this.session = s;
     this.reporter.kick();
     for (const w of this.sessionWaiters.splice(0)) w();
+  }
+
+  private newNetworksPromise(): void {
+    this.networks = new Promise<TaskNetworks>((resolve, reject) => {
+      this.settleNetworks = { resolve, reject };
+    });
+    this.networks.catch(() => undefined); // waiters see the error; nobody may be waiting
+  }
+
+  /** Opens overlay-net over this node's underlay address and adopts what the tasks it knows need. */
+  private openNetworks(underlayAddress: string): void {
+    const o = this.o.overlay;
+    const tasks = this.tasks;
+    if (!o || !tasks || this.networksOpening) return;
+    this.networksOpening = true;
+    void (async () => {
+      const host = await OverlayHost.open({ underlayAddress, stateDir: o.stateDir, dataPathPort: o.dataPathPort, logger: this.log.child({ component: 'overlay-net' }) });
+      const networks = new TaskNetworks({ host, netnsDir: o.netnsDir, logger: this.log.child({ component: 'task-networks' }) });
+      await networks.adopt(tasks.knownTasks().map((t) => ({ id: t.id, attachments: overlayAttachments(t) })));
+      return networks;
+    })().then(
+      (n) => {
+        this.log.info({ underlay: underlayAddress, drivers: n.drivers }, 'overlay networks ready');
+        this.settleNetworks.resolve(n);
+      },
+      (err: Error) => {
+        // tasks waiting for it fail; the next session tries again
+        this.log.error({ err, underlay: underlayAddress }, 'overlay networks could not be opened');
+        this.settleNetworks.reject(err);
+        this.newNetworksPromise();
+        this.networksOpening = false;
+      },
+    );
+  }
+
+  /** Peer lists of the node's networks (full or the changed ones), handed to the data path. */
+  private onPeers(p: NonNullable<AssignmentsMessage['peers']>): void {
+    if (!this.o.overlay) return;
+    const lists = new Map(p.networks.map((n) => [n.networkId, n.peers]));
+    if (p.full) for (const id of this.peerNetworks) if (!lists.has(id)) lists.set(id, []);
+    for (const [id, peers] of lists) {
+      if (peers.length > 0) this.peerNetworks.add(id);
+      else this.peerNetworks.delete(id);
+    }
+    this.track(
+      this.networks.then(async (n) => {
+        for (const [id, peers] of lists) {
+          await n
+            .setPeers(id, peers.map((x) => ({ hostId: x.nodeId, underlayAddress: x.underlayAddress, prefixes: x.prefixes })))
+            .catch((err: unknown) => this.log.warn({ network: id, err }, 'programming overlay peers failed'));
+        }
+      }),
+    );
   }
 
   /** Task files (secret tmpfs, config dirs) of tasks this node no longer has: what a removal
@@ -177,6 +245,7 @@ export class Agent {
   private onAssignments(m: AssignmentsMessage): void {
     const tasks = this.tasks;
     if (!tasks) return;
+    if (m.peers) this.onPeers(m.peers);
     // secrets and configs first (synchronously), so the tasks after them find what they refer to
     if (m.type === AssignmentsType.COMPLETE) {
       this.secrets.replace(m.changes.flatMap((c) => (c.secret ? [c.secret] : [])), m.changes.flatMap((c) => (c.config ? [c.config] : [])));

@@ -1,6 +1,7 @@
 // The parts of a running node: the agent (always) and, on managers, the manager with its
 // cluster API server. Started from certificates and state already on disk.
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { ensurePrivateDir } from '../proto/file-modes.js';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -96,7 +97,7 @@ export async function startManagerParts(o: {
   auth = authenticatorFor(o.certs.rootPem, manager.store);
   try {
     const log = o.logger.child({ component: 'controlapi' });
-    const remote = { definition: ControlService as never, implementation: managerControl(manager, o.certs, () => auth!, log, o.tuning.maxReplicas) as never };
+    const remote = { definition: ControlService, implementation: managerControl(manager, o.certs, () => auth!, log, o.tuning.maxReplicas) };
     const server = await startClusterApi({ listen: o.listenAddr, certs: o.certs, manager, auth, certExpiryMs: o.tuning.nodeCertExpiryMs, extra: [remote, ...(o.extra?.(manager) ?? [])], logger: o.logger });
     return { manager, server, auth, control: managerControl(manager, o.certs, null, log, o.tuning.maxReplicas) };
   } catch (err) {
@@ -138,6 +139,8 @@ export async function startAgent(o: {
     stateDir: o.paths.agentDir,
     logger: o.logger,
     defaultNetwork: 'host',
+    // overlay-net's ledger persists (adopt reconciles it with the kernel); task namespaces are volatile
+    overlay: { stateDir: join(o.paths.root, 'overlay-net'), netnsDir: join(o.paths.run, 'netns') },
     backoff: o.tuning.agentBackoff,
     onSessionMessage: o.onSessionMessage,
   });

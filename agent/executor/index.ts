@@ -21,3 +21,4 @@ export { planTaskMounts, ensureVolumes, makeTaskFiles, removeAnonymousVolumes, t
 export { TaskRunner, type RunnerController } from './task-runner.js';
 export { TaskStateStore, type TaskRecord } from './task-state.js';
 export { TaskSet, type TaskSetDeps } from './task-set.js';
+export { TaskNetworks, overlayAttachments, dataPathOf, networkSpecOf, attachmentSpecsOf, NETNS_PREFIX, type TaskNetworkOptions } from './task-network.js';

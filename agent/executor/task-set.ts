@@ -34,6 +34,11 @@ export class TaskSet {
     return [...this.runners.values()].map((r) => r.current);
   }
 
+  /** Every task this node knows of: driven now, or left by a previous agent process. */
+  knownTasks(): Task[] {
+    return [...[...this.runners.values()].map((r) => r.current.task), ...[...this.known.values()].map((r) => r.task)];
+  }
+
   /** Resolves once applied and the containers of the tasks not in it are gone. */
   complete(tasks: Task[]): Promise<void> {
     const removals: Promise<void>[] = [];
