@@ -4,7 +4,8 @@ import { interpolate, InterpolationError } from './interpolate.js';
 import { isMap, type KeyPath, type Plain, type PlainMap } from './tree.js';
 import type { FileContext } from './context.js';
 
-export function interpolateTree(root: PlainMap, ctx: FileContext): void {
+/** `failed` receives the path of every value that could not be interpolated. */
+export function interpolateTree(root: PlainMap, ctx: FileContext, failed: KeyPath[] = []): void {
   const unsetSeen = new Set<string>();
   const walk = (container: PlainMap | Plain[], key: string | number, path: KeyPath): void => {
     const v = (container as Record<string | number, Plain>)[key]!;
@@ -21,6 +22,7 @@ export function interpolateTree(root: PlainMap, ctx: FileContext): void {
       } catch (err) {
         if (!(err instanceof InterpolationError)) throw err;
         for (const m of err.messages) ctx.error(path, m);
+        failed.push(path);
       }
     } else if (Array.isArray(v)) {
       v.forEach((_, i) => walk(v, i, [...path, i]));

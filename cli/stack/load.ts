@@ -15,7 +15,8 @@ import type { StackSpec } from './model.js';
 import { normalizeStack } from './normalize-stack.js';
 import { activeProfiles, applyProfiles, type LeftOutService } from './profiles.js';
 import { readStackText } from './source.js';
-import { PositionIndex, type PlainMap } from './tree.js';
+import { PositionIndex, type KeyPath, type PlainMap } from './tree.js';
+import { cutOut, laterProblems } from './partial-checks.js';
 import { validateSchema } from './validate.js';
 import { parseStackYaml } from './yaml-tree.js';
 
@@ -69,17 +70,33 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
   // reports the problems of all files; a file stops at the first stage that finds problems.
   const problems = new ProblemList();
   const blanks = new Map<string, string[]>();
+  const cut: KeyPath[] = [];
+  let unparsed = false;
   for (const { file, text } of opts.texts) {
-    const tree = prepareFile(file, text, limits, problems, warnings, { ...opts, blanks });
-    if (!tree) continue;
+    const tree = prepareFile(file, text, limits, problems, warnings, { ...opts, blanks }, cut);
+    if (!tree) { unparsed = true; continue; }
     trees.push(tree.root);
     merged.absorb(tree.positions);
   }
-  problems.throwIfAny();
-  const root = mergeFiles(trees);
   const last = opts.texts[opts.texts.length - 1]!.file;
+  const active = activeProfiles(opts.profiles, opts.env);
+  if (problems.size > 0) {
+    // The checks of the merged stack too, where they mean something: not when a file is missing
+    // from the merge, and not about references (what they name may be what was cut out).
+    if (!unparsed) {
+      const later = laterProblems(cut, (sink) => {
+        const ctx = new FileContext(last, merged, sink, [], opts.workingDir, opts.env, blanks);
+        const root = mergeFiles(trees);
+        applyProfiles(root, active, ctx);
+        normalizeStack(root, opts.stackName ?? '', ctx);
+      }, (p) => !/is not declared|`services` is empty|no `services:` key|every service is left out/.test(p.message));
+      for (const p of later) problems.add(p);
+    }
+    problems.throwIfAny();
+  }
+  const root = mergeFiles(trees);
   const ctx = new FileContext(last, merged, problems, warnings, opts.workingDir, opts.env, blanks);
-  const leftOut = applyProfiles(root, activeProfiles(opts.profiles, opts.env), ctx);
+  const leftOut = applyProfiles(root, active, ctx);
   problems.throwIfAny();
   const stack = normalizeStack(root, opts.stackName ?? '', ctx);
   problems.throwIfAny();
@@ -89,10 +106,13 @@ export function loadStackTexts(opts: Omit<LoadStackOptions, 'files'> & { texts: 
   return { stack, warnings, leftOut };
 }
 
-/** Parse, interpolate, cast, validate and canonicalise one file; undefined if it has problems. */
+/** Parse, interpolate, cast, validate and canonicalise one file; undefined if it cannot be
+ *  parsed. A stage that finds problems does not stop the later ones: they run on the tree with
+ *  the failing values cut out (`cut`), and report only what does not touch them. */
 function prepareFile(
   file: string, text: string, limits: StackLimits, problems: ProblemList, warnings: StackWarning[],
   opts: { workingDir: string; env: Environment; blanks: Map<string, string[]> },
+  cut: KeyPath[],
 ): { root: PlainMap; positions: PositionIndex } | undefined {
   let parsed;
   try {
@@ -102,23 +122,22 @@ function prepareFile(
     for (const p of err.problems) problems.add(p);
     return undefined;
   }
-  const before = problems.size;
-  const ctx = new FileContext(file, parsed.positions, problems, warnings, opts.workingDir, opts.env, opts.blanks);
-  const stages: (() => void)[] = [
-    () => interpolateTree(parsed.root, ctx),
-    () => {
-      castTypedValues(parsed.root);
-      for (const p of validateSchema(parsed.root, file, parsed.positions)) problems.add(p);
-    },
-    () => {
-      warnClusterIgnoredKeys(parsed.root, ctx);
-      warnDroppedKeys(parsed.root, ctx);
-      canonicalize(parsed.root, ctx);
-    },
-  ];
-  for (const stage of stages) {
-    stage();
-    if (problems.size > before) return undefined;
-  }
+  const { root, positions } = parsed;
+  const ctxFor = (sink: ProblemList) => new FileContext(file, positions, sink, sink === problems ? warnings : [], opts.workingDir, opts.env, opts.blanks);
+  const failed: KeyPath[] = [];
+  interpolateTree(root, ctxFor(problems), failed);
+  const mine = cut.length;
+  cut.push(...cutOut(root, failed));
+  castTypedValues(root);
+  const wrong: KeyPath[] = [];
+  for (const p of validateSchema(root, file, positions, wrong)) problems.add(p);
+  cut.push(...cutOut(root, wrong));
+  const canonical = (ctx: FileContext) => {
+    warnClusterIgnoredKeys(root, ctx);
+    warnDroppedKeys(root, ctx);
+    canonicalize(root, ctx);
+  };
+  if (cut.length === mine) canonical(ctxFor(problems));
+  else for (const p of laterProblems(cut.slice(mine), (sink) => canonical(ctxFor(sink)))) problems.add(p);
   return parsed;
 }

@@ -14,12 +14,16 @@ function validator(): ValidateFunction {
   return compiled;
 }
 
-export function validateSchema(root: PlainMap, file: string, positions: PositionIndex): StackProblem[] {
+/** `paths` receives the key path of every value found wrong (to cut out before later checks). */
+export function validateSchema(root: PlainMap, file: string, positions: PositionIndex, paths: KeyPath[] = []): StackProblem[] {
   const validate = validator();
   if (validate(root)) return [];
   const problems: StackProblem[] = [];
   const seen = new Set<string>();
   for (const e of validate.errors ?? []) {
+    paths.push(e.keyword === 'additionalProperties'
+      ? [...pointerToPath(e.instancePath, root), String((e.params as { additionalProperty: string }).additionalProperty)]
+      : pointerToPath(e.instancePath, root));
     const p = describe(e, root, file, positions);
     const key = `${p.path}\u0000${p.message}`;
     if (seen.has(key)) continue;

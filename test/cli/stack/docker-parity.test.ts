@@ -292,6 +292,34 @@ describe('errors that say more', () => {
     expect(err.problems.map((p) => p.line)).toEqual([5, 5, 5, 6]);
   });
 
+  it('a file that fails the schema still gets the problems of the later stages, in one run', () => {
+    const text = [
+      'services:',
+      '  web:',
+      '    image: NGINX',
+      '    hostnme: web',
+      '    ports: ["99999:80"]',
+      '    stop_grace_period: 10 parsecs',
+      '    deploy: {replicas: "${N?set N}"}',
+      '  api:',
+      '    image: api',
+      '    networks: [front]',
+      'networks:',
+      '  front: {driver: [overlay]}',
+      '',
+    ].join('\n');
+    const err = loadError(text);
+    expect(err.problems.map((p) => `${p.line} ${p.path}`)).toEqual([
+      '3 services.web.image', // normalisation, after the merge
+      '4 services.web.hostnme', // schema
+      '5 services.web.ports[0]', // canonical form
+      '6 services.web.stop_grace_period', // normalisation
+      '7 services.web.deploy.replicas', // interpolation (no echo from the schema: the value was cut out)
+      '12 networks.front.driver', // schema (no echo "network front is not declared")
+    ]);
+    expect(err.problems[1]!.message).toMatch(/did you mean `hostname`/);
+  });
+
   it('type: cluster volumes say that CSI volumes are not supported', () => {
     expectProblem(loadError(svc('    volumes:\n      - {type: cluster, source: shared, target: /data}\n')), { path: 'services.web.volumes[0]', line: 5, message: /cluster \(CSI\) volumes are not supported/ });
   });
