@@ -8,3 +8,5 @@ export { VXLAN_OVERHEAD } from './vxlan/driver.js';
 export { GRE_OVERHEAD, type GreDataPath } from './gre/driver.js';
 export type { GreChoice } from './gre/detect.js';
 export { MIN_OVERLAY_MTU, type OverlayDriver } from './driver.js';
+export * from './dns/index.js';
+export * from './vip/index.js';
