@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DaemonClient, type InitResponse } from '../../proto/gen/daemon.js';
+import { DaemonClient, InfoRequest, InitRequest, JoinRequest, LeaveRequest, type InitResponse } from '../../proto/gen/daemon.js';
 import { RaftMembershipClient } from '../../proto/gen/ca.js';
 import { ControlClient, ListServicesRequest } from '../../proto/gen/control.js';
 import { NodeRole, Service, TaskState } from '../../proto/gen/types.js';
@@ -62,9 +62,13 @@ async function stopDaemon(d: Daemon): Promise<void> {
   await d.stop();
 }
 
-function call<Req, Res>(socket: string, method: 'init' | 'join' | 'leave' | 'info', req: Req): Promise<Res> {
-  const c = new DaemonClient(`unix:${socket}`, credentials.createInsecure()) as unknown as Record<string, (r: Req, cb: (e: ServiceError | null, r: Res) => void) => void> & { close(): void };
-  return new Promise<Res>((resolve, reject) => c[method]!(req, (e, r) => (e ? reject(e) : resolve(r)))).finally(() => c.close());
+const REQUESTS: Record<'init' | 'join' | 'leave' | 'info', { fromPartial(o: object): object }> = { init: InitRequest, join: JoinRequest, leave: LeaveRequest, info: InfoRequest };
+
+function call<Req extends object, Res>(socket: string, method: 'init' | 'join' | 'leave' | 'info', req: Req): Promise<Res> {
+  const c = new DaemonClient(`unix:${socket}`, credentials.createInsecure()) as unknown as Record<string, (r: object, cb: (e: ServiceError | null, r: Res) => void) => void> & { close(): void };
+  // fromPartial: fields added to a request later get their defaults (a plain object fails to encode)
+  const full = REQUESTS[method].fromPartial(req);
+  return new Promise<Res>((resolve, reject) => c[method]!(full, (e, r) => (e ? reject(e) : resolve(r)))).finally(() => c.close());
 }
 
 async function until<T>(fn: () => T | undefined | false, what: string, ms = 40_000): Promise<T> {
