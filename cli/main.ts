@@ -4,7 +4,8 @@
 // `ctr` does; `lab` drives the lab of simulated hosts; `daemon` runs the daemon itself. Each group is loaded only when used, so that `shoal service ls`
 // never loads the native addon.
 import { Command, CommanderError } from 'commander';
-import { isUserFacing } from './errors.js';
+import { isUserFacing, UsageError } from './errors.js';
+import { summaries } from './main-summaries.js';
 
 type Registrar = (program: Command) => void;
 
@@ -37,17 +38,37 @@ const groups: Record<string, () => Promise<Registrar>> = {
   'unlock-key': async () => (await import('./commands/autolock.js')).registerUnlockCommands,
 };
 
+const builtins: Record<string, () => Promise<Registrar>> = {
+  version: async () => (await import('./version.js')).registerVersionCommand,
+  completion: async () => (p: Command) => {
+    p.command('completion').description(summaries.completion!).argument('<shell>', 'bash or zsh')
+      .action(async (shell: string) => {
+        const { completionScript } = await import('./completion.js');
+        if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`no completion for shell "${shell}": use bash or zsh`);
+        process.stdout.write(completionScript(shell));
+      });
+  },
+};
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('shoal')
     .description('shoal: a multi-host container orchestrator')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const wanted = argv[2];
-  const load = wanted !== undefined ? groups[wanted] : undefined;
+  const all = { ...groups, ...builtins };
+  if (wanted === '--version' || wanted === '-v') argv = [...argv.slice(0, 2), 'version', ...argv.slice(3)];
+  if (wanted === '__complete') {
+    const { completions } = await import('./completion.js');
+    const rows = await completions(program, argv.slice(3), summaries, async (name) => (all[name] ? all[name]!() : undefined));
+    process.stdout.write(rows.map((r) => `${r}\n`).join(''));
+    return 0;
+  }
+  const load = argv[2] !== undefined ? all[argv[2]] : undefined;
   if (load) {
     (await load())(program);
   } else {
-    for (const name of Object.keys(groups)) program.command(name).description(`${name} commands`);
+    for (const name of Object.keys(all)) program.command(name).description(summaries[name] ?? `${name} commands`);
   }
   try {
     await program.parseAsync(argv);
