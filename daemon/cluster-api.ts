@@ -5,7 +5,7 @@ import { Metadata, Server, status, type ServiceDefinition, type UntypedServiceIm
 import type { Logger } from 'pino';
 import { NodeCAClient, NodeCAService, RaftMembershipService, type NodeCAServer } from '../proto/gen/ca.js';
 import { DispatcherService } from '../proto/gen/dispatcher.js';
-import { NodeRole } from '../proto/gen/types.js';
+import { Node, NodeRole } from '../proto/gen/types.js';
 import { clientCredentials, NodeAuthenticator, nodeCAService, nodeCertExpiryMs, serverCredentials, type NodeCertificates, type NodeRoleName } from '../manager/ca/index.js';
 import { dispatcherService, type IdentifyFn } from '../manager/dispatcher/index.js';
 import { raftMembershipService, type Manager } from '../manager/node/index.js';
@@ -65,14 +65,14 @@ export async function startClusterApi(o: {
         await store.update((tx) => {
           if (tx.nodes.get(n.nodeId)) return;
           const role = roleOf(n.role);
-          tx.nodes.create({
+          tx.nodes.create(Node.fromPartial({
             id: n.nodeId,
             spec: { annotations: { name: '', labels: {} }, desiredRole: role, availability: 0 },
             description: n.description,
             status: { state: 0, message: 'joined', addr: hostOf(n.advertiseAddr) },
             role,
             certificateSerial: '',
-          } as never);
+          }));
         });
       },
       currentRole: (id) => {
@@ -82,8 +82,8 @@ export async function startClusterApi(o: {
       },
     });
   server.addService(NodeCAService, forwardJoinsToLeader(ca, o.manager, o.certs));
-  server.addService(DispatcherService, dispatcherService(o.manager.dispatcher) as unknown as UntypedServiceImplementation);
-  server.addService(RaftMembershipService, raftMembershipService(o.manager.membership, identifyWith(() => o.auth)) as unknown as UntypedServiceImplementation);
+  server.addService(DispatcherService, dispatcherService(o.manager.dispatcher));
+  server.addService(RaftMembershipService, raftMembershipService(o.manager.membership, identifyWith(() => o.auth)));
   for (const s of o.extra ?? []) server.addService(s.definition, s.implementation);
   await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.listen, serverCredentials(o.certs), (err, port) => (err ? reject(err) : resolve(port))),

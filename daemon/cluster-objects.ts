@@ -1,6 +1,6 @@
 // The objects a new cluster starts with: the Cluster (root CA, join tokens, dispatcher settings)
 // and the first manager's Node, written once this single-member Raft group has a leader.
-import { NodeRole } from '../proto/gen/types.js';
+import { Cluster, Node, NodeRole } from '../proto/gen/types.js';
 import type { JoinTokens, RootCA } from '../manager/ca/index.js';
 import { NoLeaderError, NotLeaderError, type Manager } from '../manager/node/index.js';
 import { hostDescription } from '../agent/index.js';
@@ -17,7 +17,7 @@ export async function writeClusterObjects(
   for (;;) {
     try {
       await m.store.update((tx) => {
-        tx.clusters.create({
+        tx.clusters.create(Cluster.fromPartial({
           id: o.clusterId,
           spec: {
             annotations: { name: 'default', labels: {} },
@@ -34,8 +34,8 @@ export async function writeClusterObjects(
           networkBootstrapKey: Buffer.alloc(0),
           defaultAddressPool: [...pool.cidrs],
           defaultAddressPoolMaskLength: pool.maskLength,
-        } as never);
-        tx.nodes.create({
+        }));
+        tx.nodes.create(Node.fromPartial({
           id: o.nodeId,
           spec: { annotations: { name: '', labels: {} }, desiredRole: NodeRole.MANAGER, availability: 0 },
           description: hostDescription(),
@@ -43,7 +43,7 @@ export async function writeClusterObjects(
           managerStatus: { raftId: o.raftId, addr: o.advertise, leader: true, reachability: 2 },
           role: NodeRole.MANAGER,
           certificateSerial: '',
-        } as never);
+        }));
       });
       return;
     } catch (err) {

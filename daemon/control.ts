@@ -3,7 +3,7 @@
 // permissions) for the CLI on this host. A worker's local socket refuses Control calls with a
 // message naming the fix, as Docker Swarm does: workers hold no cluster state and their
 // certificates are not allowed to change it.
-import { Metadata, status, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type UntypedHandleCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ControlClient, ControlService, type ControlServer } from '../proto/gen/control.js';
 import { clientCredentials, type NodeAuthenticator, type NodeCertificates } from '../manager/ca/index.js';
@@ -51,24 +51,30 @@ export function localControl(current: () => ControlServer | undefined, role: () 
         : 'this node is not part of a cluster: run `shoal init` or `shoal join --token TOKEN MANAGER:4243` first',
     metadata: new Metadata(),
   });
-  const impl: Record<string, unknown> = {};
-  for (const [name, def] of Object.entries(ControlService)) {
-    const method = name.charAt(0).toLowerCase() + name.slice(1);
+  // the generated ControlServer is an UntypedServiceImplementation: each call is passed on by
+  // its method name to whichever manager's Control is current
+  const target = (method: string): ((...args: unknown[]) => void) | undefined => {
+    const c: UntypedServiceImplementation | undefined = current();
+    const h: UntypedHandleCall | undefined = c?.[method];
+    return h && ((...args) => void Reflect.apply(h, c, args));
+  };
+  const impl: UntypedServiceImplementation = {};
+  for (const [method, def] of Object.entries(ControlService)) {
     if (def.responseStream) {
       impl[method] = (call: ServerWritableStream<unknown, unknown>) => {
-        const c = current() as unknown as Record<string, (call: unknown) => void> | undefined;
+        const h = target(method);
         // grpc-js (1.14) sends a server stream's status from an 'error' event; destroy(err)
         // would close the stream without it and leave the client waiting.
-        if (!c) return void call.emit('error', Object.assign(new Error(refuse().details), refuse()));
-        c[method]!(call);
+        if (!h) return void call.emit('error', Object.assign(new Error(refuse().details), refuse()));
+        h(call);
       };
     } else {
-      impl[method] = (call: unknown, cb: (err: unknown) => void) => {
-        const c = current() as unknown as Record<string, (call: unknown, cb: unknown) => void> | undefined;
-        if (!c) return cb(refuse());
-        c[method]!(call, cb);
+      impl[method] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+        const h = target(method);
+        if (!h) return cb(refuse());
+        h(call, cb);
       };
     }
   }
-  return { definition: ControlService as never, implementation: impl as UntypedServiceImplementation };
+  return { definition: ControlService, implementation: impl };
 }

@@ -5,10 +5,11 @@
 // quorum of live voters; a leader demoting itself hands leadership over first), and records
 // the node as a worker, so `node rm` works once it is down. If the change cannot be made now,
 // the desired role stays written and the managers finish the removal once it is safe.
-import { Client, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Client, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ControlClient } from '../proto/gen/control.js';
-import { NodeRole, type Node } from '../proto/gen/types.js';
+import { ControlClient, ControlService } from '../proto/gen/control.js';
+import { callUnary, type UnaryMethod } from '../proto/unary.js';
+import { NodeRole } from '../proto/gen/types.js';
 import { clientCredentials, type NodeCertificates } from '../manager/ca/index.js';
 import type { Manager } from '../manager/node/index.js';
 
@@ -132,11 +133,11 @@ class Controls {
 
   async demote(nodeId: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const { node } = await this.any<{ node?: Node }>(this.addrs, 'getNode', { nodeId });
+      const { node } = await this.any(this.addrs, ControlService.getNode, { nodeId });
       if (!node?.spec) throw new Error(`node ${nodeId} is not known to the managers`);
       if (node.spec.desiredRole === NodeRole.WORKER) return;
       try {
-        await this.any(this.addrs, 'updateNode', { nodeId, version: node.meta?.version ?? 0n, spec: { ...node.spec, desiredRole: NodeRole.WORKER } });
+        await this.any(this.addrs, ControlService.updateNode, { nodeId, version: node.meta?.version ?? 0n, spec: { ...node.spec, desiredRole: NodeRole.WORKER } });
         return;
       } catch (err) {
         if (attempt < 5 && /changed since it was read/.test(detail(err))) continue;
@@ -147,7 +148,7 @@ class Controls {
 
   async role(nodeId: string, addrs: string[]): Promise<NodeRole | undefined> {
     try {
-      const { node } = await this.any<{ node?: Node }>(addrs, 'getNode', { nodeId });
+      const { node } = await this.any(addrs, ControlService.getNode, { nodeId });
       return node?.role;
     } catch (err) {
       // once the store holds this node as a worker, its manager certificate no longer opens the
@@ -162,14 +163,13 @@ class Controls {
   }
 
   /** Tries each address in turn; a refusal (anything but UNAVAILABLE/DEADLINE) is final. */
-  private async any<Res>(addrs: string[], method: 'getNode' | 'updateNode', req: object): Promise<Res> {
+  private async any<Req, Res>(addrs: string[], method: UnaryMethod<Req, Res>, req: NoInfer<Req>): Promise<Res> {
     let last: unknown;
     for (const addr of addrs) {
       let c = this.clients.get(addr);
       if (!c) this.clients.set(addr, (c = new ControlClient(addr, clientCredentials(this.certs))));
-      const call = (c as unknown as Record<string, (r: object, md: Metadata, o: object, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!.bind(c);
       try {
-        return await new Promise<Res>((resolve, reject) => call(req, new Metadata(), { deadline: new Date(Date.now() + 10_000) }, (e, r) => (e ? reject(e) : resolve(r))));
+        return await callUnary(c, method, req, new Date(Date.now() + 10_000));
       } catch (err) {
         last = err;
         const code = (err as ServiceError).code;
