@@ -2,7 +2,9 @@
 # The demo (README's first command), as root on a fresh Debian/Ubuntu machine:
 #   ./deploy/demo.sh        install what is needed, build, bring up a 3-host lab, start
 #                           `shoal daemon` on each host, form a cluster (init + 2 joins) and run
-#                           a 3-replica service with limits from the busybox test image on it
+#                           a 3-replica service with limits from the busybox test image on it,
+#                           then a 2-task stack whose tasks on different hosts talk over its
+#                           overlay network (ping and TCP from one task to the other)
 #   ./deploy/demo.sh down   remove the lab (its daemons and containers) and the demo's files
 # Environment: SHOAL_DEMO_LAB (lab name, default demo), SHOAL_DEMO_DIR (image output,
 # default /var/lib/shoal-demo), SHOAL_DEMO_SKIP_INSTALL=1 (skip install-deps.sh: the test suite
@@ -106,6 +108,43 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 in_host h1 service logs web
+
+step "h1: a stack whose 2 tasks sit on different hosts, on the stack's overlay network (talk_default)"
+cat >"$OUT/talk.yml" <<'YAML'
+services:
+  pong:
+    image: busybox
+    command: ["sh", "-c", "ip -4 addr show eth0; while true; do echo \"pong from $$(hostname)\" | nc -l -p 7000; done"]
+    deploy:
+      replicas: 2
+      placement:
+        max_replicas_per_node: 1
+YAML
+in_host h1 stack deploy -c "$OUT/talk.yml" talk
+for _ in $(seq 1 100); do
+  [ "$(in_host h1 service logs talk_pong 2>/dev/null | grep -c 'inet ')" -ge 2 ] && break
+  sleep 0.3
+done
+in_host h1 service ps talk_pong
+# each task printed its overlay address; find the one running on h1 and talk to the other
+OVERLAY_ADDRS=$(in_host h1 service logs talk_pong | grep -o 'inet [0-9.]*' | awk '{print $2}' | sort -u)
+HERE=$(in_host h1 container ls 2>/dev/null | awk '$2 ~ /^talk_pong\./ {print $2; exit}')
+if [ -z "$HERE" ]; then
+  # none on h1: at most one per node, so the two are on h2 and h3
+  PEER_HOST=h2
+  HERE=$(in_host h2 container ls 2>/dev/null | awk '$2 ~ /^talk_pong\./ {print $2; exit}')
+else
+  PEER_HOST=h1
+fi
+MINE=$(in_host "$PEER_HOST" container exec "$HERE" ip -4 addr show eth0 2>/dev/null | grep -o 'inet [0-9.]*' | awk '{print $2}')
+OTHER=$(echo "$OVERLAY_ADDRS" | grep -vx "$MINE" | head -n 1)
+step "$PEER_HOST: from task $HERE ($MINE) to the task on another host ($OTHER), over the overlay"
+# the managers send the hosts each other's addresses right after the tasks start: allow a moment
+for _ in $(seq 1 20); do
+  in_host "$PEER_HOST" container exec "$HERE" ping -c 1 -W 1 "$OTHER" >/dev/null 2>&1 && break
+done
+in_host "$PEER_HOST" container exec "$HERE" ping -c 2 -W 3 "$OTHER"
+in_host "$PEER_HOST" container exec "$HERE" nc -w 5 "$OTHER" 7000
 
 ADDR2=$(shoal lab exec --name "$LAB" h2 -- sh -c 'echo $SHOAL_ADDR')
 step "h1 -> h2 ($ADDR2) over the lab's own underlay"
