@@ -226,7 +226,14 @@ export class ContainerController implements Controller {
     await this.deps.taskFiles.release(this.task.id);
     await removeAnonymousVolumes(this.task.id, this.deps);
     // after the container: its process held the namespace
-    if (this.deps.networks) await (await this.deps.networks()).release(this.task.id);
+    if (this.deps.networks) {
+      // a task that never had overlay attachments does not wait for (or fail with) the data path
+      const networks = await this.deps.networks().catch((err: unknown) => {
+        if (overlayAttachments(this.task).length > 0) throw err;
+        return undefined;
+      });
+      await networks?.release(this.task.id);
+    }
   }
 }
 
