@@ -6,6 +6,12 @@ import type { Logger } from 'pino';
 import type { TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
 import type { TaskStatus } from '../../proto/gen/types.js';
 
+/**
+ * Reports per request: the latest status per task is kept (so the backlog is at most one per
+ * task), and a node with many tasks sends them in requests the dispatcher's queue takes.
+ */
+export const MAX_REPORTS_PER_REQUEST = 1_000;
+
 export type SendStatus = (updates: TaskStatusUpdate[]) => Promise<void>;
 
 export class StatusReporter {
@@ -53,7 +59,11 @@ export class StatusReporter {
     if (this.inflight || this.closed || this.pending.size === 0) return;
     const send = this.sender();
     if (!send) return; // kick() on the next session
-    const batch = [...this.pending].map(([taskId, status]) => ({ taskId, status }));
+    const batch: TaskStatusUpdate[] = [];
+    for (const [taskId, status] of this.pending) {
+      if (batch.length >= MAX_REPORTS_PER_REQUEST) break;
+      batch.push({ taskId, status });
+    }
     this.inflight = true;
     try {
       await send(batch);

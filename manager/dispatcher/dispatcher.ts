@@ -16,7 +16,7 @@ import { status } from '@grpc/grpc-js';
 import { DispatcherRefusal, notLeader, notOwner, sessionInvalid, unavailable } from './errors.js';
 import { managersFromStore, markNodeDown, registerNode, UnknownNodeError } from './nodes.js';
 import { DEFAULT_HEARTBEAT_PERIOD_MS, type DispatcherOptions, type NodeIdentity } from './options.js';
-import { StatusBatcher } from './status-batcher.js';
+import { StatusBatcher, StatusQueueFullError } from './status-batcher.js';
 
 /** Where the dispatcher writes one stream's messages; end() closes it (with an error, or OK). */
 export interface StreamSink<T> {
@@ -309,6 +309,7 @@ export class Dispatcher {
     try {
       await this.batcher!.add(who.nodeId, updates);
     } catch (err) {
+      if (err instanceof StatusQueueFullError) throw new DispatcherRefusal(status.RESOURCE_EXHAUSTED, err.message);
       throw unavailable(`task status not recorded: ${(err as Error).message}`);
     }
   }

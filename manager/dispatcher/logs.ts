@@ -3,7 +3,15 @@
 // agents publish come back to the reader. Logs never touch the store.
 import { randomBytes } from 'node:crypto';
 import { LogLine_Stream, type LogSubscription, type PublishLogsMessage } from '../../proto/gen/dispatcher.js';
+import { status } from '@grpc/grpc-js';
 import type { StreamSink } from './dispatcher.js';
+import { DispatcherRefusal } from './errors.js';
+
+/**
+ * Bytes of lines one reader may leave untaken: agents send as fast as they read their files, so a
+ * reader that stops (a `logs -f` on a slow link) is closed past this instead of growing the leader.
+ */
+export const MAX_LOG_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 export interface LogReadRequest {
   taskIds: string[];
@@ -31,13 +39,19 @@ interface Subscription {
   /** node -> the task ids asked of it */
   waiting: Map<string, Set<string>>;
   queue: TaskLogLine[];
+  /** Bytes of the lines queued. */
+  bytes: number;
   wake: (() => void) | undefined;
   ended: boolean;
+  /** Why the reader was cut off (it fell behind), thrown once it has taken what was queued. */
+  failure?: DispatcherRefusal;
 }
 
 export class LogBroker {
   private readonly listeners = new Map<string, StreamSink<LogSubscription>>();
   private readonly subs = new Map<string, Subscription>();
+
+  constructor(private readonly maxBacklogBytes = MAX_LOG_BACKLOG_BYTES) {}
 
   /** A node opened its LogSubscriptions stream (a newer one replaces the older). */
   listen(nodeId: string, sink: StreamSink<LogSubscription>): void {
@@ -54,7 +68,7 @@ export class LogBroker {
   }
 
   subscribe(req: LogReadRequest, byNode: Map<string, string[]>, signal?: AbortSignal): LogReadHandle {
-    const sub: Subscription = { id: randomBytes(8).toString('hex'), waiting: new Map(), queue: [], wake: undefined, ended: false };
+    const sub: Subscription = { id: randomBytes(8).toString('hex'), waiting: new Map(), queue: [], bytes: 0, wake: undefined, ended: false };
     const unreachable: string[] = [];
     for (const [nodeId, taskIds] of byNode) {
       const sink = this.listeners.get(nodeId);
@@ -73,7 +87,12 @@ export class LogBroker {
     async function* lines(): AsyncGenerator<TaskLogLine> {
       try {
         for (;;) {
-          while (sub.queue.length) yield sub.queue.shift()!;
+          while (sub.queue.length) {
+            const l = sub.queue.shift()!;
+            sub.bytes -= l.data.length;
+            yield l;
+          }
+          if (sub.failure) throw sub.failure;
           if (sub.ended) return;
           await new Promise<void>((r) => (sub.wake = r));
         }
@@ -93,6 +112,18 @@ export class LogBroker {
     for (const l of msg.lines) {
       if (!asked.has(l.taskId)) continue;
       sub.queue.push({ taskId: l.taskId, nodeId, timeMs: Number(l.timeMs), stream: l.stream === LogLine_Stream.STDERR ? 'stderr' : 'stdout', data: Buffer.from(l.data) });
+      sub.bytes += l.data.length;
+    }
+    if (sub.bytes > this.maxBacklogBytes) {
+      // the lines queued are dropped with the reader: its memory goes now, not when it reads
+      sub.queue = [];
+      sub.bytes = 0;
+      sub.failure = new DispatcherRefusal(
+        status.RESOURCE_EXHAUSTED,
+        `log reader fell more than ${this.maxBacklogBytes} bytes behind and was closed; run the command again (with --tail to start from recent lines)`,
+      );
+      this.close(sub);
+      return;
     }
     if (msg.close) this.nodeDone(sub, nodeId);
     else this.poke(sub);

@@ -18,7 +18,8 @@ import type {
   UpdateTaskStatusResponse,
 } from '../../proto/gen/dispatcher.js';
 import type { Dispatcher, StreamSink } from './dispatcher.js';
-import { asRefusal, unauthenticated } from './errors.js';
+import { status } from '@grpc/grpc-js';
+import { asRefusal, DispatcherRefusal, unauthenticated } from './errors.js';
 import { peerHost } from './nodes.js';
 import type { CallerInfo, NodeIdentity } from './options.js';
 
@@ -32,6 +33,13 @@ function who(d: Dispatcher, call: CallerInfo): NodeIdentity {
   }
 }
 
+/**
+ * Messages one stream may hold for a reader that does not take them. Assignments wait for the
+ * stream to drain (NodeAssignments gathers the changes meanwhile), so only a stuck agent meets
+ * this: its stream ends RESOURCE_EXHAUSTED and the agent's new session starts from a COMPLETE set.
+ */
+export const MAX_STREAM_BACKLOG = 256;
+
 /** A server stream as a sink that ignores writes after it ended or the client went away. */
 function sinkFor<T>(call: ServerWritableStream<unknown, T>): StreamSink<T> {
   let open = true;
@@ -41,9 +49,14 @@ function sinkFor<T>(call: ServerWritableStream<unknown, T>): StreamSink<T> {
   call.on('error', () => {
     open = false;
   });
-  return {
+  const sink: StreamSink<T> = {
     write(msg: T) {
-      if (open && !call.cancelled) call.write(msg);
+      if (!open || call.cancelled) return;
+      if (call.writableLength >= MAX_STREAM_BACKLOG) {
+        sink.end(new DispatcherRefusal(status.RESOURCE_EXHAUSTED, `stream fell more than ${MAX_STREAM_BACKLOG} messages behind and was closed; open a new session`));
+        return;
+      }
+      call.write(msg);
     },
     end(err?: Error) {
       if (!open) return;
@@ -51,7 +64,14 @@ function sinkFor<T>(call: ServerWritableStream<unknown, T>): StreamSink<T> {
       if (err) call.emit('error', asRefusal(err).toServiceError());
       else call.end();
     },
+    backlogged: () => open && call.writableNeedDrain,
+    onDrain(fn: () => void) {
+      call.once('drain', () => {
+        if (open && !call.cancelled) fn();
+      });
+    },
   };
+  return sink;
 }
 
 export function dispatcherService(d: Dispatcher): DispatcherServer {

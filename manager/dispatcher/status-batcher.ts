@@ -1,5 +1,6 @@
 // Task status reports from every agent, collected for a few milliseconds (or until enough have
 // queued) and written in one store transaction: one Raft proposal for many reports.
+import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TaskStatus } from '../../proto/gen/types.js';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -14,6 +15,22 @@ interface Pending {
 interface Waiter {
   resolve(): void;
   reject(err: Error): void;
+}
+
+/**
+ * Reports queued while the store is slow (no quorum, a long write) that are still taken: 10
+ * batches. Past it a node's reports are refused RESOURCE_EXHAUSTED; its agent keeps the latest
+ * status per task and sends again later, so nothing is lost and the leader does not grow.
+ */
+export const MAX_QUEUED_BATCHES = 10;
+
+/** The status queue is full: the agent should retry later. */
+export class StatusQueueFullError extends Error {
+  readonly code = status.RESOURCE_EXHAUSTED;
+  constructor(readonly queued: number) {
+    super(`task status queue full (${queued} reports waiting for the store); the agent retries`);
+    this.name = 'StatusQueueFullError';
+  }
 }
 
 export interface BatchResult {
@@ -40,6 +57,7 @@ export class StatusBatcher {
   /** Queues the reports of one node; resolves once they are written (or refused as stale). */
   add(nodeId: string, updates: readonly { taskId: string; status: TaskStatus }[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('dispatcher stopped'));
+    if (this.queue.length > 0 && this.queue.length + updates.length > this.batchSize * MAX_QUEUED_BATCHES) return Promise.reject(new StatusQueueFullError(this.queue.length));
     for (const u of updates) this.queue.push({ nodeId, taskId: u.taskId, status: u.status });
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.queue.length >= this.batchSize) this.flushSoon(0);
