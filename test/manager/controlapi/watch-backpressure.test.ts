@@ -75,14 +75,21 @@ describe('WatchTasks over gRPC with a client that stops reading', () => {
   it("keeps the server's memory flat while 100,000 task updates are written, and ends the stuck watch with RESOURCE_EXHAUSTED", async () => {
     const slowClient = new ControlClient(addr, credentials.createInsecure());
     const fastClient = new ControlClient(addr, credentials.createInsecure());
-    // never read: no 'data' listener, so grpc stops asking for messages and the window fills
+    // reads the task list, then stops reading: grpc stops asking for messages and the window fills
+    // (a stream never read at all is buffered by grpc-js in the client, which never pauses it)
     const stuck = slowClient.watchTasks({ serviceIds: [], resumeFromVersion: 0n });
+    let listed = false;
+    stuck.once('data', () => {
+      listed = true;
+      stuck.pause();
+    });
     const stuckEnd = new Promise<ServiceError | 'end'>((resolve) => {
       stuck.on('error', (err: ServiceError) => resolve(err));
       stuck.on('end', () => resolve('end'));
     });
     const reader = follower(fastClient);
-    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 100 && !(listed && reader.tasks.size === 100); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(listed).toBe(true);
 
     // the store's history and the allocator's high-water mark fill during the first 40,000
     // updates; from then on nothing may grow
@@ -100,6 +107,7 @@ describe('WatchTasks over gRPC with a client that stops reading', () => {
 
     // the stuck client, once it reads again, finds the end of its stream: the error and where to resume
     stuck.on('data', () => undefined);
+    stuck.resume();
     const outcome = await stuckEnd;
     expect(outcome).not.toBe('end');
     const err = outcome as ServiceError;
