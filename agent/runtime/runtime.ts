@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../../proto/file-modes.js';
+import { bestEffort, hasCode, settled } from '../../proto/undo.js';
 import { detectCgroups, type Cgroup, type CgroupManager, type CgroupStats } from './cgroups/index.js';
 import { cgroupMountsFor } from './cgroup-view.js';
 import { writeEtcFiles } from './etc-files.js';
@@ -98,17 +99,18 @@ export class ContainerRuntime {
     // started first: a v2 parent may need its controllers enabled, which waits in the kernel
     const cgroupName = `${this.cgroupParent}/${id}`;
     const cgCreated = this.cgroups.create(cgroupName, spec.limits ?? {});
-    cgCreated.catch(() => undefined);
-    undo.push(async () => (await cgCreated.catch(() => null))?.remove());
+    cgCreated.catch(() => undefined); // awaited below; this only keeps it from being unhandled meanwhile
+    // a create that failed rolled itself back (cgroup.ts): then there is nothing to remove
+    undo.push(async () => (await cgCreated.then((cg) => cg, () => undefined))?.remove());
     try {
       // containers' records (their env), writable layers and rootfs: root's alone (proto/file-modes.ts)
       ensurePrivateDir(this.stateDir);
       // Files go through the thread pool, as many at once as can be: each creation waits for the
       // disk's journal (see state.ts), and a start is as slow as its longest chain of them.
       const dirMade = mkdir(dir, { mode: PRIVATE_DIR_MODE });
-      dirMade.catch(() => undefined);
+      dirMade.catch(() => undefined); // awaited below; this only keeps it from being unhandled meanwhile
       undo.push(async () => {
-        await dirMade.catch(() => undefined);
+        await settled(dirMade); // removed whether or not the mkdir got as far as making it
         rmSync(dir, { recursive: true, force: true });
       });
       await this.names.reserve(name, id, (other) => existsSync(this.dir(other)));
@@ -127,7 +129,7 @@ export class ContainerRuntime {
       this.log.info({ container: id, name }, 'container created');
       return await describe(dir, rec);
     } catch (err) {
-      for (const u of undo.reverse()) await u().catch(() => undefined);
+      for (const [i, u] of undo.reverse().entries()) await bestEffort(u, GONE, { what: `undo step ${undo.length - i} of creating container ${name}`, log: this.log, ids: { container: id } });
       throw err;
     }
   }
@@ -193,7 +195,7 @@ export class ContainerRuntime {
     try {
       return await this.start(info.id);
     } catch (err) {
-      await this.remove(info.id, { force: true }).catch(() => undefined);
+      await bestEffort(this.remove(info.id, { force: true }), GONE, { what: 'remove a container that failed to start', log: this.log, ids: { container: info.id } });
       throw err;
     }
   }
@@ -220,11 +222,11 @@ export class ContainerRuntime {
     if (info.state !== 'running') return info.exit;
     const ac = new AbortController();
     const exited = waitForExit(dir, ac.signal);
-    exited.catch(() => undefined);
+    exited.catch(() => undefined); // raced below; aborted when the grace period runs out
     try {
       process.kill(info.pid!, opts.signal ?? rec.spec.stopSignal ?? 'SIGTERM');
-    } catch {
-      // already gone: the wait below returns at once
+    } catch (err) {
+      if (!hasCode(err, ['ESRCH'])) throw err; // ESRCH: already gone, the wait below returns at once
     }
     const graceMs = opts.graceMs ?? 10_000;
     const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs, true)]);
@@ -291,8 +293,9 @@ export class ContainerRuntime {
     let entries: string[];
     try {
       entries = await readdir(this.stateDir);
-    } catch {
-      return [];
+    } catch (err) {
+      if (hasCode(err, GONE)) return []; // no container made yet
+      throw err;
     }
     const out: ContainerInfo[] = [];
     for (const id of entries.filter((e) => /^[0-9a-f]{64}$/.test(e))) {
@@ -324,8 +327,9 @@ export class ContainerRuntime {
       const age = Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
       if (age < 60_000) continue;
       const name = `${this.cgroupParent}/${id}`;
-      await this.cgroups.open(name)?.remove().catch(() => undefined);
-      if (this.devices) await removeDeviceCgroup(join(this.devices, name)).catch(() => undefined);
+      const ctx = { log: this.log, ids: { container: id } };
+      await bestEffort(async () => this.cgroups.open(name)?.remove(), GONE, { ...ctx, what: `remove cgroup ${name} of an interrupted create` });
+      if (this.devices) await bestEffort(removeDeviceCgroup(join(this.devices, name)), GONE, { ...ctx, what: `remove devices cgroup ${name} of an interrupted create` });
       rmSync(dir, { recursive: true, force: true });
       this.log.warn({ container: id }, 'removed a container whose creation was interrupted');
     }
@@ -375,11 +379,14 @@ export class ContainerRuntime {
   }
 }
 
+/** What a removal may find: the object already gone. */
+const GONE = ['ENOENT'];
+
 function unlinkQuiet(path: string): void {
   try {
     unlinkSync(path);
-  } catch {
-    // already gone
+  } catch (err) {
+    if (!hasCode(err, GONE)) throw err;
   }
 }
 
