@@ -111,7 +111,11 @@ export class DnsServer {
       return undefined; // not DNS: no answer, as a resolver would
     }
     const d = decide(this.records, query, source, networkId, this.ttl);
-    if (d.kind === 'reply') return packet.encode(d.response);
+    if (d.kind === 'reply') {
+      const out = packet.encode(d.response);
+      // Too big for the asker's UDP buffer: say so (TC) and let it come back over TCP.
+      return transport === 'udp' && out.length > udpLimit(query) ? truncated(out) : out;
+    }
     const ups = d.asker.upstreams && d.asker.upstreams.length > 0 ? d.asker.upstreams.map(parseUpstream) : this.upstreams;
     for (const up of ups) {
       const r = await (transport === 'udp' ? forwardUdp(msg, up, this.forwardTimeoutMs) : forwardTcp(msg, up, this.forwardTimeoutMs)).catch(() => undefined);
@@ -121,11 +125,8 @@ export class DnsServer {
   }
 
   private async onUdp(l: Listener, networkId: string, msg: Buffer, address: string, port: number): Promise<void> {
-    let out = await this.handle(msg, address, networkId, 'udp');
+    const out = await this.handle(msg, address, networkId, 'udp');
     if (!out) return;
-    const max = udpLimit(msg);
-    // Too big for the asker's buffer: say so (TC) and let it come back over TCP.
-    if (out.length > max) out = truncated(out);
     if (this.listeners.get(networkId) === l) l.udp.send(out, port, address);
   }
 
@@ -163,14 +164,9 @@ function frame(msg: Buffer): Buffer {
 }
 
 /** The asker's UDP payload limit: its EDNS size, else 512 bytes. */
-function udpLimit(query: Buffer): number {
-  try {
-    const opt = packet.decode(query).additionals?.find((a) => a.type === 'OPT');
-    if (opt && opt.type === 'OPT') return Math.min(Math.max(opt.udpPayloadSize, 512), 4096);
-  } catch {
-    /* not reached: the query decoded before */
-  }
-  return 512;
+function udpLimit(query: packet.Packet): number {
+  const opt = query.additionals?.find((a) => a.type === 'OPT');
+  return opt && opt.type === 'OPT' ? Math.min(Math.max(opt.udpPayloadSize, 512), 4096) : 512;
 }
 
 function truncated(response: Buffer): Buffer {
