@@ -68,7 +68,13 @@ export async function deployStack(control: StackControl, o: DeployOptions): Prom
   const wanted = desiredObjects(o.stack, o.spec, { env: o.env });
   const current = await stackServices(control, o.stack);
   const cluster = await readCurrentObjects(control, o.stack, wanted, new Set([...current.values()].map((s) => s.id)));
-  const { plan: objects, problems } = await planObjects(o.stack, wanted, cluster, { prune: o.prune });
+  // A service left out by profiles keeps running with the networks, secrets and configs it has:
+  // they are not pruned while one of them is in the cluster (its file entry is not normalised).
+  const leftOutRunning = (o.leftOut ?? []).filter((l) => current.has(l.service)).map((l) => l.service);
+  if (o.prune && leftOutRunning.length > 0) {
+    o.log(`secrets, configs and networks are not pruned: ${leftOutRunning.map((s) => serviceName(o.stack, s)).join(', ')} (left out by profiles) may use them`);
+  }
+  const { plan: objects, problems } = await planObjects(o.stack, wanted, cluster, { prune: o.prune && leftOutRunning.length === 0 });
   if (problems.length > 0) throw new StackObjectError(problems);
 
   const currentSpecs: Record<string, ServiceSpec> = {};

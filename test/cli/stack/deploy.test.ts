@@ -129,6 +129,22 @@ describe('shoal stack deploy against a real control API', () => {
     expect([...byName().keys()].sort()).toEqual(['shop_agent', 'shop_api', 'shop_web']);
   });
 
+  it('profiles: a service left out is said in the plan and never removed, even with --prune', async () => {
+    const file = write('prof.yml', 'services:\n  web:\n    image: nginx:1.25\n  debug:\n    image: busybox:1.36\n    command: ["sleep", "3600"]\n    profiles: [debug]\n');
+    const up = await shoal(['stack', 'deploy', '-d', '--profile', 'debug', '-c', file, 'prof']);
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain('creating service prof_debug');
+    const dry = await shoal(['stack', 'deploy', '--dry-run', '--prune', '-c', file, 'prof']);
+    expect(dry.stdout).toContain('skip    prof_debug (profile debug not active: --profile debug deploys it)');
+    const again = await shoal(['stack', 'deploy', '-d', '--prune', '-c', file, 'prof']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('service prof_debug: left out (profile debug not active: --profile debug deploys it)');
+    expect(again.stdout).toContain('are not pruned: prof_debug (left out by profiles) may use them');
+    expect(byName().has('prof_debug')).toBe(true);
+    const rm = await shoal(['stack', 'rm', 'prof']);
+    expect(rm.code).toBe(0);
+  });
+
   it('a file with an error applies nothing and says where the error is', async () => {
     const before = byName();
     const bad = write('bad.yml', `${v1.replace('MODE: blue', 'MODE: red')}  broken:\n    image: busybox\n    deploy: { replica: 3 }\n`);
