@@ -14,5 +14,6 @@ export default defineConfig({
     teardownTimeout: 30_000,
     reporters: ['default'],
     globalSetup: ['test/setup/images.ts'],
+    setupFiles: ['test/setup/yield-between-tests.ts'],
   },
 });
