@@ -1,6 +1,8 @@
 // Answers the managers' log subscriptions: reads the logs of the requested tasks this node runs
 // (tail first, then new lines with follow) and streams them back on PublishLogs, ending with a
-// close marker. A close from the manager stops the reading.
+// close marker. A close from the manager stops the reading. Reading waits while the stream to the
+// manager is backlogged (grpc flow control), and a tail keeps only its last N lines, so a big log
+// or a slow manager costs the agent a bounded amount of memory.
 import type { Logger } from 'pino';
 import { LogLine_Stream, type LogLine, type LogSubscription, type PublishLogsMessage } from '../../proto/gen/dispatcher.js';
 import type { ManagerSession } from './manager-session.js';
@@ -45,15 +47,23 @@ export class LogPublisher {
       if (err) ac.abort();
     });
     let batch: LogLine[] = [];
+    /** Set while grpc holds more than its buffer for the manager: readers wait on it. */
+    let drained: Promise<void> | undefined;
+    const aborted = new Promise<void>((r) => ac.signal.addEventListener('abort', () => r(), { once: true }));
     const flush = (close = false): void => {
       if (batch.length === 0 && !close) return;
       const msg: PublishLogsMessage = { sessionId: session.sessionId, subscriptionId: sub.id, lines: batch, close };
       batch = [];
-      stream.write(msg);
+      if (!stream.write(msg) && !drained) {
+        drained = Promise.race([new Promise<void>((r) => stream.once('drain', () => r())), aborted]).then(() => {
+          drained = undefined;
+        });
+      }
     };
-    const push = (taskId: string, e: TaskLogEntry): void => {
+    const push = (taskId: string, e: TaskLogEntry): Promise<void> | undefined => {
       batch.push({ taskId, timeMs: BigInt(Date.parse(e.time) || Date.now()), stream: e.stream === 'stderr' ? LogLine_Stream.STDERR : LogLine_Stream.STDOUT, data: Buffer.from(e.text) });
       if (batch.length >= BATCH_LINES) flush();
+      return drained;
     };
     // with follow, lines come as they are written: send each at once rather than wait for a batch
     const timer = sub.follow ? setInterval(() => flush(), 50) : undefined;
@@ -72,21 +82,25 @@ export class LogPublisher {
     }
   }
 
-  private async readTask(taskId: string, sub: LogSubscription, signal: AbortSignal, emit: (e: TaskLogEntry) => void): Promise<void> {
+  private async readTask(taskId: string, sub: LogSubscription, signal: AbortSignal, emit: (e: TaskLogEntry) => Promise<void> | undefined): Promise<void> {
     const tail = Number(sub.tail);
-    // the tail needs the whole existing log first; follow then skips what was already sent
+    // a tail needs the end of the existing log first (only its last N lines are kept); follow
+    // then skips what was already read
     const existing = await this.source(taskId, { follow: false, signal });
     if (!existing) return;
-    const seen: TaskLogEntry[] = [];
+    const ring: TaskLogEntry[] = [];
+    let count = 0;
     for await (const e of existing) {
       if (signal.aborted) return;
-      seen.push(e);
+      if (tail < 0) await emit(e);
+      else if (tail > 0) ring[count % tail] = e;
+      count++;
     }
-    for (const e of tail >= 0 ? seen.slice(Math.max(0, seen.length - tail)) : seen) emit(e);
+    for (let i = Math.max(0, count - Math.max(tail, 0)); i < count && tail > 0; i++) await emit(ring[i % tail]!);
     if (!sub.follow) return;
     const live = await this.source(taskId, { follow: true, signal });
     if (!live) return;
-    let skip = seen.length;
+    let skip = count;
     try {
       for await (const e of live) {
         if (signal.aborted) return;
@@ -94,7 +108,7 @@ export class LogPublisher {
           skip--;
           continue;
         }
-        emit(e);
+        await emit(e);
       }
     } catch (err) {
       if (!signal.aborted) throw err;
