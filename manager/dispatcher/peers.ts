@@ -25,19 +25,34 @@ function underlayOf(n: RO<Node>): string | undefined {
   return n.status?.addr || undefined;
 }
 
+/** One node's entry on a network, built once per change and shared by every stream that sends it. */
+interface Entry {
+  /** Changes whenever the node's prefixes or underlay address on this network do. */
+  readonly key: string;
+  readonly peer: OverlayPeer | undefined;
+}
+
 /** Per network, per node, per task: the task's address as a /32. */
 export class OverlayEndpoints {
   private readonly byNetwork = new Map<string, Map<string, Map<string, string>>>();
   /** What of the index each task put there (to undo on change). */
   private readonly byTask = new Map<string, { nodeId: string; eps: { networkId: string; prefix: string }[] }>();
   private readonly underlay = new Map<string, string>();
+  /** Per network, per node: its entry as peers see it (dropped when stale, rebuilt on demand). */
+  private readonly entries = new Map<string, Map<string, Entry>>();
+  private seq = 0;
 
   load(tx: ReadTx): void {
     this.byNetwork.clear();
     this.byTask.clear();
     this.underlay.clear();
+    this.entries.clear();
     for (const n of tx.nodes.all()) this.nodeChanged(n, false);
     for (const t of tx.tasks.all()) this.taskChanged(t, false);
+  }
+
+  private stale(networkId: string, nodeId: string): void {
+    this.entries.get(networkId)?.delete(nodeId);
   }
 
   /** Returns the networks whose lists may have changed. */
@@ -46,17 +61,23 @@ export class OverlayEndpoints {
     const eps = deleted ? [] : endpointsOf(t);
     const sameNode = before?.nodeId === t.nodeId;
     if (before && sameNode && before.eps.length === eps.length && before.eps.every((e, i) => e.networkId === eps[i]!.networkId && e.prefix === eps[i]!.prefix)) return [];
+    if (!before && eps.length === 0) return [];
     const touched = new Set<string>();
     for (const e of before?.eps ?? []) {
       touched.add(e.networkId);
+      this.stale(e.networkId, before!.nodeId);
       const nodes = this.byNetwork.get(e.networkId);
       const tasks = nodes?.get(before!.nodeId);
       tasks?.delete(t.id);
       if (tasks?.size === 0) nodes!.delete(before!.nodeId);
-      if (nodes?.size === 0) this.byNetwork.delete(e.networkId);
+      if (nodes?.size === 0) {
+        this.byNetwork.delete(e.networkId);
+        this.entries.delete(e.networkId);
+      }
     }
     for (const e of eps) {
       touched.add(e.networkId);
+      this.stale(e.networkId, t.nodeId);
       let nodes = this.byNetwork.get(e.networkId);
       if (!nodes) this.byNetwork.set(e.networkId, (nodes = new Map()));
       let tasks = nodes.get(t.nodeId);
@@ -74,7 +95,9 @@ export class OverlayEndpoints {
     if (this.underlay.get(n.id) === addr) return [];
     if (addr) this.underlay.set(n.id, addr);
     else this.underlay.delete(n.id);
-    return [...this.byNetwork].filter(([, nodes]) => nodes.has(n.id)).map(([id]) => id);
+    const nets = [...this.byNetwork].filter(([, nodes]) => nodes.has(n.id)).map(([id]) => id);
+    for (const id of nets) this.stale(id, n.id);
+    return nets;
   }
 
   /** Networks the node has tasks on. */
@@ -82,17 +105,36 @@ export class OverlayEndpoints {
     return [...this.byNetwork].filter(([, nodes]) => nodes.has(nodeId)).map(([id]) => id);
   }
 
-  /** The other up nodes with tasks on the network, sorted; empty when the node has none there. */
-  peersFor(nodeId: string, networkId: string): OverlayPeer[] {
+  private entry(networkId: string, nodeId: string, tasks: Map<string, string>): Entry {
+    let byNode = this.entries.get(networkId);
+    if (!byNode) this.entries.set(networkId, (byNode = new Map()));
+    let e = byNode.get(nodeId);
+    if (!e) {
+      const addr = this.underlay.get(nodeId);
+      e = { key: `${nodeId}:${++this.seq}`, peer: addr ? { nodeId, underlayAddress: addr, prefixes: [...tasks.values()].sort() } : undefined };
+      byNode.set(nodeId, e);
+    }
+    return e;
+  }
+
+  /**
+   * The other up nodes with tasks on the network, sorted, and a short key that changes whenever
+   * the list does (compared instead of the list: a network's list can be long); empty when the
+   * node has no task there.
+   */
+  peersFor(nodeId: string, networkId: string): { key: string; peers: OverlayPeer[] } {
     const nodes = this.byNetwork.get(networkId);
-    if (!nodes?.has(nodeId)) return [];
+    if (!nodes?.has(nodeId)) return { key: '', peers: [] };
+    const keys: string[] = [];
     const out: OverlayPeer[] = [];
     for (const [other, tasks] of nodes) {
-      const addr = this.underlay.get(other);
-      if (other === nodeId || !addr) continue;
-      out.push({ nodeId: other, underlayAddress: addr, prefixes: [...tasks.values()].sort() });
+      if (other === nodeId) continue;
+      const e = this.entry(networkId, other, tasks);
+      if (!e.peer) continue;
+      keys.push(e.key);
+      out.push(e.peer);
     }
-    return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+    return { key: keys.sort().join(','), peers: out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1)) };
   }
 }
 
@@ -111,8 +153,8 @@ export class NodePeers {
     this.sent.clear();
     const networks: NetworkPeers[] = [];
     for (const id of this.index.networksOf(this.nodeId).sort()) {
-      const peers = this.index.peersFor(this.nodeId, id);
-      this.sent.set(id, JSON.stringify(peers));
+      const { key, peers } = this.index.peersFor(this.nodeId, id);
+      this.sent.set(id, key);
       networks.push({ networkId: id, peers });
     }
     return { version: ++this.version, full: true, networks };
@@ -122,9 +164,8 @@ export class NodePeers {
   delta(networkIds: Iterable<string>): OverlayPeers | undefined {
     const networks: NetworkPeers[] = [];
     for (const id of networkIds) {
-      const peers = this.index.peersFor(this.nodeId, id);
-      const key = JSON.stringify(peers);
-      if ((this.sent.get(id) ?? '[]') === key) continue;
+      const { key, peers } = this.index.peersFor(this.nodeId, id);
+      if ((this.sent.get(id) ?? '') === key) continue;
       if (peers.length === 0) this.sent.delete(id);
       else this.sent.set(id, key);
       networks.push({ networkId: id, peers });
