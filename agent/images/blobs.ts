@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { DigestMismatchError } from './errors.js';
+import { unless } from '../../proto/undo.js';
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
@@ -78,7 +79,7 @@ export class BlobStore {
   /** Deletes a blob, returning the bytes freed (0 if it was already gone). */
   async remove(digest: string): Promise<number> {
     const p = this.path(digest);
-    const st = await stat(p).catch(() => undefined);
+    const st = await unless(stat(p), ['ENOENT']);
     if (!st) return 0;
     await rm(p, { force: true });
     return st.size;

@@ -1,7 +1,7 @@
 // Turns a staged archive into image candidates: which config, which layer blobs, which names.
 // Understands the OCI image layout (index.json, possibly nested indexes) and `docker save`
 // (manifest.json with RepoTags), including Docker 25+'s hybrid of the two.
-import { ImageArchiveError } from './errors.js';
+import { ImageArchiveError, InvalidReferenceError } from './errors.js';
 import { isDigest } from './blobs.js';
 import type { StagedArchive, StagedFile } from './archive.js';
 import { goArch, parseImageConfig, type ParsedImageConfig } from './image-config.js';
@@ -59,8 +59,9 @@ function namesFromAnnotations(ann: Json): string[] {
     if (typeof n !== 'string' || !(n.includes('/') || n.includes(':'))) continue;
     try {
       names.push(normalizeReference(n));
-    } catch {
+    } catch (err) {
       // an unusable annotation does not stop the load; the image stays reachable by id
+      if (!(err instanceof InvalidReferenceError)) throw err;
     }
   }
   return [...new Set(names)];

@@ -5,6 +5,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnsafeLayerError } from './errors.js';
+import { unless } from '../../proto/undo.js';
 
 // Linux's PATH_MAX counts the terminating NUL; NAME_MAX bounds each component.
 export const PATH_MAX = 4095;
@@ -53,7 +54,7 @@ export async function existingLinkTarget(root: string, parts: string[], entry: s
   let rel = '';
   for (let i = 0; i < parts.length; i++) {
     rel = rel === '' ? parts[i]! : `${rel}/${parts[i]}`;
-    const st = await lstat(join(root, rel)).catch(() => undefined);
+    const st = await unless(lstat(join(root, rel)), ['ENOENT', 'ENOTDIR']);
     if (st === undefined) throw new UnsafeLayerError(source, entry, `is a hard link to "${rel}", which is not earlier in the layer`);
     const last = i === parts.length - 1;
     if (!last && st.isSymbolicLink()) {

@@ -10,6 +10,7 @@ import { PATH_MAX } from './layer-paths.js';
 import { DEFAULT_LAYER_LIMITS, type LayerLimits } from './limits.js';
 import { tempEntryName } from './temp.js';
 import { unpackLayer } from './unpack.js';
+import { unless } from '../../proto/undo.js';
 
 export interface LayerMeta {
   diffId: string;
@@ -46,7 +47,7 @@ export class LayerStore {
   }
 
   async meta(diffId: string): Promise<LayerMeta | undefined> {
-    const text = await readFile(join(this.dir, this.hex(diffId), 'layer.json'), 'utf8').catch(() => undefined);
+    const text = await unless(readFile(join(this.dir, this.hex(diffId), 'layer.json'), 'utf8'), ['ENOENT']);
     return text === undefined ? undefined : (JSON.parse(text) as LayerMeta);
   }
 

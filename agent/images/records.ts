@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageConfig } from './types.js';
+import { unless } from '../../proto/undo.js';
 
 export interface StoredImage {
   id: string;
@@ -32,7 +33,7 @@ export class RecordFiles {
   }
 
   async readImage(id: string): Promise<StoredImage | undefined> {
-    const text = await readFile(join(this.imagesDir, `${this.hex(id)}.json`), 'utf8').catch(() => undefined);
+    const text = await unless(readFile(join(this.imagesDir, `${this.hex(id)}.json`), 'utf8'), ['ENOENT']);
     return text === undefined ? undefined : (JSON.parse(text) as StoredImage);
   }
 
@@ -61,16 +62,16 @@ export class RecordFiles {
   /** ref -> image id, for every ref */
   async refs(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const names = await readdir(this.refsDir).catch(() => [] as string[]);
+    const names = (await unless(readdir(this.refsDir), ['ENOENT'])) ?? [];
     for (const n of names) {
-      const id = await readFile(join(this.refsDir, n), 'utf8').catch(() => undefined);
+      const id = await unless(readFile(join(this.refsDir, n), 'utf8'), ['ENOENT']); // ENOENT: removed meanwhile
       if (id !== undefined) out.set(decodeURIComponent(n), id.trim());
     }
     return out;
   }
 
   async ref(ref: string): Promise<string | undefined> {
-    const id = await readFile(join(this.refsDir, encodeURIComponent(ref)), 'utf8').catch(() => undefined);
+    const id = await unless(readFile(join(this.refsDir, encodeURIComponent(ref)), 'utf8'), ['ENOENT']);
     return id?.trim();
   }
 

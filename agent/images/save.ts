@@ -12,6 +12,7 @@ import { detectCompression } from './compression.js';
 import { ImageStoreCorruptError } from './errors.js';
 import type { StoredImage } from './records.js';
 import { parseReference } from './reference.js';
+import { unless } from '../../proto/undo.js';
 
 export interface SaveItem {
   img: StoredImage;
@@ -31,7 +32,7 @@ export async function saveOciLayout(items: SaveItem[], blobs: BlobStore, outPath
   };
   const addBlob = async (digest: string): Promise<number> => {
     const path = blobs.path(digest);
-    const st = await stat(path).catch(() => undefined);
+    const st = await unless(stat(path), ['ENOENT']);
     if (!st) throw new ImageStoreCorruptError(`blob ${digest} is missing from the store: remove the image and load it again`);
     files.set(`blobs/sha256/${digest.slice(7)}`, { path, size: st.size });
     return st.size;

@@ -19,6 +19,7 @@ import { RecordFiles, type StoredImage } from './records.js';
 import { saveOciLayout, type SaveItem } from './save.js';
 import { looksLikeId, normalizeReference, parseReference } from './reference.js';
 import type { ImageConfig, ImageRecord, ResolvedImage } from './types.js';
+import { unless } from '../../proto/undo.js';
 
 export interface ImageStoreOptions {
   /** SHOAL_ROOT/images in a real install; tests pass a temp directory */
@@ -160,7 +161,7 @@ export class ImageStore {
     const layerDirs: string[] = [];
     for (const diffId of img.layers) {
       const dir = this.layers.diffDir(diffId);
-      if (!(await stat(dir).catch(() => undefined))) {
+      if (!(await unless(stat(dir), ['ENOENT']))) {
         throw new ImageStoreCorruptError(`image ${ref}: layer ${diffId} is missing from ${this.root}; remove the image and load it again`);
       }
       layerDirs.push(dir);

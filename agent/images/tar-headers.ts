@@ -65,8 +65,9 @@ export function entryXattrs(header: PaxHeaders): Map<string, Buffer> {
 function decodeURIComponentSafe(s: string): string | undefined {
   try {
     return decodeURIComponent(s);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (err instanceof URIError) return undefined; // malformed %-escape
+    throw err;
   }
 }
 

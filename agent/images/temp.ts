@@ -4,6 +4,7 @@
 // process that got the dead one's pid.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hasCode } from '../../proto/undo.js';
 
 /** The kernel's start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if it is gone. */
 function startTicks(pid: number): string | undefined {
@@ -11,8 +12,9 @@ function startTicks(pid: number): string | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the command name (field 2) may hold spaces and parentheses: count from the last ')'
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (hasCode(err, ['ENOENT', 'ESRCH'])) return undefined; // the process is gone
+    throw err;
   }
 }
 

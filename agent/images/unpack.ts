@@ -13,6 +13,7 @@ import { DEFAULT_LAYER_LIMITS, limitExceeded, type LayerLimits } from './limits.
 import { fsOps } from './native.js';
 import { entryOwner, entryTimes, entryXattrs, type PaxHeaders } from './tar-headers.js';
 import { readTar } from './tar-reader.js';
+import { unless } from '../../proto/undo.js';
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -74,7 +75,7 @@ export async function unpackLayer(
     const { atime, mtime } = entryTimes(header);
     switch (header.type) {
       case 'directory': {
-        const st = await lstat(target).catch(() => undefined);
+        const st = await unless(lstat(target), ['ENOENT']);
         if (st !== undefined && !st.isDirectory()) await replaceExisting(target, known);
         if (st === undefined || !st.isDirectory()) await mkdir(target, { mode: 0o700 });
         await chown(target, uid, gid);
@@ -179,7 +180,7 @@ async function whiteout(
 
 /** Removes whatever an earlier entry put at `path`; a later entry for the same name wins. */
 async function replaceExisting(path: string, known: Set<string>): Promise<void> {
-  const st = await lstat(path).catch(() => undefined);
+  const st = await unless(lstat(path), ['ENOENT']);
   if (st === undefined) return;
   await rm(path, { recursive: true, force: true });
   if (st.isDirectory()) known.clear();
