@@ -10,3 +10,4 @@ export type { GreChoice } from './gre/detect.js';
 export { MIN_OVERLAY_MTU, type OverlayDriver } from './driver.js';
 export * from './dns/index.js';
 export * from './vip/index.js';
+export * from './ingress/index.js';

@@ -1,0 +1,70 @@
+// Published ports on a lab of 3 hosts: a service's only task runs on h2; h1 (no task) and h2
+// publish port 8080; h3 plays the outside client. The overlay's forward chain drops flows into
+// a bridge that it does not name: until its firewall accepts shoal_ingress's conntrack mark (one
+// line, vip/README.md), this test adds that line itself, standing in for it.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { IngressTable, INGRESS_CT_MARK } from '../../overlay-net/ingress/index.js';
+import { containerNamespacesLeft, must, residue, upLab, type TestLab } from './lab.js';
+import { meshPeers, network, spread } from './fixtures.js';
+
+const LAB = 'ovpub';
+let t: TestLab;
+const tables: IngressTable[] = [];
+
+beforeAll(async () => {
+  t = await upLab(LAB, 3, '10.247.0.0/24');
+}, 120_000);
+
+afterEach(async () => {
+  for (const x of tables.splice(0)) await x.close();
+  await t.reset();
+  for (const h of t.hosts) expect(await residue(h), `residue on ${h.name}`).toEqual([]);
+  expect(await containerNamespacesLeft(t.name)).toEqual([]);
+});
+
+afterAll(async () => {
+  await t?.down();
+});
+
+async function ask(from: string, addr: string, port: number): Promise<string> {
+  const r = await t.lab.exec(from, ['busybox', 'nc', '-w', '2', addr, String(port)]);
+  return r.stdout.trim();
+}
+
+describe('published ports', () => {
+  it('answers on a host with no task (through the peer that has one) and on the task\'s host (client address kept)', async () => {
+    const net = network('puba', 'vxlan', '10.248.1.0/24');
+    const [task] = await spread(t, net, ['h2']);
+    await meshPeers(t, net, ['h2']);
+    await t.open('h1'); // an agent runs there too (it forwards: ip_forward on)
+    task!.c.spawn(['busybox', 'nc', '-ll', '-p', '80', '-e', 'echo', 'hello-from-task']);
+    const h1 = t.lab.host('h1').addr;
+    const h2 = t.lab.host('h2').addr;
+    const h3 = t.lab.host('h3').addr;
+    const ns2 = ['nsenter', `--net=${t.lab.host('h2').netnsPath}`];
+    // Stand-in for the overlay's accept of published-port flows (see the header).
+    await must([...ns2, 'nft', 'insert', 'rule', 'inet', 'shoal_overlay', 'forward', 'ct', 'mark', '&', INGRESS_CT_MARK, '==', INGRESS_CT_MARK, 'oifname', '"shovb*"', 'accept']);
+
+    const port = { protocol: 'tcp' as const, publishedPort: 8080, targetPort: 80 };
+    tables.push(await IngressTable.open({ hostNetns: t.lab.host('h1').netnsPath }, [h2], [{ ...port, localTasks: [], remoteHosts: [h2] }]));
+    tables.push(await IngressTable.open({ hostNetns: t.lab.host('h2').netnsPath }, [h1], [{ ...port, localTasks: [task!.ip], remoteHosts: [] }]));
+
+    let direct = '';
+    for (let i = 0; i < 50 && direct === ''; i++) direct = await ask('h3', h2, 8080);
+    expect(direct).toBe('hello-from-task');
+    // On the task's host the task sees the client itself: the flow's reply goes to h3.
+    const flows = await must([...ns2, 'conntrack', '-L', '-p', 'tcp', '--dport', '8080', '-s', h3]);
+    expect(flows).toContain(`src=${task!.ip} dst=${h3}`);
+    // Through h1, which has no task: forwarded to h2 (masqueraded), which sends it to its task only.
+    expect(await ask('h3', h1, 8080)).toBe('hello-from-task');
+    // Another port is not published: refused or dropped, never answered.
+    expect(await ask('h3', h1, 8081)).toBe('');
+
+    // The task goes: h2 has no backend, h1 forgets h2; nothing answers any more.
+    await tables[1]!.set({ ...port, localTasks: [], remoteHosts: [] });
+    await tables[0]!.set({ ...port, localTasks: [], remoteHosts: [] });
+    expect(await ask('h3', h2, 8080)).toBe('');
+    await tables[0]!.unpublish('tcp', 8080);
+    expect(await must(['nsenter', `--net=${t.lab.host('h1').netnsPath}`, 'nft', 'list', 'map', 'ip', 'shoal_ingress', 'ports'])).not.toContain('8080');
+  });
+});
