@@ -82,27 +82,30 @@ async function* follow(live: string, maxFiles: number, opts: LogReadOptions): As
   let pos = 0;
   let rest = '';
   const buf = Buffer.alloc(64 * 1024);
+  /** The records of the next bytes of the open file from `pos` ([] at its end, null: nothing read). */
+  const readMore = async (): Promise<LogEntry[] | null> => {
+    if (!fh) return null;
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) return null;
+    pos += bytesRead;
+    rest += buf.subarray(0, bytesRead).toString('utf8');
+    const parts = rest.split('\n');
+    rest = parts.pop() ?? '';
+    return parts.map(parse).filter((e): e is LogEntry => e !== null);
+  };
   try {
     for (;;) {
       if (opts.signal?.aborted) return;
-      let progressed = false;
-      if (fh) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead > 0) {
-          progressed = true;
-          pos += bytesRead;
-          rest += buf.subarray(0, bytesRead).toString('utf8');
-          const parts = rest.split('\n');
-          rest = parts.pop() ?? '';
-          for (const l of parts) {
-            const e = parse(l);
-            if (e) yield e;
-          }
-        }
+      const entries = await readMore();
+      if (entries) {
+        yield* entries;
+        continue;
       }
-      if (progressed) continue;
       const nowIno = await inode(live);
       if (nowIno !== null && nowIno !== ino) {
+        // The writer may have appended to the old file after the read above found its end and
+        // before it rotated: finish the old file (our descriptor still reads it) before the newer ones.
+        for (let more = await readMore(); more; more = await readMore()) yield* more;
         await fh?.close();
         for (const path of ino === null ? [] : await rotatedSince(live, ino, maxFiles)) {
           for await (const l of linesOf(createReadStream(path))) {

@@ -4,8 +4,24 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { readLogs } from '../../../agent/runtime/logs.js';
+
+// A hook run once just before the reader's next stat of a path: it puts the writer's moves exactly
+// between the reader's read that found the end of the file and its look for a rotation.
+const race = vi.hoisted(() => ({ path: '', beforeStat: undefined as (() => void) | undefined }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>();
+  const stat = ((path: string, opts?: object) => {
+    if (race.beforeStat && String(path) === race.path) {
+      const run = race.beforeStat;
+      race.beforeStat = undefined;
+      run();
+    }
+    return real.stat(path, opts);
+  }) as typeof real.stat;
+  return { ...real, stat, default: { ...real, stat } };
+});
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -43,4 +59,26 @@ it('follow reads every file that rotated between two polls, in order', async () 
     }
   }
   expect(texts).toEqual(['one\n', 'two\n', 'three\n', 'four\n']);
+});
+
+it('follow finishes the old file when the writer appended to it just before rotating', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoalpf-logs-'));
+  dirs.push(dir);
+  const live = join(dir, 'container.log');
+  writeFileSync(live, record('one\n'));
+  let done = false;
+  const texts: string[] = [];
+  for await (const e of readLogs(dir, 5, { follow: true, finished: async () => done })) {
+    texts.push(e.text);
+    if (texts.length === 1) {
+      race.path = live;
+      race.beforeStat = () => {
+        writeFileSync(live, record('two\n'), { flag: 'a' }); // after the reader's read found the end
+        rotate(live, 5, record('three\n'));
+        done = true;
+      };
+    }
+  }
+  expect(race.beforeStat).toBeUndefined(); // the race was staged
+  expect(texts).toEqual(['one\n', 'two\n', 'three\n']);
 });
