@@ -85,7 +85,8 @@ describe('container run into a pipe that closes', () => {
   it('logs -f of a running container stops quietly when its reader goes', () => {
     expect(cli('run', '-d', '--name', 'shoalepipe-logs', ...CHATTY).code).toBe(0);
     const r = piped(1, 'logs', '-f', 'shoalepipe-logs');
-    expect(r.out).toBe('line 1\n');
+    // the oldest line the log still holds: line 1 has rotated away if the CLI took a while to start
+    expect(r.out).toMatch(/^line \d+\n$/);
     expect(r.err).toBe('');
     expect(r.cliStatus).toBe(141);
     expect(cli('rm', '-f', 'shoalepipe-logs').code).toBe(0);
