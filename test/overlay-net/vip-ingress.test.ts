@@ -26,6 +26,16 @@ afterAll(async () => {
   await t?.down();
 });
 
+// UDP: a server that answers each datagram with `udp-hello`, and a client that prints the answer.
+const UDP_SERVER = `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('udp-hello',r.port,r.address));s.bind(125)`;
+const UDP_CLIENT = `const s=require('dgram').createSocket('udp4');const [a,p]=process.argv.slice(1);
+s.on('message',m=>{console.log(String(m));process.exit(0)});s.send('x',Number(p),a);setTimeout(()=>process.exit(0),1500)`;
+
+async function askUdp(from: string, addr: string, port: number): Promise<string> {
+  const r = await t.lab.exec(from, [process.execPath, '-e', UDP_CLIENT, addr, String(port)]);
+  return r.stdout.trim();
+}
+
 async function ask(from: string, addr: string, port: number): Promise<string> {
   const r = await t.lab.exec(from, ['busybox', 'nc', '-w', '2', addr, String(port)]);
   return r.stdout.trim();
@@ -59,6 +69,16 @@ describe('published ports', () => {
     expect(await ask('h3', h1, 8080)).toBe('hello-from-task');
     // Another port is not published: refused or dropped, never answered.
     expect(await ask('h3', h1, 8081)).toBe('');
+
+    // UDP, both ways in.
+    task!.c.spawn([process.execPath, '-e', UDP_SERVER]);
+    const udp = { protocol: 'udp' as const, publishedPort: 9125, targetPort: 125 };
+    await tables[0]!.set({ ...udp, localTasks: [], remoteHosts: [h2] });
+    await tables[1]!.set({ ...udp, localTasks: [task!.ip], remoteHosts: [] });
+    let u = '';
+    for (let i = 0; i < 20 && u === ''; i++) u = await askUdp('h3', h2, 9125);
+    expect(u).toBe('udp-hello');
+    expect(await askUdp('h3', h1, 9125)).toBe('udp-hello');
 
     // The task goes: h2 has no backend, h1 forgets h2; nothing answers any more.
     await tables[1]!.set({ ...port, localTasks: [], remoteHosts: [] });
