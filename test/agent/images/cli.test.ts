@@ -107,7 +107,7 @@ describe('shoal image CLI', () => {
     expect((await shoal('load', '-i', saved)).stdout).toBe('Loaded image: myroot:2\n');
     expect((await shoal('rm', 'myroot:2')).code).toBe(0);
     expect((await shoal('prune')).stdout).toMatch(/^Removed 0 images and 1 layers/);
-  });
+  }, 180_000); // thirteen CLI processes (node + tsx each): 44-60 s and more on a loaded 2-core machine
 
   it('two processes loading the same image at once share one copy of each layer', async () => {
     const [a, b] = await Promise.all([shoal('load', '-i', testImagePath('redis')), shoal('load', '-i', testImagePath('redis'))]);

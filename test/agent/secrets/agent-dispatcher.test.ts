@@ -123,5 +123,7 @@ describe('Agent with a dispatcher: secrets and configs', () => {
     await until(async () => (await collect(fx.runtime.logs(c.id))).map((e) => e.text).join('').includes(`${450 * 1024} /run/secrets/big11`), 'the last secret whole in the container');
     await mgr.store.update((tx) => tx.tasks.delete(id));
     await until(async () => !(await taskContainers(fx.runtime)).has(id), 'container removed');
+    // the tmpfs goes after the container: stopping the agent before that left it mounted
+    await until(() => mountsUnder(join(fx.root, 'run')).length === 0, 'task tmpfs unmounted');
   });
 });
