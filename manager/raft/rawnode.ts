@@ -170,25 +170,33 @@ export class RawNode {
     return { leader: r.lead, role: r.role === 'follower' && r.isLearner ? 'learner' : r.role };
   }
 
-  hasReady(): boolean {
+  /**
+   * Is there a Ready? `applyUpTo` (see ready()) must be the same as the next ready() call's.
+   */
+  hasReady(applyUpTo?: bigint): boolean {
     const r = this.raft;
     r.flushAppends();
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
     if (r.log.unstable.entries.length > 0 || r.log.unstable.snapshot) return true;
-    if (r.log.hasNextCommittedEnts()) return true;
+    if (r.log.hasNextCommittedEnts(applyUpTo)) return true;
     const s = this.softState();
     if (s.leader !== this.prevSoft.leader || s.role !== this.prevSoft.role) return true;
     const hs = r.hardState();
     return hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit;
   }
 
-  /** Everything to persist, send and apply since the last Ready; messages are handed over once. */
-  ready(): Ready {
+  /**
+   * Everything to persist, send and apply since the last Ready; messages are handed over once.
+   * `applyUpTo` holds back committed entries past that index (a driver that persists Readies
+   * while taking the next ones hands out only what its own log has made durable); they come in
+   * a later Ready.
+   */
+  ready(applyUpTo?: bigint): Ready {
     const r = this.raft;
     r.flushAppends();
     const rd: Ready = {
       entries: r.log.unstableEntries().slice(),
-      committedEntries: r.log.nextCommittedEnts(r.cfg.maxCommittedSizePerReady ?? DEFAULT_MAX_COMMITTED_PER_READY),
+      committedEntries: r.log.nextCommittedEnts(r.cfg.maxCommittedSizePerReady ?? DEFAULT_MAX_COMMITTED_PER_READY, applyUpTo),
       messages: r.msgs,
       readStates: r.readStates,
       mustSync: false,

@@ -150,15 +150,20 @@ export class RaftLog {
     return this.slice(i, last + 1n, maxBytes);
   }
 
-  /** Committed entries not yet handed out for application. */
-  nextCommittedEnts(maxBytes: number): Entry[] {
+  /** Committed entries not yet handed out for application, up to `upTo` (default: all). */
+  nextCommittedEnts(maxBytes: number, upTo?: bigint): Entry[] {
     const lo = this.applyingFrom();
-    if (this.committed + 1n <= lo) return [];
-    return this.slice(lo, this.committed + 1n, maxBytes);
+    const hi = this.applyBound(upTo);
+    if (hi + 1n <= lo) return [];
+    return this.slice(lo, hi + 1n, maxBytes);
   }
 
-  hasNextCommittedEnts(): boolean {
-    return this.committed + 1n > this.applyingFrom();
+  hasNextCommittedEnts(upTo?: bigint): boolean {
+    return this.applyBound(upTo) + 1n > this.applyingFrom();
+  }
+
+  private applyBound(upTo: bigint | undefined): bigint {
+    return upTo !== undefined && upTo < this.committed ? upTo : this.committed;
   }
 
   private applyingFrom(): bigint {

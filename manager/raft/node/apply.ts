@@ -81,6 +81,13 @@ export class Applier<R> {
     return encodeNodeSnapshot(this.members, this.sm.snapshot());
   }
 
+  /** Rejects the callers whose deadline has passed (called on the driver's tick). */
+  expire(now: number): void {
+    this.proposals.expire(now);
+    this.confs.expire(now);
+    this.reads.expire(now);
+  }
+
   rejectAll(err: Error): void {
     this.proposals.rejectAll(err);
     this.confs.rejectAll(err);

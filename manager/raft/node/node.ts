@@ -3,7 +3,7 @@
 // messages, apply what is committed, advance. Callers get promises settled by what gets applied.
 import { randomInt } from 'node:crypto';
 import { type ConfChange, ConfChangeType, type ConfState, type Message, MessageType, type Snapshot } from '../../../proto/gen/raft.js';
-import { ConfChangeError, NotLeaderError, RawNode, type MemoryLogStorage } from '../index.js';
+import { ConfChangeError, NotLeaderError, RawNode, type MemoryLogStorage, type Ready } from '../index.js';
 import type { Wal } from '../storage/index.js';
 import { GrpcRaftTransport } from '../transport/index.js';
 import { boot } from './boot.js';
@@ -37,9 +37,16 @@ export class RaftNode<R> {
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> = Promise.resolve();
   private stopped = false;
+  private failed = false;
   private leader = 0n;
   private isLeader = false;
   private snapIndex: bigint;
+  /** Last log index known to be in this member's WAL (what may be applied, and told as committed). */
+  private durable: bigint;
+  /** Writes with entries not yet durable, oldest first. */
+  private readonly inflight: { first: bigint; last: bigint }[] = [];
+  /** Settles once every write issued so far is durable. */
+  private lastWrite: Promise<void> = Promise.resolve();
   address = '';
 
   private constructor(
@@ -63,6 +70,7 @@ export class RaftNode<R> {
     };
     this.ap = new Applier(o.id, o.stateMachine, hooks, log, members, applied, confState);
     this.snapIndex = applied;
+    this.durable = storage.lastIndex();
   }
 
   /** Recovers (or bootstraps) the member in `o.dir`, starts serving and ticking. */
@@ -116,6 +124,7 @@ export class RaftNode<R> {
     node.loopDone = node.run().catch((err: unknown) => node!.fatal(err));
     node.ticker = setInterval(() => {
       node!.rn.tick();
+      node!.ap.expire(performance.now());
       node!.kick();
     }, cfg.tickMs);
     log.info({ id: o.id.toString(), address: node.address, applied: b.applied.toString() }, 'raft node started');
@@ -126,7 +135,7 @@ export class RaftNode<R> {
   async propose(data: Uint8Array): Promise<R> {
     this.assertRunning();
     const seq = this.ap.proposals.next();
-    const done = this.ap.proposals.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('proposal', this.cfg.requestTimeoutMs));
+    const done = this.ap.proposals.wait(seq, performance.now() + this.cfg.requestTimeoutMs, () => new RaftTimeoutError('proposal', this.cfg.requestTimeoutMs));
     try {
       this.rn.propose(wrapProposal(this.o.id, seq, data));
     } catch (err) {
@@ -141,7 +150,7 @@ export class RaftNode<R> {
     this.assertRunning();
     if (this.leader === 0n) throw new NotLeaderError(0n);
     const seq = this.ap.reads.next();
-    const done = this.ap.reads.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('read index', this.cfg.requestTimeoutMs));
+    const done = this.ap.reads.wait(seq, performance.now() + this.cfg.requestTimeoutMs, () => new RaftTimeoutError('read index', this.cfg.requestTimeoutMs));
     const ctx = Buffer.allocUnsafe(8);
     ctx.writeBigUInt64BE(seq);
     try {
@@ -247,7 +256,7 @@ export class RaftNode<R> {
   private async changeMembers(type: ConfChangeType, id: bigint, addr: string | undefined): Promise<ConfState> {
     this.assertRunning();
     const seq = this.ap.confs.next();
-    const done = this.ap.confs.wait(seq, this.cfg.requestTimeoutMs, () => new RaftTimeoutError('membership change', this.cfg.requestTimeoutMs));
+    const done = this.ap.confs.wait(seq, performance.now() + this.cfg.requestTimeoutMs, () => new RaftTimeoutError('membership change', this.cfg.requestTimeoutMs));
     const context = Buffer.from(JSON.stringify({ addr, proposer: this.o.id.toString(), seq: seq.toString() }));
     try {
       this.rn.proposeConfChange({ changes: [{ type, nodeId: id }], context });
@@ -288,48 +297,83 @@ export class RaftNode<R> {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      if (!this.rn.hasReady()) {
+      if (!this.rn.hasReady(this.durable)) {
         await new Promise<void>((r) => (this.wake = r));
         continue;
       }
-      const rd = this.rn.ready();
+      // committed entries come only as far as this member's WAL is durable: the state
+      // machine's snapshots must never run ahead of the log (the rest come after the write)
+      const rd = this.rn.ready(this.durable);
       if (rd.softState) this.isLeader = rd.softState.role === 'leader';
       if (rd.softState && rd.softState.leader !== this.leader) this.leaderChanged(rd.softState.leader);
-      // A leader may replicate while it writes its own copy (Raft thesis 10.2.1): commit indexes
-      // that count its unwritten entries leave only in later Readies, after this fsync. The one
-      // exception is a commit already covering this Ready's entries (a single voter with
-      // learners): such a message waits, like votes and acks always do.
-      const firstNew = rd.entries[0]?.index;
-      let late = rd.messages;
-      if (this.isLeader) {
-        late = [];
-        const early: Message[] = [];
-        for (const m of rd.messages) {
-          const replication = m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT;
-          (replication && (firstNew === undefined || m.commit < firstNew) ? early : late).push(m);
-        }
-        this.transport.send(early);
+      if (rd.snapshot?.metadata && rd.snapshot.metadata.index > 0n) {
+        await this.lastWrite; // the snapshot replaces the log: nothing of the old one still in flight
+        await this.installSnapshot(rd.snapshot);
       }
-      if (rd.snapshot?.metadata && rd.snapshot.metadata.index > 0n) await this.installSnapshot(rd.snapshot);
-      // Committed entries already in the local WAL are applied while this Ready's own entries
-      // are being fsynced (a single-voter cluster commits unstable entries: those wait).
-      const split = firstNew === undefined ? rd.committedEntries.length : rd.committedEntries.findIndex((e) => e.index >= firstNew);
-      const applyNow = split < 0 ? rd.committedEntries : rd.committedEntries.slice(0, split);
-      const applyLater = split < 0 ? [] : rd.committedEntries.slice(split);
-      if (rd.entries.length || rd.hardState) {
-        this.ap.noteOwn(rd.entries);
-        const persisted = this.wal.save({ entries: rd.entries, hardState: rd.hardState }, rd.mustSync);
-        this.ap.apply(applyNow);
-        await persisted;
-        this.storage.append(rd.entries);
-        if (rd.hardState) this.storage.setHardState(rd.hardState);
-      } else this.ap.apply(applyNow);
-      this.transport.send(late);
-      this.ap.apply(applyLater);
+      // What needs nothing of this Ready's write goes first: replication, then applying (and
+      // so answering callers) what is already durable; sealing and writing come after.
+      const { now, late } = this.splitMessages(rd.messages);
+      this.transport.send(now);
+      this.ap.apply(rd.committedEntries);
       this.ap.noteReads(rd.readStates);
+      // The write is started and the loop goes on: proposals that arrive while it is in flight
+      // are replicated at once and their entries join the WAL's next write (one fdatasync for
+      // all of them). The in-memory log takes the entries now so the core can send them.
+      this.startWrite(rd);
+      // messages sent after every write issued so far is durable, in order: acks and votes
+      // never leave before what they promise is on disk
+      if (late.length) this.lastWrite.then(() => void (this.stopped || this.transport.send(late)), () => {}); // a failed write is fatal
       this.rn.advance(rd);
       if (this.ap.applied - this.snapIndex >= BigInt(this.cfg.snapshotEvery)) await this.takeSnapshot();
     }
+    await this.lastWrite;
+  }
+
+  /** Hands the Ready's entries and hard state to the WAL (group commit) and to the in-memory
+   *  log; `durable` follows the writes as they complete. */
+  private startWrite(rd: Ready): void {
+    if (!rd.entries.length && !rd.hardState) return;
+    let span: { first: bigint; last: bigint } | undefined;
+    if (rd.entries.length) {
+      this.ap.noteOwn(rd.entries);
+      span = { first: rd.entries[0]!.index, last: rd.entries[rd.entries.length - 1]!.index };
+      // entries from `first` on are replaced or new: not durable until this write is
+      if (this.durable >= span.first) this.durable = span.first - 1n;
+      this.inflight.push(span);
+      this.storage.append(rd.entries);
+    }
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    const saved = this.wal.save({ entries: rd.entries, hardState: rd.hardState }, rd.mustSync);
+    const done = saved.then(() => {
+      if (!span) return;
+      // writes complete in the order they were saved
+      this.inflight.shift();
+      let d = span.last;
+      for (const later of this.inflight) if (later.first - 1n < d) d = later.first - 1n;
+      this.durable = d;
+      this.kick(); // committed entries held back for this write may be applied now
+    });
+    // a failed write stops the node (fatal); later waiters see the rejection too
+    done.catch((err: unknown) => this.fatal(err));
+    this.lastWrite = done;
+  }
+
+  /** What may leave before this Ready's write is durable. A leader replicates at once (Raft
+   *  thesis 10.2.1), but the commit index it tells followers never counts its own entries
+   *  before they are durable here: a message with entries carries the commit clamped to what
+   *  is durable (a later message carries the rest), one without entries waits for the write. */
+  private splitMessages(msgs: Message[]): { now: Message[]; late: Message[] } {
+    if (!this.isLeader) return { now: [], late: msgs };
+    const now: Message[] = [];
+    const late: Message[] = [];
+    for (const m of msgs) {
+      const replication = m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT;
+      if (!replication) late.push(m);
+      else if (m.commit <= this.durable) now.push(m);
+      else if (m.type === MessageType.MSG_APP && m.entries.length) now.push({ ...m, commit: this.durable });
+      else late.push(m);
+    }
+    return { now, late };
   }
 
   private leaderChanged(leader: bigint): void {
@@ -348,6 +392,7 @@ export class RaftNode<R> {
   private async installSnapshot(snap: Snapshot): Promise<void> {
     await this.wal.saveSnapshot(snap);
     this.storage.applySnapshot(snap);
+    this.durable = snap.metadata!.index;
     this.ap.restore(snap);
     this.snapIndex = this.ap.applied;
     this.log.info({ index: this.ap.applied.toString() }, 'raft snapshot installed from the leader');
@@ -367,6 +412,8 @@ export class RaftNode<R> {
   }
 
   private fatal(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
     // a failed fsync or a broken invariant: continuing could acknowledge what is not durable
     this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'raft node failed; stopping');
     this.ap.rejectAll(err instanceof Error ? err : new Error(String(err)));

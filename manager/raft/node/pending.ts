@@ -1,9 +1,12 @@
 // Callers waiting for something the log will decide: a proposal applied, a read index reached.
+// Deadlines are checked by expire(), which the driver calls on its tick: a request on the hot
+// path creates no timer of its own (one timer per write was a timer set and cleared per write).
 
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  deadline: number;
+  onTimeout: () => Error;
 }
 
 export class Pending<T> {
@@ -14,15 +17,21 @@ export class Pending<T> {
     return ++this.seq;
   }
 
-  /** Registers `seq`; it rejects with `onTimeout()` unless settled within `ms`. */
-  wait(seq: bigint, ms: number, onTimeout: () => Error): Promise<T> {
+  /** Registers `seq`; expire() rejects it with `onTimeout()` once `now` passes `deadline`. */
+  wait(seq: bigint, deadline: number, onTimeout: () => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(seq);
-        reject(onTimeout());
-      }, ms);
-      this.waiting.set(seq, { resolve, reject, timer });
+      this.waiting.set(seq, { resolve, reject, deadline, onTimeout });
     });
+  }
+
+  /** Rejects every waiter whose deadline is before `now`. Waiters are kept in registration
+   *  order and deadlines follow it closely, so the scan stops at the first one still in time. */
+  expire(now: number): void {
+    for (const [seq, w] of this.waiting) {
+      if (w.deadline > now) break;
+      this.waiting.delete(seq);
+      w.reject(w.onTimeout());
+    }
   }
 
   has(seq: bigint): boolean {
@@ -37,7 +46,6 @@ export class Pending<T> {
     const w = this.waiting.get(seq);
     if (!w) return;
     this.waiting.delete(seq);
-    clearTimeout(w.timer);
     w.resolve(v);
   }
 
@@ -45,7 +53,6 @@ export class Pending<T> {
     const w = this.waiting.get(seq);
     if (!w) return;
     this.waiting.delete(seq);
-    clearTimeout(w.timer);
     w.reject(e);
   }
 
