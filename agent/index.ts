@@ -14,6 +14,7 @@ import type { ContainerRuntime } from './runtime/index.js';
 import { SecretStore, TaskFiles } from './secrets/index.js';
 import { LocalVolumes } from './volumes/index.js';
 import { LogPublisher, SessionLoop, StatusReporter, type ManagerSession } from './session/index.js';
+import { settled } from '../proto/undo.js';
 
 export interface AgentOptions {
   runtime: ContainerRuntime;
@@ -182,7 +183,7 @@ export class Agent {
     this.networks = new Promise<TaskNetworks>((resolve, reject) => {
       this.settleNetworks = { resolve, reject };
     });
-    this.networks.catch(() => undefined); // waiters see the error; nobody may be waiting
+    void settled(this.networks); // waiters see the error; nobody may be waiting
   }
 
   /** Opens overlay-net over this node's underlay address and adopts what the tasks it knows need. */
@@ -268,7 +269,7 @@ export class Agent {
 
   private applying: Promise<unknown> = Promise.resolve();
   private track(p: Promise<unknown>): void {
-    this.applying = Promise.all([this.applying, p.catch(() => undefined)]);
+    this.applying = Promise.all([this.applying, settled(p)]); // p's error goes to its own caller
   }
 
   /** Resolves once every assignment received so far is applied (tasks added or removed, the

@@ -5,6 +5,7 @@
 // host the shim attaches the same allow-list as a BPF program (native/shim/devices.c).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { hasCode, undoFailed } from '../../proto/undo.js';
 
 const ALLOWED = [
   'c *:* m', // mknod of any node, as Docker allows; opening is what the list guards
@@ -61,7 +62,7 @@ export async function removeDeviceCgroup(dir: string): Promise<void> {
   }
   try {
     rmdirSync(dirname(dir)); // the shared parent: fails while other containers use it
-  } catch {
-    // still in use
+  } catch (err) {
+    if (!hasCode(err, ['EBUSY', 'ENOTEMPTY', 'ENOENT'])) undoFailed(err, { what: `remove devices cgroup parent ${dirname(dir)}` });
   }
 }

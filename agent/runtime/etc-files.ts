@@ -5,11 +5,13 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerSpec, MountSpec } from './types.js';
+import { hasCode } from '../../proto/undo.js';
 
 function hostFile(path: string, fallback: string): string {
   try {
     return readFileSync(path, 'utf8');
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT'])) throw err;
     return fallback;
   }
 }

@@ -7,6 +7,7 @@
 // containers at once on a busy disk.
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hasCode } from '../../proto/undo.js';
 
 export const MOUNT_POINT_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
 /** Top-level directories of the layer, with the modes images usually give them. */
@@ -42,7 +43,8 @@ export function ensureMountPointLayer(stateDir: string): string {
 function isDir(path: string): boolean {
   try {
     return lstatSync(path).isDirectory();
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ENOTDIR'])) throw err;
     return false;
   }
 }
@@ -61,7 +63,8 @@ function dirMerges(layers: readonly string[], name: string): boolean {
     let st;
     try {
       st = lstatSync(join(layers[i]!, name));
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ['ENOENT', 'ENOTDIR'])) throw err;
       continue;
     }
     if (st.isDirectory()) return true;

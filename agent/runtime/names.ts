@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'no
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NameInUseError, NoSuchContainerError } from './errors.js';
+import { hasCode } from '../../proto/undo.js';
 
 export class NameRegistry {
   private readonly dir: string;
@@ -54,7 +55,8 @@ export class NameRegistry {
 function readOr(path: string): string {
   try {
     return readFileSync(path, 'utf8').trim();
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT'])) throw err;
     return '';
   }
 }
@@ -62,7 +64,8 @@ function readOr(path: string): string {
 function unlinkQuiet(path: string): void {
   try {
     unlinkSync(path);
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT'])) throw err;
     // already gone
   }
 }
@@ -70,7 +73,8 @@ function unlinkQuiet(path: string): void {
 function listDir(dir: string): string[] {
   try {
     return readdirSync(dir);
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT'])) throw err;
     return [];
   }
 }

@@ -11,6 +11,7 @@ import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Credentials } from './user.js';
 import type { MountSpec } from './types.js';
+import { hasCode } from '../../proto/undo.js';
 
 export interface ShimProcessConfig {
   args: string[];
@@ -167,7 +168,8 @@ export async function runShim(config: Buffer, dir: string): Promise<RunOutcome> 
     } finally {
       try {
         unlinkSync(path);
-      } catch {
+      } catch (err) {
+        if (!hasCode(err, ['ENOENT'])) throw err;
         // already gone
       }
     }

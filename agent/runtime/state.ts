@@ -6,6 +6,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import type { ContainerInfo, ContainerSpec, ContainerState, ExitStatus } from './types.js';
+import { hasCode } from '../../proto/undo.js';
 
 export interface ContainerRecord {
   id: string;
@@ -52,7 +53,8 @@ export async function readRecord(dir: string): Promise<ContainerRecord | null> {
   let rec: ContainerRecord;
   try {
     rec = JSON.parse(readFileSync(join(dir, files.record), 'utf8')) as ContainerRecord;
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ENOTDIR', 'SyntaxError'])) throw err;
     return null;
   }
   if (rec.pid === undefined) {
@@ -71,7 +73,8 @@ function readInitFile(dir: string): { pid: number; pidStart: string; startedAt: 
   let text: string;
   try {
     text = readFileSync(join(dir, files.initPid), 'utf8');
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT'])) throw err;
     return null;
   }
   const [pid, pidStart, startedAt] = text.trim().split(' ');
@@ -89,7 +92,8 @@ export async function readExit(dir: string): Promise<ExitStatus | null> {
   let raw: { code: number; signal: number; oomKilled: boolean; finishedAt: string };
   try {
     raw = JSON.parse(readFileSync(join(dir, files.exit), 'utf8')) as typeof raw;
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'SyntaxError'])) throw err;
     return null;
   }
   return {
@@ -105,7 +109,8 @@ export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ESRCH'])) throw err;
     return null;
   }
 }
@@ -115,7 +120,8 @@ export async function readPidFile(dir: string, name: string): Promise<number | n
     // the first field: init.pid carries more after it
     const n = Number(readFileSync(join(dir, name), 'utf8').trim().split(' ')[0]);
     return Number.isSafeInteger(n) && n > 0 ? n : null;
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT'])) throw err;
     return null;
   }
 }
@@ -130,7 +136,8 @@ export async function shimAlive(dir: string): Promise<boolean> {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return cmd.includes('shoal-shim') && cmd.includes(dir);
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ESRCH'])) throw err;
     return false;
   }
 }

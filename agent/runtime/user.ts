@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { userProblem } from '../../rules/container.js';
 import { ContainerSpecError } from './errors.js';
+import { hasCode } from '../../proto/undo.js';
 
 export interface Credentials {
   uid: number;
@@ -15,7 +16,8 @@ async function imageFile(layers: string[], rel: string): Promise<string[]> {
   for (let i = layers.length - 1; i >= 0; i--) {
     try {
       return (await readFile(join(layers[i]!, rel), 'utf8')).split('\n').filter((l) => l && !l.startsWith('#'));
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ['ENOENT', 'ENOTDIR'])) throw err;
       // not in this layer: look lower
     }
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { files, initAlive, lostExit, readExit, readPidFile, readRecord, shimAlive, writeJsonAtomic } from './state.js';
 import type { ExitStatus } from './types.js';
 import { reapSupervisors } from './shim.js';
+import { hasCode } from '../../proto/undo.js';
 
 const POLL_MS = 500;
 
@@ -49,7 +50,8 @@ export function waitForExit(dir: string, signal?: AbortSignal): Promise<ExitStat
         if (name === null || name === files.exit) run(false);
       });
       watcher.on('error', () => undefined);
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ['ENOSPC', 'EMFILE', 'ENOSYS', 'ENOENT'])) throw err;
       // no inotify: the poll below still finds the exit
     }
     timer = setInterval(() => run(true), POLL_MS);

@@ -11,6 +11,7 @@ import type { ContainerInfo } from '../runtime/index.js';
 import { unmountAll } from '../secrets/host-mounts.js';
 import { copyImagePath } from './copy-up.js';
 import { VolumeInUseError, VolumeNameError, VolumeNotFoundError } from './errors.js';
+import { hasCode, settled } from '../../proto/undo.js';
 
 export interface VolumeInfo {
   name: string;
@@ -93,7 +94,8 @@ export class LocalVolumes {
     let meta: { labels?: Record<string, string>; createdAt?: string } = {};
     try {
       meta = JSON.parse(readFileSync(join(dir, META), 'utf8')) as typeof meta;
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ['ENOENT', 'SyntaxError'])) throw err;
       // labels are informative: a lost volume.json keeps the data usable
     }
     return { name, driver: 'local', mountpoint: join(dir, DATA), labels: meta.labels ?? {}, createdAt: meta.createdAt ?? '' };
@@ -132,7 +134,7 @@ export class LocalVolumes {
   private locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(name) ?? Promise.resolve();
     const p = prev.then(fn, fn);
-    const tail = p.catch(() => undefined);
+    const tail = settled(p); // the caller gets p's error; the next holder only waits for it
     this.locks.set(name, tail);
     void tail.then(() => {
       if (this.locks.get(name) === tail) this.locks.delete(name);
