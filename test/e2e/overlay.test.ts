@@ -1,7 +1,8 @@
 // Overlay networks on a real lab cluster (issue 10): a service on an overlay network with 3
 // replicas on 3 hosts; from inside each task (`shoal container exec` on its host) ping and TCP
 // to the tasks on the other hosts; another network's task is not reachable; an agent SIGKILLed
-// and restarted keeps a ping answering; removing the services leaves no namespace, link or nft
+// and restarted keeps a ping answering; a lost host's routes are withdrawn from the others and
+// return with it; removing the services leaves no namespace, link or nft
 // table on any host.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,13 +17,13 @@ const s = labSuite({ name: 'shoalove2e', subnet: '10.231.97.0/24', hosts: 3, man
 
 const SERVER = 'while true; do echo "hello from $(hostname)" | nc -l -p 7000; done';
 
-async function createOn(network: string, name: string, replicas: number): Promise<Service> {
+async function createOn(network: string, name: string, replicas: number, constraints: string[] = []): Promise<Service> {
   await s.c.control('h1', 'createNetwork', { spec: { annotations: { name: network }, driverConfig: { name: 'overlay' } } }).catch((e: Error) => {
     if (!/exists|already/i.test(e.message)) throw e;
   });
   const spec = ServiceSpec.fromPartial({
     annotations: { name },
-    task: { container: { image: 'busybox:latest', args: ['sh', '-c', SERVER] }, networks: [{ target: network }] },
+    task: { container: { image: 'busybox:latest', args: ['sh', '-c', SERVER] }, networks: [{ target: network }], placement: { constraints } },
   });
   spec.mode = { $case: 'replicated', value: { replicas } };
   return (await s.c.control<{ service: Service }>('h1', 'createService', { spec })).service;
@@ -77,6 +78,7 @@ async function residue(host: string): Promise<string[]> {
 describe('e2e: overlay networks', () => {
   let web: Running[] = [];
   let other: Running[] = [];
+  const extra: string[] = [];
 
   it('tasks of a service on 3 hosts reach each other over the overlay: ping and TCP', async () => {
     const svc = await createOn('ov_a', 'ov_web', 3);
@@ -124,7 +126,23 @@ describe('e2e: overlay networks', () => {
     expect(after.code, after.stdout).toBe(0);
   }, 300_000);
 
+  it("a host that is lost has its routes withdrawn from the others; back, they return", async () => {
+    const pinned = await createOn('ov_a', 'ov_pinned', 1, ['node.hostname==h3']);
+    extra.push(pinned.id);
+    await running(pinned, 1);
+    const h3 = s.c.host('h3').addr;
+    const routesVia = async (host: string): Promise<string[]> =>
+      (await must(['nsenter', `--net=${s.c.host(host).netnsPath}`, 'ip', 'route', 'show', 'proto', '83'])).split('\n').filter((l) => l.includes(`via ${h3} `));
+    await until(async () => ((await routesVia('h1')).length > 0 ? true : undefined), 'h1 routes to h3\'s tasks', 30_000);
+    await s.c.kill('h3', 'SIGKILL');
+    // marked down after the disconnect grace (30 s here): withdrawn on h1 and h2
+    await until(async () => ((await routesVia('h1')).length === 0 && (await routesVia('h2')).length === 0 ? true : undefined), 'h3 withdrawn', 120_000);
+    await s.c.start('h3');
+    await until(async () => ((await routesVia('h1')).length > 0 ? true : undefined), 'h3 back on h1', 120_000);
+  }, 300_000);
+
   it('service rm leaves no namespace, link or nft table on any host', async () => {
+    for (const id of extra) await s.c.control('h1', 'removeService', { serviceId: id }).catch(() => undefined);
     for (const r of [...web, ...other]) await s.c.control('h1', 'removeService', { serviceId: r.task.serviceId }).catch(() => undefined);
     for (const h of ['h1', 'h2', 'h3']) await until(async () => ((await residue(h)).length === 0 ? true : undefined), `${h} clean: ${(await residue(h)).join(', ')}`, 120_000);
   }, 300_000);
