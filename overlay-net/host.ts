@@ -20,6 +20,7 @@ import { greDataPathOf, greDriver, type GreDataPath } from './gre/driver.js';
 import { chooseGreDataPath, type GreChoice } from './gre/detect.js';
 import { GreDaemon, type GreState } from './gre/daemon.js';
 import type { AttachmentInfo, AttachmentSpec, DriverName, NetworkInfo, NetworkSpec, PeerSpec } from './types.js';
+import { bestEffort, hasCode, settled } from '../proto/undo.js';
 
 export const DEFAULT_DATA_PATH_PORT = 4789;
 
@@ -90,7 +91,7 @@ export class OverlayHost {
   /** Runs one operation at a time: the ledger and the nftables table are rewritten whole. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
+    this.queue = settled(next); // the caller gets next's error; the queue goes on
     return next;
   }
 
@@ -147,7 +148,7 @@ export class OverlayHost {
       await this.applyFirewall();
       await this.syncUserspace();
     } catch (err) {
-      await this.removeNetworkNow(spec.id).catch((e: unknown) => this.log?.error({ err: e, network: spec.id }, 'rollback failed'));
+      await bestEffort(this.removeNetworkNow(spec.id), [], { what: `remove network ${spec.id} after a failed create`, log: this.log, ids: { network: spec.id } });
       throw err;
     }
     this.ledger.data.networks[spec.id]!.committed = true;
@@ -203,7 +204,8 @@ export class OverlayHost {
         throw new InvalidNetworkInputError(`task ${spec.taskId}: address ${a.ip} is already used by task ${other.spec.taskId} on network ${rec.spec.name}`);
     try {
       await access(spec.netnsPath);
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ['ENOENT'])) throw err;
       throw new InvalidNetworkInputError(`task ${spec.taskId}: network namespace ${spec.netnsPath} does not exist`);
     }
     const plan = vethLines(net, {
@@ -225,7 +227,7 @@ export class OverlayHost {
       await this.kernel.ip(plan.host);
       await this.kernel.ip(plan.container, spec.netnsPath);
     } catch (err) {
-      await this.kernel.removeIp(plan.remove).catch((e: unknown) => this.log?.error({ err: e, task: spec.taskId }, 'rollback failed'));
+      await bestEffort(this.kernel.removeIp(plan.remove), [], { what: `remove the links of a failed attach on network ${networkId}`, log: this.log, ids: { task: spec.taskId, network: networkId } });
       delete this.ledger.data.attachments[key];
       await this.ledger.save();
       throw err;
@@ -321,11 +323,13 @@ export class OverlayHost {
       await this.kernel.ip(add.ip);
     } catch (err) {
       // Nothing half-programmed: the new peers' entries go; the old ones were already withdrawn.
-      await this.kernel.removeIp(undo.ip).catch(() => undefined);
-      await this.kernel.removeIp(undo.bridge, 'bridge').catch(() => undefined);
+      // removeIp already ignores entries that are gone: what it throws is a real leak
+      const ctx = { log: this.log, ids: { networks: changes.map((c) => c.net.spec.id).join(',') } };
+      await bestEffort(this.kernel.removeIp(undo.ip), [], { ...ctx, what: 'remove the routes of a failed peer update' });
+      await bestEffort(this.kernel.removeIp(undo.bridge, 'bridge'), [], { ...ctx, what: 'remove the fdb entries of a failed peer update' });
       for (const { net } of changes) this.ledger.data.peers[net.spec.id] = {};
       await this.ledger.save();
-      await this.syncUserspace().catch(() => undefined);
+      await bestEffort(this.syncUserspace(), [], { ...ctx, what: 'resync the userspace data path after a failed peer update' });
       throw err;
     }
     for (const { net, after } of changes) this.ledger.data.peers[net.spec.id] = after;
