@@ -45,6 +45,9 @@ export function vethLines(
   const host = [
     `link add ${o.hostLink} mtu ${o.mtu} master ${o.bridge} type veth peer name ${o.peerLink} address ${o.mac} mtu ${o.mtu} netns ${o.netnsPath}`,
     `link set ${o.hostLink} alias ${attachmentAlias(net.spec.id, o.taskId)}`,
+    // A task reaching its own service's VIP may be DNATed back to itself: the bridge must send
+    // the frame out the port it came in on.
+    `link set dev ${o.hostLink} type bridge_slave hairpin on`,
     `link set ${o.hostLink} up`,
     `route replace ${o.ip}/32 dev ${o.bridge} proto ${ROUTE_PROTO} scope link`,
   ];

@@ -1,7 +1,7 @@
 // Isolation and egress in one nftables table of shoal's own, rewritten whole in one atomic
 // `nft -f` transaction when a network comes or goes. Its size follows the networks on this
 // host, never their endpoints: per-endpoint changes do not touch nftables at all.
-import { NFT_TABLE, LINK_PREFIX } from './names.js';
+import { NFT_TABLE, LINK_PREFIX, INGRESS_CT_MARK } from './names.js';
 
 export interface FirewallNetwork {
   cidr: string;
@@ -37,6 +37,8 @@ export function renderFirewall(networks: readonly FirewallNetwork[]): string {
     // A flow is only ever established if its first packet passed the rules below.
     `    ct state established,related accept\n` +
     forward.map((l) => `    ${l}\n`).join('') +
+    // Published ports (overlay-net/ingress) DNAT into a bridge from outside any network.
+    `    ct mark & ${INGRESS_CT_MARK} == ${INGRESS_CT_MARK} oifname "${LINK_PREFIX}b*" accept\n` +
     `    iifname "${LINK_PREFIX}*" drop\n    oifname "${LINK_PREFIX}*" drop\n  }\n` +
     `  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n` +
     nat.map((l) => `    ${l}\n`).join('') +

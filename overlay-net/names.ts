@@ -70,3 +70,9 @@ export function vtepMac(underlayAddress: string): string {
   const o = underlayAddress.split('.').map(Number);
   return ['0e', '5c', ...o.map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
+
+/**
+ * Conntrack mark bit of every published-port flow (overlay-net/ingress). The overlay's forward
+ * chain accepts such flows into a bridge; its own rules name only traffic between tasks.
+ */
+export const INGRESS_CT_MARK = '0x00800000';

@@ -8,14 +8,11 @@ import type { Logger } from 'pino';
 import { parseIPv4 } from '../addr.js';
 import { InvalidNetworkInputError } from '../errors.js';
 import { Kernel, type CommandRunner } from '../kernel.js';
+import { INGRESS_CT_MARK } from '../names.js';
 
 export const INGRESS_TABLE = 'shoal_ingress';
-/**
- * Conntrack mark bit of every published-port flow. The overlay's forward chain must accept
- * `ct mark & INGRESS_CT_MARK == INGRESS_CT_MARK oifname "shovb*"` (see vip/README.md), or it
- * drops these flows on their way into a bridge.
- */
-export const INGRESS_CT_MARK = '0x00800000';
+// The mark bit of published-port flows; the overlay's firewall (firewall.ts) accepts it into a bridge.
+export { INGRESS_CT_MARK };
 const MASQ_MARK = '0x00400000';
 const T = `ip ${INGRESS_TABLE}`;
 

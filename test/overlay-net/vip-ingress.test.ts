@@ -1,9 +1,8 @@
 // Published ports on a lab of 3 hosts: a service's only task runs on h2; h1 (no task) and h2
-// publish port 8080; h3 plays the outside client. The overlay's forward chain drops flows into
-// a bridge that it does not name: until its firewall accepts shoal_ingress's conntrack mark (one
-// line, vip/README.md), this test adds that line itself, standing in for it.
+// publish port 8080; h3 plays the outside client. The overlay's firewall accepts published-port
+// flows into its bridges by shoal_ingress's conntrack mark (overlay-net/firewall.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IngressTable, INGRESS_CT_MARK } from '../../overlay-net/ingress/index.js';
+import { IngressTable } from '../../overlay-net/ingress/index.js';
 import { containerNamespacesLeft, must, residue, upLab, type TestLab } from './lab.js';
 import { meshPeers, network, spread } from './fixtures.js';
 
@@ -51,9 +50,6 @@ describe('published ports', () => {
     const h1 = t.lab.host('h1').addr;
     const h2 = t.lab.host('h2').addr;
     const h3 = t.lab.host('h3').addr;
-    const ns2 = ['nsenter', `--net=${t.lab.host('h2').netnsPath}`];
-    // Stand-in for the overlay's accept of published-port flows (see the header).
-    await must([...ns2, 'nft', 'insert', 'rule', 'inet', 'shoal_overlay', 'forward', 'ct', 'mark', '&', INGRESS_CT_MARK, '==', INGRESS_CT_MARK, 'oifname', '"shovb*"', 'accept']);
 
     const port = { protocol: 'tcp' as const, publishedPort: 8080, targetPort: 80 };
     tables.push(await IngressTable.open({ hostNetns: t.lab.host('h1').netnsPath }, [h2], [{ ...port, localTasks: [], remoteHosts: [h2] }]));
@@ -63,7 +59,7 @@ describe('published ports', () => {
     for (let i = 0; i < 50 && direct === ''; i++) direct = await ask('h3', h2, 8080);
     expect(direct).toBe('hello-from-task');
     // On the task's host the task sees the client itself: the flow's reply goes to h3.
-    const flows = await must([...ns2, 'conntrack', '-L', '-p', 'tcp', '--dport', '8080', '-s', h3]);
+    const flows = await must(['nsenter', `--net=${t.lab.host('h2').netnsPath}`, 'conntrack', '-L', '-p', 'tcp', '--dport', '8080', '-s', h3]);
     expect(flows).toContain(`src=${task!.ip} dst=${h3}`);
     // Through h1, which has no task: forwarded to h2 (masqueraded), which sends it to its task only.
     expect(await ask('h3', h1, 8080)).toBe('hello-from-task');

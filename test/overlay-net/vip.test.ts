@@ -75,12 +75,8 @@ describe('VIP (nftables)', () => {
       expect(new Set(got), `from ${client.host}`).toEqual(new Set(want));
     }
     // A backend reaching its own service through the VIP, sometimes landing on itself. The VIP
-    // table masquerades that case; the bridge must also send the frame back out the port it came
-    // in on (br_netfilter bridges a DNAT to the same bridge), so the port needs hairpin mode:
-    // set here as the overlay's attach should (see vip/README.md).
-    const h1ns = ['nsenter', `--net=${t.lab.host('h1').netnsPath}`];
-    const links = JSON.parse(await must([...h1ns, 'ip', '-j', 'link', 'show'])) as { ifname: string }[];
-    for (const l of links.filter((x) => x.ifname.startsWith('shovv'))) await must([...h1ns, 'bridge', 'link', 'set', 'dev', l.ifname, 'hairpin', 'on']);
+    // table masquerades that case; the overlay's attach puts the task's bridge port in hairpin
+    // mode (br_netfilter bridges a DNAT to the same bridge, which must send it back out that port).
     expect(new Set(await connect(backends[0]!, VIP, 30))).toEqual(new Set(want));
     const h3 = backends[2]!.ip;
     expect(await conntrackTo('h1', VIP, h3)).not.toBe('');
