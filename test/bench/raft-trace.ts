@@ -5,7 +5,8 @@
 // the callbacks the event loop ran (by resource type: each is one trip through the loop's
 // phases: a timer, a thread-pool job coming back, a socket read) and the timers and immediates
 // created; and it prints the stage timestamps of one write (propose, each member's WAL write
-// and fsync, messages stepped, apply) so the order of the stages can be read off.
+// and fsync, messages stepped, apply) so the order of the stages can be read off. CPU time
+// (user + system, all three members, from propose to its answer) is reported beside the counts.
 // The last line is one JSON object with the medians.
 import { createHook } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
@@ -17,7 +18,7 @@ import type { BenchOptions } from '../bench-helpers/bench.js';
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e3; // microseconds
 
-interface Counts { callbacks: Map<string, number>; created: Map<string, number> }
+interface Counts { callbacks: Map<string, number>; created: Map<string, number>; cpuUs: number }
 
 let counting: Counts | undefined;
 const bump = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
@@ -88,18 +89,23 @@ export default async function main(args: string[], { smoke }: BenchOptions): Pro
     for (const m of c.running()) instrument(m);
     hook.enable();
     const perWrite: Counts[] = [];
+    const cpuAll = process.cpuUsage();
     for (let k = 0; k < writes; k++) {
       // let the followers' commit notices settle so that each write starts from a quiet loop
       await new Promise((r) => setTimeout(r, 5));
-      const counts: Counts = { callbacks: new Map(), created: new Map() };
+      const counts: Counts = { callbacks: new Map(), created: new Map(), cpuUs: 0 };
       if (k === writes - 1) trace = [];
       counting = counts;
+      const cpu0 = process.cpuUsage();
       mark(`m${l.id}`, 'propose');
       await l.node!.propose(Buffer.alloc(100, 'v'));
       mark(`m${l.id}`, 'resolved');
+      const cpu = process.cpuUsage(cpu0);
+      counts.cpuUs = cpu.user + cpu.system;
       counting = undefined;
       perWrite.push(counts);
     }
+    const all = process.cpuUsage(cpuAll);
     hook.disable();
     const t0 = trace![0]!.t;
     for (const e of trace!) process.stderr.write(`${(e.t - t0).toFixed(0).padStart(7)} us  ${e.who}  ${e.what}\n`);
@@ -111,6 +117,9 @@ export default async function main(args: string[], { smoke }: BenchOptions): Pro
       bench: 'raft-trace', writes,
       loop_callbacks_per_write: total((c) => c.callbacks), callbacks_by_type: med((c) => c.callbacks),
       timers_created_per_write: median(perWrite.map((c) => c.created.get('Timeout') ?? 0)),
+      cpu_us_per_write: median(perWrite.map((c) => c.cpuUs)),
+      // including what follows the answer (the followers hearing the commit) and the pauses' ticks
+      cpu_us_per_write_whole_cycle: Math.round((all.user + all.system) / writes),
       immediates_created_per_write: median(perWrite.map((c) => c.created.get('Immediate') ?? 0)),
       created_by_type: med((c) => c.created),
     }));

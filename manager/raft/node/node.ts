@@ -1,6 +1,8 @@
 // RaftNode: the driver around the pure core. It owns the ticker, the WAL and the transport, and
-// runs one loop: take a Ready, persist it (one fsync for everything batched into it), send its
-// messages, apply what is committed, advance. Callers get promises settled by what gets applied.
+// runs one loop: take a Ready, send what may leave now, apply what is durable, start its WAL
+// write (the WAL group-commits: one fsync for everything saved while the previous one ran),
+// advance, and take the next without waiting for the write. Callers get promises settled by
+// what gets applied.
 import { randomInt } from 'node:crypto';
 import { type ConfChange, ConfChangeType, type ConfState, type Message, MessageType, type Snapshot } from '../../../proto/gen/raft.js';
 import { ConfChangeError, NotLeaderError, RawNode, type MemoryLogStorage, type Ready } from '../index.js';

@@ -101,6 +101,7 @@ describe('GrpcRaftTransport', () => {
     big.t.addPeer(2n, port);
     big.t.send(Array.from({ length: 10 }, (_, i) => msg(1n, 2n, BigInt(i), { entries: [{ term: 1n, index: BigInt(i), type: 0, data: Buffer.alloc(300 << 10) }] })));
     expect(big.t.stats().dropped).toBe(7); // 3 x 300 KiB fit in 1 MiB
+    await big.t.stop(); // else its own queued messages may reach the peer below too
     await until(() => a.unreachable.length > 400, 'unreachable reports');
     // the peer comes up on that address: later messages get through
     const b = make(2n, { listen: port });
