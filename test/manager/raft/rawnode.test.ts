@@ -28,6 +28,34 @@ describe('RawNode', () => {
     expect(() => new RawNode(cfg(1n, st, { readOnly: 'lease' }))).toThrow(/checkQuorum/);
   });
 
+  it('holds back committed entries past applyUpTo (a driver still writing them) until the bound moves', () => {
+    const st = new MemoryLogStorage();
+    bootstrapStorage(st, 'c1', [1n]);
+    const rn = new RawNode(cfg(1n, st));
+    rn.campaign();
+    while (rn.hasReady()) {
+      const rd = rn.ready();
+      persist(st, rd);
+      rn.advance(rd);
+    }
+    const before = rn.status().lastIndex;
+    rn.propose(Buffer.from('a'));
+    // a single voter commits at once; a driver whose write of 'a' is in flight asks only for
+    // what it has made durable
+    const rd = rn.ready(before);
+    expect(rd.entries.map((e) => e.data.toString())).toEqual(['a']);
+    expect(rd.committedEntries).toEqual([]);
+    expect(rd.hardState?.commit).toBe(before + 1n);
+    persist(st, rd);
+    rn.advance(rd);
+    expect(rn.hasReady(before)).toBe(false); // nothing to do until the write completes
+    expect(rn.hasReady(before + 1n)).toBe(true);
+    const next = rn.ready(before + 1n);
+    expect(next.committedEntries.map((e) => e.data.toString())).toEqual(['a']);
+    rn.advance(next);
+    expect(rn.hasReady(before + 1n)).toBe(false);
+  });
+
   it('single voter: elects itself, commits, survives a restart', () => {
     const st = new MemoryLogStorage();
     bootstrapStorage(st, 'c1', [1n]);
