@@ -112,7 +112,9 @@ export async function waitForConvergence(conn: Connection, svc: Service, o: Conv
           summary(r);
           if (r.converged) finish(r);
         });
+        let failed = false;
         s.on('error', (err: ServiceError) => {
+          failed = true;
           if (err.code === status.CANCELLED) return;
           // The manager dropped a watch that fell behind: pick up from the last version seen,
           // or, when its history no longer reaches back, from a fresh list.
@@ -126,7 +128,8 @@ export async function waitForConvergence(conn: Connection, svc: Service, o: Conv
           if (globalTick) clearInterval(globalTick);
           reject(fromGrpc(err, conn.target));
         });
-        s.on('end', () => reject(new RemoteError(status.UNAVAILABLE, `the task stream of ${name} ended early; check with \`shoal service ps ${name}\``)));
+        // grpc-js ends the stream after an error status too: only a clean end is "ended early"
+        s.on('end', () => !failed && reject(new RemoteError(status.UNAVAILABLE, `the task stream of ${name} ended early; check with \`shoal service ps ${name}\``)));
       };
       follow(stream, false);
     });

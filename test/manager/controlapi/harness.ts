@@ -19,6 +19,8 @@ export interface ControlHarness {
   client: ControlClient;
   /** Stops moving tasks (they stay ASSIGNED: convergence never comes). */
   pauseAgent(): void;
+  /** Moves tasks again (from the next commit on). */
+  resumeAgent(): void;
   close(): Promise<void>;
 }
 
@@ -55,9 +57,10 @@ function step(t: ReadonlyDeep<Task>): TaskState | undefined {
 }
 
 async function fakeAgent(store: MemoryStore, signal: AbortSignal, paused: () => boolean): Promise<void> {
-  const w = store.watch({ signal, filter: (e) => e.kind === 'task' });
+  // past its bound the watch becomes a reset: one more pass over every task, as after a commit
+  const w = store.watch({ signal, filter: (e) => e.kind === 'task', onOverflow: 'reset' });
   for await (const e of w) {
-    if (e.type !== 'commit' || paused()) continue;
+    if ((e.type !== 'commit' && e.type !== 'reset') || paused()) continue;
     await store
       .update((tx) => {
         for (const t of tx.tasks.all()) {
@@ -106,6 +109,9 @@ export async function startControl(o: ControlHarnessOptions = {}): Promise<Contr
     client,
     pauseAgent: () => {
       paused = true;
+    },
+    resumeAgent: () => {
+      paused = false;
     },
     close: async () => {
       client.close();
