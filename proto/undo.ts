@@ -67,3 +67,12 @@ export function settled(p: Promise<unknown>): Promise<void> {
     () => undefined,
   );
 }
+
+/** Waits for p (a sleep, a wait); a rejection after `signal` aborted is the end of the wait, any other is rethrown. */
+export async function unlessAborted(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+  }
+}

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { files } from './state.js';
 import type { LogEntry } from './types.js';
+import { unlessAborted } from '../../proto/undo.js';
 
 export interface LogReadOptions {
   follow?: boolean;
@@ -124,7 +125,7 @@ async function* follow(live: string, maxFiles: number, opts: LogReadOptions): As
         if (fh && (await fh.stat()).size > pos) continue;
         return;
       }
-      await sleep(100, undefined, { signal: opts.signal }).catch(() => undefined);
+      await unlessAborted(sleep(100, undefined, { signal: opts.signal }), opts.signal);
     }
   } finally {
     await fh?.close();

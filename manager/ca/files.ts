@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { NodeCertificates } from './credentials.js';
 import { CertificateError } from './errors.js';
 import { RenewableCertificates } from './renewable.js';
+import { unless } from '../../proto/undo.js';
 
 const FILES = { keyPem: 'node.key', certPem: 'node.crt', rootPem: 'root.crt' } as const;
 const NEXT = '.next';
@@ -53,13 +54,13 @@ export function isEncryptedKeyPem(pem: string): boolean {
 
 /** Whether the node.key on disk is encrypted (false when there is none). */
 export async function nodeKeyIsEncrypted(dir: string): Promise<boolean> {
-  return isEncryptedKeyPem(await readFile(path.join(dir, FILES.keyPem), 'utf8').catch(() => ''));
+  return isEncryptedKeyPem((await unless(readFile(path.join(dir, FILES.keyPem), 'utf8'), ['ENOENT'])) ?? '');
 }
 
 export async function saveNodeCertificates(dir: string, nc: NodeCertificates, keyPassphrase?: Buffer): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const f = (name: string): string => path.join(dir, name);
-  const current = await readFile(f(FILES.rootPem), 'utf8').catch(() => undefined);
+  const current = await unless(readFile(f(FILES.rootPem), 'utf8'), ['ENOENT']);
   if (current !== nc.rootPem) await writeAtomic(f(FILES.rootPem), nc.rootPem, 0o644);
   const keyPem = keyPassphrase
     ? (createPrivateKey(nc.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: keyPassphrase }) as string)

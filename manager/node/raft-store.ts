@@ -8,6 +8,7 @@ import type { PeerAuthorization, RaftPeer } from '../raft/transport/index.js';
 import type { Clock } from '../clock.js';
 import { RaftBinding, type MemoryStore } from '../store/index.js';
 import { NoLeaderError, NoQuorumError, NotLeaderError } from './errors.js';
+import { settled } from '../../proto/undo.js';
 
 export type RaftStoreOptions = Omit<RaftNodeOptions<bigint>, 'stateMachine' | 'logger' | 'authorizePeer'> & {
   /** Builds the Raft transport's peer authorization on the store (which knows who is a member). */
@@ -58,7 +59,7 @@ export class RaftStore {
       });
       const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), left).unref());
       const read = translate(this.raft, this.pub, () => this.raft.readIndex(), 'read', this.timeoutMs).then(() => 'done' as const);
-      read.catch(() => undefined);
+      void settled(read); // raced below: a read that loses the race may still fail
       try {
         const r = await Promise.race([read, changed, timer]).catch(async (err: unknown) => {
           if (err instanceof NoLeaderError) {

@@ -8,6 +8,7 @@ import { NodeRole, type Node } from '../../proto/gen/types.js';
 import type { Clock } from '../clock.js';
 import type { RaftNode } from '../raft/node/index.js';
 import type { MemoryStore, ReadonlyDeep } from '../store/index.js';
+import { unlessAborted } from '../../proto/undo.js';
 
 const RETRY_MS = 1_000;
 
@@ -45,7 +46,7 @@ export class RoleManager {
         });
         if (pending) dirty = true;
       }
-      await this.clock.sleep(dirty ? RETRY_MS : 200, signal).catch(() => undefined);
+      await unlessAborted(this.clock.sleep(dirty ? RETRY_MS : 200, signal), signal);
     }
   }
 

@@ -23,6 +23,7 @@ import { OBJECT_KINDS } from './types.js';
 import { EventHistory } from './history.js';
 import { Watcher, type EventFilter, type OverflowPolicy, type WatchLimits } from './watch.js';
 import type { WatchFellBehindError } from './errors.js';
+import { settled } from '../../proto/undo.js';
 
 export interface MemoryStoreOptions {
   clock?: Clock;
@@ -146,7 +147,7 @@ export class MemoryStore {
     const changes: Change[] = [];
     const result = fn(writeTx(this.tables, changes));
     if (result instanceof Promise) {
-      result.catch(() => undefined);
+      void settled(result); // refused below: its outcome does not matter
       throw new AsyncTransactionError();
     }
     const now = BigInt(this.clock.now());
@@ -156,7 +157,7 @@ export class MemoryStore {
     const data = StoreActions.encode({ proposalId, proposedAtMs: now, actions }).finish();
     if (data.length > this.maxProposalBytes) throw new ProposalTooLargeError(data.length, this.maxProposalBytes, actions.length);
     const outcome = new Promise<bigint>((resolve, reject) => this.waiters.set(proposalId, { resolve, reject }));
-    outcome.catch(() => undefined);
+    void settled(outcome); // awaited below once proposed; a failed proposal rejects it meanwhile
     try {
       await this.proposer.propose(data);
     } catch (err) {

@@ -10,6 +10,7 @@ import type { MemoryStore } from './memory-store.js';
 import type { ReadTx } from './tx.js';
 import type { ObjectEvent, StoreEvent } from './types.js';
 import type { Watcher } from './watch.js';
+import { unlessAborted } from '../../proto/undo.js';
 
 export interface ReconcileHooks {
   /** Reads the whole state; called at start and after a snapshot restore. */
@@ -69,7 +70,7 @@ export class ReconcileLoop {
             // not forever in a tight loop).
             if (!conflict || failures >= 3) {
               this.log.warn({ err }, 'reconcile pass failed; retrying');
-              await this.clock.sleep(RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!, signal).catch(() => undefined);
+              await unlessAborted(this.clock.sleep(RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!, signal), signal);
             }
             failures++;
           }
