@@ -2,12 +2,13 @@
 // container runtime, and reports every task state change. Containers outlive the agent process;
 // a new Agent over the same stateDir and runtime re-adopts them.
 import type { ChannelCredentials, Metadata } from '@grpc/grpc-js';
+import { existsSync } from 'node:fs';
 import { cpus, hostname as osHostname, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AssignmentChange_Action, AssignmentsType, type AssignmentsMessage, type SessionMessage } from '../proto/gen/dispatcher.js';
 import { NodeDescription, type Task, type TaskStatus } from '../proto/gen/types.js';
-import { ContainerController, TaskNetworks, TaskSet, TaskStateStore, overlayAttachments, taskContainers, taskFilesBeside } from './executor/index.js';
+import { ContainerController, NETNS_PREFIX, TaskNetworks, TaskSet, TaskStateStore, overlayAttachments, taskContainers, taskFilesBeside } from './executor/index.js';
 import { OverlayHost } from '../overlay-net/index.js';
 import type { ImageStore } from './images/index.js';
 import type { ContainerRuntime } from './runtime/index.js';
@@ -144,6 +145,7 @@ export class Agent {
           taskFiles: this.taskFiles,
           volumes: this.volumes,
           networks: this.o.overlay ? () => this.networks : undefined,
+          hasTaskNetns: (id) => !!this.o.overlay && existsSync(join(this.o.overlay.netnsDir, `${NETNS_PREFIX}${id}`)),
         }),
       containerTaskIds: async () => [...(await taskContainers(this.o.runtime)).keys()],
       state: new TaskStateStore(this.o.stateDir),

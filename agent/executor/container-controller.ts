@@ -22,6 +22,8 @@ export interface ContainerControllerDeps extends SpecContext, TaskMountDeps {
   /** Overlay networking of this node, once open (waits for it); absent: tasks with overlay
    * attachments are rejected. */
   networks?: () => Promise<TaskNetworks>;
+  /** Whether a namespace of the task's exists on this node (removal waits for the data path only then). */
+  hasTaskNetns?: (taskId: string) => boolean;
 }
 
 /** Every container of this runtime that belongs to a task, by task id. */
@@ -226,8 +228,9 @@ export class ContainerController implements Controller {
     await this.deps.taskFiles.release(this.task.id);
     await removeAnonymousVolumes(this.task.id, this.deps);
     // after the container: its process held the namespace
-    if (this.deps.networks) {
-      // a task that never had overlay attachments does not wait for (or fail with) the data path
+    const mayHaveNetworking = overlayAttachments(this.task).length > 0 || (this.deps.hasTaskNetns?.(this.task.id) ?? true);
+    if (this.deps.networks && mayHaveNetworking) {
+      // a task that never had overlay attachments does not fail with the data path
       const networks = await this.deps.networks().catch((err: unknown) => {
         if (overlayAttachments(this.task).length > 0) throw err;
         return undefined;
