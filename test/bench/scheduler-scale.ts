@@ -17,6 +17,9 @@ import { benchService, inStoreRun } from './sim-agents/in-store-run.js';
 import { spawnSimAgents, startSimManager } from './sim-agents/index.js';
 import type { BenchOptions } from '../bench-helpers/bench.js';
 
+/** The bench counts every task event: its watch must not be bounded (it would drop a burst). */
+const EVERY_EVENT = { maxEvents: Number.POSITIVE_INFINITY, maxBytes: Number.POSITIVE_INFINITY };
+
 /** A process's VmHWM (peak resident set) or VmRSS in MiB, from /proc. */
 function procMb(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
   try {
@@ -73,7 +76,7 @@ export default async function main(argv: string[], { smoke }: BenchOptions): Pro
     let assignedAt = 0;
     let runningAt = 0;
     const counted = new Map<string, TaskState>();
-    const w = store.watch({ filter: (e) => e.kind === 'task' });
+    const w = store.watch({ filter: (e) => e.kind === 'task', limits: EVERY_EVENT });
     const done = (async () => {
       for await (const e of w) {
         if (e.type === 'commit' || e.type === 'reset' || e.type === 'delete' || e.kind !== 'task') continue;

@@ -16,6 +16,9 @@ import { Scheduler } from '../../../manager/scheduler/scheduler.js';
 import { MemoryStore, RaftBinding } from '../../../manager/store/index.js';
 import { freePorts } from '../../helpers/ports.js';
 
+/** The bench counts every task event: its watch must not be bounded (it would drop a burst). */
+const EVERY_EVENT = { maxEvents: Number.POSITIVE_INFINITY, maxBytes: Number.POSITIVE_INFINITY };
+
 const ASSIGNED = 192;
 
 function node(i: number): Node {
@@ -102,7 +105,7 @@ export async function inStoreRun(argv: string[]): Promise<void> {
 
   let assigned = 0;
   const done = new Promise<void>((resolve) => {
-    const w = store.watch({ filter: (e) => e.kind === 'task' });
+    const w = store.watch({ filter: (e) => e.kind === 'task', limits: EVERY_EVENT });
     void (async () => {
       for await (const e of w) {
         if (e.type === 'update' && e.kind === 'task' && e.object.status?.state === ASSIGNED && e.old?.status?.state !== ASSIGNED) {
