@@ -80,7 +80,7 @@ export async function leaveRaftGroup(o: RaftLeaveOptions): Promise<string[]> {
   const risk = quorumRisk(counts);
   const cleanup = `on a remaining manager, once it has a quorum: \`shoal node demote ${o.nodeId}\`, then \`shoal node rm --force ${o.nodeId}\``;
   // an election may be under way (the leader just died): give it a moment
-  await o.manager.waitForLeader(5_000).catch(() => undefined);
+  await o.manager.waitForLeader(5_000).catch((err: unknown) => log.warn({ node: o.nodeId, err: String(err) }, 'leaving: no leader yet; going on with what this manager knows'));
   const leader = o.manager.leaderApiAddr();
   if (!leader) {
     log.warn({ node: o.nodeId }, 'no manager leads: cannot leave the Raft group');
@@ -101,7 +101,10 @@ export async function leaveRaftGroup(o: RaftLeaveOptions): Promise<string[]> {
     // Raft core refuses the change for now, so there is nothing to wait for
     const end = Date.now() + (risk ? 0 : (o.timeoutMs ?? 30_000));
     for (;;) {
-      const role = await control.role(o.nodeId, others.length ? others : addrs).catch(() => undefined);
+      const role = await control.role(o.nodeId, others.length ? others : addrs).catch((err: unknown) => {
+        log.warn({ node: o.nodeId, err: detail(err) }, 'leaving: the managers did not answer about this node; asking again');
+        return undefined;
+      });
       if (role === NodeRole.WORKER) {
         log.info({ node: o.nodeId }, 'leaving: removed from the Raft group');
         return risk ? [`${risk}.`] : [];

@@ -6,6 +6,7 @@ import { readFile, rm, rmdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { containerCgroups, removeCgroupTree, removeContainerCgroups } from './containers.js';
 import { deleteNetns, exists, ipBatch, mustRun, netnsPath, unmount } from './kernel.js';
+import { LabCommandError } from './errors.js';
 import { nsInode, stopLabProcesses } from './procs.js';
 import type { LabObject, LabState } from './state.js';
 
@@ -50,7 +51,11 @@ export async function teardown(state: LabState, log: Logger, graceMs = 2000): Pr
   }
   for (const [ns, lines] of links) {
     if (!(await exists(netnsPath(ns)))) continue;
-    await ipBatch(ns, lines, true).catch(() => undefined); // missing links are fine
+    await ipBatch(ns, lines, true).catch((err: unknown) => {
+      // missing links are fine; anything else is a leak the report below will show: say why
+      const real = err instanceof LabCommandError ? err.stderr.split('\n').filter((l) => l.trim() && !/Cannot find device|No such device|Command failed/.test(l)) : [String(err)];
+      if (real.length > 0) log.warn({ lab: state.name, netns: ns, err: real.join('; ') }, 'teardown: could not delete links');
+    });
   }
 
   let removed = 0;
