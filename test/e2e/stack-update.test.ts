@@ -16,11 +16,11 @@ const { shoal } = lab;
 const file = (): string => join(lab.dir, 'stack.yml');
 
 /** A stack file: web (2 replicas, rolled one at a time) with the given env, command and failure action; api unless left out. */
-function write(o: { level: string; webCommand?: string; failureAction?: 'pause' | 'continue'; api?: boolean }): void {
+function write(o: { level: string; webCommand?: string; user?: string; failureAction?: 'pause' | 'continue'; api?: boolean }): void {
   const web = `
   web:
     image: busybox
-    command: ["sh", "-c", ${JSON.stringify(o.webCommand ?? 'trap "exit 0" TERM; sleep 1000 & wait')}]
+    command: ["sh", "-c", ${JSON.stringify(o.webCommand ?? 'trap "exit 0" TERM; sleep 1000 & wait')}]${o.user ? `\n    user: ${o.user}` : ''}
     environment:
       LEVEL: "${o.level}"
     stop_grace_period: 1s
@@ -90,8 +90,11 @@ describe('e2e: re-deploying an edited stack', () => {
   }, 180_000);
 
   it('an update whose new tasks fail: failure_action pause stops it and the deploy says so; continue carries it through', async () => {
-    // pause: the first new task fails within the monitor window, the update stops there
-    write({ level: 'three', webCommand: 'exit 3', failureAction: 'pause', api: false });
+    // pause: the first new task fails within the monitor window, the update stops there. The new
+    // tasks fail at start (a user the image lacks), so none is ever RUNNING: one that ran, even for
+    // a moment ('exit 3' did), rightly makes start-first stop its slot's old task, and whether the
+    // store saw that moment depended on the machine's load
+    write({ level: 'three', webCommand: 'exit 3', user: 'nosuchuser', failureAction: 'pause', api: false });
     const paused = await shoal(['stack', 'deploy', '--timeout', '60s', '-c', file(), 'su']);
     expect(paused.code, `${paused.stdout}\n${paused.stderr}`).toBe(1);
     expect(paused.stderr).toMatch(/the update of su_web is paused/);
@@ -101,8 +104,8 @@ describe('e2e: re-deploying an edited stack', () => {
     const afterPause = await lab.c.tasks('h1', 'su_web');
     expect(live(afterPause).filter((t) => t.specVersion !== p.specVersion)).toHaveLength(2);
 
-    // continue: the failures are counted but every slot gets the new spec
-    write({ level: 'four', webCommand: 'exit 3', failureAction: 'continue', api: false });
+    // continue: the failures are counted but every slot gets the new spec (failing at start too)
+    write({ level: 'four', webCommand: 'exit 3', user: 'nosuchuser', failureAction: 'continue', api: false });
     const cont = await shoal(['stack', 'deploy', '--detach', '-c', file(), 'su']);
     expect(cont.code, cont.stderr).toBe(0);
     const done = await until(async () => {
