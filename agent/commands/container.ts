@@ -10,6 +10,7 @@ import { ContainerRuntime, type ContainerInfo, type ContainerSpec, type MountSpe
 import type { CgroupLimits } from '../runtime/types.js';
 import { EXIT_READER_GONE, outputClosed } from './reader-gone.js';
 import { secureCliStateDirs, shoalRunDir } from './state-dirs.js';
+import { unless } from '../../proto/undo.js';
 
 interface Roots {
   root?: string;
@@ -158,7 +159,11 @@ async function specFrom(image: string, command: string[], o: RunOpts): Promise<C
 }
 
 async function runForeground(rt: ContainerRuntime, info: ContainerInfo, rm: boolean): Promise<number> {
-  const forward = (sig: NodeJS.Signals) => (): void => void rt.kill(info.id, sig).catch(() => undefined);
+  // a container that already exited (or was removed) has nothing to receive the signal
+  const forward = (sig: NodeJS.Signals) => (): void =>
+    void unless(rt.kill(info.id, sig), ['ContainerStateError', 'NoSuchContainerError', 'ESRCH']).catch((err: unknown) =>
+      process.stderr.write(`shoal: could not forward ${sig} to container ${info.id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}\n`),
+    );
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   const closed = outputClosed();

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { isUserFacing, UsageError } from '../../cli/errors.js';
 import { DEFAULT_LAYER_LIMITS, ImageStore, imageStoreRoot, defaultShoalRoot, layerLimits, type ImageConfig, type ImageRecord } from '../images/index.js';
 import { secureCliStateDirs, shoalRunDir } from './state-dirs.js';
+import { unless } from '../../proto/undo.js';
 
 interface RootOpt extends LimitFlags {
   root?: string;
@@ -162,7 +163,7 @@ export function registerImageCommands(program: Command): void {
         try {
           const before = await store.inspect(ref);
           await store.remove(ref, { force: opts.force });
-          const after = await store.inspect(before.id).catch(() => undefined);
+          const after = await unless(store.inspect(before.id), ['ImageNotFoundError']); // gone: deleted
           for (const r of before.refs) if (!after?.refs.includes(r)) out(`Untagged: ${r}`);
           if (!after) out(`Deleted: ${before.id}`);
         } catch (err) {
