@@ -36,6 +36,7 @@ import { writeClusterObjects } from './cluster-objects.js';
 import { RaftKeys } from './raft-keys.js';
 import { ManagerLockedError, newUnlockKey } from '../manager/keys/index.js';
 import { CidrError, checkDefaultPool } from '../manager/allocator/index.js';
+import { bestEffort, settled, undoFailures } from '../proto/undo.js';
 import { localControl } from './control.js';
 import { leaveRaftGroup, managerCounts, managerLeaveRefusal } from './leave-raft.js';
 import { removeTaskContainers } from './leave-tasks.js';
@@ -286,6 +287,7 @@ export class Daemon {
       error: this.phase === 'locked' ? new ManagerLockedError().message : this.lastError,
       managers: m ? m.managerAddrs() : (s?.managers ?? []),
       degraded: m?.degraded() ?? '',
+      undoFailures: BigInt(undoFailures()),
     };
   }
 
@@ -380,7 +382,7 @@ export class Daemon {
     const watch = this.roleWatch;
     this.roleWatch = undefined;
     await watch?.stop();
-    await this.queue.catch(() => undefined);
+    await settled(this.queue); // an operation's failure went to its caller
     await this.stopParts();
   }
 
@@ -449,7 +451,7 @@ export class Daemon {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
+    this.queue = settled(run); // the caller gets run's error; the next operation still runs
     return run;
   }
 
@@ -461,8 +463,8 @@ export class Daemon {
 
   /** After a failed init/join: nothing half-made stays behind. */
   private async undo(): Promise<void> {
-    await this.stopParts().catch(() => undefined);
-    await this.wipe().catch(() => undefined);
+    await bestEffort(() => this.stopParts(), [], { what: 'stop the manager and agent of a failed init/join', log: this.log });
+    await bestEffort(() => this.wipe(), ['ENOENT'], { what: 'wipe the state of a failed init/join', log: this.log });
     this.state = null;
     this.certs = null;
     this.phase = 'inactive';

@@ -145,6 +145,8 @@ export function registerMembershipCommands(program: Command): void {
         if (i.leaderAddr) lines.push(` Leader: ${i.leaderAddr}`);
         if (i.managers.length) lines.push(` Managers:`, ...i.managers.map((m) => `  ${m}`));
       }
+      // clean-ups that failed (a cgroup, a link, a file left behind): the daemon's log names each
+      lines.push(` Undo failures: ${i.undoFailures}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
   });

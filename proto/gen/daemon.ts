@@ -103,6 +103,8 @@ export interface InfoResponse {
   managers: string[];
   /** a manager whose leader-only components kept failing: why (empty: healthy) */
   degraded: string;
+  /** clean-ups (undo, removal) that failed since start, each logged with what it undid */
+  undoFailures: bigint;
 }
 
 function createBaseInitRequest(): InitRequest {
@@ -992,6 +994,7 @@ function createBaseInfoResponse(): InfoResponse {
     error: "",
     managers: [],
     degraded: "",
+    undoFailures: 0n,
   };
 }
 
@@ -1023,6 +1026,12 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     }
     if (message.degraded !== "") {
       writer.uint32(74).string(message.degraded);
+    }
+    if (message.undoFailures !== 0n) {
+      if (BigInt.asUintN(64, message.undoFailures) !== message.undoFailures) {
+        throw new globalThis.Error("value provided for field message.undoFailures of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.undoFailures);
     }
     return writer;
   },
@@ -1112,6 +1121,14 @@ export const InfoResponse: MessageFns<InfoResponse> = {
             message.degraded = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.undoFailures = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1153,6 +1170,11 @@ export const InfoResponse: MessageFns<InfoResponse> = {
         ? object.managers.map((e: any) => globalThis.String(e))
         : [],
       degraded: isSet(object.degraded) ? globalThis.String(object.degraded) : "",
+      undoFailures: isSet(object.undoFailures)
+        ? BigInt(object.undoFailures)
+        : isSet(object.undo_failures)
+        ? BigInt(object.undo_failures)
+        : 0n,
     };
   },
 
@@ -1185,6 +1207,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     if (message.degraded !== "") {
       obj.degraded = message.degraded;
     }
+    if (message.undoFailures !== 0n) {
+      obj.undoFailures = message.undoFailures.toString();
+    }
     return obj;
   },
 
@@ -1202,6 +1227,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     message.error = object.error ?? "";
     message.managers = object.managers?.map((e) => e) || [];
     message.degraded = object.degraded ?? "";
+    message.undoFailures = (object.undoFailures !== undefined && object.undoFailures !== null)
+      ? BigInt(object.undoFailures)
+      : 0n;
     return message;
   },
 };
