@@ -39,6 +39,7 @@ const hook = createHook({
 });
 
 let trace: { t: number; who: string; what: string }[] | undefined;
+const tally = { saves: 0, messages: 0 };
 const mark = (who: string, what: string): void => void trace?.push({ t: now(), who, what });
 
 /** Wraps a member's WAL, transport and core so the trace sees each stage (test instrumentation). */
@@ -54,10 +55,12 @@ function instrument(m: Member): void {
   n.wal.save = (rec, sync) => {
     const what = `wal write ${rec.entries?.length ?? 0} entries${rec.hardState ? ' + hard state' : ''}${sync ? ', fdatasync' : ''}`;
     mark(who, `${what}: start`);
+    tally.saves++;
     return save(rec, sync).then(() => mark(who, `${what}: durable`));
   };
   const send = n.transport.send.bind(n.transport);
   n.transport.send = (msgs) => {
+    tally.messages += msgs.length;
     for (const x of msgs) mark(who, `send ${MessageType[x.type]} to m${x.to} (${x.entries.length} entries, commit ${x.commit})`);
     send(msgs);
   };
@@ -109,6 +112,27 @@ export default async function main(args: string[], { smoke }: BenchOptions): Pro
     hook.disable();
     const t0 = trace![0]!.t;
     for (const e of trace!) process.stderr.write(`${(e.t - t0).toFixed(0).padStart(7)} us  ${e.who}  ${e.what}\n`);
+    trace = undefined;
+    // the same writes from 64 callers at once: CPU, WAL saves and messages per write (all members)
+    const conc = 64;
+    const writes64 = writes * 20;
+    tally.saves = 0;
+    tally.messages = 0;
+    const cpu64 = process.cpuUsage();
+    let next = 0;
+    await Promise.all(Array.from({ length: conc }, async () => {
+      while (next++ < writes64) {
+        // each caller's next write comes in its own callback, as requests from sockets do
+        await new Promise((r) => setImmediate(r));
+        await l.node!.propose(Buffer.alloc(100, 'c'));
+      }
+    }));
+    const used64 = process.cpuUsage(cpu64);
+    const c64 = {
+      cpu_us_per_write: Math.round((used64.user + used64.system) / writes64),
+      wal_saves_per_write: +(tally.saves / writes64).toFixed(3),
+      messages_per_write: +(tally.messages / writes64).toFixed(3),
+    };
     const keys = (pick: (c: Counts) => Map<string, number>) => [...new Set(perWrite.flatMap((c) => [...pick(c).keys()]))].sort();
     const med = (pick: (c: Counts) => Map<string, number>) =>
       Object.fromEntries(keys(pick).map((k) => [k, median(perWrite.map((c) => pick(c).get(k) ?? 0))]));
@@ -122,6 +146,7 @@ export default async function main(args: string[], { smoke }: BenchOptions): Pro
       cpu_us_per_write_whole_cycle: Math.round((all.user + all.system) / writes),
       immediates_created_per_write: median(perWrite.map((c) => c.created.get('Immediate') ?? 0)),
       created_by_type: med((c) => c.created),
+      c64,
     }));
   } finally {
     hook.disable();

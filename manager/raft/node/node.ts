@@ -303,6 +303,10 @@ export class RaftNode<R> {
         await new Promise<void>((r) => (this.wake = r));
         continue;
       }
+      // While a write is in flight, what arrives in this turn of the event loop (each request
+      // or message is its own callback) is taken as one Ready at the end of the turn: one
+      // MsgApp per follower and one WAL save for all of it. A lone write goes at once.
+      if (this.inflight.length) await new Promise((r) => setImmediate(r));
       // committed entries come only as far as this member's WAL is durable: the state
       // machine's snapshots must never run ahead of the log (the rest come after the write)
       const rd = this.rn.ready(this.durable);
