@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { NetworkAttachment, Task } from '../../proto/gen/types.js';
 import { adopt, type AdoptReport, type AttachmentSpec, type NetworkSpec, type OverlayHost, type PeerSpec } from '../../overlay-net/index.js';
+import { settled } from '../../proto/undo.js';
 
 const run = promisify(execFile);
 
@@ -71,7 +72,7 @@ export class TaskNetworks {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => undefined);
+    this.queue = settled(p); // the caller gets p's error; the queue goes on
     return p;
   }
 

@@ -99,7 +99,7 @@ export class ContainerRuntime {
     // started first: a v2 parent may need its controllers enabled, which waits in the kernel
     const cgroupName = `${this.cgroupParent}/${id}`;
     const cgCreated = this.cgroups.create(cgroupName, spec.limits ?? {});
-    cgCreated.catch(() => undefined); // awaited below; this only keeps it from being unhandled meanwhile
+    void settled(cgCreated); // awaited below; this only keeps it from being unhandled meanwhile
     // a create that failed rolled itself back (cgroup.ts): then there is nothing to remove
     undo.push(async () => (await cgCreated.then((cg) => cg, () => undefined))?.remove());
     try {
@@ -108,7 +108,7 @@ export class ContainerRuntime {
       // Files go through the thread pool, as many at once as can be: each creation waits for the
       // disk's journal (see state.ts), and a start is as slow as its longest chain of them.
       const dirMade = mkdir(dir, { mode: PRIVATE_DIR_MODE });
-      dirMade.catch(() => undefined); // awaited below; this only keeps it from being unhandled meanwhile
+      void settled(dirMade); // awaited below; this only keeps it from being unhandled meanwhile
       undo.push(async () => {
         await settled(dirMade); // removed whether or not the mkdir got as far as making it
         rmSync(dir, { recursive: true, force: true });
@@ -222,7 +222,7 @@ export class ContainerRuntime {
     if (info.state !== 'running') return info.exit;
     const ac = new AbortController();
     const exited = waitForExit(dir, ac.signal);
-    exited.catch(() => undefined); // raced below; aborted when the grace period runs out
+    void settled(exited); // raced below; aborted when the grace period runs out
     try {
       process.kill(info.pid!, opts.signal ?? rec.spec.stopSignal ?? 'SIGTERM');
     } catch (err) {

@@ -7,6 +7,7 @@ import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { DataKey } from '../raft/storage/index.js';
 import { KeyFileError } from './errors.js';
+import { unless } from '../../proto/undo.js';
 
 export interface KeyFile {
   autolock: boolean;
@@ -99,7 +100,7 @@ export async function removeKek(dir: string): Promise<void> {
 async function writePrivate(dir: string, file: string, data: Buffer): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${file}.tmp`;
-  await unlink(tmp).catch(() => undefined);
+  await unless(unlink(tmp), ['ENOENT']); // a crashed write's leftover, usually none
   const fh = await open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(data);

@@ -8,6 +8,7 @@ import { WrongUnlockKeyError } from './errors.js';
 import { newDataKey, readKek, readKeyFile, removeKek, unwrapKey, wrapKey, writeKek, writeKeyFile, type KeyFile } from './key-files.js';
 import { RaftKeyRing } from './keyring.js';
 import { kekFromUnlockKey } from './unlock-key.js';
+import { settled } from '../../proto/undo.js';
 
 const NODE_KEY_ID = Buffer.from('nodekey0');
 
@@ -124,7 +125,7 @@ export class ManagerKeys {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
+    this.queue = settled(run); // the caller gets run's error; the queue goes on
     return run;
   }
 }
