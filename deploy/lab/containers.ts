@@ -6,6 +6,7 @@ import { readFile, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { hasCode } from '../../proto/undo.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
@@ -13,7 +14,8 @@ async function findRecords(dir: string, depth: number, out: string[]): Promise<v
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ENOTDIR'])) throw err;
     return;
   }
   for (const e of entries) {
@@ -35,7 +37,8 @@ export async function containerCgroups(runDirs: readonly string[]): Promise<stri
       // The runtime names a container's cgroup <parent>/<64-hex id>; anything else is not
       // trusted, since these names decide which processes down kills.
       if (SAFE_NAME.test(name) && /\/[0-9a-f]{64}$/.test(name) && !name.split('/').includes('..')) names.add(name);
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ['ENOENT', 'SyntaxError'])) throw err;
       // a record half-written when its writer was killed: nothing to learn from it
     }
   }

@@ -2,6 +2,7 @@
 // if its network or UTS namespace is one of the lab's, or if it descends from such a process
 // (a container's init sits in a namespace of its own, under a shim that sits in the host's).
 import { readFile, readdir, readlink, stat } from 'node:fs/promises';
+import { hasCode } from '../../proto/undo.js';
 
 interface ProcInfo {
   pid: number;
@@ -17,7 +18,8 @@ async function readProc(pid: number): Promise<ProcInfo | undefined> {
     // comm may contain spaces and parentheses: fields resume after the last ')'.
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
     return { pid, ppid: Number(rest[1]), state: rest[0]!, start: rest[19]! };
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ESRCH', 'EACCES'])) throw err; // gone, or not ours to inspect
     return undefined;
   }
 }
@@ -31,7 +33,8 @@ async function allPids(): Promise<number[]> {
 export async function nsInode(path: string): Promise<number | undefined> {
   try {
     return (await stat(path)).ino;
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT'])) throw err;
     return undefined;
   }
 }
@@ -41,7 +44,8 @@ async function nsOf(pid: number, kind: 'net' | 'uts'): Promise<number | undefine
     const link = await readlink(`/proc/${pid}/ns/${kind}`);
     const m = /\[(\d+)\]/.exec(link);
     return m ? Number(m[1]) : undefined;
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ESRCH', 'EACCES'])) throw err; // gone, or not ours to inspect
     return undefined;
   }
 }
@@ -72,7 +76,8 @@ async function inLabCgroup(pid: number, names: readonly string[]): Promise<boole
   let text: string;
   try {
     text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ESRCH', 'EACCES'])) throw err; // gone, or not ours to inspect
     return false;
   }
   return text.split('\n').some((line) => {
@@ -148,7 +153,8 @@ export async function cgroupDirsOf(pid: number): Promise<string[]> {
   let text: string;
   try {
     text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
-  } catch {
+  } catch (err) {
+    if (!hasCode(err, ['ENOENT', 'ESRCH', 'EACCES'])) throw err; // gone, or not ours to inspect
     return [];
   }
   const dirs: string[] = [];
@@ -165,7 +171,8 @@ function signal(pids: readonly number[], sig: NodeJS.Signals): void {
   for (const pid of pids) {
     try {
       process.kill(pid, sig);
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ['ESRCH'])) throw err;
       // already gone
     }
   }
