@@ -127,7 +127,8 @@ export class Supervisor {
       }
       try {
         await clock.sleep(delayMs, signal);
-      } catch {
+      } catch (err) {
+        if (!signal.aborted) throw err;
         break; // aborted during the backoff
       }
       s.restarts++;

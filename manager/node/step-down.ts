@@ -75,7 +75,8 @@ export class StepDown {
     for (;;) {
       try {
         await clock.sleep(checkMs, signal);
-      } catch {
+      } catch (err) {
+        if (!signal.aborted) throw err;
         return; // the term ended
       }
       const h = health();
