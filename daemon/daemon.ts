@@ -37,6 +37,7 @@ import { RaftKeys } from './raft-keys.js';
 import { ManagerLockedError, newUnlockKey } from '../manager/keys/index.js';
 import { CidrError, checkDefaultPool } from '../manager/allocator/index.js';
 import { bestEffort, settled, undoFailures } from '../proto/undo.js';
+import { shoalVersion } from '../rules/version.js';
 import { localControl } from './control.js';
 import { leaveRaftGroup, managerCounts, managerLeaveRefusal } from './leave-raft.js';
 import { removeTaskContainers } from './leave-tasks.js';
@@ -288,6 +289,7 @@ export class Daemon {
       managers: m ? m.managerAddrs() : (s?.managers ?? []),
       degraded: m?.degraded() ?? '',
       undoFailures: BigInt(undoFailures()),
+      version: shoalVersion(),
     };
   }
 

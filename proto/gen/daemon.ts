@@ -105,6 +105,8 @@ export interface InfoResponse {
   degraded: string;
   /** clean-ups (undo, removal) that failed since start, each logged with what it undid */
   undoFailures: bigint;
+  /** the daemon's shoal version (package.json) */
+  version: string;
 }
 
 function createBaseInitRequest(): InitRequest {
@@ -995,6 +997,7 @@ function createBaseInfoResponse(): InfoResponse {
     managers: [],
     degraded: "",
     undoFailures: 0n,
+    version: "",
   };
 }
 
@@ -1032,6 +1035,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
         throw new globalThis.Error("value provided for field message.undoFailures of type uint64 too large");
       }
       writer.uint32(80).uint64(message.undoFailures);
+    }
+    if (message.version !== "") {
+      writer.uint32(90).string(message.version);
     }
     return writer;
   },
@@ -1129,6 +1135,14 @@ export const InfoResponse: MessageFns<InfoResponse> = {
             message.undoFailures = reader.uint64() as bigint;
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1175,6 +1189,7 @@ export const InfoResponse: MessageFns<InfoResponse> = {
         : isSet(object.undo_failures)
         ? BigInt(object.undo_failures)
         : 0n,
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
     };
   },
 
@@ -1210,6 +1225,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     if (message.undoFailures !== 0n) {
       obj.undoFailures = message.undoFailures.toString();
     }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
     return obj;
   },
 
@@ -1230,6 +1248,7 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     message.undoFailures = (object.undoFailures !== undefined && object.undoFailures !== null)
       ? BigInt(object.undoFailures)
       : 0n;
+    message.version = object.version ?? "";
     return message;
   },
 };

@@ -16,7 +16,7 @@ const daemon: UntypedServiceImplementation = {
   init: unary((r: InitRequest) => ((seen.init = r), { nodeId: 'node1', clusterId: 'cluster1', workerToken: 'SWMTKN-w', managerToken: 'SWMTKN-m', addr: '10.0.0.1:4243' })),
   join: unary((r: JoinRequest) => ((seen.join = r), { nodeId: 'node9', role: NodeRole.WORKER })),
   leave: unary((r: { force: boolean }) => ((seen.leave = r.force), { warnings: r.force ? ['2 of 3 managers reachable'] : [] })),
-  info: unary((): InfoResponse => ({ nodeId: 'node1', clusterId: 'cluster1', role: NodeRole.MANAGER, isLeader: true, leaderAddr: '10.0.0.1:4243', state: 'active', error: '', degraded: '', managers: ['10.0.0.1:4243'], undoFailures: 3n })),
+  info: unary((): InfoResponse => ({ nodeId: 'node1', clusterId: 'cluster1', role: NodeRole.MANAGER, isLeader: true, leaderAddr: '10.0.0.1:4243', state: 'active', error: '', degraded: '', managers: ['10.0.0.1:4243'], undoFailures: 3n, version: '0.1.0' })),
 };
 
 let h: CliHarness;

@@ -2,14 +2,15 @@
 // cluster (CA, tokens, single-member Raft), a worker joins with its token, a bad token is refused
 // and leaves nothing behind, a replicated service runs on both nodes, a worker certificate cannot
 // change Raft membership, and a restarted daemon re-adopts its containers from disk.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DaemonClient, InfoRequest, InitRequest, JoinRequest, LeaveRequest, type InitResponse } from '../../proto/gen/daemon.js';
+import { DaemonClient, InfoRequest, InitRequest, JoinRequest, LeaveRequest, type InfoResponse, type InitResponse } from '../../proto/gen/daemon.js';
+import { runShoal } from '../cli/run-shoal.js';
 import { RaftMembershipClient } from '../../proto/gen/ca.js';
 import { ControlClient, ListServicesRequest } from '../../proto/gen/control.js';
 import { NodeRole, Service, TaskState } from '../../proto/gen/types.js';
@@ -107,6 +108,11 @@ describe('shoal daemon (in process, loopback)', () => {
     const init = await call<object, InitResponse>(h1.paths.socket, 'init', { advertiseAddr: h1.listen, listenAddr: h1.listen });
     expect(init.workerToken).toMatch(/^SWMTKN|^SHOAL|-/);
     expect(init.workerToken).not.toBe(init.managerToken);
+    // the daemon reports its version; `shoal version` prints it beside the client's
+    const pkgVersion = (JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+    expect((await call<object, InfoResponse>(h1.paths.socket, 'info', {})).version).toBe(pkgVersion);
+    const v = await runShoal(['version'], { SHOAL_RUN: dirname(h1.paths.socket) });
+    expect(v.stdout).toContain(`Daemon: shoal ${pkgVersion} (cluster active)`);
     const again = await call(h1.paths.socket, 'init', {}).catch((e: ServiceError) => e);
     expect((again as ServiceError).details).toMatch(/already part of cluster/);
 
