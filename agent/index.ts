@@ -168,6 +168,9 @@ export class Agent {
     this.logs.closeAll();
     this.reporter.close();
     await this.tasks?.detachAll();
+    // the data path writes its ledger while it opens and programs peers: let that finish, so
+    // nothing writes under SHOAL_ROOT once stop has returned
+    await this.networkWork;
     this.log.info('agent stopped');
   }
 
@@ -194,7 +197,7 @@ export class Agent {
     const tasks = this.tasks;
     if (!o || !tasks || this.networksOpening) return;
     this.networksOpening = true;
-    void (async () => {
+    const opening = (async () => {
       const host = await OverlayHost.open({ underlayAddress, stateDir: o.stateDir, dataPathPort: o.dataPathPort, logger: this.log.child({ component: 'overlay-net' }) });
       const networks = new TaskNetworks({ host, netnsDir: o.netnsDir, logger: this.log.child({ component: 'task-networks' }) });
       await networks.adopt(tasks.knownTasks().map((t) => ({ id: t.id, attachments: overlayAttachments(t) })));
@@ -212,6 +215,11 @@ export class Agent {
         this.networksOpening = false;
       },
     );
+    this.trackNetworkWork(opening);
+  }
+
+  private trackNetworkWork(p: Promise<unknown>): void {
+    this.networkWork = Promise.all([this.networkWork, settled(p)]); // p's error is logged where it ends
   }
 
   /** Peer lists of the node's networks (full or the changed ones), handed to the data path. */
@@ -225,11 +233,16 @@ export class Agent {
     }
     this.track(
       this.networks.then(async (n) => {
-        for (const [id, peers] of lists) {
-          await n
-            .setPeers(id, peers.map((x) => ({ hostId: x.nodeId, underlayAddress: x.underlayAddress, prefixes: x.prefixes })))
-            .catch((err: unknown) => this.log.warn({ network: id, err }, 'programming overlay peers failed'));
-        }
+        // tracked once the data path is open: stop waits for it, never for a session to come
+        const work = (async () => {
+          for (const [id, peers] of lists) {
+            await n
+              .setPeers(id, peers.map((x) => ({ hostId: x.nodeId, underlayAddress: x.underlayAddress, prefixes: x.prefixes })))
+              .catch((err: unknown) => this.log.warn({ network: id, err }, 'programming overlay peers failed'));
+          }
+        })();
+        this.trackNetworkWork(work);
+        await work;
       }),
     );
   }
@@ -270,6 +283,8 @@ export class Agent {
   }
 
   private applying: Promise<unknown> = Promise.resolve();
+  /** The data path's opening and peer programming (they write its ledger): stop waits for them. */
+  private networkWork: Promise<unknown> = Promise.resolve();
   private track(p: Promise<unknown>): void {
     this.applying = Promise.all([this.applying, settled(p)]); // p's error goes to its own caller
   }
