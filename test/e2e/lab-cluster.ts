@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import * as ctl from '../../proto/gen/control.js';
 import { ControlClient } from '../../proto/gen/control.js';
 import { NodeRole, Service, ServiceSpec, TaskState, type Task } from '../../proto/gen/types.js';
@@ -115,6 +115,20 @@ export class TestCluster {
     return this.call<JoinResponse>(name, 'join', { token, remoteAddr: this.addr(via), advertiseAddr: this.addr(name), listenAddr: this.addr(name) });
   }
 
+  /** join, retried as its error asks while the managers have no leader (an election after a
+   * leadership transfer, as a manager whose components keep failing makes): nothing was written. */
+  async joinRetrying(name: string, token: string, via: string): Promise<JoinResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.join(name, token, via);
+      } catch (e) {
+        const noLeader = (e as ServiceError).code === status.FAILED_PRECONDITION && /no leader/.test((e as ServiceError).details ?? '');
+        if (!noLeader || attempt >= 10) throw e;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
   /** The host whose daemon leads, as the given hosts see it (all must agree). */
   async leader(among: string[], timeoutMs = 20_000): Promise<string> {
     const end = Date.now() + timeoutMs;
@@ -189,7 +203,7 @@ export class TestCluster {
     const init = await this.init('h1');
     for (const h of this.lab.hosts.slice(1)) {
       const idx = Number(h.name.slice(1));
-      const r = await this.join(h.name, idx <= managers ? init.managerToken : init.workerToken, 'h1');
+      const r = await this.joinRetrying(h.name, idx <= managers ? init.managerToken : init.workerToken, 'h1');
       if ((r.role === NodeRole.MANAGER) !== idx <= managers) throw new Error(`${h.name} joined with the wrong role`);
     }
     let last: unknown;
