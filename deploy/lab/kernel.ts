@@ -1,34 +1,16 @@
 // The kernel operations of a lab, done through iproute2 and util-linux (present on every
 // host shoal supports). Configuration of many hosts goes through `ip -batch`, one process per
 // namespace rather than one per address or route.
-import { spawn } from 'node:child_process';
+import { spawnRunner, type CommandResult } from '../../overlay-net/kernel.js';
 import { access, writeFile } from 'node:fs/promises';
 import { LabCommandError } from './errors.js';
 
-export interface CommandResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { CommandResult } from '../../overlay-net/kernel.js';
 
+/** Runs argv (with LC_ALL=C: some failures are told apart by their English message, e.g. "not
+ * mounted"); a command that exits early reports through its code. */
 export function runCommand(argv: readonly string[], input?: string): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    // LC_ALL=C: some failures are told apart by their (English) message, e.g. "not mounted".
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (child.stdin) {
-      child.stdin.on('error', () => undefined); // a command that exits early reports through its code
-      child.stdin.end(input);
-    }
-  });
+  return spawnRunner(argv, input);
 }
 
 /** Runs a command that must succeed; throws LabCommandError with its stderr otherwise. */
