@@ -11,6 +11,7 @@ export interface StackControl extends ObjectControl {
   /** `version` is the service's meta.version as read: a concurrent change is refused. */
   updateService(id: string, version: bigint, spec: ServiceSpec): Promise<Service>;
   removeService(id: string): Promise<void>;
+  getService(id: string): Promise<Service>;
   listTasks(req: Partial<ListTasksRequest>): Promise<Task[]>;
   listNodes(): Promise<Node[]>;
   close(): void;
@@ -27,6 +28,7 @@ export function stackControl(conn: Connection): StackControl {
     listServices: (req) => listAll(conn, C.listServices, ListServicesRequest.fromPartial(req), (r) => r.services),
     createService: async (spec) => answered((await conn.call(C.createService, { spec })).service),
     updateService: async (serviceId, version, spec) => answered((await conn.call(C.updateService, { serviceId, version, spec, rollback: false })).service),
+    getService: async (serviceId) => answered((await conn.call(C.getService, { serviceId })).service),
     removeService: async (serviceId) => {
       await conn.call(C.removeService, { serviceId });
     },

@@ -62,6 +62,25 @@ export interface DeployOptions {
 /** In --dry-run, the id a secret or config not created yet shows in the field diff. */
 export const PENDING_ID = '(created on deploy)';
 
+/**
+ * UpdateService against the version the plan was made from. The managers also write a service
+ * (its VIPs, its update status) without touching its spec: when only that moved in between, the
+ * plan still holds and the write is made again on the new version; a changed spec is a conflict.
+ */
+async function updatePlanned(control: StackControl, planned: Service, spec: ServiceSpec): Promise<Service> {
+  let cur = planned;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await control.updateService(cur.id, cur.meta?.version ?? 0n, spec);
+    } catch (err) {
+      if (attempt >= 5 || !/changed since it was read/.test((err as Error).message)) throw err;
+      const now = await control.getService(cur.id);
+      if (now.specVersion !== planned.specVersion) throw err;
+      cur = now;
+    }
+  }
+}
+
 export async function deployStack(control: StackControl, o: DeployOptions): Promise<DeployResult> {
   // Everything is read and checked before the first write: a file that cannot be read, an
   // external object that is missing, changed secret data or a name clash changes nothing.
@@ -109,8 +128,7 @@ export async function deployStack(control: StackControl, o: DeployOptions): Prom
       case 'update': {
         o.log(`updating service ${name}`);
         for (const c of p.changes) o.log(`    ${c.path}: ${show(c.before)} -> ${show(c.after)}`);
-        const cur = current.get(p.service)!;
-        changed.push(await control.updateService(cur.id, cur.meta?.version ?? 0n, desired[p.service]!));
+        changed.push(await updatePlanned(control, current.get(p.service)!, desired[p.service]!));
         break;
       }
       case 'unchanged':
