@@ -9,7 +9,7 @@ import { ContainerController, taskContainers } from '../agent/executor/index.js'
 import { ImageStore } from '../agent/images/index.js';
 import { ContainerRuntime } from '../agent/runtime/index.js';
 import { LocalVolumes } from '../agent/volumes/index.js';
-import type { Task } from '../proto/gen/types.js';
+import { Task } from '../proto/gen/types.js';
 import type { DaemonPaths } from './paths.js';
 
 export interface RemovedTasks {
@@ -36,7 +36,7 @@ export async function removeTaskContainers(o: { paths: DaemonPaths; cgroupParent
   const found = await taskContainers(runtime);
   await Promise.all(
     [...found.keys()].map(async (taskId) => {
-      const ctl = new ContainerController({ id: taskId } as Task, { runtime, images, hostname: hostname(), nodeId: '', defaultNetwork: 'host', volumes, logger: log });
+      const ctl = new ContainerController(Task.fromPartial({ id: taskId }), { runtime, images, hostname: hostname(), nodeId: '', defaultNetwork: 'host', volumes, logger: log });
       try {
         await ctl.shutdown();
         await ctl.remove();

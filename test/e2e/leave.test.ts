@@ -76,7 +76,8 @@ describe('e2e: leave', () => {
     expect((await shims('h4')).length).toBeGreaterThan(0);
     const oldId = (await c.info('h4')).nodeId;
 
-    expect(await leave('h4', false)).toEqual([]);
+    const left = await leave('h4', false);
+    expect(left, left.join('\n')).toEqual([]);
     // the daemon answered only after the containers were gone
     expect(await containers('h4')).toBe(0);
     expect(await shims('h4')).toEqual([]);
@@ -106,7 +107,8 @@ describe('e2e: leave', () => {
     const gone = (await c.info(leader)).nodeId;
 
     // leadership moves first, then the new leader removes the member (a single safe change)
-    expect(await leave(leader, true)).toEqual([]);
+    const leaderLeft = await leave(leader, true);
+    expect(leaderLeft, leaderLeft.join('\n')).toEqual([]);
     expect((await c.info(leader)).state).toBe('inactive');
     expect(await containers(leader)).toBe(0);
     await until(async () => {
