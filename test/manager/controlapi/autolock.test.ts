@@ -4,22 +4,12 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GetClusterResponse, GetUnlockKeyResponse, UpdateAutolockResponse } from '../../../proto/gen/control.js';
 import { call, ROLE_HEADER, startControl, type ControlHarness } from './harness.js';
+import { refused } from './refused.js';
 
 const open: ControlHarness[] = [];
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
 });
-
-async function refused(p: Promise<unknown>, code: status, text: RegExp): Promise<void> {
-  const err = (await p.then(
-    () => {
-      throw new Error('expected the call to be refused');
-    },
-    (e: unknown) => e,
-  )) as ServiceError;
-  expect(err.details).toMatch(text);
-  expect(err.code).toBe(code);
-}
 
 describe('autolock rpcs', () => {
   it('turn autolock on and off, read and rotate the key; GetCluster never shows it', async () => {

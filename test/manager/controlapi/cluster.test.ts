@@ -7,6 +7,7 @@ import { LeaderClients } from '../../../manager/controlapi/index.js';
 import { MemoryStore } from '../../../manager/store/index.js';
 import { call, startControl, type ControlHarness } from './harness.js';
 import { replicatedSpec } from './specs.js';
+import { refused } from './refused.js';
 
 const open: ControlHarness[] = [];
 async function start(o: Parameters<typeof startControl>[0] = {}): Promise<ControlHarness> {
@@ -17,17 +18,6 @@ async function start(o: Parameters<typeof startControl>[0] = {}): Promise<Contro
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
 });
-
-async function refused(p: Promise<unknown>, code: status, text: RegExp): Promise<void> {
-  const err = (await p.then(
-    () => {
-      throw new Error('expected the call to be refused');
-    },
-    (e: unknown) => e,
-  )) as ServiceError;
-  expect(err.details).toMatch(text);
-  expect(err.code).toBe(code);
-}
 
 describe('nodes', () => {
   it('lists, finds by hostname, updates availability and labels with compare-and-swap', async () => {

@@ -23,6 +23,7 @@ import { MemoryStore } from '../../../manager/store/index.js';
 import { formatCidr, procHostRoutes } from '../../../manager/allocator/index.js';
 import { call, startControl, type ControlHarness } from './harness.js';
 import { replicatedSpec } from './specs.js';
+import { refused } from './refused.js';
 
 let dir: string;
 let sockets = 0;
@@ -39,17 +40,6 @@ async function start(o: Parameters<typeof startControl>[0] = {}): Promise<Contro
   const h = await startControl({ components: false, bind: `unix:${join(dir, `control${++sockets}.sock`)}`, ...o });
   open.push(h);
   return h;
-}
-
-async function refused(p: Promise<unknown>, code: status, text: RegExp): Promise<void> {
-  const err = (await p.then(
-    () => {
-      throw new Error('expected the call to be refused');
-    },
-    (e: unknown) => e,
-  )) as ServiceError;
-  expect(err.details).toMatch(text);
-  expect(err.code).toBe(code);
 }
 
 const bytes = (s: string): Buffer => Buffer.from(s);

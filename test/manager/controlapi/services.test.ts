@@ -5,6 +5,7 @@ import type { ListServicesResponse, ListTasksResponse, CreateServiceResponse, Ge
 import { Mount, Mount_Type, Service, TaskState } from '../../../proto/gen/types.js';
 import { call, ROLE_HEADER, startControl, type ControlHarness } from './harness.js';
 import { replicatedSpec } from './specs.js';
+import { refused } from './refused.js';
 
 let h: ControlHarness;
 beforeEach(async () => {
@@ -24,17 +25,6 @@ async function until(what: string, cond: () => boolean): Promise<void> {
 
 function running(serviceId: string): number {
   return h.store.view((tx) => tx.tasks.find('service', serviceId).filter((t) => t.desiredState === TaskState.RUNNING && t.status?.state === TaskState.RUNNING).length);
-}
-
-async function refused(p: Promise<unknown>, code: status, text: RegExp): Promise<void> {
-  const err = (await p.then(
-    () => {
-      throw new Error('expected the call to be refused');
-    },
-    (e: unknown) => e,
-  )) as ServiceError;
-  expect(err.details).toMatch(text);
-  expect(err.code).toBe(code);
 }
 
 const create = (spec: ReturnType<typeof replicatedSpec>): Promise<CreateServiceResponse> => call(h.client, 'createService', { spec });
